@@ -1,0 +1,1 @@
+"""Eternal Engine operator: Engine, Allocation and CircuitBreakerPolicy controllers and governance."""

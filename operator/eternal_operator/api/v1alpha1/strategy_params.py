@@ -1,0 +1,174 @@
+"""Typed parameters of each strategy: `Engine.spec.params.<strategy>`.
+
+The API server validates them through the generated CRD schema, and the strategies receive them
+as these frozen models, so the live runtime and the backtester read one definition.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated
+
+from pydantic import Field
+
+from .base import ApiModel, Fraction
+
+
+class CalendarPeriod(str, Enum):
+    """How often a calendar rebalance falls due when drift alone has not triggered one."""
+
+    NONE = "none"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+
+class KlineInterval(str, Enum):
+    """Bybit V5 kline intervals (minutes, or D/W/M)."""
+
+    M1 = "1"
+    M5 = "5"
+    M15 = "15"
+    M30 = "30"
+    H1 = "60"
+    H4 = "240"
+    D1 = "D"
+    W1 = "W"
+
+
+Asset = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$", max_length=10)]
+
+
+class AssetWeight(ApiModel):
+    """One asset of a target mix and its share of the engine's capital."""
+
+    asset: Asset = Field(description="Base coin, e.g. BTC.")
+    weight: Fraction = Field(description="Share of the engine's capital, 0..1.")
+
+
+def _core_hodl_targets() -> list[AssetWeight]:
+    return [
+        AssetWeight(asset="BTC", weight=Decimal("0.6667")),
+        AssetWeight(asset="ETH", weight=Decimal("0.3333")),
+    ]
+
+
+class CoreHodlParams(ApiModel):
+    """CORE-HODL: hold a fixed spot mix, rebalance on drift or on the calendar, maker-only."""
+
+    targets: list[AssetWeight] = Field(
+        default_factory=_core_hodl_targets,
+        min_length=1,
+        max_length=10,
+        description="Target mix of spot assets; weights sum to at most 1 (the rest stays in USDT).",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["asset"],
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.map(t, t.weight).sum() <= 1.000001",
+                    "message": "targets weights must sum to at most 1",
+                }
+            ],
+        },
+    )
+    drift_threshold: Fraction = Field(
+        default=Decimal("0.10"),
+        description="Relative drift of any asset from its target weight that triggers a rebalance.",
+    )
+    calendar_rebalance: CalendarPeriod = Field(
+        default=CalendarPeriod.QUARTERLY,
+        description="Calendar fallback: rebalance at least this often even without drift.",
+    )
+    maker_only: bool = Field(
+        default=True,
+        description="Place PostOnly limit orders only, re-priced when they would cross.",
+    )
+
+
+class TrendParams(ApiModel):
+    """TREND: SMA50/SMA200 with ADX filter on perpetuals, ATR trailing stop."""
+
+    interval: KlineInterval = Field(default=KlineInterval.D1, description="Candle interval.")
+    sma_fast: int = Field(default=50, ge=2, le=1000, description="Fast SMA period (bars).")
+    sma_slow: int = Field(default=200, ge=3, le=2000, description="Slow SMA period (bars).")
+    adx_period: int = Field(default=14, ge=2, le=200, description="ADX period (bars).")
+    adx_threshold: Decimal = Field(
+        default=Decimal("25"), ge=0, le=100, description="Minimum ADX for an entry."
+    )
+    atr_period: int = Field(default=14, ge=2, le=200, description="ATR period (bars).")
+    atr_stop_multiple: Decimal = Field(
+        default=Decimal("3"), gt=0, le=20, description="Trailing stop distance in ATRs."
+    )
+    risk_per_trade: Fraction = Field(
+        default=Decimal("0.01"), description="Fraction of the subaccount risked per trade."
+    )
+    max_asset_fraction: Fraction = Field(
+        default=Decimal("0.5"), description="Largest notional per asset, as a fraction of equity."
+    )
+    leverage: Decimal = Field(default=Decimal("2"), ge=1, le=10, description="Leverage used.")
+    allow_short: bool = Field(default=True, description="Take the mirrored short entries.")
+
+
+class FundingParams(ApiModel):
+    """FUNDING: delta-neutral spot long plus perp short, harvesting positive funding."""
+
+    entry_rate: Decimal = Field(
+        default=Decimal("0.0001"),
+        ge=0,
+        le=Decimal("0.01"),
+        description="Predicted funding per 8h above which an entry is considered (0.0001 = 0.01%).",
+    )
+    entry_periods: int = Field(
+        default=2, ge=1, le=30, description="Consecutive periods above entryRate before entering."
+    )
+    max_premium: Fraction = Field(
+        default=Decimal("0.02"), description="Exit when the perp premium over spot exceeds this."
+    )
+    max_hold_days: int = Field(default=14, ge=1, le=365, description="Exit after this many days.")
+    reinvest_fraction: Fraction = Field(
+        default=Decimal("0.5"), description="Share of funding income added back to the position."
+    )
+    rehedge_threshold: Fraction = Field(
+        default=Decimal("0.02"), description="Leg mismatch (relative) that triggers a re-hedge."
+    )
+
+
+class TacticalParams(ApiModel):
+    """TACTICAL: dry powder deployed into deep drawdowns, returned to CORE-HODL on recovery."""
+
+    first_tranche_drawdown: Fraction = Field(
+        default=Decimal("0.5"), description="BTC drawdown from its high that deploys tranche one."
+    )
+    second_tranche_drawdown: Fraction = Field(
+        default=Decimal("0.7"), description="BTC drawdown from its high that deploys the rest."
+    )
+    first_tranche_fraction: Fraction = Field(
+        default=Decimal("0.5"), description="Share of the cash deployed by tranche one."
+    )
+    fear_greed_threshold: int = Field(
+        default=20, ge=0, le=100, description="Fear & Greed index below which tranche one deploys."
+    )
+    funding_threshold: Decimal = Field(
+        default=Decimal("-0.0005"),
+        le=0,
+        ge=Decimal("-0.01"),
+        description="Funding per 8h below which (for fundingDays) tranche one deploys.",
+    )
+    funding_days: int = Field(default=3, ge=1, le=30, description="Days of negative funding.")
+    btc_weight: Fraction = Field(
+        default=Decimal("0.8"), description="BTC share of deployments; the rest goes to ETH."
+    )
+    take_profit: Decimal = Field(
+        default=Decimal("1.0"), gt=0, le=100, description="Exit at this gain (1.0 = +100%)."
+    )
+    max_hold_months: int = Field(default=12, ge=1, le=120, description="Exit after this long.")
+
+
+class StrategyParams(ApiModel):
+    """Parameters for the Engine's strategy: set at most the block named after spec.strategy."""
+
+    core_hodl: CoreHodlParams | None = Field(default=None, description="CORE-HODL parameters.")
+    trend: TrendParams | None = Field(default=None, description="TREND parameters.")
+    funding: FundingParams | None = Field(default=None, description="FUNDING parameters.")
+    tactical: TacticalParams | None = Field(default=None, description="TACTICAL parameters.")
