@@ -11,6 +11,9 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+bootstrap: ## Install the Debian packages the project needs (openssl, redis-server, postgresql)
+	bash scripts/bootstrap.sh
+
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv
@@ -56,4 +59,4 @@ cluster-up: install controlplane ## Start etcd + kube-apiserver in the foregroun
 up: install controlplane ## Start the local stack on the embedded defaults
 	$(PY) -m eternal_operator.devtools.controlplane up --apply-samples
 
-.PHONY: help install lock controlplane crds crds-check lint fmt test-unit test cluster-up up
+.PHONY: help bootstrap install lock controlplane crds crds-check lint fmt test-unit test cluster-up up

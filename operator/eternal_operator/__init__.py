@@ -1,1 +1,1 @@
-"""Eternal Engine operator: Engine, Allocation and CircuitBreakerPolicy controllers and governance."""
+"""Eternal Engine operator: Engine, Allocation, CircuitBreakerPolicy controllers, governance."""

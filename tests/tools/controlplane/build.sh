@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds (or finds) kube-apiserver, etcd and, when none is on PATH, kubectl; prints the folder.
+# Builds (or finds) kube-apiserver, etcd, kube-controller-manager and, when none is on PATH, kubectl;
+# prints the folder. The controller manager runs only the garbage collector and namespace controllers,
+# so owner references and namespace deletion behave as on a real cluster.
 #
 # Order of preference:
 #   1. $KUBEBUILDER_ASSETS, if it holds executable kube-apiserver and etcd (setup-envtest users);
@@ -15,7 +17,7 @@ log() { printf 'controlplane: %s\n' "$*" >&2; }
 
 if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   if [[ -x "$KUBEBUILDER_ASSETS/kube-apiserver" && -x "$KUBEBUILDER_ASSETS/etcd" ]]; then
-    log "using KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+    log "using KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS (no kube-controller-manager there: no garbage collection)"
     echo "$KUBEBUILDER_ASSETS"
     exit 0
   fi
@@ -33,7 +35,7 @@ need_kubectl=0
 command -v kubectl >/dev/null || need_kubectl=1
 
 complete() {
-  [[ -x "$out/kube-apiserver" && -x "$out/etcd" ]] || return 1
+  [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -x "$out/kube-controller-manager" ]] || return 1
   [[ $need_kubectl == 0 || -x "$out/kubectl" ]]
 }
 
@@ -61,6 +63,8 @@ log "building etcd (go.etcd.io/etcd/server/v3) into $out"
 go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" ./cmd/etcd
 log "building kube-apiserver $k8s_version"
 go build -trimpath -ldflags "$ldflags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+log "building kube-controller-manager $k8s_version"
+go build -trimpath -ldflags "$ldflags" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
 if [[ $need_kubectl == 1 ]]; then
   log "no kubectl on PATH: building kubectl $k8s_version"
   go build -trimpath -ldflags "$ldflags" -o "$tmp/kubectl" k8s.io/kubernetes/cmd/kubectl

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -27,3 +27,16 @@ class ApiModel(BaseModel):
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1)]
 """A share between 0 and 1 (weights, drawdowns, multipliers)."""
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:
+    """One `x-kubernetes-validations` entry; the same check is mirrored by a pydantic validator."""
+    entry: dict[str, Any] = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def rules(*entries: dict[str, Any]) -> dict[str, Any]:
+    """`json_schema_extra` carrying CEL validation rules."""
+    return {"x-kubernetes-validations": list(entries)}

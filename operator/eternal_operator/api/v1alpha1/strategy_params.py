@@ -7,15 +7,15 @@ as these frozen models, so the live runtime and the backtester read one definiti
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
-from .base import ApiModel, Fraction
+from .base import ApiModel, Fraction, cel, rules
 
 
-class CalendarPeriod(str, Enum):
+class CalendarPeriod(StrEnum):
     """How often a calendar rebalance falls due when drift alone has not triggered one."""
 
     NONE = "none"
@@ -23,7 +23,7 @@ class CalendarPeriod(str, Enum):
     QUARTERLY = "quarterly"
 
 
-class KlineInterval(str, Enum):
+class KlineInterval(StrEnum):
     """Bybit V5 kline intervals (minutes, or D/W/M)."""
 
     M1 = "1"
@@ -64,12 +64,12 @@ class CoreHodlParams(ApiModel):
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["asset"],
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.map(t, t.weight).sum() <= 1.000001",
-                    "message": "targets weights must sum to at most 1",
-                }
-            ],
+            **rules(
+                cel(
+                    "self.map(t, t.weight).sum() <= 1.000001",
+                    "targets weights must sum to at most 1",
+                )
+            ),
         },
     )
     drift_threshold: Fraction = Field(
@@ -84,10 +84,36 @@ class CoreHodlParams(ApiModel):
         default=True,
         description="Place PostOnly limit orders only, re-priced when they would cross.",
     )
+    limit_offset: Fraction = Field(
+        default=Decimal("0.0005"),
+        le=Decimal("0.05"),
+        description=(
+            "Distance of a maker limit order from the last price (0.0005 = 5 bps): buys below, "
+            "sells above. Orders not filled by the next bar are cancelled and re-priced."
+        ),
+    )
+    min_order_notional: Decimal = Field(
+        default=Decimal("10"),
+        ge=0,
+        le=Decimal("100000"),
+        description="Smallest order (USDT) worth placing; smaller rebalancing gaps are left alone.",
+    )
+
+    @model_validator(mode="after")
+    def _weights_sum(self) -> CoreHodlParams:
+        if sum(t.weight for t in self.targets) > 1:
+            raise ValueError("targets weights must sum to at most 1")
+        return self
 
 
 class TrendParams(ApiModel):
     """TREND: SMA50/SMA200 with ADX filter on perpetuals, ATR trailing stop."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel("self.smaFast < self.smaSlow", "smaFast must be shorter than smaSlow", ".smaFast")
+        )
+    )
 
     interval: KlineInterval = Field(default=KlineInterval.D1, description="Candle interval.")
     sma_fast: int = Field(default=50, ge=2, le=1000, description="Fast SMA period (bars).")
@@ -108,6 +134,22 @@ class TrendParams(ApiModel):
     )
     leverage: Decimal = Field(default=Decimal("2"), ge=1, le=10, description="Leverage used.")
     allow_short: bool = Field(default=True, description="Take the mirrored short entries.")
+    kelly_fraction: Fraction = Field(
+        default=Decimal("0.125"),
+        description="Fraction of full Kelly used by position sizing (0.125 = 1/8 Kelly).",
+    )
+    kelly_min_trades: int = Field(
+        default=20,
+        ge=1,
+        le=10000,
+        description="Closed trades recorded before Kelly sizing applies (until then: risk only).",
+    )
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> TrendParams:
+        if self.sma_fast >= self.sma_slow:
+            raise ValueError("smaFast must be shorter than smaSlow")
+        return self
 
 
 class FundingParams(ApiModel):
@@ -132,10 +174,33 @@ class FundingParams(ApiModel):
     rehedge_threshold: Fraction = Field(
         default=Decimal("0.02"), description="Leg mismatch (relative) that triggers a re-hedge."
     )
+    deploy_fraction: Fraction = Field(
+        default=Decimal("0.9"),
+        description=(
+            "Share of the engine's equity committed to spot legs, split evenly over the symbols; "
+            "the rest stays in USDT as margin buffer for the perp legs."
+        ),
+    )
+    min_order_notional: Decimal = Field(
+        default=Decimal("10"),
+        ge=0,
+        le=Decimal("100000"),
+        description="Smallest reinvestment or re-hedge order (USDT) worth placing.",
+    )
 
 
 class TacticalParams(ApiModel):
     """TACTICAL: dry powder deployed into deep drawdowns, returned to CORE-HODL on recovery."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                "self.firstTrancheDrawdown < self.secondTrancheDrawdown",
+                "firstTrancheDrawdown must be smaller than secondTrancheDrawdown",
+                ".firstTrancheDrawdown",
+            )
+        )
+    )
 
     first_tranche_drawdown: Fraction = Field(
         default=Decimal("0.5"), description="BTC drawdown from its high that deploys tranche one."
@@ -163,6 +228,12 @@ class TacticalParams(ApiModel):
         default=Decimal("1.0"), gt=0, le=100, description="Exit at this gain (1.0 = +100%)."
     )
     max_hold_months: int = Field(default=12, ge=1, le=120, description="Exit after this long.")
+
+    @model_validator(mode="after")
+    def _tranches_ordered(self) -> TacticalParams:
+        if self.first_tranche_drawdown >= self.second_tranche_drawdown:
+            raise ValueError("firstTrancheDrawdown must be smaller than secondTrancheDrawdown")
+        return self
 
 
 class StrategyParams(ApiModel):

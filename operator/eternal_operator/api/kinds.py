@@ -1,0 +1,89 @@
+"""The CRD-level facts of each kind: names, short names and printer columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from .v1alpha1 import GROUP, Allocation, CircuitBreakerPolicy, Engine
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: str = "string"
+    description: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    model: type[BaseModel]
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    description: str
+    columns: tuple[PrinterColumn, ...] = field(default_factory=tuple)
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
+
+KINDS: tuple[KindInfo, ...] = (
+    KindInfo(
+        model=Engine,
+        kind="Engine",
+        plural="engines",
+        singular="engine",
+        short_names=("eng",),
+        description="A trading engine: one strategy on one Bybit subaccount, run by one pod.",
+        columns=(
+            PrinterColumn("Strategy", ".spec.strategy", description="Strategy run."),
+            PrinterColumn("Venue", ".spec.venue", description="Where orders go."),
+            PrinterColumn("Phase", ".status.phase", description="One-word state."),
+            PrinterColumn("Equity", ".status.runtime.equity", description="Equity in USDT."),
+            PrinterColumn("Alloc", ".status.allocation.targetWeight", description="Target weight."),
+            PrinterColumn("Drawdown", ".status.runtime.drawdown", description="Own drawdown."),
+            PrinterColumn("Level", ".status.governance.level", "integer", "Breaker level."),
+            AGE,
+        ),
+    ),
+    KindInfo(
+        model=Allocation,
+        kind="Allocation",
+        plural="allocations",
+        singular="allocation",
+        short_names=("alloc",),
+        description="Capital allocation across engines and rebalancing between subaccounts.",
+        columns=(
+            PrinterColumn("Equity", ".status.totalEquity", description="Total equity in USDT."),
+            PrinterColumn("Drift", ".status.maxDrift", description="Largest relative drift."),
+            PrinterColumn(
+                "Last-Rebalance", ".status.lastRebalance", "date", "Last completed rebalance."
+            ),
+            AGE,
+        ),
+    ),
+    KindInfo(
+        model=CircuitBreakerPolicy,
+        kind="CircuitBreakerPolicy",
+        plural="circuitbreakerpolicies",
+        singular="circuitbreakerpolicy",
+        short_names=("cbp",),
+        description="Portfolio drawdown circuit breakers, loss limits and the emergency halt.",
+        columns=(
+            PrinterColumn("Equity", ".status.equity", description="Portfolio equity in USDT."),
+            PrinterColumn("HWM", ".status.highWaterMark", description="High-water mark (NAV)."),
+            PrinterColumn("Drawdown", ".status.drawdown", description="Drawdown from the HWM."),
+            PrinterColumn("Level", ".status.level", "integer", "Breaker level in force."),
+            PrinterColumn("Halted", ".status.halted", "boolean", "Latched halt in force."),
+            AGE,
+        ),
+    ),
+)

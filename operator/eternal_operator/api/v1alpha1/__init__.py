@@ -1,0 +1,49 @@
+"""trading.eternal-engine.io/v1alpha1: Engine, Allocation and CircuitBreakerPolicy."""
+
+from .allocation import Allocation, AllocationSpec, AllocationStatus, AllocationTarget
+from .common import API_VERSION, GROUP, VERSION, Condition, ConditionStatus, LabelSelector
+from .engine import (
+    Engine,
+    EngineSpec,
+    EngineStatus,
+    GovernanceDirective,
+    OnDelete,
+    Phase,
+    RiskLimits,
+    Strategy,
+    Venue,
+)
+from .policy import (
+    BreakerLevel,
+    CircuitBreakerPolicy,
+    CircuitBreakerPolicySpec,
+    CircuitBreakerPolicyStatus,
+)
+from .strategy_params import StrategyParams
+
+__all__ = [
+    "API_VERSION",
+    "GROUP",
+    "VERSION",
+    "Allocation",
+    "AllocationSpec",
+    "AllocationStatus",
+    "AllocationTarget",
+    "BreakerLevel",
+    "CircuitBreakerPolicy",
+    "CircuitBreakerPolicySpec",
+    "CircuitBreakerPolicyStatus",
+    "Condition",
+    "ConditionStatus",
+    "Engine",
+    "EngineSpec",
+    "EngineStatus",
+    "GovernanceDirective",
+    "LabelSelector",
+    "OnDelete",
+    "Phase",
+    "RiskLimits",
+    "Strategy",
+    "StrategyParams",
+    "Venue",
+]

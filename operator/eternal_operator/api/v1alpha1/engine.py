@@ -1,0 +1,325 @@
+"""The `Engine` kind: one strategy on one Bybit subaccount, run by one runtime pod."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import ApiModel, Fraction, cel, rules
+from .common import Conditions, DecimalString, Resources, SecretKeys
+from .strategy_params import (
+    CoreHodlParams,
+    FundingParams,
+    StrategyParams,
+    TacticalParams,
+    TrendParams,
+)
+
+
+class Strategy(StrEnum):
+    """The strategies an Engine can run."""
+
+    CORE_HODL = "core-hodl"
+    TREND = "trend"
+    FUNDING = "funding"
+    TACTICAL = "tactical"
+
+
+class Venue(StrEnum):
+    """Where orders go. Only `mainnet` trades real money, and only where the operator allows it."""
+
+    SIMULATOR = "simulator"
+    DEMO = "demo"
+    TESTNET = "testnet"
+    MAINNET = "mainnet"
+
+
+class OnDelete(StrEnum):
+    """What deleting the Engine does to its account before the runtime goes away."""
+
+    CANCEL_ORDERS = "cancelOrders"
+    FLATTEN = "flatten"
+
+
+_PARAMS_MODELS: dict[Strategy, type[ApiModel]] = {
+    Strategy.CORE_HODL: CoreHodlParams,
+    Strategy.TREND: TrendParams,
+    Strategy.FUNDING: FundingParams,
+    Strategy.TACTICAL: TacticalParams,
+}
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$", max_length=20)]
+
+PARAMS_BLOCKS = {
+    Strategy.CORE_HODL: "coreHodl",
+    Strategy.TREND: "trend",
+    Strategy.FUNDING: "funding",
+    Strategy.TACTICAL: "tactical",
+}
+
+
+class RiskLimits(ApiModel):
+    """Hard limits the runtime checks before every order; breaching one refuses the intent."""
+
+    max_leverage: Decimal = Field(
+        default=Decimal("2"), ge=1, le=10, description="Highest leverage on any position (1..10)."
+    )
+    max_position_fraction: Fraction = Field(
+        default=Decimal("0.5"),
+        description="Largest single position's notional as a fraction of engine equity.",
+    )
+    max_concurrent_positions: int = Field(
+        default=4, ge=1, le=100, description="Most positions open at once."
+    )
+    daily_loss_limit: Fraction = Field(
+        default=Decimal("0.02"),
+        description="Loss from the day's opening equity that stops new entries for the day.",
+    )
+    weekly_loss_limit: Fraction = Field(
+        default=Decimal("0.05"),
+        description="Loss from the week's opening equity that stops new entries for the week.",
+    )
+    min_signal_confidence: Fraction = Field(
+        default=Decimal("0.5"), description="Signals below this confidence are not traded."
+    )
+
+    @model_validator(mode="after")
+    def _daily_within_weekly(self) -> RiskLimits:
+        if self.daily_loss_limit > self.weekly_loss_limit:
+            raise ValueError("dailyLossLimit must not exceed weeklyLossLimit")
+        return self
+
+
+def _risk_default() -> RiskLimits:
+    return RiskLimits()
+
+
+_RISK_RULES = rules(
+    cel(
+        "self.dailyLossLimit <= self.weeklyLossLimit",
+        "dailyLossLimit must not exceed weeklyLossLimit",
+        ".dailyLossLimit",
+    )
+)
+
+
+class EngineSpec(ApiModel):
+    """What the Engine should be: Git owns this, the operator never writes it."""
+
+    strategy: Strategy = Field(
+        description="The strategy to run: core-hodl, trend, funding, tactical."
+    )
+    params: StrategyParams = Field(
+        default_factory=StrategyParams,
+        description="Strategy parameters; only the block named after the strategy may be set.",
+    )
+    symbols: list[Symbol] = Field(
+        min_length=1,
+        max_length=20,
+        description="Bybit symbols the engine trades, e.g. BTCUSDT.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    venue: Venue = Field(
+        default=Venue.SIMULATOR,
+        description="simulator (the paper venue, the default), demo, testnet or mainnet "
+        "(real money).",
+    )
+    subaccount: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The Bybit subaccount (member name or UID) the engine trades in.",
+    )
+    credentials: SecretKeys | None = Field(
+        default=None,
+        description="The Secret holding this subaccount's API key; required for every venue "
+        "but simulator, where the operator provisions keys.",
+    )
+    risk: RiskLimits = Field(
+        default_factory=_risk_default,
+        description="Hard risk limits checked before every order.",
+        json_schema_extra=_RISK_RULES,
+    )
+    suspend: bool = Field(
+        default=False,
+        description="Cancel open orders and scale the runtime to zero; false brings it back.",
+    )
+    on_delete: OnDelete = Field(
+        default=OnDelete.CANCEL_ORDERS,
+        description="On deletion: cancelOrders (keep positions) or flatten (close them too).",
+    )
+    image: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Runtime image; the operator's default when unset.",
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="CPU and memory for the runtime container."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EngineSpec:
+        for strategy, block in PARAMS_BLOCKS.items():
+            if getattr(self.params, _snake(block)) is not None and self.strategy != strategy:
+                raise ValueError(
+                    f"spec.params.{block} is only valid with strategy {strategy.value}"
+                )
+        if self.venue is not Venue.SIMULATOR and self.credentials is None:
+            raise ValueError(
+                f"spec.credentials.secretName is required for venue {self.venue.value}"
+            )
+        return self
+
+    def strategy_params(self) -> Any:
+        """The parameters block of this engine's strategy, defaulted when the spec omits it."""
+        block = getattr(self.params, _snake(PARAMS_BLOCKS[self.strategy]))
+        return block if block is not None else _PARAMS_MODELS[self.strategy]()
+
+
+_SPEC_RULES = rules(
+    *(
+        cel(
+            f"!has(self.params.{block}) || self.strategy == '{strategy.value}'",
+            f"spec.params.{block} is only valid with strategy {strategy.value}",
+            f".params.{block}",
+        )
+        for strategy, block in PARAMS_BLOCKS.items()
+    ),
+    cel(
+        "self.venue != 'mainnet' || has(self.credentials)",
+        "a mainnet Engine trades real money and must name its credentials Secret "
+        "in spec.credentials.secretName",
+        ".credentials",
+    ),
+    cel(
+        "self.venue == 'simulator' || self.venue == 'mainnet' || has(self.credentials)",
+        "spec.credentials.secretName is required for the demo and testnet venues",
+        ".credentials",
+    ),
+)
+
+
+class Phase(StrEnum):
+    """The one-word summary of an Engine's state."""
+
+    PENDING = "Pending"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    DEGRADED = "Degraded"
+    SUSPENDED = "Suspended"
+    HALTING = "Halting"
+    HALTED = "Halted"
+    FAILED = "Failed"
+
+
+class PositionReport(ApiModel):
+    """One open position as the runtime last saw it."""
+
+    symbol: Symbol = Field(description="Symbol.")
+    category: Literal["spot", "linear"] = Field(description="spot or linear.")
+    side: Literal["Buy", "Sell"] = Field(description="Buy (long) or Sell (short).")
+    size: DecimalString = Field(description="Position size in base coin.")
+    entry_price: DecimalString = Field(description="Average entry price.")
+    unrealized_pnl: DecimalString = Field(description="Unrealized PnL in USDT.")
+
+
+class RuntimeReport(ApiModel):
+    """What the runtime reports every few seconds (written by the runtime only)."""
+
+    equity: DecimalString | None = Field(default=None, description="Equity in USDT.")
+    cash: DecimalString | None = Field(default=None, description="Free USDT.")
+    day_pnl: DecimalString | None = Field(default=None, description="PnL since 00:00 UTC.")
+    drawdown: DecimalString | None = Field(
+        default=None, description="The engine's drawdown from its own high-water mark (0..1)."
+    )
+    positions: list[PositionReport] = Field(
+        default_factory=list, max_length=100, description="Open positions."
+    )
+    open_orders: int = Field(default=0, ge=0, description="Open orders on the venue.")
+    heartbeat: datetime | None = Field(default=None, description="When the runtime last reported.")
+    applied_directive: int | None = Field(
+        default=None, ge=0, description="The governance directive sequence the runtime obeys."
+    )
+    flat: bool | None = Field(
+        default=None, description="True once no position and no order remain (after a halt)."
+    )
+    last_error: str | None = Field(default=None, max_length=1024, description="Last error seen.")
+
+
+class AllocationReport(ApiModel):
+    """The capital the Allocation gives this engine (written by the allocation controller)."""
+
+    allocation: str | None = Field(default=None, max_length=253, description="Allocation name.")
+    target_weight: DecimalString | None = Field(default=None, description="Target share, 0..1.")
+    target_capital: DecimalString | None = Field(default=None, description="Target USDT.")
+    current_weight: DecimalString | None = Field(default=None, description="Current share.")
+
+
+class GovernanceDirective(ApiModel):
+    """The directive in force, written by governance only; the runtime obeys it within a second."""
+
+    sequence: int = Field(default=0, ge=0, description="Increases with every new directive.")
+    policy: str | None = Field(default=None, max_length=253, description="Issuing policy.")
+    level: int = Field(default=0, ge=0, le=4, description="Circuit-breaker level 0..4.")
+    size_multiplier: Fraction = Field(
+        default=Decimal("1"), description="Multiply every new position size by this."
+    )
+    entries_paused: bool = Field(default=False, description="No new entries.")
+    close_directional: bool = Field(default=False, description="Close directional positions.")
+    halt: bool = Field(default=False, description="Cancel everything, flatten, stop trading.")
+    reason: str | None = Field(default=None, max_length=1024, description="Why.")
+    issued_at: datetime | None = Field(default=None, description="When it was issued.")
+
+
+class EngineStatus(ApiModel):
+    """What the Engine is: each part has one writer (operator, runtime, allocation, governance)."""
+
+    phase: Phase | None = Field(default=None, description="One-word summary.")
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The spec generation the operator last acted on."
+    )
+    conditions: Conditions = Field(
+        default_factory=list,
+        description="Ready, VenueConnected, RiskLimitsOk, Halted, with typed reasons.",
+    )
+    runtime: RuntimeReport | None = Field(default=None, description="Reported by the runtime.")
+    allocation: AllocationReport | None = Field(
+        default=None, description="Given by the allocation controller."
+    )
+    governance: GovernanceDirective | None = Field(
+        default=None, description="The governance directive in force."
+    )
+
+
+class ObjectMeta(ApiModel):
+    """The parts of metadata this project reads; everything else passes through untouched."""
+
+    model_config = ApiModel.model_config | {"extra": "allow"}
+
+    name: str | None = None
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    generation: int | None = None
+    uid: str | None = None
+
+
+class Engine(ApiModel):
+    """A trading engine: one strategy on one Bybit subaccount, run by one runtime pod."""
+
+    api_version: Literal["trading.eternal-engine.io/v1alpha1"] = (
+        "trading.eternal-engine.io/v1alpha1"
+    )
+    kind: Literal["Engine"] = "Engine"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: EngineSpec = Field(json_schema_extra=_SPEC_RULES)
+    status: EngineStatus | None = None

@@ -1,0 +1,1 @@
+"""Controllers: kopf handlers (thin) over domain functions that render and reconcile."""

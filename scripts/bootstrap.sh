@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages the project needs on a fresh Debian machine, and nothing twice.
+#   Go >= 1.24     builds kube-apiserver, etcd and kube-controller-manager (must be installed)
+#   python3 3.11+  the project itself (must be installed)
+#   openssl        the control plane's service-account signing key (Debian: openssl)
+#   redis-server   Redis for the runtime and governance (Debian: redis-server)
+#   postgresql     PostgreSQL for the runtime and governance (Debian: postgresql)
+# kubectl: used from PATH when present; otherwise tests/tools/controlplane/build.sh builds it
+# from the same pinned Kubernetes release (see README, "Where the tools come from").
+set -euo pipefail
+
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+command -v redis-server >/dev/null || missing+=(redis-server)
+{ command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } \
+  || missing+=(postgresql)
+
+if ((${#missing[@]})); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
+  sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The Debian packages start system-wide services; the project runs its own on loopback.
+  $sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+fi
+
+command -v go >/dev/null || { echo "bootstrap: Go >= 1.24 is required (https://go.dev/doc/install)" >&2; exit 1; }
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "bootstrap: Python >= 3.11 is required" >&2; exit 1; }

@@ -1,0 +1,34 @@
+"""Fixtures shared across the suites. The control plane starts once per session, on demand."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eternal_operator.devtools.controlplane import ControlPlane
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A real etcd + kube-apiserver (+ GC controller) on loopback with the CRDs installed.
+
+    Built on first use (cached under ~/.cache/eternal-engine); every process stops at the end of
+    the session, and dies with the test run even if it is killed.
+    """
+    plane = ControlPlane(data_dir=Path(tmp_path_factory.mktemp("controlplane")))
+    with plane:
+        plane.install_crds()
+        yield plane
+
+
+@pytest.fixture
+def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (without waiting)."""
+    slug = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+    name = f"t-{slug}-{secrets.token_hex(3)}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)

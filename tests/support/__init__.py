@@ -1,0 +1,1 @@
+"""Shared test data and helpers (on sys.path through pytest's `pythonpath`)."""

@@ -1,0 +1,102 @@
+"""The API models refuse what the API server refuses, and read the samples as written."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from eternal_operator.api.v1alpha1 import (
+    Allocation,
+    CircuitBreakerPolicy,
+    Engine,
+    Strategy,
+    StrategyParams,
+    Venue,
+)
+from eternal_operator.api.v1alpha1.strategy_params import CoreHodlParams, TrendParams
+from support.malformed import CASES, SAMPLES, Malformed, sample
+
+pytestmark = pytest.mark.unit
+
+MODELS: dict[str, type[BaseModel]] = {
+    "Engine": Engine,
+    "Allocation": Allocation,
+    "CircuitBreakerPolicy": CircuitBreakerPolicy,
+}
+
+
+def parse(manifest: dict[str, Any]) -> BaseModel:
+    return MODELS[manifest["kind"]].model_validate(manifest)
+
+
+OBJECT_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+@pytest.mark.parametrize("name", OBJECT_SAMPLES)
+def test_samples_parse(name: str) -> None:
+    manifest = sample(name)
+    assert parse(manifest).model_dump(by_alias=True, exclude_none=True)["kind"] == manifest["kind"]
+
+
+def test_sample_fleet_is_the_eternal_engine() -> None:
+    engines = [Engine.model_validate(sample(f"engine-{n}.yaml")) for n in Strategy]
+    assert [e.spec.strategy for e in engines] == list(Strategy)
+    assert all(e.spec.venue is Venue.SIMULATOR for e in engines)
+    allocation = Allocation.model_validate(sample("allocation.yaml"))
+    weights = {t.engine: t.weight for t in allocation.spec.targets}
+    assert weights == {
+        "core-hodl": Decimal("0.60"),
+        "trend": Decimal("0.20"),
+        "funding": Decimal("0.15"),
+        "tactical": Decimal("0.05"),
+    }
+    policy = CircuitBreakerPolicy.model_validate(sample("circuitbreakerpolicy.yaml"))
+    assert [lvl.drawdown for lvl in policy.spec.levels] == [
+        Decimal("0.10"), Decimal("0.15"), Decimal("0.20"), Decimal("0.25"),
+    ]  # fmt: skip
+    assert policy.spec.levels[-1].halt
+    assert not policy.spec.levels[-2].halt
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_malformed_object_is_refused(case: Malformed) -> None:
+    with pytest.raises(ValidationError):
+        parse(case.manifest)
+
+
+def test_decimal_fields_stay_exact() -> None:
+    # 0.1 as a YAML float must arrive as Decimal('0.1'), not 0.1000000000000000055...
+    engine = Engine.model_validate(sample("engine-trend.yaml"))
+    assert engine.spec.risk.daily_loss_limit == Decimal("0.02")
+    assert isinstance(engine.spec.risk.max_leverage, Decimal)
+
+
+def test_strategy_params_default_when_omitted() -> None:
+    manifest = sample("engine-core-hodl.yaml")
+    del manifest["spec"]["params"]
+    engine = Engine.model_validate(manifest)
+    params = engine.spec.strategy_params()
+    assert isinstance(params, CoreHodlParams)
+    assert [t.asset for t in params.targets] == ["BTC", "ETH"]
+
+
+def test_strategy_params_returns_the_given_block() -> None:
+    engine = Engine.model_validate(sample("engine-trend.yaml"))
+    params = engine.spec.strategy_params()
+    assert isinstance(params, TrendParams)
+    assert params.sma_fast == 50
+    assert params.sma_slow == 200
+
+
+def test_wire_names_are_camel_case() -> None:
+    dumped = StrategyParams(trend=TrendParams()).model_dump(by_alias=True, exclude_none=True)
+    assert set(dumped["trend"]) >= {"smaFast", "smaSlow", "atrStopMultiple", "riskPerTrade"}
+
+
+def test_models_are_frozen() -> None:
+    engine = Engine.model_validate(sample("engine-trend.yaml"))
+    with pytest.raises(ValidationError):
+        engine.spec.suspend = True  # type: ignore[misc]
