@@ -107,7 +107,7 @@ def test_owned_objects_are_garbage_collected(control_plane: ControlPlane, namesp
             "apiVersion": "trading.eternal-engine.io/v1alpha1",
             "kind": "Engine",
             "metadata": {"name": "owner"},
-            "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": "s1"},
+            "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": "100042"},
         }),
     )  # fmt: skip
     uid = control_plane.kubectl(

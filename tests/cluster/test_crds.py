@@ -88,7 +88,7 @@ def test_server_applies_defaults(control_plane: ControlPlane, namespace: str) ->
         "apiVersion": "trading.eternal-engine.io/v1alpha1",
         "kind": "Engine",
         "metadata": {"name": "minimal"},
-        "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": "sub1"},
+        "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": "sub001"},
     }
     apply(control_plane, namespace, minimal)
     policy = {

@@ -142,6 +142,12 @@ CASES: list[Malformed] = [
         "Required value",
     ),
     Malformed(
+        "subaccount-not-a-bybit-username",
+        _edit(ENGINE, "spec.subaccount", "trend", "bad-subaccount"),
+        "spec.subaccount",
+        "6-16 letters and digits",
+    ),
+    Malformed(
         "params-for-another-strategy",
         _edit(CORE, "spec.params.trend", {"smaFast": 20}, "bad-params-block"),
         "spec.params.trend",

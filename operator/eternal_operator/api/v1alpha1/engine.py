@@ -135,9 +135,10 @@ class EngineSpec(ApiModel):
     )
     subaccount: str = Field(
         min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="The Bybit subaccount (member name or UID) the engine trades in.",
+        max_length=20,
+        pattern=r"^[A-Za-z0-9]+$",
+        description="The Bybit subaccount the engine trades in: its UID (digits), or its "
+        "username (6-16 letters and digits, with at least one of each, as Bybit requires).",
     )
     credentials: SecretKeys | None = Field(
         default=None,
@@ -173,6 +174,8 @@ class EngineSpec(ApiModel):
                 raise ValueError(
                     f"spec.params.{block} is only valid with strategy {strategy.value}"
                 )
+        if not valid_subaccount(self.subaccount):
+            raise ValueError("subaccount must be a UID or a 6-16 letter-and-digit username")
         if self.venue is not Venue.SIMULATOR and self.credentials is None:
             raise ValueError(
                 f"spec.credentials.secretName is required for venue {self.venue.value}"
@@ -185,6 +188,24 @@ class EngineSpec(ApiModel):
         return block if block is not None else _PARAMS_MODELS[self.strategy]()
 
 
+SUBACCOUNT_RULE = (
+    "self.subaccount.matches('^[0-9]+$') || (self.subaccount.matches('^[A-Za-z0-9]{6,16}$') "
+    "&& self.subaccount.matches('[A-Za-z]') && self.subaccount.matches('[0-9]'))"
+)
+
+
+def valid_subaccount(value: str) -> bool:
+    """Bybit's rule, as SUBACCOUNT_RULE states it in CEL."""
+    if value.isdigit():
+        return True
+    return (
+        6 <= len(value) <= 16
+        and value.isalnum()
+        and any(c.isalpha() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+
+
 _SPEC_RULES = rules(
     *(
         cel(
@@ -193,6 +214,12 @@ _SPEC_RULES = rules(
             f".params.{block}",
         )
         for strategy, block in PARAMS_BLOCKS.items()
+    ),
+    cel(
+        SUBACCOUNT_RULE,
+        "subaccount must be a UID (digits) or a Bybit username: 6-16 letters and digits "
+        "with at least one letter and one digit",
+        ".subaccount",
     ),
     cel(
         "self.venue != 'mainnet' || has(self.credentials)",
@@ -252,7 +279,37 @@ class RuntimeReport(ApiModel):
     flat: bool | None = Field(
         default=None, description="True once no position and no order remain (after a halt)."
     )
+    venue_connected: bool | None = Field(
+        default=None, description="Whether the venue's REST and private stream are reachable."
+    )
+    shutdown_done_at: datetime | None = Field(
+        default=None,
+        description="When the runtime finished the shutdown in status.shutdown: orders cancelled, "
+        "and positions closed if it asked for flatten.",
+    )
     last_error: str | None = Field(default=None, max_length=1024, description="Last error seen.")
+
+
+class ShutdownReason(StrEnum):
+    SUSPEND = "Suspend"
+    DELETE = "Delete"
+
+
+class ShutdownRequest(ApiModel):
+    """What the operator asks of the runtime before it scales it away (written by the operator).
+
+    The runtime cancels its open orders (and closes positions if `flatten`), then sets
+    status.runtime.shutdownDoneAt. Past the deadline, or with no live runtime, the operator does
+    the same through the venue itself.
+    """
+
+    reason: ShutdownReason = Field(description="Suspend or Delete.")
+    flatten: bool = Field(default=False, description="Close positions too, not just orders.")
+    requested_at: datetime = Field(description="When the operator asked.")
+    completed_at: datetime | None = Field(default=None, description="When it was done.")
+    completed_by: Literal["runtime", "operator"] | None = Field(
+        default=None, description="Who did it: the runtime, or the operator through the venue."
+    )
 
 
 class AllocationReport(ApiModel):
@@ -297,6 +354,12 @@ class EngineStatus(ApiModel):
     )
     governance: GovernanceDirective | None = Field(
         default=None, description="The governance directive in force."
+    )
+    shutdown: ShutdownRequest | None = Field(
+        default=None, description="A shutdown the operator asked of the runtime, if any."
+    )
+    credentials_secret: str | None = Field(
+        default=None, max_length=253, description="The Secret the runtime's API key comes from."
     )
 
 

@@ -1,0 +1,102 @@
+"""`python -m eternal_operator`: the operator process.
+
+Reads EE_OPERATOR_* settings (a bad value stops it with a message naming the variable), serves
+/metrics, waits for leadership if leader election is on, then runs the kopf handlers until
+SIGTERM, or until the Lease is lost (exit code 1, so the pod restarts and waits again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import kopf
+from prometheus_client import start_http_server
+from pydantic import ValidationError
+
+from .controllers.main import register
+from .kube import KubeClient
+from .leader import LeaderElection
+from .locks import KeyedLocks
+from .settings import OperatorSettings
+from .venue_actions import BybitVenueActions
+
+log = logging.getLogger("eternal_operator")
+
+
+async def run(settings: OperatorSettings) -> int:
+    from .controllers.engine.reconcile import Context
+
+    kube = KubeClient.from_environment()
+    registry = kopf.OperatorRegistry()
+    register(registry, settings)
+    memo = kopf.Memo(
+        ctx=Context(kube=kube, settings=settings, venue=BybitVenueActions(settings)),
+        locks=KeyedLocks(),
+        phases={},
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    elector = LeaderElection(
+        kube=kube,
+        namespace=settings.pod_namespace,
+        name=settings.lease_name,
+        identity=settings.pod_name,
+        lease_seconds=settings.lease_seconds,
+    )
+    keeper: asyncio.Task[None] | None = None
+    try:
+        if settings.leader_election:
+            if not await elector.acquire(stop):
+                return 0
+            keeper = asyncio.create_task(elector.keep(stop))
+        liveness = (
+            f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+        )
+        await kopf.operator(
+            registry=registry,
+            memo=memo,
+            clusterwide=settings.clusterwide,
+            namespaces=list(settings.namespaces),
+            standalone=True,
+            stop_flag=stop,
+            liveness_endpoint=liveness,
+        )
+    finally:
+        stop.set()
+        if keeper is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            if settings.leader_election:
+                await elector.release()
+        await kube.close()
+    return 1 if elector.lost else 0
+
+
+def main() -> int:
+    try:
+        settings = OperatorSettings()
+    except ValidationError as error:
+        for problem in error.errors():
+            variable = "EE_OPERATOR_" + "_".join(str(p) for p in problem["loc"]).upper()
+            print(f"invalid setting {variable}: {problem['msg']}", file=sys.stderr)
+        return 2
+    kopf.configure(
+        verbose=settings.log_level == "DEBUG",
+        quiet=settings.log_level in ("WARNING", "ERROR"),
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-pod
+    log.info("eternal-engine operator starting as %s", settings.pod_name)
+    return asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

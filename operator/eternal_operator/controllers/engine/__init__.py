@@ -1,0 +1,1 @@
+"""The Engine controller: render, apply and observe what each Engine needs."""

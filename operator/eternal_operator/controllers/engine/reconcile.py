@@ -1,0 +1,304 @@
+"""Level-based reconciliation of one Engine: from whatever state the world is in, to the spec.
+
+`reconcile` runs on create, update, resume and every resync; `finalize` runs on deletion. Both
+are idempotent, compare before they write, and report through an `Outcome` that the kopf
+handlers turn into a status patch, Events and a retry; they raise nothing kopf-specific.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from eternal_operator.api.v1alpha1 import GROUP, Engine, Phase, Venue
+from eternal_operator.api.v1alpha1.engine import (
+    EngineStatus,
+    OnDelete,
+    ShutdownReason,
+    ShutdownRequest,
+)
+from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
+from eternal_operator.kube import KubeClient
+from eternal_operator.settings import OperatorSettings
+
+from . import credentials, render, shutdown
+from .diff import is_subset
+from .status import Observed, Problem, conditions_of, phase_of
+
+SKIP_CANCEL_ANNOTATION = f"{GROUP}/skip-cancel-on-delete"
+
+
+class VenueActions(Protocol):
+    """What the operator does on the venue itself when no runtime can."""
+
+    async def provision(self, engine: Engine, ref: render.EngineRef) -> credentials.ApiKeys:
+        """Create the subaccount and an API key on the paper venue (simulator only)."""
+
+    async def cancel_all(
+        self,
+        engine: Engine,
+        ref: render.EngineRef,
+        keys: credentials.ApiKeys,
+        *,
+        flatten: bool,
+        request_id: str,
+    ) -> str:
+        """Cancel every open order (and close every position if `flatten`); a summary."""
+
+
+@dataclass
+class Context:
+    kube: KubeClient
+    settings: OperatorSettings
+    venue: VenueActions
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    status: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    retry_after: float | None = None
+    """Set when something is under way (a handshake, a failed venue call): run again soon."""
+    retry_reason: str = ""
+    changed: list[str] = field(default_factory=list)
+    """Kinds of the objects written this pass (empty when nothing differed)."""
+
+
+def _ref(body: Mapping[str, Any]) -> render.EngineRef:
+    meta = body["metadata"]
+    return render.EngineRef(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+def _parse(body: Mapping[str, Any]) -> tuple[Engine | None, EngineStatus, Problem | None]:
+    status = EngineStatus.model_validate(body.get("status") or {})
+    try:
+        engine = Engine.model_validate(
+            {"metadata": {}, "spec": body.get("spec") or {}, "status": None}
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return None, status, Problem(R.INVALID_SPEC, f"invalid spec at {where}: {first['msg']}")
+    return engine, status, None
+
+
+def _secret_ref(engine: Engine, ref: render.EngineRef) -> credentials.SecretRef:
+    name, key_key, secret_key = render.credentials_ref(engine, ref)
+    return credentials.SecretRef(ref.namespace, name, key_key, secret_key)
+
+
+async def _keys(
+    ctx: Context, engine: Engine, ref: render.EngineRef, out: Outcome
+) -> credentials.ApiKeys | Problem:
+    """Load the keys; for a simulator Engine without credentials, provision them once."""
+    secret_ref = _secret_ref(engine, ref)
+    loaded = await credentials.load(ctx.kube, secret_ref)
+    provisionable = engine.spec.venue is Venue.SIMULATOR and engine.spec.credentials is None
+    if not (isinstance(loaded, Problem) and loaded.reason is R.SECRET_NOT_FOUND and provisionable):
+        return loaded
+    try:
+        keys = await ctx.venue.provision(engine, ref)
+    except Exception as error:  # the venue's errors are mapped to a condition, not a crash
+        out.retry_after, out.retry_reason = 10.0, "provisioning simulator credentials"
+        return Problem(R.PROVISIONING_FAILED, f"cannot provision keys on the paper venue: {error}")
+    meta = render.object_meta(secret_ref.name, ref)
+    await ctx.kube.apply(credentials.secret_manifest(secret_ref, keys, meta))
+    out.events.append(
+        Event("Normal", "CredentialsProvisioned", f"paper-venue API key stored in {secret_ref}")
+    )
+    return keys
+
+
+async def _ensure(ctx: Context, desired: dict[str, Any], out: Outcome) -> dict[str, Any]:
+    """Apply `desired` only if the live object differs from it; return the live object."""
+    meta = desired["metadata"]
+    live = await ctx.kube.get_or_none(
+        desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"]
+    )
+    if live is not None and is_subset(desired, live):
+        return live
+    out.changed.append(desired["kind"])
+    return await ctx.kube.apply(desired)
+
+
+async def _operator_cancel(
+    ctx: Context,
+    engine: Engine,
+    ref: render.EngineRef,
+    request: ShutdownRequest,
+    out: Outcome,
+) -> bool:
+    keys = await _keys(ctx, engine, ref, out)
+    if isinstance(keys, Problem):
+        out.events.append(Event("Warning", "CancelFailed", keys.message))
+        out.retry_after, out.retry_reason = 10.0, keys.message
+        return False
+    request_id = f"{ref.uid[:8]}-{int(request.requested_at.timestamp())}"
+    try:
+        summary = await ctx.venue.cancel_all(
+            engine, ref, keys, flatten=request.flatten, request_id=request_id
+        )
+    except Exception as error:  # venue errors become a Warning Event and a retry
+        message = f"cannot cancel orders through the venue ({error}); retrying"
+        out.events.append(Event("Warning", "CancelFailed", message))
+        out.retry_after, out.retry_reason = 10.0, message
+        return False
+    what = "cancelled orders and flattened" if request.flatten else "cancelled orders"
+    out.events.append(Event("Normal", "OperatorCancelled", f"the operator {what}: {summary}"))
+    return True
+
+
+async def _shutdown(
+    ctx: Context,
+    engine: Engine,
+    ref: render.EngineRef,
+    status: EngineStatus,
+    observed: Observed,
+    reason: ShutdownReason,
+    flatten: bool,
+    out: Outcome,
+) -> ShutdownRequest:
+    now = observed.now
+    decision = shutdown.decide(
+        request=status.shutdown,
+        reason=reason,
+        flatten=flatten,
+        runtime=status.runtime,
+        runtime_alive=observed.runtime_alive,
+        now=now,
+        deadline=timedelta(seconds=ctx.settings.delete_deadline_seconds),
+    )
+    request = decision.request
+    if status.shutdown is None or status.shutdown.requested_at != request.requested_at:
+        what = "cancel its orders and flatten" if flatten else "cancel its orders"
+        out.events.append(
+            Event("Normal", f"{reason.value}Requested", f"asked the runtime to {what}")
+        )
+    if decision.step is shutdown.Step.WAIT:
+        out.retry_after, out.retry_reason = 2.0, decision.why
+    elif decision.step is shutdown.Step.OPERATOR_CANCEL:
+        out.events.append(Event("Normal", "OperatorCancelling", decision.why))
+        if await _operator_cancel(ctx, engine, ref, request, out):
+            request = shutdown.completed_by_operator(request, now)
+    elif status.shutdown is None or status.shutdown.completed_at is None:
+        out.events.append(Event("Normal", "RuntimeCancelled", decision.why))
+    out.status["shutdown"] = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return request
+
+
+async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
+    """Bring the Engine's objects to its spec and report what is observed."""
+    out = Outcome()
+    now = ctx.clock()
+    ref = _ref(body)
+    generation = int(body["metadata"].get("generation") or 0)
+    engine, status, problem = _parse(body)
+    base = Observed(
+        now=now,
+        generation=generation,
+        heartbeat_timeout=timedelta(seconds=ctx.settings.heartbeat_timeout_seconds),
+        runtime=status.runtime,
+        governance=status.governance,
+    )
+    if engine is not None and engine.spec.venue is Venue.MAINNET and not ctx.settings.allow_mainnet:
+        problem = Problem(
+            R.MAINNET_NOT_ALLOWED,
+            "mainnet trades real money and this operator runs with allowMainnet=false "
+            "(set EE_OPERATOR_ALLOW_MAINNET=true to allow it)",
+        )
+    keys = None if problem or engine is None else await _keys(ctx, engine, ref, out)
+    if isinstance(keys, Problem):
+        problem = keys
+    if problem is not None or engine is None:
+        return _report(out, base, status, problem=problem)
+
+    deployment_name = render.RuntimeNames.of(ref.name).deployment
+    live = await ctx.kube.get_or_none("apps/v1", "Deployment", ref.namespace, deployment_name)
+    observed = _with(base, deployment=live)
+    replicas = 1
+    if engine.spec.suspend:
+        request = await _shutdown(
+            ctx, engine, ref, status, observed, ShutdownReason.SUSPEND, False, out
+        )
+        suspended = request.completed_at is not None
+        replicas = 0 if suspended else (live or {}).get("spec", {}).get("replicas", 0)
+        observed = _with(observed, suspended=suspended, suspending=not suspended)
+    elif status.shutdown is not None:
+        out.status["shutdown"] = None
+        if status.shutdown.reason is ShutdownReason.SUSPEND:
+            out.events.append(Event("Normal", "Resumed", "spec.suspend is false: scaling to 1"))
+
+    secret_name = render.credentials_ref(engine, ref)[0]
+    out.status["credentialsSecret"] = secret_name
+    for desired in render.render_all(engine, ref, ctx.settings, replicas=replicas):
+        applied = await _ensure(ctx, desired, out)
+        if desired["kind"] == "Deployment":
+            observed = _with(observed, deployment=applied)
+    return _report(out, observed, status, problem=None)
+
+
+def _with(o: Observed, **changes: Any) -> Observed:
+    return Observed(**{**o.__dict__, **changes})
+
+
+def _report(out: Outcome, o: Observed, status: EngineStatus, *, problem: Problem | None) -> Outcome:
+    o = _with(o, problem=problem)
+    phase = phase_of(o)
+    conditions = conditions_of(o, phase, list(status.conditions))
+    out.status.update(
+        {
+            "phase": phase.value,
+            "observedGeneration": o.generation,
+            "conditions": [c.model_dump(mode="json", by_alias=True) for c in conditions],
+        }
+    )
+    if status.phase is not phase:
+        before = status.phase.value if status.phase else "None"
+        kind = "Warning" if phase in (Phase.FAILED, Phase.DEGRADED, Phase.HALTING) else "Normal"
+        detail = problem.message if problem else conditions[0].message
+        out.events.append(
+            Event(kind, f"Phase{phase.value}", f"{before} -> {phase.value}: {detail}")
+        )
+    return out
+
+
+async def finalize(ctx: Context, body: Mapping[str, Any]) -> Outcome:
+    """Before the Engine goes: make sure no order of it is left resting on the venue."""
+    out = Outcome()
+    ref = _ref(body)
+    engine, status, _ = _parse(body)
+    annotations = body["metadata"].get("annotations") or {}
+    if engine is None or annotations.get(SKIP_CANCEL_ANNOTATION) == "true":
+        out.events.append(Event("Warning", "CancelSkipped", "deleted without cancelling orders"))
+        return out
+    if engine.spec.venue is Venue.MAINNET and not ctx.settings.allow_mainnet:
+        return out  # never started here: nothing of ours can be on the venue
+    live = await ctx.kube.get_or_none(
+        "apps/v1", "Deployment", ref.namespace, render.RuntimeNames.of(ref.name).deployment
+    )
+    observed = Observed(
+        now=ctx.clock(),
+        generation=int(body["metadata"].get("generation") or 0),
+        heartbeat_timeout=timedelta(seconds=ctx.settings.heartbeat_timeout_seconds),
+        deployment=live,
+        runtime=status.runtime,
+    )
+    flatten = engine.spec.on_delete is OnDelete.FLATTEN
+    request = await _shutdown(
+        ctx, engine, ref, status, observed, ShutdownReason.DELETE, flatten, out
+    )
+    if request.completed_at is None and out.retry_after is None:
+        out.retry_after, out.retry_reason = 2.0, "shutdown under way"
+    return out

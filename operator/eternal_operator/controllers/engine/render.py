@@ -1,0 +1,316 @@
+"""Pure functions from an Engine to the Kubernetes objects its runtime needs.
+
+No I/O here: the reconciler applies what these return, and unit tests call them directly.
+Every object carries an owner reference to the Engine, so deleting the Engine removes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from eternal_operator.api.runtime_config import EngineIdentity, RuntimeConfig, endpoints_for
+from eternal_operator.api.v1alpha1 import API_VERSION, GROUP, Engine
+from eternal_operator.settings import OperatorSettings
+
+Obj = dict[str, Any]
+
+ENGINE_LABEL = f"{GROUP}/engine"
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+CONFIG_KEY = "engine.json"
+CONFIG_MOUNT = "/etc/eternal-engine"
+RUNTIME_UID = 10001
+DEFAULT_RESOURCES: Obj = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"memory": "512Mi"},
+}
+
+
+@dataclass(frozen=True)
+class RuntimeNames:
+    """Names of the objects owned by one Engine."""
+
+    config_map: str
+    deployment: str
+    service_account: str
+    role: str
+    role_binding: str
+    service: str
+
+    @classmethod
+    def of(cls, engine_name: str) -> RuntimeNames:
+        runtime = f"{engine_name}-runtime"
+        return cls(
+            config_map=f"{engine_name}-config",
+            deployment=runtime,
+            service_account=runtime,
+            role=runtime,
+            role_binding=runtime,
+            service=f"{engine_name}-metrics",
+        )
+
+
+@dataclass(frozen=True)
+class EngineRef:
+    """The identity of the Engine being rendered (metadata the spec model does not carry)."""
+
+    name: str
+    namespace: str
+    uid: str
+
+
+def credentials_ref(engine: Engine, ref: EngineRef) -> tuple[str, str, str]:
+    """(Secret name, API key key, API secret key) the runtime's keys come from."""
+    creds = engine.spec.credentials
+    if creds is not None:
+        return creds.secret_name, creds.api_key_key, creds.api_secret_key
+    return f"{ref.name}-venue-credentials", "apiKey", "apiSecret"
+
+
+def labels(ref: EngineRef) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "eternal-engine-runtime",
+        "app.kubernetes.io/instance": ref.name,
+        "app.kubernetes.io/component": "runtime",
+        "app.kubernetes.io/part-of": "eternal-engine",
+        "app.kubernetes.io/managed-by": "eternal-engine-operator",
+        ENGINE_LABEL: ref.name,
+    }
+
+
+def object_meta(name: str, ref: EngineRef, **extra: Any) -> Obj:
+    return {
+        "name": name,
+        "namespace": ref.namespace,
+        "labels": labels(ref),
+        "ownerReferences": [
+            {
+                "apiVersion": API_VERSION,
+                "kind": "Engine",
+                "name": ref.name,
+                "uid": ref.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+        **extra,
+    }
+
+
+def runtime_config(engine: Engine, ref: EngineRef, settings: OperatorSettings) -> RuntimeConfig:
+    spec = engine.spec
+    return RuntimeConfig(
+        engine=EngineIdentity(name=ref.name, namespace=ref.namespace, uid=ref.uid),
+        strategy=spec.strategy,
+        params=spec.strategy_params().model_dump(mode="json", by_alias=True),
+        symbols=list(spec.symbols),
+        venue=spec.venue,
+        endpoints=endpoints_for(spec.venue, settings.simulator_url, settings.venue_ws_url()),
+        subaccount=spec.subaccount,
+        risk=spec.risk,
+        metrics_port=settings.runtime_metrics_port,
+        health_port=settings.runtime_health_port,
+    )
+
+
+def config_map(engine: Engine, ref: EngineRef, settings: OperatorSettings) -> Obj:
+    config = runtime_config(engine, ref, settings).model_dump(mode="json", by_alias=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": object_meta(RuntimeNames.of(ref.name).config_map, ref),
+        "data": {CONFIG_KEY: json.dumps(config, indent=2, sort_keys=True) + "\n"},
+    }
+
+
+def config_hash(config_map_obj: Obj) -> str:
+    """Changes whenever the runtime's config does, so the Deployment rolls."""
+    text = json.dumps(config_map_obj["data"], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _resources(engine: Engine) -> Obj:
+    given = engine.spec.resources
+    requests = {k: str(v) for k, v in given.requests.items()} or DEFAULT_RESOURCES["requests"]
+    limits = {k: str(v) for k, v in given.limits.items()} or DEFAULT_RESOURCES["limits"]
+    return {"requests": requests, "limits": limits}
+
+
+def _env(engine: Engine, ref: EngineRef) -> list[Obj]:
+    secret, key_key, secret_key = credentials_ref(engine, ref)
+    return [
+        {"name": "EE_CONFIG_PATH", "value": f"{CONFIG_MOUNT}/{CONFIG_KEY}"},
+        {"name": "EE_ENGINE_NAME", "value": ref.name},
+        {
+            "name": "EE_ENGINE_NAMESPACE",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        },
+        {"name": "EE_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {
+            "name": "BYBIT_API_KEY",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": key_key}},
+        },
+        {
+            "name": "BYBIT_API_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": secret_key}},
+        },
+    ]
+
+
+def deployment(
+    engine: Engine, ref: EngineRef, settings: OperatorSettings, *, replicas: int, cfg_hash: str
+) -> Obj:
+    """One replica, Recreate: two pods must never trade one subaccount."""
+    names = RuntimeNames.of(ref.name)
+    pod_labels = labels(ref)
+    health = settings.runtime_health_port
+    probe = {"httpGet": {"port": "health"}, "timeoutSeconds": 3}
+    container = {
+        "name": "runtime",
+        "image": engine.spec.image or settings.runtime_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["python", "-m", "engine_runtime"],
+        "env": _env(engine, ref),
+        "ports": [
+            {"name": "metrics", "containerPort": settings.runtime_metrics_port},
+            {"name": "health", "containerPort": health},
+        ],
+        "livenessProbe": {
+            **probe,
+            "httpGet": {"path": "/healthz", "port": "health"},
+            "periodSeconds": 10,
+            "failureThreshold": 6,
+        },
+        "readinessProbe": {
+            **probe,
+            "httpGet": {"path": "/readyz", "port": "health"},
+            "periodSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "resources": _resources(engine),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNTIME_UID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(names.deployment, ref),
+        "spec": {
+            "replicas": replicas,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {ENGINE_LABEL: ref.name}},
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {CONFIG_HASH_ANNOTATION: cfg_hash},
+                },
+                "spec": {
+                    "serviceAccountName": names.service_account,
+                    "automountServiceAccountToken": True,
+                    "terminationGracePeriodSeconds": 60,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUNTIME_UID,
+                        "runAsGroup": RUNTIME_UID,
+                        "fsGroup": RUNTIME_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": names.config_map}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def service_account(ref: EngineRef) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": object_meta(RuntimeNames.of(ref.name).service_account, ref),
+    }
+
+
+def role(ref: EngineRef) -> Obj:
+    """The runtime may read and watch its own Engine and patch its status; nothing more."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": object_meta(RuntimeNames.of(ref.name).role, ref),
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "resources": ["engines"],
+                "resourceNames": [ref.name],
+                "verbs": ["get", "list", "watch"],
+            },
+            {
+                "apiGroups": [GROUP],
+                "resources": ["engines/status"],
+                "resourceNames": [ref.name],
+                "verbs": ["get", "patch"],
+            },
+        ],
+    }
+
+
+def role_binding(ref: EngineRef) -> Obj:
+    names = RuntimeNames.of(ref.name)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": object_meta(names.role_binding, ref),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": names.role},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": names.service_account, "namespace": ref.namespace}
+        ],
+    }
+
+
+def service(ref: EngineRef, settings: OperatorSettings) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": object_meta(RuntimeNames.of(ref.name).service, ref),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {ENGINE_LABEL: ref.name},
+            "ports": [
+                {
+                    "name": "metrics",
+                    "port": settings.runtime_metrics_port,
+                    "targetPort": "metrics",
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def render_all(
+    engine: Engine, ref: EngineRef, settings: OperatorSettings, *, replicas: int
+) -> list[Obj]:
+    """Every object the Engine owns, in the order they should be applied."""
+    cm = config_map(engine, ref, settings)
+    return [
+        cm,
+        service_account(ref),
+        role(ref),
+        role_binding(ref),
+        service(ref, settings),
+        deployment(engine, ref, settings, replicas=replicas, cfg_hash=config_hash(cm)),
+    ]

@@ -1,0 +1,135 @@
+"""Pure functions from what the operator observed to the Engine's phase and conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from eternal_operator.api.v1alpha1 import Condition, ConditionStatus, Phase
+from eternal_operator.api.v1alpha1.engine import GovernanceDirective, RuntimeReport
+from eternal_operator.api.v1alpha1.engine_conditions import EngineConditionType as T
+from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stops the runtime from being run at all."""
+
+    reason: R
+    message: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    now: datetime
+    generation: int
+    heartbeat_timeout: timedelta
+    problem: Problem | None = None
+    deployment: dict[str, Any] | None = None
+    runtime: RuntimeReport | None = None
+    governance: GovernanceDirective | None = None
+    suspending: bool = False
+    suspended: bool = False
+    deleting: bool = False
+
+    @property
+    def heartbeat_fresh(self) -> bool:
+        beat = self.runtime.heartbeat if self.runtime else None
+        return beat is not None and self.now - beat <= self.heartbeat_timeout
+
+    @property
+    def runtime_alive(self) -> bool:
+        """A runtime that could still act on a request: fresh heartbeat, Deployment scaled up."""
+        replicas = (self.deployment or {}).get("spec", {}).get("replicas", 0)
+        return self.heartbeat_fresh and replicas > 0
+
+
+def phase_of(o: Observed) -> Phase:
+    if o.problem is not None:
+        return Phase.FAILED
+    if o.governance is not None and o.governance.halt:
+        return Phase.HALTED if o.runtime is not None and o.runtime.flat else Phase.HALTING
+    if o.suspended:
+        return Phase.SUSPENDED
+    if o.deployment is None:
+        return Phase.PENDING
+    if o.runtime is None or o.runtime.heartbeat is None:
+        return Phase.STARTING
+    if not o.heartbeat_fresh or o.runtime.venue_connected is False:
+        return Phase.DEGRADED
+    return Phase.RUNNING
+
+
+def _ready(o: Observed, phase: Phase) -> tuple[ConditionStatus, R, str]:
+    if o.problem is not None:
+        return ConditionStatus.FALSE, o.problem.reason, o.problem.message
+    if o.deleting:
+        return ConditionStatus.FALSE, R.DELETING, "the Engine is being deleted"
+    if o.suspended:
+        return (
+            ConditionStatus.FALSE,
+            R.SUSPENDED,
+            "spec.suspend is true; the runtime is scaled to 0",
+        )
+    if o.suspending:
+        return ConditionStatus.FALSE, R.SUSPENDING, "cancelling open orders before scaling to 0"
+    if phase is Phase.RUNNING:
+        return ConditionStatus.TRUE, R.RUNTIME_REPORTING, "the runtime reports a fresh heartbeat"
+    if phase is Phase.PENDING:
+        return ConditionStatus.FALSE, R.RUNTIME_NOT_CREATED, "the runtime Deployment is not there"
+    if o.runtime is not None and o.runtime.heartbeat is not None and not o.heartbeat_fresh:
+        age = int((o.now - o.runtime.heartbeat).total_seconds())
+        return ConditionStatus.FALSE, R.HEARTBEAT_STALE, f"last heartbeat {age}s ago"
+    if phase is Phase.DEGRADED:
+        return ConditionStatus.FALSE, R.VENUE_UNREACHABLE, "the runtime cannot reach its venue"
+    return ConditionStatus.FALSE, R.RUNTIME_STARTING, "waiting for the runtime's first heartbeat"
+
+
+def _credentials(o: Observed) -> tuple[ConditionStatus, R, str]:
+    secret_reasons = (R.SECRET_NOT_FOUND, R.SECRET_KEY_MISSING, R.SECRET_KEY_INVALID)
+    if o.problem is not None and o.problem.reason in (*secret_reasons, R.PROVISIONING_FAILED):
+        return ConditionStatus.FALSE, o.problem.reason, o.problem.message
+    if o.problem is not None:
+        return ConditionStatus.UNKNOWN, o.problem.reason, "not checked"
+    return ConditionStatus.TRUE, R.SECRET_FOUND, "the credentials Secret holds both keys"
+
+
+def _venue(o: Observed) -> tuple[ConditionStatus, R, str]:
+    connected = o.runtime.venue_connected if o.runtime else None
+    if connected is None or not o.heartbeat_fresh:
+        return ConditionStatus.UNKNOWN, R.NOT_REPORTED, "no fresh report from the runtime"
+    if connected:
+        return ConditionStatus.TRUE, R.VENUE_REACHABLE, "the runtime reaches its venue"
+    return ConditionStatus.FALSE, R.VENUE_UNREACHABLE, o.runtime.last_error or "venue unreachable"  # type: ignore[union-attr]
+
+
+def _halted(o: Observed) -> tuple[ConditionStatus, R, str]:
+    if o.governance is not None and o.governance.halt:
+        return ConditionStatus.TRUE, R.HALT_DIRECTIVE, o.governance.reason or "governance halt"
+    return ConditionStatus.FALSE, R.NO_HALT, "no halt directive"
+
+
+def conditions_of(o: Observed, phase: Phase, previous: list[Condition]) -> list[Condition]:
+    """The four conditions; a condition keeps its lastTransitionTime while its status holds."""
+    before = {c.type: c for c in previous}
+    out = []
+    for kind, (status, reason, message) in (
+        (T.READY, _ready(o, phase)),
+        (T.CREDENTIALS_VALID, _credentials(o)),
+        (T.VENUE_CONNECTED, _venue(o)),
+        (T.HALTED, _halted(o)),
+    ):
+        old = before.get(kind)
+        since = old.last_transition_time if old is not None and old.status == status else o.now
+        out.append(
+            Condition(
+                type=kind,
+                status=status,
+                reason=reason,
+                message=message,
+                last_transition_time=since,
+                observed_generation=o.generation,
+            )
+        )
+    return out

@@ -1,0 +1,21 @@
+"""The operator's own Prometheus metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+RECONCILES = Counter(
+    "eternal_operator_reconciles_total", "Reconcile passes, by kind and result.", ["kind", "result"]
+)
+RECONCILE_ERRORS = Counter(
+    "eternal_operator_reconcile_errors_total", "Reconcile passes that raised.", ["kind"]
+)
+RECONCILE_DURATION = Histogram(
+    "eternal_operator_reconcile_duration_seconds",
+    "Time of one reconcile pass.",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OBJECT_WRITES = Counter(
+    "eternal_operator_object_writes_total", "Owned objects written (they differed).", ["kind"]
+)

@@ -1,0 +1,88 @@
+"""The operator's own hands on the venue: provisioning paper-venue keys, and cancelling or
+flattening an engine's account when its runtime cannot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from engine_runtime.venue.emergency import cancel_and_flatten
+from engine_runtime.venue.session import http_session
+
+from .api.runtime_config import endpoints_for
+from .api.v1alpha1 import Engine
+from .controllers.engine.credentials import ApiKeys
+from .controllers.engine.render import EngineRef
+from .settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+
+SUBACCOUNT_PERMISSIONS = {
+    "ContractTrade": ["Order", "Position"],
+    "Spot": ["SpotTrade"],
+    "Wallet": ["AccountTransfer"],
+}
+
+
+class VenueActionError(Exception):
+    """A venue call the operator made failed; the message is safe to show."""
+
+
+@dataclass
+class BybitVenueActions:
+    settings: OperatorSettings
+
+    def _rest_url(self, engine: Engine) -> str:
+        s = self.settings
+        return endpoints_for(engine.spec.venue, s.simulator_url, s.venue_ws_url()).rest_url
+
+    async def provision(self, engine: Engine, ref: EngineRef) -> ApiKeys:
+        master_key = self.settings.simulator_master_api_key
+        master_secret = self.settings.simulator_master_api_secret
+        if not master_key or not master_secret:
+            raise VenueActionError(
+                "no paper-venue master key: set EE_OPERATOR_SIMULATOR_MASTER_API_KEY and "
+                "EE_OPERATOR_SIMULATOR_MASTER_API_SECRET, or give the Engine spec.credentials"
+            )
+        session = http_session(
+            self.settings.simulator_url, master_key, master_secret.get_secret_value()
+        )
+        return await asyncio.to_thread(_provision, session, engine.spec.subaccount)
+
+    async def cancel_all(
+        self, engine: Engine, ref: EngineRef, keys: ApiKeys, *, flatten: bool, request_id: str
+    ) -> str:
+        session = http_session(self._rest_url(engine), keys.api_key, keys.api_secret)
+        try:
+            report = await asyncio.to_thread(
+                cancel_and_flatten,
+                session,
+                list(engine.spec.symbols),
+                flatten=flatten,
+                request_id=request_id,
+            )
+        except Exception as error:
+            raise VenueActionError(f"{type(error).__name__}: {error}") from error
+        log.info("venue actions for %s/%s: %s", ref.namespace, ref.name, report.summary())
+        return report.summary()
+
+
+def _provision(session: object, username: str) -> ApiKeys:
+    uid = _find_subaccount(session, username)
+    if uid is None:
+        created = session.create_sub_uid(username=username, memberType=1)  # type: ignore[attr-defined]
+        uid = str(created["result"]["uid"])
+    key = session.create_sub_api_key(  # type: ignore[attr-defined]
+        subuid=int(uid), readOnly=0, note=f"eternal-engine {username}",
+        permissions=SUBACCOUNT_PERMISSIONS,
+    )["result"]  # fmt: skip
+    return ApiKeys(api_key=key["apiKey"], api_secret=key["secret"])
+
+
+def _find_subaccount(session: object, username: str) -> str | None:
+    members = session.get_sub_uid_list()["result"].get("subMembers") or []  # type: ignore[attr-defined]
+    for member in members:
+        if member.get("username") == username:
+            return str(member["uid"])
+    return None

@@ -1,0 +1,128 @@
+"""Rendering an Engine's objects: no cluster needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eternal_operator.api.runtime_config import RuntimeConfig
+from eternal_operator.api.v1alpha1 import Engine
+from eternal_operator.controllers.engine import render
+from eternal_operator.settings import OperatorSettings
+from support.malformed import sample
+
+pytestmark = pytest.mark.unit
+
+REF = render.EngineRef(name="trend", namespace="fleet", uid="0000-1111")
+SETTINGS = OperatorSettings(runtime_image="example/runtime:1", simulator_url="http://venue:8399")
+
+
+def engine(**spec: object) -> Engine:
+    manifest = sample("engine-trend.yaml")
+    manifest["spec"].update(spec)
+    return Engine.model_validate(manifest)
+
+
+def by_kind(objs: list[dict[str, object]]) -> dict[str, dict[str, object]]:
+    return {str(o["kind"]): o for o in objs}
+
+
+def test_every_object_is_owned_by_the_engine() -> None:
+    objs = render.render_all(engine(), REF, SETTINGS, replicas=1)
+    assert sorted(by_kind(objs)) == sorted(
+        ["ConfigMap", "Deployment", "ServiceAccount", "Role", "RoleBinding", "Service"]
+    )
+    for obj in objs:
+        (owner,) = obj["metadata"]["ownerReferences"]  # type: ignore[index]
+        assert owner == {
+            "apiVersion": "trading.eternal-engine.io/v1alpha1",
+            "kind": "Engine",
+            "name": "trend",
+            "uid": "0000-1111",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        assert obj["metadata"]["namespace"] == "fleet"  # type: ignore[index]
+
+
+def test_deployment_is_one_replica_recreate_non_root() -> None:
+    dep = render.render_all(engine(), REF, SETTINGS, replicas=1)[-1]
+    spec = dep["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "example/runtime:1"
+    assert container["command"] == ["python", "-m", "engine_runtime"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_keys_come_from_the_secret_by_reference_only() -> None:
+    dep = render.render_all(engine(), REF, SETTINGS, replicas=1)[-1]
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["BYBIT_API_KEY"] == {
+        "name": "BYBIT_API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "trend-venue-credentials", "key": "apiKey"}},
+    }
+    assert "value" not in env["BYBIT_API_SECRET"]
+    named = engine(credentials={"secretName": "mine", "apiKeyKey": "k", "apiSecretKey": "s"})
+    dep = render.render_all(named, REF, SETTINGS, replicas=1)[-1]
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["BYBIT_API_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "mine", "key": "s"}
+
+
+def test_config_map_holds_the_resolved_runtime_config() -> None:
+    cm = render.render_all(engine(), REF, SETTINGS, replicas=1)[0]
+    config = RuntimeConfig.model_validate(json.loads(cm["data"]["engine.json"]))
+    assert config.engine.name == "trend"
+    assert config.symbols == ["BTCUSDT", "ETHUSDT"]
+    assert config.endpoints.rest_url == "http://venue:8399"
+    assert config.endpoints.public_ws_url == "ws://venue:8399"
+    assert config.params["smaFast"] == 50
+    assert config.params["atrPeriod"] == 14  # a default the manifest did not state
+
+
+def test_a_spec_change_changes_the_pod_template() -> None:
+    before = render.render_all(engine(), REF, SETTINGS, replicas=1)[-1]
+    after = render.render_all(engine(symbols=["BTCUSDT"]), REF, SETTINGS, replicas=1)[-1]
+    same = render.render_all(engine(), REF, SETTINGS, replicas=1)[-1]
+    key = render.CONFIG_HASH_ANNOTATION
+    annotations = [d["spec"]["template"]["metadata"]["annotations"][key] for d in (before, after)]
+    assert annotations[0] != annotations[1]
+    assert same == before
+
+
+def test_role_grants_only_its_own_engine() -> None:
+    role = by_kind(render.render_all(engine(), REF, SETTINGS, replicas=1))["Role"]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["trading.eternal-engine.io"],
+            "resources": ["engines"],
+            "resourceNames": ["trend"],
+            "verbs": ["get", "list", "watch"],
+        },
+        {
+            "apiGroups": ["trading.eternal-engine.io"],
+            "resources": ["engines/status"],
+            "resourceNames": ["trend"],
+            "verbs": ["get", "patch"],
+        },
+    ]
+
+
+def test_resources_default_and_follow_the_spec() -> None:
+    dep = render.render_all(engine(), REF, SETTINGS, replicas=1)[-1]
+    assert dep["spec"]["template"]["spec"]["containers"][0]["resources"] == render.DEFAULT_RESOURCES
+    custom = engine(resources={"requests": {"cpu": "250m"}, "limits": {"memory": "1Gi"}})
+    dep = render.render_all(custom, REF, SETTINGS, replicas=0)[-1]
+    assert dep["spec"]["replicas"] == 0
+    assert dep["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "250m"},
+        "limits": {"memory": "1Gi"},
+    }

@@ -1,0 +1,136 @@
+"""Phase and conditions from observations; the shutdown decision; compare-before-write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from eternal_operator.api.v1alpha1 import Phase
+from eternal_operator.api.v1alpha1.engine import (
+    GovernanceDirective,
+    RuntimeReport,
+    ShutdownReason,
+    ShutdownRequest,
+)
+from eternal_operator.api.v1alpha1.engine_conditions import EngineReason
+from eternal_operator.controllers.engine import shutdown
+from eternal_operator.controllers.engine.diff import is_subset
+from eternal_operator.controllers.engine.status import Observed, Problem, conditions_of, phase_of
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+DEPLOYMENT = {"spec": {"replicas": 1}}
+
+
+def observed(**kw: object) -> Observed:
+    base: dict[str, object] = {
+        "now": NOW,
+        "generation": 3,
+        "heartbeat_timeout": timedelta(seconds=30),
+        "deployment": DEPLOYMENT,
+    }
+    return Observed(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def beat(seconds_ago: float, **kw: object) -> RuntimeReport:
+    return RuntimeReport(heartbeat=NOW - timedelta(seconds=seconds_ago), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("obs", "phase"),
+    [
+        (observed(deployment=None), Phase.PENDING),
+        (observed(), Phase.STARTING),
+        (observed(runtime=beat(5)), Phase.RUNNING),
+        (observed(runtime=beat(60)), Phase.DEGRADED),
+        (observed(runtime=beat(5, venue_connected=False)), Phase.DEGRADED),
+        (observed(suspended=True), Phase.SUSPENDED),
+        (observed(problem=Problem(EngineReason.SECRET_NOT_FOUND, "x")), Phase.FAILED),
+        (observed(runtime=beat(5), governance=GovernanceDirective(halt=True)), Phase.HALTING),
+        (
+            observed(runtime=beat(5, flat=True), governance=GovernanceDirective(halt=True)),
+            Phase.HALTED,
+        ),
+    ],
+)
+def test_phase(obs: Observed, phase: Phase) -> None:
+    assert phase_of(obs) is phase
+
+
+def test_conditions_name_the_problem_and_keep_transition_times() -> None:
+    problem = Problem(EngineReason.SECRET_KEY_MISSING, "Secret fleet/keys has no key 'apiKey'")
+    first = conditions_of(observed(problem=problem), Phase.FAILED, [])
+    by_type = {c.type: c for c in first}
+    assert by_type["Ready"].status == "False"
+    assert by_type["CredentialsValid"].reason == "SecretKeyMissing"
+    assert "fleet/keys" in by_type["CredentialsValid"].message
+    assert by_type["CredentialsValid"].observed_generation == 3
+
+    later = observed(now=NOW + timedelta(minutes=5), problem=problem)
+    again = {c.type: c for c in conditions_of(later, Phase.FAILED, first)}
+    assert again["CredentialsValid"].last_transition_time == NOW
+    healed = observed(now=NOW + timedelta(minutes=5))
+    fixed = {c.type: c for c in conditions_of(healed, Phase.STARTING, first)}
+    assert fixed["CredentialsValid"].status == "True"
+    assert fixed["CredentialsValid"].last_transition_time == NOW + timedelta(minutes=5)
+
+
+def decide(
+    request: ShutdownRequest | None, runtime: RuntimeReport | None, alive: bool, **kw: object
+):  # type: ignore[no-untyped-def]
+    return shutdown.decide(
+        request=request,
+        reason=ShutdownReason.DELETE,
+        flatten=bool(kw.get("flatten", False)),
+        runtime=runtime,
+        runtime_alive=alive,
+        now=NOW,
+        deadline=timedelta(seconds=60),
+    )
+
+
+def test_shutdown_waits_for_a_live_runtime_then_takes_over_at_the_deadline() -> None:
+    first = decide(None, beat(1), alive=True)
+    assert first.step is shutdown.Step.WAIT
+    assert first.request.requested_at == NOW
+    asked_long_ago = ShutdownRequest(
+        reason=ShutdownReason.DELETE, requested_at=NOW - timedelta(seconds=61)
+    )
+    assert decide(asked_long_ago, beat(1), alive=True).step is shutdown.Step.OPERATOR_CANCEL
+
+
+def test_shutdown_without_a_live_runtime_is_the_operators_at_once() -> None:
+    assert decide(None, None, alive=False).step is shutdown.Step.OPERATOR_CANCEL
+
+
+def test_shutdown_done_by_the_runtime_only_if_after_the_request() -> None:
+    asked = ShutdownRequest(reason=ShutdownReason.DELETE, requested_at=NOW - timedelta(seconds=5))
+    stale = beat(1, shutdown_done_at=NOW - timedelta(seconds=10))
+    assert decide(asked, stale, alive=True).step is shutdown.Step.WAIT
+    done = decide(asked, beat(1, shutdown_done_at=NOW - timedelta(seconds=1)), alive=True)
+    assert done.step is shutdown.Step.DONE
+    assert done.request.completed_by == "runtime"
+
+
+def test_a_changed_flatten_wish_is_a_new_request() -> None:
+    asked = ShutdownRequest(reason=ShutdownReason.DELETE, requested_at=NOW - timedelta(seconds=5))
+    decision = decide(asked, beat(1), alive=True, flatten=True)
+    assert decision.request.flatten is True
+    assert decision.request.requested_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("desired", "live", "same"),
+    [
+        ({"a": 1}, {"a": 1, "b": 2}, True),
+        ({"a": {"b": [1, {"c": 2}]}}, {"a": {"b": [1, {"c": 2, "d": 3}]}, "z": 0}, True),
+        ({"a": [1, 2]}, {"a": [1, 2, 3]}, False),
+        ({"a": {"b": 1}}, {"a": {"b": 2}}, False),
+        ({"a": 1}, {}, False),
+        ({"a": {"b": 1}}, {"a": "b"}, False),
+    ],
+)
+def test_is_subset(desired: object, live: object, same: bool) -> None:
+    assert is_subset(desired, live) is same
