@@ -18,6 +18,8 @@ import aiohttp
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from eternal_operator.metrics import API_CALLS
+
 FIELD_MANAGER = "eternal-engine-operator"
 
 Obj = dict[str, Any]
@@ -119,6 +121,7 @@ class KubeClient:
                 headers=self.headers, timeout=aiohttp.ClientTimeout(total=30)
             )
         self.calls[method] += 1
+        API_CALLS.labels(method).inc()
         data = json.dumps(body) if body is not None else None
         try:
             async with self._session.request(

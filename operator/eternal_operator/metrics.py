@@ -19,3 +19,6 @@ RECONCILE_DURATION = Histogram(
 OBJECT_WRITES = Counter(
     "eternal_operator_object_writes_total", "Owned objects written (they differed).", ["kind"]
 )
+API_CALLS = Counter(
+    "eternal_operator_api_calls_total", "Kubernetes API calls the reconcilers made.", ["verb"]
+)

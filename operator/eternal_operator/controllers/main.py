@@ -40,8 +40,10 @@ async def _run(
     RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     for written in outcome.changed:
         OBJECT_WRITES.labels(written).inc()
+    current = body.get("status") or {}
     for key, value in outcome.status.items():
-        patch.status[key] = value
+        if current.get(key) != value:  # compare before writing: an unchanged pass patches nothing
+            patch.status[key] = value
     # A timer and a change handler may both see the same stale phase: announce a phase once.
     phase, uid = outcome.status.get("phase"), body.metadata.uid
     for event in outcome.events:

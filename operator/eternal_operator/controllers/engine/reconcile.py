@@ -121,12 +121,15 @@ async def _keys(
     return keys
 
 
-async def _ensure(ctx: Context, desired: dict[str, Any], out: Outcome) -> dict[str, Any]:
-    """Apply `desired` only if the live object differs from it; return the live object."""
+async def _ensure(
+    ctx: Context, desired: dict[str, Any], out: Outcome, live: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Apply `desired` only if the live object (fetched unless given) differs from it."""
     meta = desired["metadata"]
-    live = await ctx.kube.get_or_none(
-        desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"]
-    )
+    if live is None:
+        live = await ctx.kube.get_or_none(
+            desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"]
+        )
     if live is not None and is_subset(desired, live):
         return live
     out.changed.append(desired["kind"])
@@ -243,9 +246,10 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     secret_name = render.credentials_ref(engine, ref)[0]
     out.status["credentialsSecret"] = secret_name
     for desired in render.render_all(engine, ref, ctx.settings, replicas=replicas):
-        applied = await _ensure(ctx, desired, out)
         if desired["kind"] == "Deployment":
-            observed = _with(observed, deployment=applied)
+            observed = _with(observed, deployment=await _ensure(ctx, desired, out, live))
+        else:
+            await _ensure(ctx, desired, out)
     return _report(out, observed, status, problem=None)
 
 
