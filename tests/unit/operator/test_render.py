@@ -71,6 +71,10 @@ def test_keys_come_from_the_secret_by_reference_only() -> None:
         "valueFrom": {"secretKeyRef": {"name": "trend-venue-credentials", "key": "apiKey"}},
     }
     assert "value" not in env["BYBIT_API_SECRET"]
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "eternal-engine-runtime-env", "optional": True}}
+    ]
     named = engine(credentials={"secretName": "mine", "apiKeyKey": "k", "apiSecretKey": "s"})
     dep = render.render_all(named, REF, SETTINGS, replicas=1)[-1]
     env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}

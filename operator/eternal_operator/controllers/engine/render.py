@@ -159,6 +159,12 @@ def _env(engine: Engine, ref: EngineRef) -> list[Obj]:
     ]
 
 
+def _env_from(settings: OperatorSettings) -> Obj:
+    if not settings.runtime_env_secret:
+        return {}
+    return {"envFrom": [{"secretRef": {"name": settings.runtime_env_secret, "optional": True}}]}
+
+
 def deployment(
     engine: Engine, ref: EngineRef, settings: OperatorSettings, *, replicas: int, cfg_hash: str
 ) -> Obj:
@@ -173,6 +179,7 @@ def deployment(
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "engine_runtime"],
         "env": _env(engine, ref),
+        **_env_from(settings),
         "ports": [
             {"name": "metrics", "containerPort": settings.runtime_metrics_port},
             {"name": "health", "containerPort": health},
