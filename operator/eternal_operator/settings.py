@@ -82,7 +82,7 @@ class OperatorSettings(BaseSettings):
     runtime_health_port: int = Field(default=8081, ge=1, le=65535)
     """Port of each runtime's /healthz and /readyz probes."""
 
-    runtime_env_secret: str | None = "eternal-engine-runtime-env"
+    runtime_env_secret: str | None = "eternal-engine-runtime-env"  # noqa: S105 - a name
     """A Secret in each Engine's namespace whose keys become the runtime's environment (e.g.
     EE_DATABASE_URL, EE_REDIS_URL); optional, so an Engine starts without it."""
 
