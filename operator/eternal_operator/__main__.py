@@ -37,6 +37,8 @@ async def run(settings: OperatorSettings) -> int:
         ctx=Context(kube=kube, settings=settings, venue=BybitVenueActions(settings)),
         locks=KeyedLocks(),
         phases={},
+        redis=redis_client(settings),
+        store=None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -77,6 +79,15 @@ async def run(settings: OperatorSettings) -> int:
                 await elector.release()
         await kube.close()
     return 1 if elector.lost else 0
+
+
+def redis_client(settings: OperatorSettings) -> object | None:
+    """Redis for the equity streams (the fast path); the Engine status is the fallback."""
+    if not settings.redis_url:
+        return None
+    import redis.asyncio
+
+    return redis.asyncio.from_url(settings.redis_url, socket_timeout=1)
 
 
 def main() -> int:

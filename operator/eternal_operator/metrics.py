@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILES = Counter(
     "eternal_operator_reconciles_total", "Reconcile passes, by kind and result.", ["kind", "result"]
@@ -21,4 +21,16 @@ OBJECT_WRITES = Counter(
 )
 API_CALLS = Counter(
     "eternal_operator_api_calls_total", "Kubernetes API calls the reconcilers made.", ["verb"]
+)
+GOVERNANCE_LEVEL = Gauge("eternal_governance_level", "Circuit-breaker level in force.", ["policy"])
+GOVERNANCE_HALTED = Gauge("eternal_governance_halted", "1 while a halt is latched.", ["policy"])
+GOVERNANCE_DIRECTIVES = Counter(
+    "eternal_governance_directives_total", "Directives written to engines.", ["policy"]
+)
+PORTFOLIO_NAV = Gauge("eternal_portfolio_nav", "Portfolio equity (USDT).", ["policy"])
+PORTFOLIO_DRAWDOWN = Gauge(
+    "eternal_portfolio_drawdown", "Drawdown of NAV per unit from its high-water mark.", ["policy"]
+)
+PORTFOLIO_HWM = Gauge(
+    "eternal_portfolio_high_water_mark", "High-water mark of NAV per unit.", ["policy"]
 )

@@ -52,6 +52,9 @@ class OperatorSettings(BaseSettings):
     """How long a runtime has to confirm its orders cancelled (on delete or suspend) before the
     operator cancels through the venue itself."""
 
+    governance_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    """How often each CircuitBreakerPolicy is evaluated: the bound on breach and halt latency."""
+
     heartbeat_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     """A runtime whose last heartbeat is older than this counts as gone (phase Degraded)."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -9,12 +11,32 @@ from typing import Any
 import kopf
 
 from eternal_operator.api.v1alpha1 import GROUP, VERSION
+from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor
 from eternal_operator.metrics import OBJECT_WRITES, RECONCILE_DURATION, RECONCILE_ERRORS, RECONCILES
 from eternal_operator.settings import OperatorSettings
 
 from .engine import reconcile as engine_reconcile
 
 ENGINES = (GROUP, VERSION, "engines")
+POLICIES = (GROUP, VERSION, "circuitbreakerpolicies")
+ALLOCATIONS = (GROUP, VERSION, "allocations")
+
+log = logging.getLogger(__name__)
+
+
+def _event_sink(namespace: str, policy_body: kopf.Body, engine_uids: dict[str, str]) -> Any:
+    def post(kind: str, reason: str, message: str, engine: str | None) -> None:
+        if engine is None:
+            kopf.event(policy_body, type=kind, reason=reason, message=message)
+            return
+        ref: dict[str, Any] = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Engine",
+            "metadata": {"name": engine, "namespace": namespace, "uid": engine_uids.get(engine)},
+        }
+        kopf.event(kopf.Body(ref), type=kind, reason=reason, message=message)  # type: ignore[arg-type]
+
+    return post
 
 
 async def _run(
@@ -75,21 +97,78 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         settings.watching.server_timeout = 300
         settings.networking.error_backoffs = [1, 2, 5, 10]
 
-    @kopf.on.create(*ENGINES, registry=registry)
-    @kopf.on.update(*ENGINES, registry=registry)
-    @kopf.on.resume(*ENGINES, registry=registry)
+    @kopf.on.create(*ENGINES, registry=registry, id="engine")
+    @kopf.on.update(*ENGINES, registry=registry, id="engine")
+    @kopf.on.resume(*ENGINES, registry=registry, id="engine")
     async def engine_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         async with memo.locks.get(body.metadata.uid):
             await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=True)
 
-    @kopf.timer(*ENGINES, interval=settings.resync_seconds, registry=registry)
+    @kopf.timer(*ENGINES, interval=settings.resync_seconds, registry=registry, id="engine-resync")
     async def engine_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         if body.metadata.deletion_timestamp:
             return
         async with memo.locks.get(body.metadata.uid):
             await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=False)
 
-    @kopf.on.delete(*ENGINES, registry=registry)
+    @kopf.index(*ENGINES, registry=registry, id="engines_by_namespace")
+    def engines_by_namespace(
+        namespace: str | None, name: str, uid: str, labels: kopf.Labels, body: kopf.Body, **_: Any
+    ) -> dict[str, EngineSnapshot]:
+        status = body.get("status") or {}
+        return {
+            namespace or "": EngineSnapshot(
+                name=name,
+                labels=dict(labels),
+                spec=copy.deepcopy(dict(body.get("spec") or {})),
+                runtime=copy.deepcopy(status.get("runtime")),
+                governance=copy.deepcopy(status.get("governance")),
+                uid=uid,
+            )
+        }
+
+    @kopf.index(*ALLOCATIONS, registry=registry, id="transfers_by_namespace")
+    def transfers_by_namespace(
+        namespace: str | None, body: kopf.Body, **_: Any
+    ) -> dict[str, list[Any]]:
+        return {namespace or "": copy.deepcopy((body.get("status") or {}).get("transfers") or [])}
+
+    @kopf.daemon(*POLICIES, registry=registry, id="governance", cancellation_timeout=10)
+    async def governance(
+        stopped: kopf.DaemonStopped,
+        body: kopf.Body,
+        name: str,
+        namespace: str | None,
+        memo: kopf.Memo,
+        **indices: Any,
+    ) -> None:
+        # kopf passes the indices by their handler names.
+        engines_by_namespace: kopf.Index[str, EngineSnapshot] = indices["engines_by_namespace"]
+        transfers_by_namespace: kopf.Index[str, list[Any]] = indices["transfers_by_namespace"]
+        namespace = namespace or ""
+        uids: dict[str, str] = {}
+        governor = Governor(
+            memo.ctx, namespace, name, redis=memo.redis, store=memo.store,
+            events=_event_sink(namespace, body, uids),
+        )  # fmt: skip
+        while not stopped:
+            started = time.perf_counter()
+            try:
+                engines = list(engines_by_namespace.get(namespace, []))
+                uids.update({e.name: e.uid for e in engines})
+                transfers = [t for ts in transfers_by_namespace.get(namespace, []) for t in ts]
+                await governor.tick(body, engines, transfers)
+                RECONCILES.labels("CircuitBreakerPolicy", "evaluated").inc()
+            except Exception:
+                RECONCILE_ERRORS.labels("CircuitBreakerPolicy").inc()
+                log.exception("governance %s/%s: evaluation failed", namespace, name)
+            finally:
+                RECONCILE_DURATION.labels("CircuitBreakerPolicy").observe(
+                    time.perf_counter() - started
+                )
+            await stopped.wait(settings.governance_interval_seconds)
+
+    @kopf.on.delete(*ENGINES, registry=registry, id="engine-shutdown")
     async def engine_deleted(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         async with memo.locks.get(body.metadata.uid):
             await _run("Engine", engine_reconcile.finalize, memo, body, patch, retry=True)

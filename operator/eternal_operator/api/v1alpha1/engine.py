@@ -333,6 +333,11 @@ class GovernanceDirective(ApiModel):
     entries_paused: bool = Field(default=False, description="No new entries.")
     close_directional: bool = Field(default=False, description="Close directional positions.")
     halt: bool = Field(default=False, description="Cancel everything, flatten, stop trading.")
+    runtime_stopped: bool = Field(
+        default=False,
+        description="The runtime did not confirm flat in time: the operator closed everything "
+        "through the venue itself and scaled the runtime to zero.",
+    )
     reason: str | None = Field(default=None, max_length=1024, description="Why.")
     issued_at: datetime | None = Field(default=None, description="When it was issued.")
 

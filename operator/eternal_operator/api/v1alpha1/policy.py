@@ -6,7 +6,7 @@ import itertools
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -185,6 +185,30 @@ class CircuitBreakerPolicyStatus(ApiModel):
     )
     history: list[LevelChange] = Field(
         default_factory=list, max_length=20, description="Recent level changes, newest last."
+    )
+    level_since: datetime | None = Field(default=None, description="When the level last changed.")
+    refused_reset_token: str | None = Field(
+        default=None, max_length=253, description="A reset annotation value that was refused."
+    )
+    directive_sequence: int = Field(
+        default=0, ge=0, description="Sequence of the directive last issued to the engines."
+    )
+    flows_applied: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Transfer ids of contributions and withdrawals already counted in units.",
+    )
+    day_start: datetime | None = Field(default=None, description="Start of the loss-limit day.")
+    day_open_nav: DecimalString | None = Field(default=None, description="NAV per unit then.")
+    week_start: datetime | None = Field(default=None, description="Start of the loss-limit week.")
+    week_open_nav: DecimalString | None = Field(default=None, description="NAV per unit then.")
+    engines: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=list, max_length=500, description="Engines the selector matches."
+    )
+    unknown_engines: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Selected engines whose equity is stale or missing.",
     )
 
 

@@ -230,7 +230,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     deployment_name = render.RuntimeNames.of(ref.name).deployment
     live = await ctx.kube.get_or_none("apps/v1", "Deployment", ref.namespace, deployment_name)
     observed = _with(base, deployment=live)
-    replicas = 1
+    governance = status.governance
+    replicas = 0 if governance is not None and governance.halt and governance.runtime_stopped else 1
     if engine.spec.suspend:
         request = await _shutdown(
             ctx, engine, ref, status, observed, ShutdownReason.SUSPEND, False, out

@@ -49,7 +49,8 @@ def phase_of(o: Observed) -> Phase:
     if o.problem is not None:
         return Phase.FAILED
     if o.governance is not None and o.governance.halt:
-        return Phase.HALTED if o.runtime is not None and o.runtime.flat else Phase.HALTING
+        flat = o.governance.runtime_stopped or (o.runtime is not None and bool(o.runtime.flat))
+        return Phase.HALTED if flat else Phase.HALTING
     if o.suspended:
         return Phase.SUSPENDED
     if o.deployment is None:

@@ -1,0 +1,1 @@
+"""The governance controller: one loop per CircuitBreakerPolicy."""

@@ -1,0 +1,95 @@
+"""Where governance reads from: engine snapshots (a kopf index), Redis equity streams, and the
+transfers the allocation controller recorded (contributions and withdrawals)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from eternal_operator.governance.evaluate import Flow, Observation
+
+MASTER = "master"
+
+
+def equity_stream_key(namespace: str, engine: str) -> str:
+    """The Redis stream a runtime appends its equity to (fields `equity`, `ts` in ms)."""
+    return f"ee:equity:{namespace}:{engine}"
+
+
+class RedisLike(Protocol):
+    def pipeline(self, transaction: bool = ...) -> Any: ...
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _decimal(text: Any) -> Decimal | None:
+    try:
+        return Decimal(str(text)) if text not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
+def from_status(name: str, runtime: Mapping[str, Any] | None) -> Observation:
+    """The durable fallback: what the runtime last wrote into its Engine's status."""
+    runtime = runtime or {}
+    return Observation(name, _decimal(runtime.get("equity")), _parse_time(runtime.get("heartbeat")))
+
+
+async def observe(
+    namespace: str, engines: Iterable[tuple[str, Mapping[str, Any] | None]], redis: Any | None
+) -> list[Observation]:
+    """Each engine's freshest equity: its Redis stream when newer, else its status."""
+    engines = list(engines)
+    observations = [from_status(name, runtime) for name, runtime in engines]
+    if redis is None or not engines:
+        return observations
+    async with redis.pipeline(transaction=False) as pipe:
+        for name, _ in engines:
+            pipe.xrevrange(equity_stream_key(namespace, name), count=1)
+        try:
+            results = await pipe.execute()
+        except Exception:  # Redis is the fast path; the status is the durable fallback
+            return observations
+    fresher = []
+    for status_obs, entries in zip(observations, results, strict=True):
+        if entries:
+            _, fields = entries[0]
+            fields = {_s(k): _s(v) for k, v in fields.items()}
+            at = datetime.fromtimestamp(int(fields.get("ts", 0)) / 1000, UTC)
+            equity = _decimal(fields.get("equity"))
+            if equity is not None and (status_obs.at is None or at > status_obs.at):
+                fresher.append(Observation(status_obs.engine, equity, at))
+                continue
+        fresher.append(status_obs)
+    return fresher
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def flows(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flow]:
+    """Completed transfers between the master account and these engines, as portfolio flows.
+
+    Transfers between two engines of the portfolio move money inside it and are not flows.
+    """
+    out = []
+    for t in transfers:
+        if t.get("state") != "Success" or not t.get("time"):
+            continue
+        source, target = t.get("fromEngine"), t.get("toEngine")
+        amount = _decimal(t.get("amount")) or Decimal(0)
+        at = _parse_time(t["time"])
+        if at is None:
+            continue
+        if source == MASTER and target in engines:
+            out.append(Flow(str(t["transferId"]), amount, at, (str(target),)))
+        elif target == MASTER and source in engines:
+            out.append(Flow(str(t["transferId"]), -amount, at, (str(source),)))
+    return out

@@ -1,0 +1,260 @@
+"""One governance step: from the policy, the engines' equity and the state so far, to the new
+state and the directive every selected engine must obey. Pure: no I/O, the clock is an input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from eternal_operator.api.v1alpha1 import BreakerLevel, CircuitBreakerPolicySpec
+from eternal_operator.api.v1alpha1.policy import UnknownEquity
+
+from .levels import level_spec, next_level, tripped
+from .losses import PeriodOpen
+from .nav import Book
+
+
+@dataclass(frozen=True)
+class Observation:
+    """An engine's equity as last reported, or None when it never reported."""
+
+    engine: str
+    equity: Decimal | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class Flow:
+    """USDT that entered (positive) or left (negative) the portfolio, e.g. a contribution."""
+
+    id: str
+    amount: Decimal
+    at: datetime
+    engines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class State:
+    book: Book | None = None
+    level: int = 0
+    level_since: datetime | None = None
+    halted: bool = False
+    halt_reason: str | None = None
+    tripped_at: datetime | None = None
+    reset_token: str | None = None
+    refused_token: str | None = None
+    period: PeriodOpen | None = None
+    flows_applied: tuple[str, ...] = ()
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class Directive:
+    level: int = 0
+    size_multiplier: Decimal = Decimal(1)
+    entries_paused: bool = False
+    close_directional: bool = False
+    halt: bool = False
+    reason: str = "no breach"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A line of history: the level or the halt changed."""
+
+    from_level: int
+    to_level: int
+    drawdown: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reset:
+    """The reset annotation's value, and whether it asks to force past a halting drawdown."""
+
+    token: str | None
+    force: bool = False
+
+
+@dataclass
+class Step:
+    state: State
+    directive: Directive
+    equity: Decimal | None = None
+    drawdown: Decimal | None = None
+    nav_per_unit: Decimal | None = None
+    unknown: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    """(type, reason, message) to post on the policy and its engines."""
+
+
+MAX_FLOWS_REMEMBERED = 200
+
+
+def _halting_threshold(levels: list[BreakerLevel]) -> Decimal | None:
+    return min((lvl.drawdown for lvl in levels if lvl.halt), default=None)
+
+
+def _directive(spec: CircuitBreakerPolicySpec, state: State, losses: tuple[str, ...]) -> Directive:
+    if state.halted:
+        return Directive(
+            level=state.level,
+            size_multiplier=Decimal(0),
+            entries_paused=True,
+            close_directional=True,
+            halt=True,
+            reason=state.halt_reason or "halted",
+        )
+    lvl = level_spec(spec.levels, state.level)
+    base = Directive(level=state.level)
+    if lvl is not None:
+        base = Directive(
+            level=lvl.level,
+            size_multiplier=lvl.size_multiplier,
+            entries_paused=lvl.pause_entries,
+            close_directional=lvl.close_directional,
+            halt=False,
+            reason=f"level {lvl.level}: drawdown at or beyond {lvl.drawdown}",
+        )
+    if losses:
+        reason = "; ".join(losses) if lvl is None else f"{base.reason}; {'; '.join(losses)}"
+        return replace(base, entries_paused=True, reason=reason)
+    return base
+
+
+def evaluate(
+    *,
+    spec: CircuitBreakerPolicySpec,
+    state: State,
+    observations: list[Observation],
+    flows: list[Flow],
+    reset: Reset,
+    now: datetime,
+) -> Step:
+    stale_after = timedelta(seconds=spec.stale_after_seconds)
+    unknown = sorted(
+        o.engine
+        for o in observations
+        if o.equity is None or o.at is None or now - o.at > stale_after
+    )
+    if unknown or not observations:
+        step = Step(state=state, directive=_directive(spec, state, ()), unknown=unknown)
+        if unknown and spec.on_unknown == UnknownEquity.HALT and not state.halted:
+            reason = f"equity unknown for {', '.join(unknown)} (policy onUnknown: Halt)"
+            step.state = replace(state, halted=True, halt_reason=reason, tripped_at=now)
+            step.directive = _directive(spec, step.state, ())
+            step.changes.append(Change(state.level, state.level, Decimal(0), reason))
+            step.events.append(("Warning", "Halted", reason))
+        return step
+
+    equity = sum((o.equity for o in observations if o.equity is not None), Decimal(0))
+    book = state.book or Book.opening(equity)
+    applied = list(state.flows_applied)
+    for flow in sorted(flows, key=lambda f: f.at):
+        if flow.id in applied:
+            continue
+        seen_after = all(
+            o.at is not None and o.at > flow.at for o in observations if o.engine in flow.engines
+        )
+        if not seen_after:
+            continue  # the engines' equity does not include it yet: apply it next time
+        book = book.after_flow(equity - flow.amount, flow.amount)
+        applied.append(flow.id)
+    book = book.marked(equity)
+    drawdown = book.drawdown(equity)
+    nav = book.nav_per_unit(equity)
+    period = (state.period or PeriodOpen.at(now, nav)).rolled(now, nav)
+    step = Step(
+        state=replace(
+            state, book=book, period=period, flows_applied=tuple(applied[-MAX_FLOWS_REMEMBERED:])
+        ),
+        directive=Directive(),
+        equity=equity,
+        drawdown=drawdown,
+        nav_per_unit=nav,
+    )
+    _apply_reset(spec, step, reset, now)
+    _apply_levels(spec, step, now)
+    daily, weekly = period.losses(nav)
+    losses = []
+    if daily >= spec.daily_loss_limit:
+        losses.append(f"daily loss limit {spec.daily_loss_limit} reached")
+    if weekly >= spec.weekly_loss_limit:
+        losses.append(f"weekly loss limit {spec.weekly_loss_limit} reached")
+    step.directive = _directive(spec, step.state, tuple(losses))
+    return step
+
+
+def _apply_reset(spec: CircuitBreakerPolicySpec, step: Step, reset: Reset, now: datetime) -> None:
+    state = step.state
+    if reset.token is None or reset.token in (state.reset_token, state.refused_token):
+        return
+    drawdown = step.drawdown or Decimal(0)
+    if not state.halted:
+        step.state = replace(state, reset_token=reset.token)
+        return
+    if spec.emergency_halt:
+        step.state = replace(state, refused_token=reset.token)
+        step.events.append(
+            ("Warning", "ResetRefused", "spec.emergencyHalt is still true: set it to false first")
+        )
+        return
+    threshold = _halting_threshold(spec.levels)
+    beyond = threshold is not None and drawdown >= threshold
+    if beyond and not reset.force:
+        step.state = replace(state, refused_token=reset.token)
+        step.events.append((
+            "Warning", "ResetRefused",
+            f"drawdown {drawdown:.4f} is still at or beyond the halting level {threshold}; "
+            "annotate trading.eternal-engine.io/reset-force=true to reset anyway",
+        ))  # fmt: skip
+        return
+    book = state.book
+    if beyond and book is not None and step.equity is not None:
+        # A forced reset starts a new high-water mark at today's NAV per unit.
+        book = replace(book, high_water_mark=book.nav_per_unit(step.equity))
+        step.drawdown = Decimal(0)
+    level = tripped(spec.levels, step.drawdown or Decimal(0))
+    step.state = replace(
+        state, book=book, halted=False, halt_reason=None, reset_token=reset.token,
+        level=level, level_since=now,
+    )  # fmt: skip
+    reason = "reset by annotation" + (" (forced: new high-water mark)" if beyond else "")
+    step.changes.append(Change(state.level, level, step.drawdown or Decimal(0), reason))
+    step.events.append(("Normal", "Reset", reason))
+
+
+def _apply_levels(spec: CircuitBreakerPolicySpec, step: Step, now: datetime) -> None:
+    state = step.state
+    drawdown = step.drawdown or Decimal(0)
+    level = next_level(
+        levels=spec.levels,
+        current=state.level,
+        drawdown=drawdown,
+        hysteresis=spec.hysteresis,
+        cooldown=timedelta(seconds=spec.cooldown_seconds),
+        since=state.level_since,
+        now=now,
+    )
+    if level != state.level:
+        up = level > state.level
+        verb = "reached" if up else "recovered from"
+        reason = f"drawdown {drawdown:.4f} {verb} level {max(level, state.level)}"
+        state = replace(
+            state, level=level, level_since=now, tripped_at=now if up else state.tripped_at
+        )
+        step.changes.append(Change(step.state.level, level, drawdown, reason))
+        step.events.append(("Warning" if up else "Normal", f"Level{level}", reason))
+    lvl = level_spec(spec.levels, state.level)
+    if not state.halted and (spec.emergency_halt or (lvl is not None and lvl.halt)):
+        reason = (
+            "emergency halt (spec.emergencyHalt)"
+            if spec.emergency_halt
+            else (f"level {state.level}: drawdown {drawdown:.4f} — liquidate and halt")
+        )
+        state = replace(state, halted=True, halt_reason=reason, tripped_at=now)
+        step.changes.append(Change(state.level, state.level, drawdown, reason))
+        step.events.append(("Warning", "Halted", reason))
+    step.state = state

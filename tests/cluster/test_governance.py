@@ -1,0 +1,287 @@
+"""Governance against a real kube-apiserver, with the operator and the paper venue running.
+
+Runtimes are played by the test through the status contract (equity, heartbeat, flat): the
+governance controller reads exactly what a runtime writes, and its own writes are checked."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine_runtime.venue.session import http_session
+from eternal_operator.devtools.controlplane import ControlPlane
+from support import processes
+from support.processes import Operator, Venue
+from support.waiting import wait_for
+
+pytestmark = pytest.mark.cluster
+PREFIX = "gov"
+LABEL = {"trading.eternal-engine.io/portfolio": "p1"}
+
+
+@pytest.fixture(scope="module")
+def gov_operator(
+    control_plane: ControlPlane, paper_venue: Venue, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    op = start(control_plane, paper_venue, Path(tmp_path_factory.mktemp("gov")) / "op.log")
+    yield op
+    op.stop()
+
+
+def start(plane: ControlPlane, venue: Venue, log: Path) -> Operator:
+    op = processes.start_operator(
+        plane.kubeconfig, venue, log, name=f"gov-{secrets.token_hex(2)}", namespaces=f"{PREFIX}-*",
+        lease_name="gov-tests", governance_interval_seconds="0.2",
+    )  # fmt: skip
+    wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
+    return op
+
+
+@pytest.fixture
+def ns(control_plane: ControlPlane, gov_operator: Operator) -> Iterator[str]:
+    name = f"{PREFIX}-{secrets.token_hex(4)}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def apply(plane: ControlPlane, ns: str, obj: dict[str, Any]) -> None:
+    plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(obj))
+
+
+def get(plane: ControlPlane, kind: str, name: str, ns: str) -> dict[str, Any] | None:
+    out = plane.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
+    return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def engine(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
+        "metadata": {"name": name, "labels": LABEL},
+        "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": processes.SUB1_UID,
+                 "credentials": {"secretName": "sub1-keys"}, **spec},
+    }  # fmt: skip
+
+
+def policy(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
+        "metadata": {"name": "eternal"},
+        "spec": {"selector": {"matchLabels": LABEL}, "cooldownSeconds": 0,
+                 "dailyLossLimit": 0.9, "weeklyLossLimit": 0.95, "haltDeadlineSeconds": 3, **spec},
+    }  # fmt: skip
+
+
+def keys(plane: ControlPlane, ns: str) -> None:
+    data = {"apiKey": processes.SUB1_KEY, "apiSecret": processes.SUB1_SECRET}
+    apply(plane, ns, {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sub1-keys"},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    })  # fmt: skip
+
+
+class Runtimes:
+    """Plays the engines' runtimes: reports equity and heartbeat; confirms flat when halted
+    unless told to ignore halts."""
+
+    def __init__(self, plane: ControlPlane, ns: str, equities: dict[str, str]) -> None:
+        self.plane, self.ns, self.equity = plane, ns, dict(equities)
+        self.obey = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _report(self, name: str) -> None:
+        current = get(self.plane, "engine", name, self.ns) or {}
+        directive = current.get("status", {}).get("governance") or {}
+        runtime: dict[str, Any] = {
+            "equity": self.equity[name],
+            "heartbeat": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "venueConnected": True,
+            "appliedDirective": directive.get("sequence", 0),
+            "flat": bool(directive.get("halt")) and self.obey,
+        }
+        self.plane.kubectl(
+            "patch", "engine", name, "-n", self.ns, "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": {"runtime": runtime}}), check=False,
+        )  # fmt: skip
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.3):
+            for name in list(self.equity):
+                self._report(name)
+
+    def __enter__(self) -> Runtimes:
+        for name in self.equity:
+            self._report(name)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def directive(plane: ControlPlane, ns: str, name: str) -> dict[str, Any]:
+    return dict(
+        ((get(plane, "engine", name, ns) or {}).get("status") or {}).get("governance") or {}
+    )
+
+
+def policy_status(plane: ControlPlane, ns: str) -> dict[str, Any]:
+    return dict((get(plane, "cbp", "eternal", ns) or {}).get("status") or {})
+
+
+def test_a_30_percent_crash_walks_the_levels_in_order_and_ends_latched(
+    control_plane: ControlPlane, ns: str
+) -> None:
+    keys(control_plane, ns)
+    for name in ("a", "b"):
+        apply(control_plane, ns, engine(name))
+    with Runtimes(control_plane, ns, {"a": "60000", "b": "40000"}) as runtimes:
+        apply(control_plane, ns, policy())
+        wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark") == "1", 20, "HWM")
+        seen = []
+        for total, expected in ((89000, 1), (84000, 2), (79000, 3), (74000, 4), (70000, 4)):
+            runtimes.equity.update(a=str(total * 6 // 10), b=str(total * 4 // 10))
+
+            def reached(expected: int = expected) -> int | None:
+                level = int(directive(control_plane, ns, "a").get("level", 0))
+                agreed = policy_status(control_plane, ns).get("level") == level
+                return level if level >= expected and agreed else None
+
+            seen.append(wait_for(reached, 15, f"level {expected} at {total}"))
+        assert seen == [1, 2, 3, 4, 4]
+        status = policy_status(control_plane, ns)
+        assert status["halted"] is True
+        assert [h["toLevel"] for h in status["history"] if h["toLevel"] != h["fromLevel"]] == [
+            1,
+            2,
+            3,
+            4,
+        ]
+        for name in ("a", "b"):
+            wait_for(lambda n=name: directive(control_plane, ns, n).get("halt"), 10, "halt")
+            wait_for(
+                lambda n=name: (get(control_plane, "engine", n, ns) or {})["status"].get("phase")
+                == "Halted", 15, "phase Halted",
+            )  # fmt: skip
+        runtimes.equity.update(a="60000", b="40000")  # a full recovery does not release it
+        time.sleep(1.5)  # several evaluations (0.2 s each) must not release the latch
+        assert policy_status(control_plane, ns)["halted"] is True
+        assert directive(control_plane, ns, "a")["halt"] is True
+
+
+def test_emergency_halt_survives_a_revert_and_a_reset_releases_it(
+    control_plane: ControlPlane, ns: str
+) -> None:
+    keys(control_plane, ns)
+    apply(control_plane, ns, engine("a"))
+    with Runtimes(control_plane, ns, {"a": "50000"}):
+        apply(control_plane, ns, policy())
+        wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 20, "a HWM")
+        before = directive(control_plane, ns, "a").get("sequence", 0)
+
+        started = time.monotonic()
+        control_plane.kubectl(
+            "patch", "cbp", "eternal", "-n", ns, "--type=merge",
+            "-p", '{"spec":{"emergencyHalt":true}}',
+        )  # fmt: skip
+        wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 10, "the halt")
+        latency = time.monotonic() - started
+        assert latency < 5, latency
+        assert directive(control_plane, ns, "a")["sequence"] > before
+
+        control_plane.kubectl(
+            "patch", "cbp", "eternal", "-n", ns, "--type=merge",
+            "-p", '{"spec":{"emergencyHalt":false}}',
+        )  # fmt: skip
+        time.sleep(1.5)  # several evaluations must keep it halted
+        assert directive(control_plane, ns, "a")["halt"] is True
+        assert policy_status(control_plane, ns)["halted"] is True
+
+        control_plane.kubectl(
+            "annotate", "cbp", "eternal", "-n", ns, "trading.eternal-engine.io/reset=first"
+        )
+        wait_for(lambda: directive(control_plane, ns, "a").get("halt") is False, 10, "released")
+        assert policy_status(control_plane, ns)["resetToken"] == "first"
+
+
+def test_halt_and_hwm_survive_an_operator_restart(
+    control_plane: ControlPlane, paper_venue: Venue, gov_operator: Operator, tmp_path: Path
+) -> None:
+    ns = f"rst-{secrets.token_hex(4)}"
+    control_plane.kubectl("create", "namespace", ns)
+    op = processes.start_operator(
+        control_plane.kubeconfig, paper_venue, tmp_path / "a.log", name="rst-a",
+        namespaces="rst-*", lease_name="rst-tests", governance_interval_seconds="0.2",
+    )  # fmt: skip
+    try:
+        keys(control_plane, ns)
+        apply(control_plane, ns, engine("a"))
+        with Runtimes(control_plane, ns, {"a": "100"}) as runtimes:
+            apply(control_plane, ns, policy())
+            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 30, "HWM")
+            runtimes.equity["a"] = "120"  # a new high
+            wait_for(
+                lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.2", 15, "1.2"
+            )
+            runtimes.equity["a"] = "80"  # 33% down: level 4, halted
+            wait_for(lambda: policy_status(control_plane, ns).get("halted"), 15, "halted")
+            op.process.kill()  # mid-halt
+            op.process.wait(timeout=10)
+            runtimes.equity["a"] = "125"  # would be a new high, and would not be halted
+            op = processes.start_operator(
+                control_plane.kubeconfig, paper_venue, tmp_path / "b.log", name="rst-b",
+                namespaces="rst-*", lease_name="rst-tests", governance_interval_seconds="0.2",
+            )  # fmt: skip
+            wait_for(lambda: "leads via Lease" in op.text(), 30, "the new operator to lead")
+            wait_for(
+                lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.25",
+                20,
+                "evaluating",
+            )
+            status = policy_status(control_plane, ns)
+            assert status["halted"] is True
+            assert status["level"] == 4
+            assert directive(control_plane, ns, "a")["halt"] is True
+    finally:
+        op.stop()
+        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
+    control_plane: ControlPlane, ns: str, paper_venue: Venue
+) -> None:
+    venue = http_session(paper_venue.url, processes.SUB1_KEY, processes.SUB1_SECRET)
+    keys(control_plane, ns)
+    apply(control_plane, ns, engine("rogue"))
+    wait_for(lambda: get(control_plane, "deployment", "rogue-runtime", ns), 20, "its Deployment")
+    venue.place_order(
+        category="linear", symbol="BTCUSDT", side="Sell", orderType="Market", qty="0.02"
+    )
+    with Runtimes(control_plane, ns, {"rogue": "10000"}) as runtimes:
+        runtimes.obey = False
+        apply(control_plane, ns, policy(emergencyHalt=True))
+        wait_for(
+            lambda: directive(control_plane, ns, "rogue").get("runtimeStopped"), 30, "flattened"
+        )
+    positions = venue.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"]
+    assert all(float(p["size"]) == 0 for p in positions)
+    dep = wait_for(
+        lambda: (d := get(control_plane, "deployment", "rogue-runtime", ns)) and d["spec"]["replicas"] == 0 and d,
+        20, "scaled to zero",
+    )  # fmt: skip
+    assert dep["spec"]["replicas"] == 0
+    engine_now = get(control_plane, "engine", "rogue", ns)
+    assert engine_now["status"]["phase"] == "Halted"  # type: ignore[index]
+    out = control_plane.kubectl("get", "events", "-n", ns, "-o", "json").stdout
+    assert "OperatorFlattened" in out

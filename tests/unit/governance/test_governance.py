@@ -1,0 +1,191 @@
+"""NAV per unit, level transitions, halts and resets, against hand-worked numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
+from eternal_operator.api.v1alpha1.policy import UnknownEquity
+from eternal_operator.governance.evaluate import Flow, Observation, Reset, State, Step, evaluate
+from eternal_operator.governance.levels import next_level
+from eternal_operator.governance.losses import PeriodOpen
+from eternal_operator.governance.nav import Book
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
+SPEC = CircuitBreakerPolicySpec(daily_loss_limit=D("0.5"), weekly_loss_limit=D("0.6"))
+
+
+def obs(*equities: str, at: datetime = T0) -> list[Observation]:
+    return [Observation(f"e{i}", D(e), at) for i, e in enumerate(equities)]
+
+
+NO_RESET = Reset(None)
+
+
+def step(
+    state: State,
+    *equities: str,
+    now: datetime = T0,
+    spec: CircuitBreakerPolicySpec = SPEC,
+    flows: list[Flow] | None = None,
+    reset: Reset = NO_RESET,
+) -> Step:
+    return evaluate(
+        spec=spec, state=state, observations=obs(*equities, at=now), flows=flows or [],
+        reset=reset, now=now,
+    )  # fmt: skip
+
+
+def test_a_deposit_is_not_a_gain_and_a_withdrawal_not_a_loss() -> None:
+    book = Book.opening(D(1000))
+    book = book.after_flow(D(1000), D(500))  # 500 in at NAV 1
+    assert book.units == D(1500)
+    assert book.nav_per_unit(D(1500)) == 1
+    book = book.after_flow(D(1500), D(-600))  # 600 out
+    assert book.nav_per_unit(D(900)) == 1
+    assert book.drawdown(D(900)) == 0
+    assert Book.opening(D(1000)).marked(D(1200)).drawdown(D(900)) == D("0.25")
+
+
+def test_a_30_percent_crash_walks_every_level_in_order_and_ends_halted() -> None:
+    state, seen = State(), []
+    for i, equity in enumerate(["100000", "95000", "89000", "84000", "79000", "74000", "70000"]):
+        result = step(state, equity, now=T0 + timedelta(minutes=i))
+        state = result.state
+        seen.append(result.directive.level)
+    assert seen == [0, 0, 1, 2, 3, 4, 4]
+    assert state.halted
+    directive = result.directive
+    assert directive.halt
+    assert directive.size_multiplier == 0
+    assert directive.close_directional
+
+
+def test_levels_apply_their_actions() -> None:
+    state = step(State(), "100").state
+    one = step(state, "89")
+    assert (one.directive.size_multiplier, one.directive.entries_paused) == (D("0.75"), False)
+    two = step(one.state, "84")
+    assert (two.directive.size_multiplier, two.directive.entries_paused) == (D("0.5"), True)
+    three = step(two.state, "79")
+    assert three.directive.close_directional
+    assert not three.directive.halt
+
+
+def test_a_jump_goes_straight_to_the_level_reached() -> None:
+    state = step(State(), "100").state
+    assert step(state, "78").directive.level == 3
+
+
+def test_stepping_down_needs_hysteresis_and_cooldown() -> None:
+    levels = SPEC.levels
+
+    def at(current: int, drawdown: str, after: timedelta) -> int:
+        return next_level(
+            levels=levels, current=current, drawdown=D(drawdown), hysteresis=D("0.02"),
+            cooldown=timedelta(hours=1), since=T0, now=T0 + after,
+        )  # fmt: skip
+
+    # Level 2 (15%): back to 14% is inside the hysteresis band: stay.
+    assert at(2, "0.14", timedelta(hours=2)) == 2
+    # 12%: out of the band, but the cool-down has not passed: stay.
+    assert at(2, "0.12", timedelta(minutes=5)) == 2
+    # 12% after the cool-down: one step down.
+    assert at(2, "0.12", timedelta(hours=2)) == 1
+    # Level 4 never comes down by itself, even at 0% drawdown.
+    assert at(4, "0", timedelta(days=9)) == 4
+
+
+def test_emergency_halt_is_latched_and_needs_a_fresh_reset() -> None:
+    state = step(State(), "100").state
+    halting = SPEC.model_copy(update={"emergency_halt": True})
+    halted = step(state, "100", spec=halting)
+    assert halted.directive.halt
+    assert "emergency" in (halted.state.halt_reason or "")
+
+    reverted = step(halted.state, "100")  # Git sync put emergencyHalt back to false
+    assert reverted.directive.halt
+
+    refused = step(reverted.state, "100", spec=halting, reset=Reset("r1"))
+    assert refused.directive.halt
+    assert refused.events[0][1] == "ResetRefused"
+
+    resumed = step(refused.state, "100", reset=Reset("r2"))
+    assert not resumed.directive.halt
+    assert resumed.state.reset_token == "r2"
+    again = step(resumed.state, "100", reset=Reset("r2"))  # the same value again does nothing
+    assert again.changes == []
+
+
+def test_reset_beyond_the_halting_drawdown_is_refused_unless_forced() -> None:
+    state = step(State(), "100").state
+    crashed = step(state, "70")
+    assert crashed.state.halted
+    refused = step(crashed.state, "70", reset=Reset("r1"))
+    assert refused.state.halted
+    assert "reset-force" in refused.events[0][2]
+    forced = step(refused.state, "70", reset=Reset("r2", force=True))
+    assert not forced.state.halted
+    assert forced.drawdown == 0
+    assert forced.state.book is not None
+    assert forced.state.book.high_water_mark == D("0.7")
+
+
+def test_a_recorded_deposit_does_not_trip_a_level() -> None:
+    state = step(State(), "1000").state
+    later = T0 + timedelta(minutes=1)
+    withdrawal = Flow("t1", D(-300), T0 + timedelta(seconds=30), ("e0",))
+    result = step(state, "700", now=later, flows=[withdrawal])
+    assert result.drawdown == 0
+    assert result.directive.level == 0
+    assert result.state.flows_applied == ("t1",)
+    twice = step(result.state, "700", now=later + timedelta(minutes=1), flows=[withdrawal])
+    assert twice.state.book == result.state.book  # applied once, never again
+
+
+def test_a_flow_waits_until_the_equity_includes_it() -> None:
+    state = step(State(), "1000").state
+    flow = Flow("t1", D(500), T0 + timedelta(minutes=5), ("e0",))
+    early = step(state, "1000", now=T0 + timedelta(minutes=1), flows=[flow])
+    assert early.state.flows_applied == ()
+
+
+def test_stale_equity_holds_or_halts_as_the_policy_says() -> None:
+    state = step(State(), "100").state
+    stale = [Observation("e0", D(50), T0)]
+    later = T0 + timedelta(minutes=5)
+    hold = evaluate(
+        spec=SPEC, state=state, observations=stale, flows=[], reset=Reset(None), now=later
+    )
+    assert hold.unknown == ["e0"]
+    assert hold.directive.level == 0  # a stale crash is not trusted
+    assert not hold.directive.halt
+    halt_spec = SPEC.model_copy(update={"on_unknown": UnknownEquity.HALT})
+    halt = evaluate(
+        spec=halt_spec, state=state, observations=stale, flows=[], reset=NO_RESET, now=later
+    )
+    assert halt.directive.halt
+
+
+def test_daily_loss_limit_pauses_entries_without_a_level() -> None:
+    spec = CircuitBreakerPolicySpec(daily_loss_limit=D("0.03"), weekly_loss_limit=D("0.10"))
+    state = step(State(), "100", spec=spec).state
+    result = step(state, "96", spec=spec, now=T0 + timedelta(hours=1))
+    assert result.directive.level == 0
+    assert result.directive.entries_paused
+    assert "daily loss" in result.directive.reason
+    next_day = step(result.state, "96", spec=spec, now=T0 + timedelta(days=1))
+    assert not next_day.directive.entries_paused  # a new day opens at today's NAV
+
+
+def test_period_rolls_at_utc_midnight_and_monday() -> None:
+    opened = PeriodOpen.at(T0, D(1))
+    rolled = opened.rolled(T0 + timedelta(days=5), D("0.9"))  # the next Monday
+    assert rolled.day_nav == D("0.9")
+    assert rolled.week_nav == D("0.9")
+    assert rolled.losses(D("0.9")) == (0, 0)
