@@ -276,11 +276,13 @@ def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
         )
     positions = venue.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"]
     assert all(float(p["size"]) == 0 for p in positions)
-    dep = wait_for(
-        lambda: (d := get(control_plane, "deployment", "rogue-runtime", ns)) and d["spec"]["replicas"] == 0 and d,
-        20, "scaled to zero",
-    )  # fmt: skip
-    assert dep["spec"]["replicas"] == 0
+
+    def replicas() -> int:
+        return int(
+            (get(control_plane, "deployment", "rogue-runtime", ns) or {})["spec"]["replicas"]
+        )
+
+    wait_for(lambda: replicas() == 0, 20, "scaled to zero")
     engine_now = get(control_plane, "engine", "rogue", ns)
     assert engine_now["status"]["phase"] == "Halted"  # type: ignore[index]
     out = control_plane.kubectl("get", "events", "-n", ns, "-o", "json").stdout
