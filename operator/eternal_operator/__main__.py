@@ -38,7 +38,7 @@ async def run(settings: OperatorSettings) -> int:
         locks=KeyedLocks(),
         phases={},
         redis=redis_client(settings),
-        store=None,
+        store=await open_store(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,6 +79,15 @@ async def run(settings: OperatorSettings) -> int:
                 await elector.release()
         await kube.close()
     return 1 if elector.lost else 0
+
+
+async def open_store(settings: OperatorSettings) -> object | None:
+    """PostgreSQL for the governance state, migrated at start; none without a database URL."""
+    if not settings.database_url:
+        return None
+    from .governance.store import GovernanceStore
+
+    return await GovernanceStore.open(settings.database_url)
 
 
 def redis_client(settings: OperatorSettings) -> object | None:
