@@ -67,6 +67,52 @@ class BybitVenueActions:
         log.info("venue actions for %s/%s: %s", ref.namespace, ref.name, report.summary())
         return report.summary()
 
+    async def member_ids(
+        self, rest_url: str, master: ApiKeys, subaccounts: list[str]
+    ) -> dict[str, int]:
+        """UIDs of the master ('master') and of each subaccount (a UID, or a username)."""
+        session = http_session(rest_url, master.api_key, master.api_secret)
+        return await asyncio.to_thread(_member_ids, session, subaccounts)
+
+    async def transfer(
+        self,
+        rest_url: str,
+        master: ApiKeys,
+        transfer_id: str,
+        amount: str,
+        source: int,
+        target: int,
+    ) -> str:
+        """A universal transfer of USDT; the same transferId twice moves the money once."""
+        session = http_session(rest_url, master.api_key, master.api_secret)
+        try:
+            result = await asyncio.to_thread(
+                session.create_universal_transfer,
+                transferId=transfer_id, coin="USDT", amount=amount, fromMemberId=source,
+                toMemberId=target, fromAccountType="UNIFIED", toAccountType="UNIFIED",
+            )  # fmt: skip
+        except Exception as error:
+            raise VenueActionError(f"{type(error).__name__}: {error}") from error
+        return str(result["result"].get("status") or "SUCCESS")
+
+
+def _member_ids(session: object, subaccounts: list[str]) -> dict[str, int]:
+    info = session.get_api_key_information()["result"]  # type: ignore[attr-defined]
+    ids = {"master": int(info["userID"])}
+    usernames = [s for s in subaccounts if not s.isdigit()]
+    members = {}
+    if usernames:
+        listed = session.get_sub_uid_list()["result"].get("subMembers") or []  # type: ignore[attr-defined]
+        members = {m["username"]: int(m["uid"]) for m in listed}
+    for sub in subaccounts:
+        if sub.isdigit():
+            ids[sub] = int(sub)
+        elif sub in members:
+            ids[sub] = members[sub]
+        else:
+            raise VenueActionError(f"no subaccount named {sub!r} under this master account")
+    return ids
+
 
 def _provision(session: object, username: str) -> ApiKeys:
     uid = _find_subaccount(session, username)

@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from eternal_operator.api.v1alpha1 import GROUP, VERSION
+from eternal_operator.controllers.allocation import reconcile as allocation_reconcile
 from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor
 from eternal_operator.metrics import OBJECT_WRITES, RECONCILE_DURATION, RECONCILE_ERRORS, RECONCILES
 from eternal_operator.settings import OperatorSettings
@@ -124,6 +125,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                 runtime=copy.deepcopy(status.get("runtime")),
                 governance=copy.deepcopy(status.get("governance")),
                 uid=uid,
+                allocation=copy.deepcopy(status.get("allocation")),
             )
         }
 
@@ -167,6 +169,33 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                     time.perf_counter() - started
                 )
             await stopped.wait(settings.governance_interval_seconds)
+
+    @kopf.on.create(*ALLOCATIONS, registry=registry, id="allocation")
+    @kopf.on.update(*ALLOCATIONS, registry=registry, id="allocation")
+    @kopf.timer(
+        *ALLOCATIONS, interval=settings.resync_seconds, registry=registry, id="allocation-resync"
+    )
+    async def allocation(body: kopf.Body, memo: kopf.Memo, **indices: Any) -> None:
+        engines = list(indices["engines_by_namespace"].get(body.metadata.namespace or "", []))
+        started = time.perf_counter()
+        async with memo.locks.get(body.metadata.uid):
+            try:
+                result = await allocation_reconcile.reconcile(memo.ctx, body, engines)
+            except Exception:
+                RECONCILE_ERRORS.labels("Allocation").inc()
+                raise
+            finally:
+                RECONCILE_DURATION.labels("Allocation").observe(time.perf_counter() - started)
+        current = body.get("status") or {}
+        changed = {k: v for k, v in result.status.items() if current.get(k) != v}
+        RECONCILES.labels("Allocation", "changed" if changed else "unchanged").inc()
+        if changed:
+            await memo.ctx.kube.merge_patch(
+                f"{GROUP}/{VERSION}", "Allocation", body.metadata.namespace, body.metadata.name,
+                {"status": changed}, subresource="status",
+            )  # fmt: skip
+        for event in result.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
     @kopf.on.delete(*ENGINES, registry=registry, id="engine-shutdown")
     async def engine_deleted(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:

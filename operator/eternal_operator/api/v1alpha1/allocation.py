@@ -86,6 +86,7 @@ class TransferRecord(ApiModel):
     coin: Literal["USDT"] = Field(default="USDT", description="Coin transferred.")
     amount: DecimalString = Field(description="Amount transferred.")
     state: TransferState = Field(description="Planned, Pending, Success or Failed.")
+    reason: str | None = Field(default=None, max_length=512, description="Why it failed.")
     time: datetime | None = Field(default=None, description="When the state last changed.")
 
 
@@ -116,6 +117,15 @@ class AllocationStatus(ApiModel):
         default_factory=list,
         max_length=100,
         description="Transfers of the current and recent rebalances, newest last.",
+    )
+    accepted_targets: list[AllocationTarget] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The targets in force: a change refused by governance leaves these.",
+    )
+    rebalance_round: int = Field(default=0, ge=0, description="Rebalances planned so far.")
+    contribution_month: str | None = Field(
+        default=None, max_length=7, description="The last month (YYYY-MM) contributed for."
     )
 
 

@@ -49,6 +49,22 @@ class VenueActions(Protocol):
     ) -> str:
         """Cancel every open order (and close every position if `flatten`); a summary."""
 
+    async def member_ids(
+        self, rest_url: str, master: credentials.ApiKeys, subaccounts: list[str]
+    ) -> dict[str, int]:
+        """UIDs of the master ('master') and of the subaccounts, with the master's key."""
+
+    async def transfer(
+        self,
+        rest_url: str,
+        master: credentials.ApiKeys,
+        transfer_id: str,
+        amount: str,
+        source: int,
+        target: int,
+    ) -> str:
+        """An idempotent universal transfer of USDT; the venue's status of it."""
+
 
 @dataclass
 class Context:

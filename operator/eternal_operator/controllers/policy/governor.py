@@ -54,6 +54,7 @@ class EngineSnapshot:
     runtime: dict[str, Any] | None
     governance: dict[str, Any] | None
     uid: str
+    allocation: dict[str, Any] | None = None
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Capital allocation: weights, drift, rebalancing and contribution plans, as plain functions."""

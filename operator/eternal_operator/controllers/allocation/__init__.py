@@ -1,0 +1,1 @@
+"""The allocation controller: targets into engine status, drift, and rebalancing transfers."""

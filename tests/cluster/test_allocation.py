@@ -1,0 +1,263 @@
+"""The allocation controller against a real kube-apiserver and the paper venue: drift moves
+capital exactly once even across an operator crash, contributions are flows (not gains), and a
+target raised while governance pauses entries is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine_runtime.venue.session import http_session
+from eternal_operator.devtools.controlplane import ControlPlane
+from support import processes
+from support.processes import Venue
+from support.waiting import wait_for
+
+pytestmark = pytest.mark.cluster
+SUBS = {"a": ("100001", "PAPERSUBKEY0001", "PAPERSUBSECRET000000000000000001"),
+        "b": ("100002", "PAPERSUBKEY0002", "PAPERSUBSECRET000000000000000002")}  # fmt: skip
+LABEL = {"trading.eternal-engine.io/portfolio": "alloc"}
+
+
+def apply(plane: ControlPlane, ns: str, obj: dict[str, Any]) -> None:
+    plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(obj))
+
+
+def get(plane: ControlPlane, kind: str, name: str, ns: str) -> dict[str, Any]:
+    out = plane.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
+    return json.loads(out.stdout) if out.returncode == 0 else {}
+
+
+def usdt(venue: Venue, engine: str) -> Decimal:
+    _, key, secret = SUBS[engine]
+    wallet = http_session(venue.url, key, secret).get_wallet_balance(accountType="UNIFIED")
+    coins = {c["coin"]: c for c in wallet["result"]["list"][0]["coin"]}
+    return Decimal(coins["USDT"]["walletBalance"])
+
+
+def faults(venue: Venue, **settings: int) -> None:
+    request = urllib.request.Request(
+        f"{venue.url}/admin/faults", data=json.dumps(settings).encode(), method="POST"
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+def setup_engines(plane: ControlPlane, ns: str) -> None:
+    for name, (uid, key, secret) in SUBS.items():
+        data = {"apiKey": key, "apiSecret": secret}
+        apply(plane, ns, {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-keys"},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        })  # fmt: skip
+        apply(plane, ns, {
+            "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
+            "metadata": {"name": name, "labels": LABEL},
+            "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": uid,
+                     "credentials": {"secretName": f"{name}-keys"}},
+        })  # fmt: skip
+
+
+def allocation(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Allocation",
+        "metadata": {"name": "eternal"},
+        "spec": {"targets": [{"engine": "a", "weight": 0.75}, {"engine": "b", "weight": 0.25}],
+                 "driftThreshold": 0.1, "calendarFallback": "none", **spec},
+    }  # fmt: skip
+
+
+class VenueEquity:
+    """Stands in for the runtimes' reports: each engine's real equity on the venue."""
+
+    def __init__(self, plane: ControlPlane, ns: str, venue: Venue) -> None:
+        self.plane, self.ns, self.venue = plane, ns, venue
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def report(self) -> None:
+        for name in SUBS:
+            # The time stamped is when the equity was measured, never later (the contract).
+            measured = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            try:
+                equity = usdt(self.venue, name)
+            except Exception:  # the venue may be slowed down on purpose
+                continue
+            runtime = {"equity": str(equity), "venueConnected": True, "heartbeat": measured}
+            self.plane.kubectl(
+                "patch", "engine", name, "-n", self.ns, "--subresource=status", "--type=merge",
+                "-p", json.dumps({"status": {"runtime": runtime}}), check=False,
+            )  # fmt: skip
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.report()
+
+    def __enter__(self) -> VenueEquity:
+        self.report()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def ns(control_plane: ControlPlane) -> Iterator[str]:
+    name = f"alloc-{secrets.token_hex(4)}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def operator(plane: ControlPlane, venue: Venue, log: Path, name: str) -> processes.Operator:
+    op = processes.start_operator(
+        plane.kubeconfig, venue, log, name=name, namespaces="alloc-*", lease_name="alloc-tests",
+        lease_seconds="3",
+    )  # fmt: skip
+    wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
+    return op
+
+
+def test_drift_moves_capital_exactly_once_across_an_operator_crash(
+    control_plane: ControlPlane, paper_venue: Venue, ns: str, tmp_path: Path
+) -> None:
+    setup_engines(control_plane, ns)
+    before = {name: usdt(paper_venue, name) for name in SUBS}
+    expected = (before["a"] + before["b"]) * Decimal("0.75") - before["a"]
+    op = operator(control_plane, paper_venue, tmp_path / "first.log", "alloc-first")
+    try:
+        with VenueEquity(control_plane, ns, paper_venue):
+            faults(paper_venue, latency_ms=2500)  # every venue call now takes 2.5 s
+            apply(control_plane, ns, allocation())
+
+            def transfer(state: str) -> dict[str, Any] | None:
+                for t in (
+                    get(control_plane, "alloc", "eternal", ns)
+                    .get("status", {})
+                    .get("transfers", [])
+                ):
+                    if t["state"] == state:
+                        return dict(t)
+                return None
+
+            pending = wait_for(lambda: transfer("Pending"), 60, "a transfer under way")
+            op.process.kill()  # halfway: planned and maybe sent, not yet recorded as done
+            op.process.wait(timeout=10)
+            faults(paper_venue, latency_ms=0)
+            op = operator(control_plane, paper_venue, tmp_path / "second.log", "alloc-second")
+            done = wait_for(lambda: transfer("Success"), 60, "the transfer done")
+    finally:
+        op.stop()
+        faults(paper_venue, latency_ms=0)
+
+    assert done["transferId"] == pending["transferId"]
+    transfers = get(control_plane, "alloc", "eternal", ns)["status"]["transfers"]
+    assert len(transfers) == 1
+    moved = Decimal(done["amount"])
+    assert abs(moved - expected) <= Decimal("0.01")
+    after = {name: usdt(paper_venue, name) for name in SUBS}
+    assert after["a"] - before["a"] == moved  # once, not twice
+    assert before["b"] - after["b"] == moved
+
+
+def test_a_contribution_is_a_flow_not_a_gain(
+    control_plane: ControlPlane, paper_venue: Venue, ns: str, tmp_path: Path
+) -> None:
+    setup_engines(control_plane, ns)
+    op = operator(control_plane, paper_venue, tmp_path / "op.log", "alloc-flow")
+    try:
+        with VenueEquity(control_plane, ns, paper_venue):
+            apply(control_plane, ns, {
+                "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
+                "metadata": {"name": "eternal"},
+                "spec": {"selector": {"matchLabels": LABEL}, "dailyLossLimit": 0.5,
+                         "weeklyLossLimit": 0.6},
+            })  # fmt: skip
+            wait_for(
+                lambda: (
+                    get(control_plane, "cbp", "eternal", ns).get("status", {}).get("navPerUnit")
+                ),
+                30,
+            )
+            apply(control_plane, ns, allocation(monthlyContribution=2000, driftThreshold=1))
+
+            def counted() -> list[str] | None:
+                status = get(control_plane, "cbp", "eternal", ns).get("status", {})
+                return (
+                    status.get("flowsApplied") if len(status.get("flowsApplied", [])) == 2 else None
+                )
+
+            flows = wait_for(counted, 60, "both contribution transfers counted as flows")
+            transfers = get(control_plane, "alloc", "eternal", ns)["status"]["transfers"]
+            assert sorted(flows) == sorted(t["transferId"] for t in transfers)
+            assert {t["toEngine"]: t["amount"] for t in transfers} == {"a": "1500", "b": "500"}
+            status = wait_for(
+                lambda: (s := get(control_plane, "cbp", "eternal", ns)["status"])
+                and Decimal(s["equity"]) > 0 and s,
+                10,
+            )  # fmt: skip
+            assert abs(Decimal(status["navPerUnit"]) - 1) < Decimal("0.001")  # not 1.1
+            assert Decimal(status["highWaterMark"]) < Decimal("1.001")
+            assert status["level"] == 0
+    finally:
+        op.stop()
+
+
+def test_raising_a_target_while_entries_are_paused_is_refused(
+    control_plane: ControlPlane, paper_venue: Venue, ns: str, tmp_path: Path
+) -> None:
+    setup_engines(control_plane, ns)
+    op = operator(control_plane, paper_venue, tmp_path / "op.log", "alloc-guard")
+    try:
+        with VenueEquity(control_plane, ns, paper_venue):
+            apply(control_plane, ns, allocation(driftThreshold=1))
+            wait_for(
+                lambda: (
+                    get(control_plane, "alloc", "eternal", ns)
+                    .get("status", {})
+                    .get("acceptedTargets")
+                ),
+                30,
+            )
+            # Governance holds engine b at level 2 (entries paused).
+            control_plane.kubectl(
+                "patch", "engine", "b", "-n", ns, "--subresource=status", "--type=merge",
+                "-p", json.dumps({"status": {"governance": {"level": 2, "entriesPaused": True}}}),
+            )  # fmt: skip
+            raised = allocation(driftThreshold=1)
+            raised["spec"]["targets"] = [
+                {"engine": "a", "weight": 0.6},
+                {"engine": "b", "weight": 0.4},
+            ]
+            apply(control_plane, ns, raised)
+
+            def refused() -> dict[str, Any] | None:
+                status = get(control_plane, "alloc", "eternal", ns).get("status", {})
+                for c in status.get("conditions", []):
+                    if c["type"] == "Accepted" and c["reason"] == "BlockedByGovernance":
+                        return status
+                return None
+
+            status = wait_for(refused, 30, "the change refused")
+            accepted = {t["engine"]: t["weight"] for t in status["acceptedTargets"]}
+            assert accepted == {"a": 0.75, "b": 0.25}
+            message = next(c["message"] for c in status["conditions"] if c["type"] == "Accepted")
+            assert "b" in message
+            assert "level 2" in message
+            assert (
+                get(control_plane, "engine", "b", ns)["status"]["allocation"]["targetWeight"]
+                == "0.25"
+            )
+    finally:
+        op.stop()
