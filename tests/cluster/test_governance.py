@@ -287,3 +287,46 @@ def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
     assert engine_now["status"]["phase"] == "Halted"  # type: ignore[index]
     out = control_plane.kubectl("get", "events", "-n", ns, "-o", "json").stdout
     assert "OperatorFlattened" in out
+
+
+def test_a_lost_status_is_restored_from_postgresql(
+    control_plane: ControlPlane, paper_venue: Venue, postgres: str, tmp_path: Path
+) -> None:
+    ns = f"pg-{secrets.token_hex(4)}"
+    control_plane.kubectl("create", "namespace", ns)
+
+    def start_with_db(log: str) -> Operator:
+        op = processes.start_operator(
+            control_plane.kubeconfig, paper_venue, tmp_path / log, name=log, namespaces="pg-*",
+            lease_name="pg-tests", governance_interval_seconds="0.2", database_url=postgres,
+        )  # fmt: skip
+        wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
+        return op
+
+    op = start_with_db("first")
+    try:
+        keys(control_plane, ns)
+        apply(control_plane, ns, engine("a"))
+        with Runtimes(control_plane, ns, {"a": "100"}) as runtimes:
+            apply(control_plane, ns, policy())
+            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 30, "a HWM")
+            runtimes.equity["a"] = "130"
+            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.3", 15)
+            runtimes.equity["a"] = "117"  # 10% down: level 1
+            wait_for(lambda: policy_status(control_plane, ns).get("level") == 1, 15, "level 1")
+            op.stop()
+            control_plane.kubectl(
+                "patch", "cbp", "eternal", "-n", ns, "--subresource=status", "--type=json",
+                "-p", '[{"op": "replace", "path": "/status", "value": {}}]',
+            )  # fmt: skip
+            assert "highWaterMark" not in policy_status(control_plane, ns)
+            op = start_with_db("second")
+            restored = wait_for(
+                lambda: policy_status(control_plane, ns).get("highWaterMark"), 20, "restored"
+            )
+            assert restored == "1.3"
+            assert policy_status(control_plane, ns)["level"] == 1
+            assert "restored from PostgreSQL" in op.text()
+    finally:
+        op.stop()
+        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)

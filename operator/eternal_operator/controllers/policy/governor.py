@@ -83,7 +83,8 @@ class Governor:
         status = CircuitBreakerPolicyStatus.model_validate(body.get("status") or {})
         if self.state is None:
             self.state = await self._restore(status)
-            self._written = codec.state_fields(self.state)
+            # What the status holds now, so a state restored from PostgreSQL is written back.
+            self._written = codec.state_fields(codec.state_from_status(status))
         selected = sorted(
             (e for e in engines if matches(spec.selector, e.labels)), key=lambda e: e.name
         )
