@@ -9,6 +9,7 @@ is counted (`calls`), which the benchmark reports as API calls per reconcile.
 from __future__ import annotations
 
 import json
+import os
 import ssl
 from collections import Counter
 from dataclasses import dataclass, field
@@ -83,7 +84,10 @@ class KubeClient:
         try:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except k8s_config.ConfigException:
-            k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            # $KUBECONFIG now, not as the library saw it when first imported.
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+            )
         headers = {"Accept": "application/json"}
         token = configuration.api_key.get("authorization") or configuration.api_key.get(
             "BearerToken"

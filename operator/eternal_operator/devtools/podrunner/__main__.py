@@ -1,0 +1,38 @@
+"""`python -m eternal_operator.devtools.podrunner`: run engine pods locally until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from eternal_operator.kube import KubeClient
+
+from .runner import PodRunner
+
+
+async def _run(root: Path, ca_file: str | None) -> None:
+    kube = KubeClient.from_environment()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await PodRunner(kube, root, ca_file).run(stopping)
+    finally:
+        await kube.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--root", type=Path, required=True, help="pods' files and logs go here")
+    parser.add_argument("--ca-file", help="the API server's CA, for the pods' kubeconfigs")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(_run(args.root, args.ca_file))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Keeps one local process per engine Deployment that wants a replica, and reports it.
+
+replicas 0 stops the process (SIGTERM, then SIGKILL after the pod's grace period); a changed pod
+template restarts it; a crashed process is restarted with exponential backoff and its restarts
+are counted (annotation `dev.eternal-engine.io/restarts`); the Deployment's status says what
+runs (replicas, ready from the readiness probe, available), so `kubectl get deploy` is truthful.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from eternal_operator.devtools.processes import spawn, stop
+from eternal_operator.kube import KubeClient, KubeError
+
+from .template import LocalPod, TemplateError, resolve, template_hash
+
+log = logging.getLogger(__name__)
+
+SELECTOR = "app.kubernetes.io/managed-by=eternal-engine-operator"
+RESTARTS = "dev.eternal-engine.io/restarts"
+MAX_BACKOFF_S = 60.0
+BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+
+
+@dataclass
+class Slot:
+    """One Deployment's local pod: its process, template and restart history."""
+
+    namespace: str
+    name: str
+    template: str = ""
+    pod: LocalPod | None = None
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    retry_at: float = 0.0
+    ready: bool = False
+    last_error: str | None = None
+    reported: dict[str, Any] = field(default_factory=dict)
+
+
+class PodRunner:
+    def __init__(self, kube: KubeClient, root: Path, ca_file: str | None) -> None:
+        self.kube = kube
+        self.root = root
+        self.ca_file = ca_file
+        self.slots: dict[tuple[str, str], Slot] = {}
+        self._http: aiohttp.ClientSession | None = None
+
+    async def run(self, stopping: asyncio.Event, interval_s: float = 1.0) -> None:
+        try:
+            while not stopping.is_set():
+                try:
+                    await self.sync_once()
+                except KubeError as error:
+                    log.warning("pod runner: API server: %s", error)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=interval_s)
+        finally:
+            await self.shutdown()
+
+    async def sync_once(self) -> None:
+        listed = await self.kube.request(
+            "GET", "/apis/apps/v1/deployments", params={"labelSelector": SELECTOR}
+        )
+        seen = set()
+        for deployment in listed.get("items", []):
+            meta = deployment["metadata"]
+            key = (meta["namespace"], meta["name"])
+            seen.add(key)
+            slot = self.slots.setdefault(key, Slot(*key))
+            await self._converge(slot, deployment)
+            await self._report(slot, deployment)
+        for key in list(self.slots):
+            if key not in seen:
+                await asyncio.to_thread(self._stop, self.slots.pop(key))
+
+    async def _converge(self, slot: Slot, deployment: dict[str, Any]) -> None:
+        want = int(deployment["spec"].get("replicas", 1)) > 0
+        template = template_hash(deployment)
+        if slot.process is not None and (not want or template != slot.template):
+            why = "scaled to 0" if not want else "template changed"
+            log.info("pod runner: stopping %s/%s (%s)", slot.namespace, slot.name, why)
+            await asyncio.to_thread(self._stop, slot)
+            if template != slot.template:
+                slot.restarts, slot.retry_at = 0, 0.0
+        if not want:
+            return
+        if slot.process is not None and slot.process.poll() is not None:
+            code = slot.process.returncode
+            slot.process, slot.ready = None, False
+            slot.restarts += 1
+            backoff = min(MAX_BACKOFF_S, 2.0 ** min(slot.restarts, 6))
+            slot.retry_at = time.monotonic() + backoff
+            slot.last_error = f"exited with code {code}; restarting in {backoff:.0f}s"
+            log.warning("pod runner: %s/%s %s", slot.namespace, slot.name, slot.last_error)
+        if slot.process is None and time.monotonic() >= slot.retry_at:
+            await self._start(slot, deployment, template)
+        if slot.process is not None:
+            slot.ready = await self._probe(slot)
+
+    async def _start(self, slot: Slot, deployment: dict[str, Any], template: str) -> None:
+        try:
+            pod = await resolve(self.kube, deployment, self.root / "pods", self.ca_file)
+        except (TemplateError, KubeError) as error:
+            slot.last_error = str(error)
+            slot.retry_at = time.monotonic() + 5
+            log.warning("pod runner: cannot start %s/%s: %s", slot.namespace, slot.name, error)
+            return
+        env = {k: os.environ[k] for k in BASE_ENV if k in os.environ} | pod.env
+        log_path = self.root / "logs" / f"{slot.namespace}_{slot.name}.log"
+        slot.process = spawn(pod.argv, log_path, env=env)
+        slot.pod, slot.template, slot.last_error = pod, template, None
+        log.info("pod runner: started %s/%s as pid %d", slot.namespace, slot.name, slot.process.pid)
+
+    async def _probe(self, slot: Slot) -> bool:
+        pod = slot.pod
+        if pod is None or pod.readiness_port is None:
+            return slot.process is not None
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1))
+        url = f"http://127.0.0.1:{pod.readiness_port}{pod.readiness_path}"
+        try:
+            async with self._http.get(url) as answer:
+                return answer.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    def _stop(self, slot: Slot) -> None:
+        if slot.process is not None:
+            grace = slot.pod.grace_seconds if slot.pod else 30.0
+            stop(slot.process, grace_seconds=grace)
+        slot.process, slot.ready = None, False
+
+    async def _report(self, slot: Slot, deployment: dict[str, Any]) -> None:
+        running = 1 if slot.process is not None else 0
+        ready = 1 if slot.ready else 0
+        status = {
+            "observedGeneration": deployment["metadata"].get("generation", 0),
+            "replicas": running,
+            "updatedReplicas": running,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "unavailableReplicas": max(0, int(deployment["spec"].get("replicas", 1)) - ready),
+            "conditions": [{
+                "type": "Available", "status": "True" if ready else "False",
+                "reason": "LocalProcessReady" if ready else "LocalProcessNotReady",
+                "message": slot.last_error or ("running" if running else "not running"),
+            }],
+        }  # fmt: skip
+        if status != slot.reported:
+            await self.kube.merge_patch(
+                "apps/v1", "Deployment", slot.namespace, slot.name, {"status": status},
+                subresource="status",
+            )  # fmt: skip
+            slot.reported = status
+        annotations = deployment["metadata"].get("annotations") or {}
+        if annotations.get(RESTARTS, "0") != str(slot.restarts):
+            await self.kube.merge_patch(
+                "apps/v1", "Deployment", slot.namespace, slot.name,
+                {"metadata": {"annotations": {RESTARTS: str(slot.restarts)}}},
+            )  # fmt: skip
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(self._stop, s) for s in self.slots.values()))
+        if self._http is not None:
+            await self._http.close()
