@@ -56,7 +56,40 @@ test: install controlplane lint ## Everything CI runs: lint and every test (unit
 cluster-up: install controlplane ## Start etcd + kube-apiserver in the foreground for debugging (Ctrl-C stops)
 	$(PY) -m eternal_operator.devtools.controlplane up
 
-up: install controlplane ## Start the local stack on the embedded defaults
-	$(PY) -m eternal_operator.devtools.controlplane up --apply-samples
+up: install controlplane bootstrap ## Start the whole fleet locally on the embedded defaults (Ctrl-C stops)
+	$(PY) -m eternal_operator.devtools.stack up
 
-.PHONY: help bootstrap install lock controlplane crds crds-check lint fmt test-unit test cluster-up up
+down: ## Stop a stack started by `make up` (from another shell)
+	$(PY) -m eternal_operator.devtools.stack stop
+
+status: ## List the local stack's components and their health
+	$(PY) -m eternal_operator.devtools.stack status
+
+.PHONY: help bootstrap install lock controlplane crds crds-check lint fmt test-unit test cluster-up up down status
+
+# --- Production deployment (Dockerfile, charts/, manifests/, terraform/) -----------------------
+
+HELM_BUILD := tests/tools/helm/build.sh
+
+helm: ## Build (or reuse from ~/.cache/eternal-engine) the pinned helm CLI; prints its path
+	@bash $(HELM_BUILD)
+
+charts-sync: ## Copy crds/*.yaml and manifests/monitoring into the charts (after `make crds`)
+	rm -f charts/eternal-engine-crds/files/*.yaml
+	cp crds/*.yaml charts/eternal-engine-crds/files/
+	rm -rf charts/eternal-engine-operator/files/dashboards
+	mkdir -p charts/eternal-engine-operator/files/dashboards
+	cp manifests/monitoring/prometheusrule.yaml charts/eternal-engine-operator/files/
+	cp manifests/monitoring/dashboards/*.json charts/eternal-engine-operator/files/dashboards/
+
+validate-deploy: install controlplane ## Dockerfile lint, charts, kustomize, Argo CD Lua, alerts, terraform, RBAC
+	$(PY) -m pytest tests/deploy
+
+.PHONY: helm charts-sync validate-deploy
+
+# --- Engine runtime ---------------------------------------------------------------------------
+
+bench-runtime: install ## Engine runtime figures: tick-to-order, tick-to-ack, events/s, idle memory
+	$(PY) bench/runtime_bench.py
+
+.PHONY: bench-runtime

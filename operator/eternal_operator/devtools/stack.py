@@ -1,0 +1,262 @@
+"""The whole fleet on this machine, without Docker: `python -m eternal_operator.devtools.stack`.
+
+`up` starts, in order: etcd + kube-apiserver (+ GC controller), PostgreSQL, Redis (Debian's
+packages, private data under .local/, loopback), the paper venue with its market feed, the
+operator, and the pod runner that runs each engine Deployment's pod as a local process; then it
+applies the CRDs and the sample fleet and prints how to reach it. Ctrl-C (or `stop`) stops it
+all in reverse order. Data under .local/ is reused by the next `up` (`--fresh` discards it).
+`status` lists the components and whether each is up. Logs: .local/logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .controlplane import REPO_ROOT, SAMPLES_DIR, ControlPlane, ControlPlaneError
+from .datastores import DatastoreError, PostgresServer, RedisServer
+from .processes import port_in_use, spawn, stop
+
+STATE = REPO_ROOT / ".local"
+VENUE_MASTER_KEY = "PAPERMASTERKEY0001"  # the paper venue's documented default master key
+VENUE_MASTER_SECRET = "PAPERMASTERSECRET0000000000000000001"  # noqa: S105 - paper money only
+PORTS = {"kube-apiserver": 6443, "postgres": 15432, "redis": 16379, "paper-venue": 8399,
+         "operator-metrics": 18080, "operator-health": 18081}  # fmt: skip
+
+
+class StackError(Exception):
+    """A component could not start; the message says what to do."""
+
+
+@dataclass
+class Component:
+    name: str
+    port: int
+    pid: int
+
+
+def _check_ports() -> None:
+    busy = [f"{name} ({port})" for name, port in PORTS.items() if port_in_use(port)]
+    if busy:
+        raise StackError(
+            f"port(s) already in use on 127.0.0.1: {', '.join(busy)}. Is a stack already up "
+            "(`python -m eternal_operator.devtools.stack status`)? Stop it, or what listens there."
+        )
+
+
+def _wait_port(
+    port: int, name: str, alive: Callable[[], bool], log: Path, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise StackError(f"{name} exited; see {log}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise StackError(f"{name} did not listen on {port} within {timeout:.0f}s; see {log}")
+
+
+class Stack:
+    def __init__(self, root: Path = STATE) -> None:
+        self.root = root
+        self.logs = root / "logs"
+        self.plane: ControlPlane | None = None
+        self.postgres: PostgresServer | None = None
+        self.redis: RedisServer | None = None
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.components: list[Component] = []
+
+    def up(self) -> None:
+        _check_ports()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.plane = ControlPlane(
+            data_dir=self.root / "controlplane", apiserver_port=PORTS["kube-apiserver"],
+            ephemeral=False,
+        )  # fmt: skip
+        self.plane.start()
+        self._note(
+            "kube-apiserver", PORTS["kube-apiserver"], self.plane._procs["kube-apiserver"].pid
+        )
+        self.postgres = PostgresServer(self.root / "postgres", port=PORTS["postgres"], fast=False)
+        self.postgres.start()
+        self._note("postgres", PORTS["postgres"], self.postgres.process.pid)  # type: ignore[union-attr]
+        database = self.postgres.create_database("eternal")
+        self.redis = RedisServer(self.root / "redis", port=PORTS["redis"], fast=False)
+        self.redis.start()
+        self._note("redis", PORTS["redis"], self.redis.process.pid)  # type: ignore[union-attr]
+        self._venue()
+        self.plane.install_crds()
+        self._runtime_env(database, self.redis.url)
+        env = {**os.environ, "KUBECONFIG": str(self.plane.kubeconfig)}
+        operator = [sys.executable, "-m", "eternal_operator"]
+        self._child("operator", PORTS["operator-health"], operator, {
+            **env,
+            "EE_OPERATOR_SIMULATOR_URL": f"http://127.0.0.1:{PORTS['paper-venue']}",
+            "EE_OPERATOR_SIMULATOR_MASTER_API_KEY": VENUE_MASTER_KEY,
+            "EE_OPERATOR_SIMULATOR_MASTER_API_SECRET": VENUE_MASTER_SECRET,
+            "EE_OPERATOR_DATABASE_URL": database,
+            "EE_OPERATOR_REDIS_URL": self.redis.url,
+            "EE_OPERATOR_METRICS_PORT": str(PORTS["operator-metrics"]),
+            "EE_OPERATOR_HEALTH_PORT": str(PORTS["operator-health"]),
+            "EE_OPERATOR_POD_NAMESPACE": "default",
+        })  # fmt: skip
+        runner = [
+            sys.executable, "-m", "eternal_operator.devtools.podrunner",
+            "--root", str(self.root / "pods"), "--ca-file", str(self.plane.ca_file),
+        ]  # fmt: skip
+        self._child("pod-runner", 0, runner, env)
+        self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
+        self._save()
+
+    def _note(self, name: str, port: int, pid: int) -> None:
+        self.components.append(Component(name, port, pid))
+
+    def _child(self, name: str, port: int, argv: list[str], env: dict[str, str]) -> None:
+        log = self.logs / f"{name}.log"
+        process = spawn(argv, log, env=env)
+        self.children.append((name, process))
+        self._note(name, port, process.pid)
+        if port:
+            _wait_port(port, name, lambda: process.poll() is None, log)
+
+    def _venue(self) -> None:
+        config = self.root / "venue" / "venue.json"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        # The venue saves its state at shutdown and restores it at start: the fleet resumes.
+        snapshot = str(config.with_name("state.json"))
+        config.write_text(json.dumps({"port": PORTS["paper-venue"], "snapshot_path": snapshot}))
+        argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--config", str(config)]
+        self._child("paper-venue", PORTS["paper-venue"], argv, dict(os.environ))
+
+    def _runtime_env(self, database: str, redis: str) -> None:
+        """The Secret every runtime in `default` gets as env (EE_OPERATOR_RUNTIME_ENV_SECRET)."""
+        assert self.plane is not None
+        data = {"EE_DATABASE_URL": database, "EE_REDIS_URL": redis}
+        secret = {
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "eternal-engine-runtime-env", "namespace": "default"},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }  # fmt: skip
+        self.plane.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(secret))
+
+    def _save(self) -> None:
+        (self.root / "stack.json").write_text(json.dumps({
+            "pid": os.getpid(),
+            "components": [c.__dict__ for c in self.components],
+            "kubeconfig": str(self.plane.kubeconfig) if self.plane else None,
+        }, indent=2))  # fmt: skip
+
+    def down(self) -> None:
+        """Stop everything this stack started, newest first."""
+        for _, process in reversed(self.children):
+            stop(process, grace_seconds=30)
+        self.children.clear()
+        for server in (self.redis, self.postgres):
+            if server is not None:
+                server.stop()
+        if self.plane is not None:
+            self.plane.stop()
+        (self.root / "stack.json").unlink(missing_ok=True)
+
+
+def status(root: Path = STATE) -> int:
+    state_file = root / "stack.json"
+    if not state_file.exists():
+        print("no stack is up")
+        return 1
+    state = json.loads(state_file.read_text())
+    healthy = True
+    for c in state["components"]:
+        alive = Path(f"/proc/{c['pid']}").exists()
+        listening = c["port"] == 0 or port_in_use(c["port"])
+        ok = alive and listening
+        healthy &= ok
+        where = f"127.0.0.1:{c['port']}" if c["port"] else "-"
+        print(f"{c['name']:<16} {'up' if ok else 'DOWN':<5} pid {c['pid']:<8} {where}")
+    print(f"\nexport KUBECONFIG={state['kubeconfig']}")
+    return 0 if healthy else 1
+
+
+def request_stop(root: Path = STATE) -> int:
+    state_file = root / "stack.json"
+    if not state_file.exists():
+        print("no stack is up")
+        return 0
+    pid = json.loads(state_file.read_text())["pid"]
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        state_file.unlink()
+        return 0
+    deadline = time.monotonic() + 120
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print("stack stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eternal_operator.devtools.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start everything in the foreground (Ctrl-C stops)")
+    up.add_argument("--fresh", action="store_true", help="discard .local/ data first")
+    sub.add_parser("stop", help="stop a running stack")
+    sub.add_parser("status", help="list the components and their health")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        return status()
+    if args.command == "stop":
+        return request_stop()
+    if args.fresh and STATE.exists():
+        shutil.rmtree(STATE)
+    stack = Stack()
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack.up()
+        print(
+            "\nEternal Engine is up (logs: .local/logs/). Try:\n\n"
+            f"  export KUBECONFIG={stack.plane.kubeconfig if stack.plane else ''}\n"
+            "  kubectl get engines\n"
+            "  kubectl get cbp,alloc\n"
+            '  kubectl patch cbp eternal --type merge -p \'{"spec":{"emergencyHalt":true}}\'\n\n'
+            "Ctrl-C, or `make down` in another shell, stops everything.",
+            flush=True,
+        )
+        while not stopping:
+            for name, process in stack.children:
+                if process.poll() is not None:
+                    raise StackError(
+                        f"{name} exited ({process.returncode}); see .local/logs/{name}.log"
+                    )
+            time.sleep(0.5)
+    except (StackError, ControlPlaneError, DatastoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.down()
+        print("stack stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
