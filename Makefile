@@ -30,11 +30,13 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (after changing depend
 controlplane: ## Build (or reuse from ~/.cache/eternal-engine) kube-apiserver and etcd
 	@tests/tools/controlplane/build.sh >/dev/null
 
-crds: install ## Regenerate crds/*.yaml from the typed API models
+crds: install ## Regenerate crds/*.yaml from the typed API models (and the CRDs chart's copies)
 	$(PY) -m eternal_operator.api.crdgen --write crds
+	$(PY) -m eternal_operator.api.crdgen --write charts/eternal-engine-crds/files
 
 crds-check: install ## Fail if crds/*.yaml are not what the API models generate
 	$(PY) -m eternal_operator.api.crdgen --check crds
+	$(PY) -m eternal_operator.api.crdgen --check charts/eternal-engine-crds/files
 
 lint: install ## ruff, mypy (strict), import layering and the generated-CRD check
 	$(VENV)/bin/ruff check .
@@ -42,6 +44,7 @@ lint: install ## ruff, mypy (strict), import layering and the generated-CRD chec
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m eternal_operator.api.crdgen --check crds
+	$(PY) -m eternal_operator.api.crdgen --check charts/eternal-engine-crds/files
 
 fmt: install ## Format and auto-fix with ruff
 	$(VENV)/bin/ruff format .
