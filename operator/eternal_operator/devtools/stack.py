@@ -46,8 +46,8 @@ class Component:
     pid: int
 
 
-def _check_ports() -> None:
-    busy = [f"{name} ({port})" for name, port in PORTS.items() if port_in_use(port)]
+def _check_ports(ports: dict[str, int]) -> None:
+    busy = [f"{name} ({port})" for name, port in ports.items() if port_in_use(port)]
     if busy:
         raise StackError(
             f"port(s) already in use on 127.0.0.1: {', '.join(busy)}. Is a stack already up "
@@ -70,8 +70,17 @@ def _wait_port(
 
 
 class Stack:
-    def __init__(self, root: Path = STATE) -> None:
+    def __init__(
+        self,
+        root: Path = STATE,
+        ports: dict[str, int] | None = None,
+        operator_env: dict[str, str] | None = None,
+        apply_samples: bool = True,
+    ) -> None:
         self.root = root
+        self.ports = {**PORTS, **(ports or {})}
+        self.operator_env = operator_env or {}
+        self.apply_samples = apply_samples
         self.logs = root / "logs"
         self.plane: ControlPlane | None = None
         self.postgres: PostgresServer | None = None
@@ -80,45 +89,49 @@ class Stack:
         self.components: list[Component] = []
 
     def up(self) -> None:
-        _check_ports()
+        _check_ports(self.ports)
         self.root.mkdir(parents=True, exist_ok=True)
         self.plane = ControlPlane(
-            data_dir=self.root / "controlplane", apiserver_port=PORTS["kube-apiserver"],
+            data_dir=self.root / "controlplane", apiserver_port=self.ports["kube-apiserver"],
             ephemeral=False,
         )  # fmt: skip
         self.plane.start()
         self._note(
-            "kube-apiserver", PORTS["kube-apiserver"], self.plane._procs["kube-apiserver"].pid
+            "kube-apiserver", self.ports["kube-apiserver"], self.plane._procs["kube-apiserver"].pid
         )
-        self.postgres = PostgresServer(self.root / "postgres", port=PORTS["postgres"], fast=False)
+        self.postgres = PostgresServer(
+            self.root / "postgres", port=self.ports["postgres"], fast=False
+        )
         self.postgres.start()
-        self._note("postgres", PORTS["postgres"], self.postgres.process.pid)  # type: ignore[union-attr]
+        self._note("postgres", self.ports["postgres"], self.postgres.process.pid)  # type: ignore[union-attr]
         database = self.postgres.create_database("eternal")
-        self.redis = RedisServer(self.root / "redis", port=PORTS["redis"], fast=False)
+        self.redis = RedisServer(self.root / "redis", port=self.ports["redis"], fast=False)
         self.redis.start()
-        self._note("redis", PORTS["redis"], self.redis.process.pid)  # type: ignore[union-attr]
+        self._note("redis", self.ports["redis"], self.redis.process.pid)  # type: ignore[union-attr]
         self._venue()
         self.plane.install_crds()
         self._runtime_env(database, self.redis.url)
         env = {**os.environ, "KUBECONFIG": str(self.plane.kubeconfig)}
         operator = [sys.executable, "-m", "eternal_operator"]
-        self._child("operator", PORTS["operator-health"], operator, {
+        self._child("operator", self.ports["operator-health"], operator, {
             **env,
-            "EE_OPERATOR_SIMULATOR_URL": f"http://127.0.0.1:{PORTS['paper-venue']}",
+            "EE_OPERATOR_SIMULATOR_URL": f"http://127.0.0.1:{self.ports['paper-venue']}",
             "EE_OPERATOR_SIMULATOR_MASTER_API_KEY": VENUE_MASTER_KEY,
             "EE_OPERATOR_SIMULATOR_MASTER_API_SECRET": VENUE_MASTER_SECRET,
             "EE_OPERATOR_DATABASE_URL": database,
             "EE_OPERATOR_REDIS_URL": self.redis.url,
-            "EE_OPERATOR_METRICS_PORT": str(PORTS["operator-metrics"]),
-            "EE_OPERATOR_HEALTH_PORT": str(PORTS["operator-health"]),
+            "EE_OPERATOR_METRICS_PORT": str(self.ports["operator-metrics"]),
+            "EE_OPERATOR_HEALTH_PORT": str(self.ports["operator-health"]),
             "EE_OPERATOR_POD_NAMESPACE": "default",
+            **self.operator_env,
         })  # fmt: skip
         runner = [
             sys.executable, "-m", "eternal_operator.devtools.podrunner",
             "--root", str(self.root / "pods"), "--ca-file", str(self.plane.ca_file),
         ]  # fmt: skip
         self._child("pod-runner", 0, runner, env)
-        self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
+        if self.apply_samples:
+            self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
         self._save()
 
     def _note(self, name: str, port: int, pid: int) -> None:
@@ -137,9 +150,11 @@ class Stack:
         config.parent.mkdir(parents=True, exist_ok=True)
         # The venue saves its state at shutdown and restores it at start: the fleet resumes.
         snapshot = str(config.with_name("state.json"))
-        config.write_text(json.dumps({"port": PORTS["paper-venue"], "snapshot_path": snapshot}))
+        config.write_text(
+            json.dumps({"port": self.ports["paper-venue"], "snapshot_path": snapshot})
+        )
         argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--config", str(config)]
-        self._child("paper-venue", PORTS["paper-venue"], argv, dict(os.environ))
+        self._child("paper-venue", self.ports["paper-venue"], argv, dict(os.environ))
 
     def _runtime_env(self, database: str, redis: str) -> None:
         """The Secret every runtime in `default` gets as env (EE_OPERATOR_RUNTIME_ENV_SECRET)."""
