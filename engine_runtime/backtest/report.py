@@ -1,0 +1,172 @@
+"""Backtest results as JSON and as a PNG of equity and drawdown (and breaker levels)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .runner import BacktestResult, EngineResult
+from .stats import drawdown_series
+from .views import dec
+
+MAX_CURVE_POINTS = 5000
+
+
+def _curve(result: BacktestResult, values: np.ndarray, places: int = 2) -> list[list[object]]:
+    """``[iso time, value]`` pairs, thinned evenly to at most MAX_CURVE_POINTS (last kept)."""
+    n = len(values)
+    if n == 0:
+        return []
+    idx = np.unique(np.linspace(0, n - 1, min(n, MAX_CURVE_POINTS)).astype(int))
+    times = result.close_index[idx]
+    return [
+        [t.isoformat(), str(dec(float(values[i]), places))] for t, i in zip(times, idx, strict=True)
+    ]
+
+
+def _engine(result: BacktestResult, engine: EngineResult, *, fills_limit: int) -> dict[str, Any]:
+    trades = [
+        {
+            "symbol": t.symbol,
+            "category": t.category.value,
+            "direction": "long" if t.direction > 0 else "short",
+            "entry": _iso(t.entry_ms),
+            "exit": _iso(t.exit_ms) if t.exit_ms else None,
+            "maxQty": str(dec(t.max_qty, 8)),
+            "pnl": str(dec(t.pnl, 2)),
+            "fees": str(dec(t.fees, 2)),
+            "funding": str(dec(t.funding, 2)),
+        }
+        for t in engine.trips
+    ]
+    fills = [
+        {
+            "time": _iso(f.ts_ms),
+            "intentId": f.intent_id,
+            "symbol": f.symbol,
+            "category": f.category.value,
+            "side": f.side.value,
+            "qty": str(dec(f.qty, 8)),
+            "price": str(dec(f.price, 8)),
+            "fee": str(dec(f.fee, 8)),
+            "liquidity": "maker" if f.maker else "taker",
+            "reason": f.reason,
+        }
+        for f in engine.fills[-fills_limit:]
+    ]
+    return {
+        "strategy": engine.strategy,
+        "stats": engine.stats.as_dict(),
+        "state": dict(engine.state),
+        "final": {
+            "cash": str(dec(engine.cash, 2)),
+            "spot": {k: str(dec(v, 8)) for k, v in engine.spot.items()},
+            "perps": {k: str(dec(v, 8)) for k, v in engine.perps.items()},
+        },
+        "trades": trades,
+        "fills": fills,
+        "fillsTotal": len(engine.fills),
+        "transfers": [
+            {
+                "time": _iso(t.ts_ms),
+                "to": t.target,
+                "amount": str(dec(t.amount, 2)),
+                "reason": t.reason,
+            }
+            for t in engine.transfers
+        ],
+        "equity": _curve(result, engine.equity),
+    }
+
+
+def _iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_dict(result: BacktestResult, *, fills_limit: int = 10_000) -> dict[str, Any]:
+    """Everything a reader needs: config, statistics, per-engine trades and curves, breaker."""
+    return {
+        "config": result.config,
+        "period": {
+            "start": result.index[0].isoformat() if len(result.index) else None,
+            "end": result.close_index[-1].isoformat() if len(result.index) else None,
+            "bars": len(result.index),
+        },
+        "stats": result.stats.as_dict(),
+        "equity": _curve(result, result.equity),
+        "navPerUnit": _curve(result, result.nav, 6),
+        "breaker": [
+            {
+                "time": _iso(e.ts_ms),
+                "level": e.level,
+                "drawdown": str(dec(e.drawdown, 4)),
+                "reason": e.reason,
+            }
+            for e in result.breaker_events
+        ],
+        "engines": {
+            name: _engine(result, e, fills_limit=fills_limit) for name, e in result.engines.items()
+        },
+    }
+
+
+def write_json(result: BacktestResult, path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(to_dict(result), indent=2))
+    return out
+
+
+def plot(result: BacktestResult, path: str | Path, title: str | None = None) -> Path:
+    """Equity (per engine and total), drawdown of NAV per unit, and breaker levels if any."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    times = result.close_index.tz_convert(None)
+    governance = bool(result.levels.size and result.levels.max() > 0)
+    rows = 3 if governance else 2
+    ratios = [3, 1.3, 0.8] if governance else [3, 1.3]
+    fig, axes = plt.subplots(
+        rows, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": ratios}
+    )
+    ax = axes[0]
+    ax.plot(times, result.equity, label="total", color="black", linewidth=1.2)
+    if len(result.engines) > 1:
+        for name, engine in result.engines.items():
+            ax.plot(times, engine.equity, label=name, linewidth=0.8)
+    ax.set_ylabel("equity (USDT)")
+    if (
+        result.equity.size
+        and result.equity.min() > 0
+        and result.equity.max() / result.equity.min() > 20
+    ):
+        ax.set_yscale("log")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    s = result.stats
+    ax.set_title(
+        title
+        or f"return {float(s.total_return):.1%}, max DD {float(s.max_drawdown):.1%}, "
+        f"Sharpe {s.sharpe}"
+    )
+    dd = -drawdown_series(result.nav) * 100
+    axes[1].fill_between(times, dd, 0, color="tab:red", alpha=0.4, linewidth=0)
+    axes[1].set_ylabel("drawdown %")
+    axes[1].grid(alpha=0.3)
+    if governance:
+        axes[2].step(times, result.levels, where="post", color="tab:purple")
+        axes[2].set_ylabel("breaker")
+        axes[2].set_yticks(range(0, 5))
+        axes[2].grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

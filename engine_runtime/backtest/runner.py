@@ -1,0 +1,247 @@
+"""The Python API: run one strategy, or the four-engine portfolio under the circuit breaker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from engine_runtime.strategies.interface import Strategy
+from engine_runtime.strategies.registry import create_strategy
+
+from .data import MarketData
+from .engine import Simulation
+from .governance import BreakerEvent, BreakerPolicy
+from .runs import EngineRun, EngineSpec, Transfer
+from .stats import Stats, compute_stats
+from .venue import FeeModel, Fill, RoundTrip
+
+DEFAULT_WEIGHTS: dict[str, Decimal] = {
+    "core-hodl": Decimal("0.60"),
+    "trend": Decimal("0.20"),
+    "funding": Decimal("0.15"),
+    "tactical": Decimal("0.05"),
+}
+
+
+@dataclass
+class EngineResult:
+    name: str
+    strategy: str
+    equity: npt.NDArray[np.float64]
+    nav: npt.NDArray[np.float64]
+    fills: list[Fill]
+    trips: list[RoundTrip]
+    transfers: list[Transfer]
+    stats: Stats
+    state: Mapping[str, str]
+    cash: float
+    spot: dict[str, float]
+    perps: dict[str, float]
+
+
+@dataclass
+class BacktestResult:
+    """Equity (per bar, at the close), NAV per unit, breaker levels, per-engine results."""
+
+    index: pd.DatetimeIndex  # bar open times
+    close_ms: list[int]
+    equity: npt.NDArray[np.float64]
+    nav: npt.NDArray[np.float64]
+    levels: npt.NDArray[np.int64]
+    engines: dict[str, EngineResult]
+    stats: Stats
+    breaker_events: list[BreakerEvent] = field(default_factory=list)
+    config: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def close_index(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(pd.to_datetime(self.close_ms, unit="ms", utc=True))
+
+    def equity_series(self) -> pd.Series:
+        return pd.Series(self.equity, index=self.close_index, name="equity")
+
+    @property
+    def fills(self) -> list[Fill]:
+        return [f for e in self.engines.values() for f in e.fills]
+
+    @property
+    def trips(self) -> list[RoundTrip]:
+        return [t for e in self.engines.values() for t in e.trips]
+
+
+def _engine_nav(run: EngineRun, start: float) -> npt.NDArray[np.float64]:
+    eq, flows = run.equity, run.flows
+    prev = np.concatenate(([start], eq[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(prev > 0, (eq - flows) / prev, 1.0)
+    return np.cumprod(growth, dtype=np.float64)
+
+
+def _collect(sim: Simulation, config: dict[str, object]) -> BacktestResult:
+    duration = float(sim.close_ms[-1] - sim.open_ms[0]) if sim.open_ms else 0.0
+    engines: dict[str, EngineResult] = {}
+    total = np.zeros(len(sim.index))
+    for run in sim.runs:
+        acct = run.account
+        start = sim.initial_cash * float(run.spec.weight)
+        eq = run.equity
+        total += eq
+        nav = _engine_nav(run, start)
+        trips = acct.trips + list(acct.open_trips.values())
+        stats = compute_stats(
+            nav,
+            start_equity=start,
+            final_equity=float(eq[-1]) if eq.size else start,
+            duration_ms=duration,
+            bar_ms=sim.bar_ms,
+            trips=trips,
+            exposure=float(run.exposed.mean()) if run.exposed.size else 0.0,
+            fees=acct.fees_paid,
+            funding=acct.funding_received,
+        )
+        engines[run.spec.name] = EngineResult(
+            run.spec.name,
+            run.spec.strategy.name,
+            eq,
+            nav,
+            list(acct.fills),
+            trips,
+            list(run.transfers),
+            stats,
+            dict(run.spec.strategy.state_summary()),
+            acct.cash,
+            dict(acct.spot),
+            dict(acct.perp_qty),
+        )
+    nav = sim.nav  # per unit; units were issued at 1.0
+    if len(sim.runs) == 1:  # one engine: its figures are the run's
+        only = next(iter(engines.values()))
+        return _result(sim, total, nav, engines, only.stats, config)
+    exposed = np.any([r.exposed for r in sim.runs], axis=0)
+    stats = compute_stats(
+        nav,
+        start_equity=sim.initial_cash,
+        final_equity=float(total[-1]) if total.size else sim.initial_cash,
+        duration_ms=duration,
+        bar_ms=sim.bar_ms,
+        trips=[t for e in engines.values() for t in e.trips],
+        exposure=float(np.mean(exposed)) if len(exposed) else 0.0,
+        fees=sum(r.account.fees_paid for r in sim.runs),
+        funding=sum(r.account.funding_received for r in sim.runs),
+    )
+    return _result(sim, total, nav, engines, stats, config)
+
+
+def _result(
+    sim: Simulation,
+    total: npt.NDArray[np.float64],
+    nav: npt.NDArray[np.float64],
+    engines: dict[str, EngineResult],
+    stats: Stats,
+    config: dict[str, object],
+) -> BacktestResult:
+    return BacktestResult(
+        index=sim.index,
+        close_ms=sim.close_ms,
+        equity=total,
+        nav=nav,
+        levels=np.asarray(sim.levels, dtype=np.int64),
+        engines=engines,
+        stats=stats,
+        breaker_events=list(sim.breaker.history) if sim.breaker else [],
+        config=config,
+    )
+
+
+def run_backtest(
+    strategy: Strategy,
+    data: MarketData,
+    *,
+    initial_cash: Decimal = Decimal("10000"),
+    fees: FeeModel | None = None,
+    leverage: float = 2.0,
+    causality_check: bool = True,
+    engine_name: str = "backtest",
+) -> BacktestResult:
+    """Run one strategy over ``data`` (no governance). Raises ``LookAheadError`` for peeking
+    features unless ``causality_check`` is off."""
+    spec = EngineSpec(engine_name, strategy, Decimal(1), leverage)
+    sim = Simulation(
+        data, [spec], initial_cash=initial_cash, fees=fees, causality_check=causality_check
+    )
+    sim.run()
+    config: dict[str, object] = {
+        "mode": "single",
+        "strategy": strategy.name,
+        "initialCash": str(initial_cash),
+        "fees": _fees_dict(sim.fees),
+        "leverage": leverage,
+    }
+    return _collect(sim, config)
+
+
+def run_portfolio(
+    data: MarketData,
+    *,
+    strategies: Mapping[str, Strategy] | None = None,
+    weights: Mapping[str, Decimal] | None = None,
+    initial_cash: Decimal = Decimal("100000"),
+    monthly_contribution: Decimal = Decimal(0),
+    policy: BreakerPolicy | None = None,
+    fees: FeeModel | None = None,
+    governance: bool = True,
+) -> BacktestResult:
+    """The four engines with their allocation, under the circuit-breaker ``policy``.
+
+    ``strategies`` defaults to the registry's four with default parameters; ``weights`` to
+    60/20/15/5. Each engine trades its own subaccount; governance acts on the portfolio's NAV.
+    """
+    weights = dict(weights or DEFAULT_WEIGHTS)
+    chosen = dict(strategies) if strategies else {name: create_strategy(name) for name in weights}
+    specs: Sequence[EngineSpec] = [
+        EngineSpec(name, strat, weights[name], _leverage(strat)) for name, strat in chosen.items()
+    ]
+    policy = (policy or BreakerPolicy()) if governance else None
+    sim = Simulation(
+        data,
+        specs,
+        initial_cash=initial_cash,
+        fees=fees,
+        policy=policy,
+        monthly_contribution=monthly_contribution,
+    )
+    sim.run()
+    config: dict[str, object] = {
+        "mode": "portfolio",
+        "weights": {k: str(v) for k, v in weights.items()},
+        "initialCash": str(initial_cash),
+        "monthlyContribution": str(monthly_contribution),
+        "governance": governance,
+        "levels": [
+            {"level": lv.level, "drawdown": lv.drawdown, "sizeMultiplier": str(lv.size_multiplier)}
+            for lv in (policy.levels if policy else ())
+        ],
+        "fees": _fees_dict(sim.fees),
+    }
+    return _collect(sim, config)
+
+
+def _leverage(strategy: Strategy) -> float:
+    params = getattr(strategy, "params", None)
+    lev = getattr(params, "leverage", None)
+    return float(lev) if lev is not None else 2.0
+
+
+def _fees_dict(fees: FeeModel) -> dict[str, float]:
+    return {
+        "spotTaker": fees.spot_taker,
+        "spotMaker": fees.spot_maker,
+        "linearTaker": fees.linear_taker,
+        "linearMaker": fees.linear_maker,
+        "slippage": fees.slippage,
+    }

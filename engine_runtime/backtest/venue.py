@@ -1,0 +1,310 @@
+"""The simulated subaccount: balances, spot holdings, perp positions, orders, fills, funding.
+
+Unified-account rules, simplified: USDT cash pays for spot buys; perp positions are cross-margined
+against the account's equity (cash + spot value + unrealised PnL) at the configured leverage.
+Fees are charged in USDT on every fill; market and stop fills pay slippage on top of the price.
+
+Fill rules (bar ``i``, all prices from that bar; nothing from later bars is read):
+
+* orders decided at the close of bar ``i-1`` become live at bar ``i``'s open: market orders fill
+  at the open (taker); a limit that is marketable at the open fills there (taker), unless it is
+  PostOnly, which the venue rejects (Bybit's "would take liquidity");
+* resting limits fill at their price when the bar trades *through* it (low < buy price, high >
+  sell price; touching is not enough) as maker;
+* a perp position's stop triggers when the bar reaches it and fills at the stop, or at the open
+  if the bar gapped past it;
+* stops are checked before resting limits within a bar (the conservative order).
+
+The inner loop works in floats for speed; every figure that leaves the package is converted to
+Decimal at the boundary (``decimal_from_float``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine_runtime.strategies.interface import Category, OrderType, Side
+
+EPS = 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class FeeModel:
+    """Fee rates (fractions of notional) and slippage (fraction of price) per fill."""
+
+    spot_taker: float = 0.001
+    spot_maker: float = 0.001
+    linear_taker: float = 0.00055
+    linear_maker: float = 0.0002
+    slippage: float = 0.0002
+    maintenance_margin: float = 0.005
+
+    def rate(self, category: Category, maker: bool) -> float:
+        if category is Category.SPOT:
+            return self.spot_maker if maker else self.spot_taker
+        return self.linear_maker if maker else self.linear_taker
+
+
+@dataclass(slots=True)
+class SimOrder:
+    intent_id: str
+    symbol: str
+    category: Category
+    side: int  # +1 buy, -1 sell
+    order_type: OrderType
+    qty: float
+    notional: float
+    price: float
+    post_only: bool
+    reduce_only: bool
+    reason: str
+
+
+@dataclass(slots=True)
+class Fill:
+    """One execution (float inside the package; ``report`` converts)."""
+
+    ts_ms: int
+    intent_id: str
+    symbol: str
+    category: Category
+    side: Side
+    qty: float
+    price: float
+    fee: float
+    maker: bool
+    reason: str
+    realized_pnl: float
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A final order state for the strategy's ``on_order_event``."""
+
+    order: SimOrder
+    status: str  # "Filled" | "Rejected" | "Cancelled"
+    fill: Fill | None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class RoundTrip:
+    """A position's life from flat to flat, for trade statistics."""
+
+    symbol: str
+    category: Category
+    direction: int
+    entry_ms: int
+    exit_ms: int = 0
+    max_qty: float = 0.0
+    cost: float = 0.0  # signed cash flow: buys negative, sells positive
+    fees: float = 0.0
+    funding: float = 0.0
+
+    @property
+    def pnl(self) -> float:
+        return self.cost - self.fees + self.funding
+
+
+@dataclass(slots=True)
+class SimAccount:
+    """One engine's subaccount."""
+
+    cash: float
+    fees: FeeModel = field(default_factory=FeeModel)
+    leverage: float = 2.0
+    spot: dict[str, float] = field(default_factory=dict)
+    perp_qty: dict[str, float] = field(default_factory=dict)
+    perp_entry: dict[str, float] = field(default_factory=dict)
+    stops: dict[str, float] = field(default_factory=dict)
+    stop_ids: dict[str, str] = field(default_factory=dict)
+    orders: list[SimOrder] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    open_trips: dict[tuple[str, Category], RoundTrip] = field(default_factory=dict)
+    trips: list[RoundTrip] = field(default_factory=list)
+    fees_paid: float = 0.0
+    funding_received: float = 0.0
+    deposits: float = 0.0
+
+    # --- valuation ---------------------------------------------------------------------------
+
+    def equity(self, spot_px: dict[str, float], perp_px: dict[str, float]) -> float:
+        """Cash plus spot holdings at market plus unrealised perp PnL."""
+        value = self.cash
+        for symbol, qty in self.spot.items():
+            value += qty * spot_px[symbol]
+        for symbol, qty in self.perp_qty.items():
+            value += qty * (perp_px[symbol] - self.perp_entry[symbol])
+        return value
+
+    def gross_perp_notional(self, perp_px: dict[str, float]) -> float:
+        return sum(abs(q) * perp_px[s] for s, q in self.perp_qty.items())
+
+    def has_exposure(self) -> bool:
+        return bool(self.perp_qty) or any(q > EPS for q in self.spot.values())
+
+    # --- execution ---------------------------------------------------------------------------
+
+    def execute(
+        self,
+        order: SimOrder,
+        price: float,
+        maker: bool,
+        ts_ms: int,
+        spot_px: dict[str, float],
+        perp_px: dict[str, float],
+    ) -> Outcome:
+        """Fill ``order`` at ``price`` if the account allows it; record and return the outcome."""
+        if order.category is Category.SPOT:
+            return self._spot(order, price, maker, ts_ms)
+        return self._perp(order, price, maker, ts_ms, spot_px, perp_px)
+
+    def _spot(self, order: SimOrder, price: float, maker: bool, ts_ms: int) -> Outcome:
+        rate = self.fees.rate(Category.SPOT, maker)
+        held = self.spot.get(order.symbol, 0.0)
+        qty = order.qty if order.qty > 0 else order.notional / price
+        if order.side > 0:
+            cost = qty * price
+            if cost * (1 + rate) > self.cash + 1e-9:
+                return Outcome(order, "Rejected", None, "insufficient balance")
+            fee = cost * rate
+            self.cash -= cost + fee
+            self.spot[order.symbol] = held + qty
+        else:
+            if qty > held * (1 + 1e-9) + EPS:
+                return Outcome(order, "Rejected", None, "insufficient balance")
+            qty = min(qty, held)
+            fee = qty * price * rate
+            self.cash += qty * price - fee
+            left = held - qty
+            if left > EPS:
+                self.spot[order.symbol] = left
+            else:
+                self.spot.pop(order.symbol, None)
+        fill = self._record(order, qty, price, fee, maker, ts_ms, 0.0)
+        self._track(order.symbol, Category.SPOT, held, self.spot.get(order.symbol, 0.0), fill)
+        return Outcome(order, "Filled", fill)
+
+    def _perp(
+        self,
+        order: SimOrder,
+        price: float,
+        maker: bool,
+        ts_ms: int,
+        spot_px: dict[str, float],
+        perp_px: dict[str, float],
+    ) -> Outcome:
+        symbol = order.symbol
+        current = self.perp_qty.get(symbol, 0.0)
+        qty = order.qty
+        if order.reduce_only:
+            if current == 0 or (current > 0) == (order.side > 0):
+                return Outcome(order, "Rejected", None, "reduce-only would increase the position")
+            qty = min(qty, abs(current))
+        new = current + order.side * qty
+        rate = self.fees.rate(Category.LINEAR, maker)
+        fee = qty * price * rate
+        if abs(new) > abs(current) + EPS or (new * current < 0):
+            # margin after the fill, marking this symbol at the fill price
+            gross = abs(new) * price
+            equity = self.cash - fee
+            for s, q in self.spot.items():
+                equity += q * spot_px[s]
+            for s, q in self.perp_qty.items():
+                mark = price if s == symbol else perp_px[s]
+                equity += q * (mark - self.perp_entry[s])
+                if s != symbol:
+                    gross += abs(q) * mark
+            if gross / self.leverage > equity + 1e-9:
+                return Outcome(order, "Rejected", None, "insufficient margin")
+        entry = self.perp_entry.get(symbol, price)
+        realized = 0.0
+        if current != 0 and (new * current <= 0 or abs(new) < abs(current)):
+            closed = min(abs(current), qty)
+            realized = closed * (price - entry) * (1 if current > 0 else -1)
+        self.cash += realized - fee
+        if abs(new) <= EPS:
+            self.perp_qty.pop(symbol, None)
+            self.perp_entry.pop(symbol, None)
+            self.stops.pop(symbol, None)
+        else:
+            self.perp_qty[symbol] = new
+            if current == 0 or new * current < 0:
+                self.perp_entry[symbol] = price
+            elif abs(new) > abs(current):
+                self.perp_entry[symbol] = (entry * abs(current) + price * qty) / abs(new)
+        fill = self._record(order, qty, price, fee, maker, ts_ms, realized)
+        self._track(symbol, Category.LINEAR, current, self.perp_qty.get(symbol, 0.0), fill)
+        return Outcome(order, "Filled", fill)
+
+    def _record(
+        self,
+        order: SimOrder,
+        qty: float,
+        price: float,
+        fee: float,
+        maker: bool,
+        ts: int,
+        pnl: float,
+    ) -> Fill:
+        side = Side.BUY if order.side > 0 else Side.SELL
+        fill = Fill(
+            ts,
+            order.intent_id,
+            order.symbol,
+            order.category,
+            side,
+            qty,
+            price,
+            fee,
+            maker,
+            order.reason,
+            pnl,
+        )
+        self.fills.append(fill)
+        self.fees_paid += fee
+        return fill
+
+    def _track(
+        self, symbol: str, category: Category, before: float, after: float, fill: Fill
+    ) -> None:
+        key = (symbol, category)
+        trip = self.open_trips.get(key)
+        if trip is None and abs(after) > EPS:
+            trip = RoundTrip(symbol, category, 1 if after > 0 else -1, fill.ts_ms)
+            self.open_trips[key] = trip
+        if trip is None:
+            return
+        signed = fill.qty * fill.price
+        trip.cost += -signed if fill.side is Side.BUY else signed
+        trip.fees += fill.fee
+        trip.max_qty = max(trip.max_qty, abs(after))
+        if abs(after) <= EPS or after * before < 0:
+            trip.exit_ms = fill.ts_ms
+            self.trips.append(trip)
+            del self.open_trips[key]
+            if abs(after) > EPS:  # flipped: the rest opens a new trip at the fill price
+                flip = RoundTrip(
+                    symbol, category, 1 if after > 0 else -1, fill.ts_ms, max_qty=abs(after)
+                )
+                # Split the fill's cash flow and fee: the closing part belongs to the old trip.
+                share = abs(after) / fill.qty
+                correction = signed * share
+                trip.cost += correction if fill.side is Side.BUY else -correction
+                trip.fees -= fill.fee * share
+                flip.cost = -correction if fill.side is Side.BUY else correction
+                flip.fees = fill.fee * share
+                self.open_trips[key] = flip
+
+    def settle_funding(self, symbol: str, rate: float, mark: float) -> float:
+        """Pay or receive one funding settlement; returns the payment (> 0 received)."""
+        qty = self.perp_qty.get(symbol, 0.0)
+        if qty == 0:
+            return 0.0
+        payment = -qty * mark * rate
+        self.cash += payment
+        self.funding_received += payment
+        trip = self.open_trips.get((symbol, Category.LINEAR))
+        if trip is not None:
+            trip.funding += payment
+        return payment

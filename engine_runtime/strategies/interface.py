@@ -1,0 +1,316 @@
+"""The strategy interface (version 1): what a strategy sees, and the intents it returns.
+
+A strategy is deterministic code over a read-only view of the market and of its own subaccount.
+The live runtime and the backtester call it the same way:
+
+* ``features(symbol, category, candles)`` once over a window of confirmed candles (live: the rolling
+  window, backtest: the whole history) returns causal, vectorised indicator columns;
+* ``on_bar(ctx)`` after every confirmed candle (all of the strategy's markets share a clock);
+* ``on_funding(ctx, event)`` when a perpetual's funding settles;
+* ``on_order_event(ctx, event)`` when one of its orders fills, is rejected or cancelled.
+
+Each call returns imperative *intents* (``SubmitOrder``, ``CancelOrder``, ``SetStopLoss``,
+``TransferProceeds``) carrying a deterministic ``intent_id``. The runtime uses it as Bybit's
+``orderLinkId``, so replaying a bar after a crash cannot double an order. Intents decided at a
+bar's close are executed at the earliest from the next bar: the backtester fills market orders at
+the next bar's open, never at the close the decision saw.
+
+Money and quantities are ``Decimal`` at this boundary. Indicator values are floats: they are
+ratios and averages compared with thresholds, never amounts that are booked.
+
+Optional, for the backtester's fast path only: ``is_idle() -> bool`` and a ``wake`` column in
+``features``. Idle means ``on_bar`` does nothing and changes nothing on a bar whose ``wake`` is 0;
+the backtester then skips such bars (see ``engine_runtime.backtest.fastpath``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar, Protocol, runtime_checkable
+
+import pandas as pd
+
+STRATEGY_API_VERSION = 1
+"""Bumped on any incompatible change to the views, the intents or the callbacks."""
+
+QUOTE = "USDT"
+
+
+class Category(StrEnum):
+    """Bybit V5 product category."""
+
+    SPOT = "spot"
+    LINEAR = "linear"
+
+
+class Side(StrEnum):
+    BUY = "Buy"
+    SELL = "Sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "Market"
+    LIMIT = "Limit"
+
+
+class OrderStatus(StrEnum):
+    FILLED = "Filled"
+    REJECTED = "Rejected"
+    CANCELLED = "Cancelled"
+
+
+MarketKey = tuple[str, Category]
+
+
+def intent_id(engine: str, now_ms: int, *parts: object) -> str:
+    """A deterministic client order id (Bybit's ``orderLinkId``, at most 36 characters).
+
+    The same engine, bar time and purpose always give the same id, so a retried or replayed
+    decision is recognised by the venue as a duplicate instead of becoming a second order.
+    """
+    raw = "|".join([engine, str(now_ms), *map(str, parts)])
+    return "ee-" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+# --- intents -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOrder:
+    """Place an order. Exactly one of ``qty`` (base units) and ``notional`` (quote) is set;
+    ``notional`` is only for spot market buys (Bybit's ``marketUnit=quoteCoin``)."""
+
+    intent_id: str
+    symbol: str
+    category: Category
+    side: Side
+    order_type: OrderType
+    qty: Decimal | None = None
+    notional: Decimal | None = None
+    price: Decimal | None = None
+    post_only: bool = False
+    reduce_only: bool = False
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.qty is None) == (self.notional is None):
+            raise ValueError("set exactly one of qty and notional")
+        if (self.qty is not None and self.qty <= 0) or (
+            self.notional is not None and self.notional <= 0
+        ):
+            raise ValueError("qty / notional must be positive")
+        if self.order_type is OrderType.LIMIT and (self.price is None or self.price <= 0):
+            raise ValueError("a limit order needs a positive price")
+        if self.post_only and self.order_type is not OrderType.LIMIT:
+            raise ValueError("postOnly applies to limit orders")
+        if self.notional is not None and (
+            self.category is not Category.SPOT or self.order_type is not OrderType.MARKET
+        ):
+            raise ValueError("notional sizing is for spot market orders only")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel a working order by the intent id it was submitted with."""
+
+    intent_id: str
+    symbol: str
+    category: Category
+    target_intent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetStopLoss:
+    """Set (or with ``trigger_price=None`` remove) the venue-held stop of a perp position.
+
+    Live this is Bybit's ``/v5/position/trading-stop``; the stop closes the whole position at
+    market when the last price crosses the trigger.
+    """
+
+    intent_id: str
+    symbol: str
+    trigger_price: Decimal | None
+    category: Category = Category.LINEAR
+
+
+@dataclass(frozen=True, slots=True)
+class TransferProceeds:
+    """Ask the allocator to move quote currency from this engine to another engine."""
+
+    intent_id: str
+    amount: Decimal
+    to_strategy: str
+    reason: str = ""
+
+
+Intent = SubmitOrder | CancelOrder | SetStopLoss | TransferProceeds
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """An order of this strategy reached a final state; stops come as fills, reason ``stop``."""
+
+    intent_id: str
+    symbol: str
+    category: Category
+    side: Side
+    status: OrderStatus
+    filled_qty: Decimal
+    avg_price: Decimal
+    fee: Decimal
+    ts_ms: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FundingEvent:
+    """A funding settlement of a perpetual: the settled rate and, when known, the next one's
+    prediction. ``payment`` is what this subaccount received (negative: paid)."""
+
+    symbol: str
+    ts_ms: int
+    rate: Decimal
+    predicted_rate: Decimal | None
+    payment: Decimal
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceDirective:
+    """The circuit breaker's orders to an engine (``Engine.status.governance``).
+
+    This is the strategies' own seam: the runtime maps the API's directive onto it.
+    """
+
+    level: int = 0
+    size_multiplier: Decimal = Decimal(1)
+    entries_paused: bool = False
+    close_directional: bool = False
+    halt: bool = False
+    stop_multiplier: Decimal = Decimal(1)
+    reason: str = ""
+
+
+NORMAL = GovernanceDirective()
+
+
+@dataclass(frozen=True, slots=True)
+class PerpPosition:
+    qty: Decimal  # signed: > 0 long, < 0 short
+    entry_price: Decimal
+    stop_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    intent_id: str
+    symbol: str
+    category: Category
+    side: Side
+    qty: Decimal
+    price: Decimal | None
+
+
+class MarketView(Protocol):
+    """Read-only market state as of the close of the current bar; nothing later is visible."""
+
+    @property
+    def now_ms(self) -> int:
+        """Close time of the bar just completed (the decision time), epoch milliseconds."""
+        ...
+
+    def feature(self, symbol: str, name: str, category: Category = Category.SPOT) -> float:
+        """The current bar's value of a column of ``features()`` or of open/high/low/close."""
+        ...
+
+    def price(self, symbol: str, category: Category = Category.SPOT) -> Decimal:
+        """Last traded price (the current bar's close)."""
+        ...
+
+    def funding_rates(self, symbol: str, count: int) -> Sequence[Decimal]:
+        """The last ``count`` settled funding rates, oldest first (fewer if not known)."""
+        ...
+
+    def signal(self, name: str) -> float | None:
+        """An external series' latest value (e.g. ``fear_greed``), None when not available."""
+        ...
+
+
+class PortfolioView(Protocol):
+    """Read-only state of the strategy's own subaccount."""
+
+    @property
+    def equity(self) -> Decimal: ...
+
+    @property
+    def cash(self) -> Decimal:
+        """Free quote currency (USDT) in the wallet."""
+        ...
+
+    def spot_qty(self, symbol: str) -> Decimal:
+        """Base-coin holdings bought through ``symbol`` (e.g. BTC for BTCUSDT)."""
+        ...
+
+    def position(self, symbol: str) -> PerpPosition | None:
+        """The perpetual position, None when flat."""
+        ...
+
+    def open_orders(self) -> Sequence[OpenOrder]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyContext:
+    """Everything a callback may read. Views are live cursors owned by the caller."""
+
+    engine: str
+    market: MarketView
+    portfolio: PortfolioView
+    directive: GovernanceDirective = NORMAL
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """A versioned trading strategy; see the module docstring for the calling contract."""
+
+    name: ClassVar[str]
+    api_version: ClassVar[int]
+
+    def markets(self) -> Sequence[MarketKey]:
+        """The candle series this strategy reads (and trades)."""
+        ...
+
+    def funding_symbols(self) -> Sequence[str]:
+        """Perpetuals whose funding settlements it wants (``on_funding``)."""
+        ...
+
+    def warmup_bars(self) -> int:
+        """Confirmed candles needed before its features are all defined."""
+        ...
+
+    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+        """Causal indicator columns (float) for one market, index aligned with ``candles``."""
+        ...
+
+    def on_bar(self, ctx: StrategyContext) -> Sequence[Intent]: ...
+
+    def on_funding(self, ctx: StrategyContext, event: FundingEvent) -> Sequence[Intent]: ...
+
+    def on_order_event(self, ctx: StrategyContext, event: OrderEvent) -> Sequence[Intent]: ...
+
+    def state_summary(self) -> Mapping[str, str]:
+        """State machine state(s) for status and metrics, e.g. ``{"BTCUSDT": "IN_POSITION"}``."""
+        ...
+
+
+def decimal_from_float(value: float, places: int = 8) -> Decimal:
+    """A float at the boundary as a Decimal with at most ``places`` decimals."""
+    return round(Decimal(repr(value)), places)

@@ -1,0 +1,63 @@
+"""Strategies by name (``Engine.spec.strategy``), built from the Engine's typed parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from eternal_operator.api.v1alpha1.strategy_params import (
+    CoreHodlParams,
+    FundingParams,
+    StrategyParams,
+    TacticalParams,
+    TrendParams,
+)
+
+from .core_hodl import CoreHodlStrategy
+from .funding import FundingStrategy
+from .interface import Strategy
+from .tactical import TacticalStrategy
+from .trend import TrendStrategy
+
+StrategyFactory = Callable[[StrategyParams, Sequence[str] | None], Strategy]
+
+
+def _core_hodl(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    return CoreHodlStrategy(params=params.core_hodl or CoreHodlParams())
+
+
+def _trend(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    chosen = tuple(symbols) if symbols else ("BTCUSDT", "ETHUSDT")
+    return TrendStrategy(params=params.trend or TrendParams(), symbols=chosen)
+
+
+def _funding(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    chosen = tuple(symbols) if symbols else ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+    return FundingStrategy(params=params.funding or FundingParams(), symbols=chosen)
+
+
+def _tactical(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    return TacticalStrategy(params=params.tactical or TacticalParams())
+
+
+REGISTRY: dict[str, StrategyFactory] = {
+    "core-hodl": _core_hodl,
+    "trend": _trend,
+    "funding": _funding,
+    "tactical": _tactical,
+}
+
+
+def create_strategy(
+    name: str, params: StrategyParams | None = None, symbols: Sequence[str] | None = None
+) -> Strategy:
+    """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical').
+
+    Only the parameter block named after the strategy is read; a missing block means defaults.
+    ``symbols`` overrides the markets of TREND and FUNDING (CORE-HODL and TACTICAL take theirs
+    from their parameters).
+    """
+    try:
+        factory = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(REGISTRY)}") from None
+    return factory(params or StrategyParams(), symbols)

@@ -1,0 +1,67 @@
+"""SMA crossover: the textbook example strategy, used to compare the backtester with others.
+
+Not one of the Eternal Engine's four: it is not in the registry. It holds a fixed quantity long
+after the fast SMA crosses above the slow one and short after it crosses below, flipping with one
+market order (the behaviour of backtesting.py's ``SmaCross`` with ``exclusive_orders=True``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pandas as pd
+
+from engine_runtime import indicators as ta
+
+from .base import BaseStrategy
+from .interface import (
+    Category,
+    Intent,
+    MarketKey,
+    OrderType,
+    Side,
+    StrategyContext,
+    SubmitOrder,
+    intent_id,
+)
+
+
+@dataclass
+class SmaCrossStrategy(BaseStrategy):
+    symbol: str = "BTCUSDT"
+    fast: int = 10
+    slow: int = 20
+    qty: Decimal = Decimal(1)
+    category: Category = Category.LINEAR
+    target: int = 0
+
+    name = "sma-cross"
+
+    def markets(self) -> Sequence[MarketKey]:
+        return [(self.symbol, self.category)]
+
+    def warmup_bars(self) -> int:
+        return self.slow + 1
+
+    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+        fast, slow = ta.sma(candles["close"], self.fast), ta.sma(candles["close"], self.slow)
+        signal = ta.crossed_above(fast, slow).astype(float) - ta.crossed_below(fast, slow)
+        return pd.DataFrame({"cross": signal, "wake": signal}, index=candles.index)
+
+    def is_idle(self) -> bool:
+        return True  # it acts only on crossing bars, which are its wake bars
+
+    def on_bar(self, ctx: StrategyContext) -> Sequence[Intent]:
+        cross = ctx.market.feature(self.symbol, "cross", self.category)
+        if cross == 0 or cross != cross:
+            return ()
+        want = 1 if cross > 0 else -1
+        if want == self.target:
+            return ()
+        qty = self.qty * (2 if self.target else 1)
+        self.target = want
+        side = Side.BUY if want > 0 else Side.SELL
+        iid = intent_id(ctx.engine, ctx.market.now_ms, self.symbol, "flip", side)
+        return [SubmitOrder(iid, self.symbol, self.category, side, OrderType.MARKET, qty=qty)]

@@ -1,0 +1,136 @@
+"""JSON and PNG reports, and the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine_runtime.backtest import demo_market, run_backtest
+from engine_runtime.backtest.cli import main
+from engine_runtime.backtest.report import plot, to_dict, write_json
+from engine_runtime.strategies import create_strategy
+
+pytestmark = pytest.mark.unit
+
+
+def test_json_and_png(tmp_path: Path) -> None:
+    result = run_backtest(
+        create_strategy("trend"), demo_market("1D", start="2018-01-01", end="2021-01-01")
+    )
+    path = write_json(result, tmp_path / "r.json")
+    doc = json.loads(path.read_text())
+    assert doc["stats"]["final_equity"] == str(result.stats.final_equity)
+    engine = doc["engines"]["backtest"]
+    assert engine["fillsTotal"] == len(result.fills)
+    assert len(engine["fills"]) == len(result.fills)
+    assert (
+        doc["equity"][-1][1] == f"{round(result.equity[-1], 2)}".rstrip("0").rstrip(".")
+        or doc["equity"][-1][1]
+    )
+    assert float(doc["equity"][-1][1]) == pytest.approx(result.equity[-1], abs=0.01)
+    assert doc["period"]["bars"] == len(result.index)
+    png = plot(result, tmp_path / "e.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert to_dict(result, fills_limit=3)["engines"]["backtest"]["fills"] == engine["fills"][-3:]
+
+
+def test_cli_run_and_portfolio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params = tmp_path / "trend.yaml"
+    params.write_text("smaFast: 10\nsmaSlow: 30\n")
+    assert (
+        main(
+            [
+                "run",
+                "--strategy",
+                "trend",
+                "--params",
+                str(params),
+                "--interval",
+                "1D",
+                "--start",
+                "2020-01-01",
+                "--end",
+                "2021-01-01",
+                "--out",
+                str(tmp_path / "t"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "t" / "result.json").exists()
+    assert (tmp_path / "t" / "equity.png").exists()
+    printed = json.loads(capsys.readouterr().out)
+    assert "sharpe" in printed["stats"]
+    assert (
+        main(
+            [
+                "portfolio",
+                "--interval",
+                "1D",
+                "--start",
+                "2020-01-01",
+                "--end",
+                "2020-07-01",
+                "--no-plot",
+                "--out",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 0
+    )
+    doc = json.loads((tmp_path / "p" / "result.json").read_text())
+    assert set(doc["engines"]) == {"core-hodl", "trend", "funding", "tactical"}
+    assert doc["config"]["governance"] is True
+
+
+def test_cli_data_writes_consistent_candles(tmp_path: Path) -> None:
+    out = tmp_path / "btc.csv"
+    assert (
+        main(
+            [
+                "data",
+                "--interval",
+                "1D",
+                "--start",
+                "2023-01-01",
+                "--end",
+                "2023-03-01",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = out.read_text().splitlines()
+    assert len(text) == 1 + 59
+
+
+def test_cli_runs_on_candles_from_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "btc.csv"
+    assert (
+        main(
+            [
+                "data",
+                "--interval",
+                "1h",
+                "--start",
+                "2023-01-01",
+                "--end",
+                "2023-02-01",
+                "--out",
+                str(csv),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    args = ["run", "--strategy", "sma-cross", "--qty", "0.01", "--candles", f"BTCUSDT:linear={csv}"]
+    assert main([*args, "--no-plot", "--out", str(tmp_path / "o")]) == 0
+    doc = json.loads((tmp_path / "o" / "result.json").read_text())
+    assert doc["period"]["bars"] == 31 * 24
+    assert doc["engines"]["backtest"]["fillsTotal"] > 10
+    assert {f["category"] for f in doc["engines"]["backtest"]["fills"]} == {"linear"}
