@@ -86,6 +86,7 @@ class Stack:
         self.postgres: PostgresServer | None = None
         self.redis: RedisServer | None = None
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._launch: dict[str, tuple[int, list[str], dict[str, str]]] = {}
         self.components: list[Component] = []
 
     def up(self) -> None:
@@ -141,9 +142,23 @@ class Stack:
         log = self.logs / f"{name}.log"
         process = spawn(argv, log, env=env)
         self.children.append((name, process))
+        self._launch[name] = (port, argv, env)
         self._note(name, port, process.pid)
         if port:
             _wait_port(port, name, lambda: process.poll() is None, log)
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """Start a child again (after it died or was killed) with the same command and env."""
+        port, argv, env = self._launch[name]
+        for i, (child, process) in enumerate(self.children):
+            if child == name:
+                stop(process)
+                del self.children[i]
+                break
+        self.components = [c for c in self.components if c.name != name]
+        self._child(name, port, argv, env)
+        self._save()
+        return self.children[-1][1]
 
     def _venue(self) -> None:
         config = self.root / "venue" / "venue.json"
