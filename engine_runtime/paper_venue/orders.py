@@ -1,0 +1,208 @@
+"""Orders and executions as the venue keeps them, and their Bybit wire form.
+
+`VenueOrderId` is Bybit's `orderId`, `ClientOrderId` its `orderLinkId`. Wire dictionaries
+carry numbers as strings and times as millisecond strings, as Bybit's examples do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import NewType
+
+from engine_runtime.paper_venue.decimals import ZERO, fmt, fmt_fixed8, fmt_plain
+from engine_runtime.paper_venue.instruments import Category, Instrument
+
+VenueOrderId = NewType("VenueOrderId", str)
+ClientOrderId = NewType("ClientOrderId", str)
+
+
+class OrderStatus(StrEnum):
+    """Bybit's orderStatus values the venue produces."""
+
+    NEW = "New"
+    PARTIALLY_FILLED = "PartiallyFilled"
+    FILLED = "Filled"
+    CANCELLED = "Cancelled"
+    PARTIALLY_FILLED_CANCELED = "PartiallyFilledCanceled"
+    REJECTED = "Rejected"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass
+class Order:
+    """One order, open or finished."""
+
+    order_id: VenueOrderId
+    order_link_id: ClientOrderId
+    uid: int
+    inst: Instrument
+    side: str
+    order_type: str
+    qty: Decimal
+    price: Decimal | None
+    time_in_force: str
+    reduce_only: bool
+    close_on_trigger: bool
+    created_ms: int
+    last_price_on_created: Decimal
+    market_unit: str = ""
+    status: OrderStatus = OrderStatus.NEW
+    cum_exec_qty: Decimal = ZERO
+    cum_exec_value: Decimal = ZERO
+    cum_exec_fee: Decimal = ZERO
+    updated_ms: int = 0
+    reject_reason: str = "EC_NoError"
+    cancel_type: str = "UNKNOWN"
+    create_type: str = "CreateByUser"
+    stop_order_type: str = ""
+    locked: Decimal = ZERO
+    """Spot: the coin amount held for this order (quote for buys, base for sells)."""
+    quote_qty: Decimal | None = None
+    """Spot market buy in quote units: the quote amount to spend."""
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == "Buy"
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        if not self.status.is_open:
+            return ZERO
+        return max(ZERO, self.qty - self.cum_exec_qty)
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        if self.cum_exec_qty == 0:
+            return None
+        return self.cum_exec_value / self.cum_exec_qty
+
+    def to_wire(self) -> dict[str, object]:
+        """The order as /v5/order/realtime and the `order` stream show it."""
+        inst = self.inst
+        pd, qd = inst.price_decimals, inst.qty_decimals
+        avg = self.avg_price
+        leaves = self.leaves_qty
+        ref_price = self.price if self.price is not None else self.last_price_on_created
+        wire: dict[str, object] = {
+            "orderId": self.order_id,
+            "orderLinkId": self.order_link_id,
+            "blockTradeId": "",
+            "symbol": inst.symbol,
+            "price": fmt(self.price, pd) if self.price is not None else "0",
+            "qty": fmt(self.qty, qd) if self.quote_qty is None else fmt_plain(self.qty),
+            "side": self.side,
+            "isLeverage": "0" if inst.category is Category.SPOT else "",
+            "positionIdx": 0,
+            "orderStatus": self.status.value,
+            "cancelType": self.cancel_type,
+            "rejectReason": self.reject_reason,
+            "avgPrice": fmt(avg, pd + 2).rstrip("0").rstrip(".") if avg is not None else "",
+            "leavesQty": fmt(leaves, qd),
+            "leavesValue": fmt_fixed8(leaves * ref_price),
+            "cumExecQty": fmt(self.cum_exec_qty, qd),
+            "cumExecValue": fmt_fixed8(self.cum_exec_value),
+            "cumExecFee": fmt_fixed8(self.cum_exec_fee),
+            "timeInForce": self.time_in_force,
+            "orderType": self.order_type,
+            "stopOrderType": self.stop_order_type,
+            "orderIv": "",
+            "marketUnit": self.market_unit,
+            "triggerPrice": "0",
+            "takeProfit": "0",
+            "stopLoss": "0",
+            "tpslMode": "" if inst.category is Category.SPOT else "UNKNOWN",
+            "ocoTriggerBy": "",
+            "tpLimitPrice": "0",
+            "slLimitPrice": "0",
+            "tpTriggerBy": "",
+            "slTriggerBy": "",
+            "triggerDirection": 0,
+            "triggerBy": "",
+            "lastPriceOnCreated": fmt(self.last_price_on_created, pd),
+            "reduceOnly": self.reduce_only,
+            "closeOnTrigger": self.close_on_trigger,
+            "placeType": "",
+            "smpType": "None",
+            "smpGroup": 0,
+            "smpOrderId": "",
+            "createdTime": str(self.created_ms),
+            "updatedTime": str(self.updated_ms or self.created_ms),
+        }
+        if inst.category is Category.LINEAR:
+            wire["createType"] = self.create_type
+        return wire
+
+
+@dataclass
+class Execution:
+    """One fill (or a funding settlement, execType=Funding)."""
+
+    exec_id: str
+    uid: int
+    inst: Instrument
+    order_id: str
+    order_link_id: str
+    side: str
+    order_type: str
+    order_price: Decimal | None
+    order_qty: Decimal
+    leaves_qty: Decimal
+    exec_price: Decimal
+    exec_qty: Decimal
+    exec_fee: Decimal
+    fee_rate: Decimal
+    fee_currency: str
+    is_maker: bool
+    exec_time_ms: int
+    mark_price: Decimal
+    seq: int
+    exec_type: str = "Trade"
+    closed_size: Decimal = ZERO
+    create_type: str = "CreateByUser"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def to_wire(self, *, stream: bool = False) -> dict[str, object]:
+        """The execution as /v5/execution/list (or, with stream=True, the stream) shows it."""
+        inst = self.inst
+        pd, qd = inst.price_decimals, inst.qty_decimals
+        wire: dict[str, object] = {
+            "symbol": inst.symbol,
+            "orderType": self.order_type,
+            "underlyingPrice": "",
+            "orderLinkId": self.order_link_id,
+            "side": self.side,
+            "indexPrice": "",
+            "orderId": self.order_id,
+            "stopOrderType": "UNKNOWN",
+            "leavesQty": fmt(self.leaves_qty, qd),
+            "execTime": str(self.exec_time_ms),
+            "feeCurrency": self.fee_currency,
+            "isMaker": self.is_maker,
+            "execFee": fmt_fixed8(self.exec_fee),
+            "feeRate": fmt_plain(self.fee_rate),
+            "execId": self.exec_id,
+            "tradeIv": "",
+            "blockTradeId": "",
+            "markPrice": fmt(self.mark_price, pd),
+            "execPrice": fmt(self.exec_price, pd),
+            "markIv": "",
+            "orderQty": fmt(self.order_qty, qd),
+            "orderPrice": fmt(self.order_price, pd) if self.order_price is not None else "0",
+            "execValue": fmt_fixed8(self.exec_qty * self.exec_price),
+            "execType": self.exec_type,
+            "execQty": fmt(self.exec_qty, qd),
+            "closedSize": fmt(self.closed_size, qd) if inst.category is Category.LINEAR else "",
+            "extraFees": "",
+            "seq": self.seq,
+        }
+        if inst.category is Category.LINEAR:
+            wire["createType"] = self.create_type
+        if stream:
+            wire["category"] = inst.category.value
+            wire["isLeverage"] = "0" if inst.category is Category.SPOT else ""
+        return wire

@@ -1,0 +1,17 @@
+"""Bybit V5 REST endpoints, one module per API area."""
+
+from __future__ import annotations
+
+from engine_runtime.paper_venue.gateway import Endpoint
+from engine_runtime.paper_venue.rest import account, asset, market, trade, user
+
+
+def all_endpoints() -> list[Endpoint]:
+    """Every route the venue serves."""
+    return [
+        *market.ENDPOINTS,
+        *trade.ENDPOINTS,
+        *account.ENDPOINTS,
+        *asset.ENDPOINTS,
+        *user.ENDPOINTS,
+    ]
