@@ -32,3 +32,25 @@ def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> It
     control_plane.kubectl("create", "namespace", name)
     yield name
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for the session (fsync off); yields the URL of database `postgres`.
+
+    Tests that need isolation create their own database on it (`CREATE DATABASE`), or key
+    their rows apart (the runtime's rows carry the engine's namespace/name).
+    """
+    from eternal_operator.devtools.datastores import PostgresServer
+
+    with PostgresServer(Path(tmp_path_factory.mktemp("postgres"))) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server for the session (no persistence); yields its URL (database 0)."""
+    from eternal_operator.devtools.datastores import RedisServer
+
+    with RedisServer(Path(tmp_path_factory.mktemp("redis"))) as server:
+        yield server.url

@@ -18,6 +18,7 @@ MASTER_SECRET = "PAPERMASTERSECRET0000000000000000001"
 SUB1_UID = "100001"
 SUB1_KEY = "PAPERSUBKEY0001"
 SUB1_SECRET = "PAPERSUBSECRET000000000000000001"
+SUB1_KEYS = {"apiKey": SUB1_KEY, "apiSecret": SUB1_SECRET}
 
 
 @dataclass
@@ -82,8 +83,8 @@ def start_operator(
         "EE_OPERATOR_POD_NAME": name,
         "EE_OPERATOR_POD_NAMESPACE": "default",
         "EE_OPERATOR_LEASE_SECONDS": "4",
-        "EE_OPERATOR_DELETE_DEADLINE_SECONDS": "6",
-        "EE_OPERATOR_HEARTBEAT_TIMEOUT_SECONDS": "5",
+        "EE_OPERATOR_DELETE_DEADLINE_SECONDS": "30",
+        "EE_OPERATOR_HEARTBEAT_TIMEOUT_SECONDS": "15",
         **{f"EE_OPERATOR_{k.upper()}": v for k, v in overrides.items()},
     }
     process = spawn([sys.executable, "-m", "eternal_operator"], log, env=env)

@@ -1,0 +1,57 @@
+"""`python -m engine_runtime`: the per-engine runtime process (see docs/runtime.md).
+
+Exit codes: 0 after a graceful stop, 2 for a configuration error (message on stderr), 1 when
+the runtime failed at start or while running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from engine_runtime.config import Config, ConfigError, load_config
+from engine_runtime.reporting.logs import configure
+
+log = logging.getLogger("engine_runtime")
+
+
+async def _main(config: Config) -> int:
+    from engine_runtime.app.runtime import Runtime
+
+    runtime = Runtime(config)
+    runtime.install_signals()
+    try:
+        await runtime.start()
+    except BaseException:
+        log.exception("start failed")
+        raise
+    await runtime.stop_event.wait()
+    await runtime.stop()
+    return runtime.exit_code
+
+
+def main() -> int:
+    try:
+        config = load_config()
+    except ConfigError as error:
+        print(f"engine_runtime: {error}", file=sys.stderr)
+        return 2
+    s = config.settings
+    configure(
+        s.log_level,
+        s.log_format,
+        [s.api_key.get_secret_value(), s.api_secret.get_secret_value()],
+        {"engine": config.engine_key, "pod": s.pod_name},
+    )
+    try:
+        return asyncio.run(_main(config))
+    except ConfigError as error:
+        log.error("configuration: %s", error)
+        return 2
+    except Exception:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Reporting: `status.runtime` every few seconds and at once on important changes, the equity
+stream, equity snapshots, the checkpoint, and the equity and drawdown gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from engine_runtime.adapters.bybit.errors import VenueError
+from engine_runtime.governance.kube import KubeError
+from engine_runtime.persistence.store import Checkpoint
+from engine_runtime.reporting.status import build_report, status_patch
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+SNAPSHOT_EVERY_S = 60.0
+
+
+class Reporter:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.last_error: str | None = None
+        self.reports = 0
+        self._last_snapshot = 0.0
+        self._saved: tuple[object, ...] | None = None
+
+    async def run(self) -> None:
+        interval = self.rt.config.settings.report_interval_seconds
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.rt.report_now.wait(), timeout=interval)
+            self.rt.report_now.clear()
+            self.rt.governor.changed.clear()
+            await self.report_once(refresh=True)
+
+    def flat(self) -> bool:
+        if self.rt.manager.open_orders():
+            return False
+        for position in self.rt.portfolio.open_positions():
+            inst = self.rt.instruments.get((position.symbol, position.category))
+            if inst is None or abs(position.qty) >= inst.min_qty:
+                return False
+        return True
+
+    async def report_once(self, *, refresh: bool = False) -> None:
+        rt = self.rt
+        if refresh:
+            try:
+                rt.portfolio.on_wallet(await rt.venue.wallet())
+            except VenueError as error:
+                self.last_error = f"wallet: {error}"
+        governor = rt.governor
+        flat = self.flat() if governor.flat is None or not governor.halted else governor.flat
+        report = build_report(
+            rt.portfolio,
+            open_orders=len(rt.manager.open_orders()),
+            applied_directive=governor.applied_sequence,
+            flat=flat,
+            venue_connected=rt.venue_connected,
+            shutdown_done_at=governor.shutdown_done_at,
+            last_error=rt.emergency_stop or self.last_error or rt.manager.last_error,
+        )
+        equity = rt.portfolio.equity
+        now_ms = time.time_ns() // 1_000_000
+        rt.metrics.equity.set(float(equity))
+        rt.metrics.drawdown.set(float(rt.portfolio.drawdown))
+        rt.metrics.open_orders.set(report.open_orders)
+        rt.metrics.directive.set(governor.applied_sequence or 0)
+        if equity > 0:
+            await rt.cache.equity(equity, now_ms)
+            if time.monotonic() - self._last_snapshot >= SNAPSHOT_EVERY_S:
+                self._last_snapshot = time.monotonic()
+                await rt.store.equity_snapshot(
+                    now_ms,
+                    equity,
+                    rt.portfolio.cash,
+                    rt.portfolio.unrealized(),
+                    rt.portfolio.drawdown,
+                )
+        await self.save_checkpoint()
+        if rt.kube is not None:
+            try:
+                await rt.kube.patch_status(status_patch(report))
+            except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
+                log.warning("status patch failed: %s", error)
+        self.reports += 1
+
+    async def save_checkpoint(self) -> None:
+        rt = self.rt
+        checkpoint = Checkpoint(
+            directive=rt.governor.directive.model_dump(mode="json", by_alias=True),
+            emergency_stop=rt.emergency_stop,
+        )
+        rt.portfolio.checkpoint_into(checkpoint)
+        key = (
+            checkpoint.directive.__repr__(),
+            checkpoint.high_water_mark,
+            checkpoint.day,
+            checkpoint.day_start_equity,
+            checkpoint.week,
+            checkpoint.week_start_equity,
+            checkpoint.emergency_stop,
+        )
+        if key == self._saved:
+            return
+        await rt.store.save_checkpoint(checkpoint)
+        self._saved = key
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,435 @@
+"""The runtime's lifecycle: start (load, reconcile, stream), trade, obey, report, stop.
+
+Start order matters: probes first (liveness answers during a long start), then the database
+(migrations) and Redis, the venue's instruments, the last directive from the checkpoint, the
+Engine watch, reconciliation with the venue, candle warm-up and the streams; only when all of
+that is done does the strategy's output reach the order manager (`/readyz` turns 200).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from engine_runtime.adapters.bybit.domain import BybitDomainClient
+from engine_runtime.adapters.bybit.errors import FatalError, VenueError
+from engine_runtime.adapters.bybit.ratelimit import RateLimiter
+from engine_runtime.adapters.bybit.raw import BybitRawClient
+from engine_runtime.adapters.bybit.streams import BybitStream
+from engine_runtime.config import Config
+from engine_runtime.execution.flatten import Flattener
+from engine_runtime.execution.manager import OrderManager
+from engine_runtime.governance.kube import EngineClient
+from engine_runtime.governance.obedience import Governor
+from engine_runtime.governance.watcher import EngineWatcher
+from engine_runtime.live import checkpoint as strategy_checkpoint
+from engine_runtime.live.funding import FundingWatcher
+from engine_runtime.live.market import LiveMarket
+from engine_runtime.live.runner import StrategyRunner
+from engine_runtime.model.enums import Category
+from engine_runtime.model.instruments import Instrument
+from engine_runtime.persistence.cache import Cache
+from engine_runtime.persistence.store import Store
+from engine_runtime.portfolio.portfolio import Portfolio
+from engine_runtime.reporting.health import HttpEndpoints, Probes
+from engine_runtime.reporting.metrics import Metrics
+from engine_runtime.strategies.interface import Strategy
+
+from .dispatch import Dispatcher
+from .recovery import Reconciler
+from .reporter import Reporter
+from .strategy import build_strategy
+
+log = logging.getLogger(__name__)
+STREAM_WAIT_S = 20.0
+
+
+class Runtime:
+    def __init__(self, config: Config, strategy: Strategy | None = None) -> None:
+        self.config = config
+        s = config.settings
+        self.metrics = Metrics()
+        self.probes = Probes(self._ready)
+        self.http = HttpEndpoints(
+            self.probes, self.metrics, config.engine.health_port, config.engine.metrics_port
+        )
+        self.strategy = strategy or build_strategy(config.engine, s.strategy_factory)
+        markets = [(sym, str(cat.value)) for sym, cat in self.strategy.markets()]
+        markets = markets or [(sym, "linear") for sym in config.engine.symbols]
+        self.markets = [(sym, Category(cat)) for sym, cat in markets]
+        self.categories = tuple(sorted({c for _, c in self.markets}, key=lambda c: c.value))
+        limiter = RateLimiter({"orders": s.orders_per_second, "queries": s.queries_per_second})
+        self.raw = BybitRawClient(
+            config.engine.endpoints.rest_url,
+            s.api_key.get_secret_value(),
+            s.api_secret.get_secret_value(),
+            limiter=limiter,
+            on_call=self._on_call,
+        )
+        self.venue = BybitDomainClient(self.raw, on_error=self._on_venue_error)
+        self.portfolio = Portfolio()
+        self.governor = Governor()
+        self.instruments: dict[tuple[str, Category], Instrument] = {}
+        self.emergency_stop: str | None = None
+        self.reconciled = False
+        self.stop_event = asyncio.Event()
+        self.report_now = asyncio.Event()
+        self.equity_dirty = asyncio.Event()
+        self.streams: list[BybitStream] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.exit_code = 0
+        # set in start()
+        self.store: Store
+        self.cache: Cache
+        self.manager: OrderManager
+        self.runner: StrategyRunner
+        self.flattener: Flattener
+        self.reconciler: Reconciler
+        self.reporter: Reporter
+        self.watcher: EngineWatcher | None = None
+        self.kube: EngineClient | None = None
+
+    # probes -----------------------------------------------------------------------------
+    def _ready(self) -> tuple[bool, str]:
+        down = [st.name for st in self.streams if not st.connected]
+        if not self.reconciled:
+            return False, "not reconciled with the venue yet"
+        if down:
+            return False, f"streams down: {', '.join(down)}"
+        return True, "reconciled, streams up"
+
+    @property
+    def venue_connected(self) -> bool:
+        return bool(self.streams) and all(
+            st.connected for st in self.streams if st.name == "private"
+        )
+
+    def _on_call(self, endpoint: str, seconds: float, code: int) -> None:
+        self.metrics.rest_latency.labels(endpoint).observe(seconds)
+
+    def _on_venue_error(self, error: VenueError) -> None:
+        self.metrics.venue_errors.labels(str(error.code)).inc()
+        if isinstance(error, FatalError):
+            self._set_emergency_stop(f"venue refused the keys: {error}")
+
+    def _set_emergency_stop(self, why: str) -> None:
+        if self.emergency_stop is None:
+            log.error("emergency stop: %s", why)
+        self.emergency_stop = why
+        self.report_now.set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("background task failed: %s", error, exc_info=error)
+            self.reporter.last_error = f"{type(error).__name__}: {error}"[:500]
+
+    # start ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        s, e = self.config.settings, self.config.engine
+        await self.http.start()
+        self.store = await Store.connect(s.database_url.get_secret_value(), self.config.engine_key)
+        self.cache = await Cache.connect(
+            s.redis_url.get_secret_value(), s.engine_namespace, s.engine_name
+        )
+        for category in self.categories:
+            symbols = sorted({sym for sym, c in self.markets if c is category})
+            for symbol, inst in (await self.venue.instruments(category, symbols)).items():
+                self.instruments[(symbol, category)] = inst
+                self.portfolio.base_coins[symbol] = inst.base_coin
+        self.strategy = strategy_checkpoint.load(self.strategy, await self.store.load_strategy())
+        self.manager = OrderManager(self.venue, self.store, self.portfolio, self.metrics)
+        self.manager.on_fatal = self._set_emergency_stop
+        self.manager.on_final.append(lambda order: self.report_now.set())
+        self.flattener = Flattener(self.venue, self.manager, self.portfolio, self.instruments)
+        self.reporter = Reporter(self)
+        window = max(self.strategy.warmup_bars() + 5, 50)
+        self.runner = StrategyRunner(
+            engine=self.config.engine_key,
+            strategy=self.strategy,
+            market=LiveMarket([(sym, _si(c)) for sym, c in self.markets], window, s.bar_interval),
+            portfolio=self.portfolio,
+            manager=self.manager,
+            governor=self.governor,
+            limits=e.risk,
+            instruments=self.instruments,
+            metrics=self.metrics,
+            refuse=self._refusal,
+            background=self.spawn,
+            emergency_stop=lambda: self.emergency_stop,
+        )
+        self.runner.on_decided = lambda: self.spawn(self._save_strategy())
+        self.reconciler = Reconciler(
+            self.venue,
+            self.store,
+            self.manager,
+            self.portfolio,
+            self.instruments,
+            self._discrepancy,
+            resubmit_max_age_s=s.resubmit_max_age_seconds,
+            categories=self.categories,
+        )
+        checkpoint = await self.store.load_checkpoint()
+        self.governor.restore(checkpoint.directive)
+        self.emergency_stop = checkpoint.emergency_stop
+        if s.kubernetes:
+            await self._start_watch()
+        await self.reconciler.load()
+        result = await self.reconciler.run(at_start=True)
+        log.info(
+            "reconciled with the venue",
+            extra={
+                "discrepancies": len(result.discrepancies),
+                "resent": result.resent,
+                "fills_booked": result.fills_booked,
+            },
+        )
+        await self._warm_up()
+        self._start_streams()
+        await self._wait_streams()
+        # Whatever happened between the reconciliation and the subscriptions: once more.
+        await self.reconciler.run(at_start=False)
+        if s.dcp_window_seconds:
+            try:
+                await self.venue.arm_disconnect_cancel_all(s.dcp_window_seconds)
+            except VenueError as error:
+                log.warning("disconnected-cancel-all not armed: %s", error)
+        self.reconciled = True
+        self.runner.enabled = True
+        self.metrics.ready.set(1)
+        funding = FundingWatcher(self.venue, self.runner, list(self.strategy.funding_symbols()))
+        for loop in (
+            funding.run(),
+            self._governance_loop(),
+            self.reporter.run(),
+            self._equity_loop(),
+            self._housekeeping_loop(),
+        ):
+            self.spawn(loop)
+        self.report_now.set()
+        gc.collect()
+        gc.freeze()  # start-up objects leave the collector's scans: shorter pauses when trading
+        log.info("trading", extra={"strategy": self.strategy.name, "markets": str(self.markets)})
+
+    async def _start_watch(self) -> None:
+        s = self.config.settings
+        try:
+            self.kube = EngineClient.from_environment(s.engine_namespace, s.engine_name)
+        except Exception as error:
+            log.error("no Kubernetes access (%s): status will not be reported", error)
+            return
+        self.watcher = EngineWatcher(self.kube, self.governor.observe)
+        self.spawn(self.watcher.run())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.watcher.seen.wait(), timeout=3)
+
+    async def _warm_up(self) -> None:
+        size = max(self.strategy.warmup_bars() + 2, 3)
+        interval = self.config.settings.bar_interval
+        for (symbol, category), window in self.runner.market.windows.items():
+            rows = await self.venue.klines(Category(category.value), symbol, interval, size + 1)
+            for row in rows[:-1]:  # the last one is still forming
+                window.add(int(row[0]), row[1], row[2], row[3], row[4], row[5])
+            if window.rows:
+                window.compute(self.strategy, symbol, category)
+                self.portfolio.marks.setdefault(symbol, window.closes[-1])
+            await self.cache.klines(category.value, symbol, interval, rows[-size:])
+        start = self.runner.market.complete_bar()
+        if start is not None:
+            self.runner.market.bar_start = start
+
+    def _start_streams(self) -> None:
+        e, s = self.config.engine, self.config.settings
+        dispatcher = Dispatcher(
+            runner=self.runner,
+            manager=self.manager,
+            portfolio=self.portfolio,
+            cache=self.cache,
+            metrics=self.metrics,
+            background=self.spawn,
+            on_fill=self._on_fill,
+        )
+        base = e.endpoints.public_ws_url.rstrip("/")
+        for category in self.categories:
+            symbols = sorted({sym for sym, c in self.markets if c is category})
+            topics = [f"kline.{s.bar_interval}.{sym}" for sym in symbols]
+            topics += [f"tickers.{sym}" for sym in symbols]
+            self.streams.append(
+                BybitStream(
+                    f"public-{category.value}",
+                    f"{base}/v5/public/{category.value}",
+                    topics,
+                    dispatcher.public(category),
+                    on_connected=self._on_public_connected,
+                )
+            )
+        private = ["order", "execution", "position", "wallet"]
+        if s.dcp_window_seconds:
+            private.append("dcp")
+        self.streams.append(
+            BybitStream(
+                "private",
+                e.endpoints.private_ws_url.rstrip("/") + "/v5/private",
+                private,
+                dispatcher.private,
+                on_connected=self._on_private_connected,
+                on_disconnected=self.report_now.set,
+                credentials=(s.api_key.get_secret_value(), s.api_secret.get_secret_value()),
+            )
+        )
+        for stream in self.streams:
+            stream.on_reconnect = lambda name: self.metrics.reconnects.labels(name).inc()
+            self.spawn(stream.run())
+
+    async def _wait_streams(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(st.up.wait() for st in self.streams)), timeout=STREAM_WAIT_S
+            )
+
+    async def _on_public_connected(self, gap: bool) -> None:
+        if gap:
+            self.spawn(self._warm_up())
+
+    async def _on_private_connected(self, gap: bool) -> None:
+        self.report_now.set()
+        if gap or self.reconciled:
+            self.spawn(self.resync("stream gap"))
+
+    async def resync(self, why: str) -> None:
+        """REST resync: orders, fills, positions and wallet, as after a start."""
+        try:
+            result = await self.reconciler.run(at_start=False)
+        except VenueError as error:
+            self.reporter.last_error = f"resync after {why}: {error}"
+            return
+        if result.discrepancies:
+            log.info("resync after %s", why, extra={"discrepancies": len(result.discrepancies)})
+        self.report_now.set()
+
+    async def _save_strategy(self) -> None:
+        state = strategy_checkpoint.dump(self.strategy)
+        if state is not None:
+            await self.store.save_strategy(self.strategy.name, self.strategy.api_version, state)
+
+    # events -----------------------------------------------------------------------------
+    def _on_fill(self) -> None:
+        self.equity_dirty.set()
+        self.report_now.set()
+
+    def _refusal(self, intent_id: str, symbol: str, check: str, reason: str) -> None:
+        self.spawn(self.store.risk_refusal(intent_id, symbol, check, reason))
+        self.spawn(
+            self.cache.event(
+                "risk_refusal",
+                {"intent": intent_id, "symbol": symbol, "check": check, "reason": reason},
+            )
+        )
+
+    async def _discrepancy(
+        self, kind: str, subject: str, ours: str | None, venue: str | None, resolution: str
+    ) -> None:
+        self.metrics.discrepancies.labels(kind).inc()
+        log.warning(
+            "discrepancy",
+            extra={
+                "kind": kind,
+                "subject": subject,
+                "ours": ours,
+                "venue": venue,
+                "resolution": resolution,
+            },
+        )
+        await self.store.discrepancy(kind, subject, ours, venue, resolution)
+        await self.cache.event(
+            "discrepancy",
+            {
+                "kind": kind,
+                "subject": subject,
+                "ours": ours,
+                "venue": venue,
+                "resolution": resolution,
+            },
+        )
+
+    # loops ------------------------------------------------------------------------------
+    async def _governance_loop(self) -> None:
+        from .obey import obey
+
+        while True:
+            await self.governor.wake.wait()
+            self.governor.wake.clear()
+            await obey(self)
+
+    async def _equity_loop(self) -> None:
+        while True:
+            await self.equity_dirty.wait()
+            self.equity_dirty.clear()
+            await asyncio.sleep(0.1)  # the wallet update follows the execution
+            await self.cache.equity(self.portfolio.equity, time.time_ns() // 1_000_000)
+
+    async def _housekeeping_loop(self) -> None:
+        tick = 0
+        while True:
+            await asyncio.sleep(1.0)
+            tick += 1
+            self.probes.beat = time.monotonic()
+            await self.cache.flush_tickers()
+            if self.manager.unresolved and tick % 2 == 0:
+                await self.resync("unresolved orders")
+
+    # stop -------------------------------------------------------------------------------
+    def install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+
+    async def stop(self) -> None:
+        """Graceful: no new orders, cancel (or leave) resting orders, flush state, last report."""
+        log.info("stopping")
+        self.runner.enabled = False
+        self.governor.suspended = True  # refuse anything still in the pipeline
+        if self.config.settings.cancel_on_shutdown and self.reconciled:
+            with contextlib.suppress(VenueError):
+                await self.manager.cancel_all()
+        await self.manager.drain(5.0)
+        if self.reconciled:
+            with contextlib.suppress(VenueError):
+                await self.reconciler.run(at_start=False)
+            await self.reporter.report_once()
+        for stream in self.streams:
+            await stream.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.reporter.save_checkpoint()
+        if self.kube is not None:
+            await self.kube.close()
+        await self.cache.close()
+        await self.store.close()
+        await self.http.stop()
+        log.info("stopped")
+
+
+def _si(category: Category) -> Any:
+    from engine_runtime.strategies.interface import Category as StrategyCategory
+
+    return StrategyCategory(category.value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

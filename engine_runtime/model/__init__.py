@@ -1,0 +1,1 @@
+"""The runtime's domain types: identifiers, instruments and filters, and venue reports."""
