@@ -4,7 +4,6 @@ target raised while governance pauses entries is refused."""
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import threading
@@ -19,7 +18,8 @@ import pytest
 
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
-from support import processes
+from support import kube, processes
+from support.kube import apply
 from support.processes import Venue
 from support.waiting import wait_for
 
@@ -29,13 +29,8 @@ SUBS = {"a": ("100001", "PAPERSUBKEY0001", "PAPERSUBSECRET000000000000000001"),
 LABEL = {"trading.eternal-engine.io/portfolio": "alloc"}
 
 
-def apply(plane: ControlPlane, ns: str, obj: dict[str, Any]) -> None:
-    plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(obj))
-
-
 def get(plane: ControlPlane, kind: str, name: str, ns: str) -> dict[str, Any]:
-    out = plane.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
-    return json.loads(out.stdout) if out.returncode == 0 else {}
+    return kube.get(plane, kind, name, ns) or {}
 
 
 def usdt(venue: Venue, engine: str) -> Decimal:
@@ -54,11 +49,7 @@ def faults(venue: Venue, **settings: int) -> None:
 
 def setup_engines(plane: ControlPlane, ns: str) -> None:
     for name, (uid, key, secret) in SUBS.items():
-        data = {"apiKey": key, "apiSecret": secret}
-        apply(plane, ns, {
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-keys"},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        })  # fmt: skip
+        kube.secret(plane, ns, f"{name}-keys", {"apiKey": key, "apiSecret": secret})
         apply(plane, ns, {
             "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
             "metadata": {"name": name, "labels": LABEL},

@@ -19,6 +19,7 @@ import pytest
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from support import processes
+from support.kube import apply, get, secret
 from support.processes import Operator, Venue
 from support.waiting import wait_for
 
@@ -49,15 +50,6 @@ def ns(control_plane: ControlPlane, operator: Operator) -> Iterator[str]:
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def get(plane: ControlPlane, kind: str, name: str, ns: str) -> dict[str, Any] | None:
-    result = plane.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
-    return json.loads(result.stdout) if result.returncode == 0 else None
-
-
-def apply(plane: ControlPlane, ns: str, obj: dict[str, Any]) -> None:
-    plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(obj))
-
-
 def engine_manifest(name: str, **spec: Any) -> dict[str, Any]:
     base = {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": processes.SUB1_UID}
     return {
@@ -69,11 +61,9 @@ def engine_manifest(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def sub1_secret(plane: ControlPlane, ns: str, name: str = "sub1-keys", **keys: str) -> None:
-    data = keys or {"apiKey": processes.SUB1_KEY, "apiSecret": processes.SUB1_SECRET}
-    apply(plane, ns, {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-    })  # fmt: skip
+    secret(
+        plane, ns, name, keys or {"apiKey": processes.SUB1_KEY, "apiSecret": processes.SUB1_SECRET}
+    )
 
 
 SUB1_CREDS = {"secretName": "sub1-keys"}
@@ -416,6 +406,7 @@ def test_delete_with_a_live_runtime_waits_for_its_confirmation(
     apply(control_plane, ns, engine_manifest("bye", credentials=SUB1_CREDS))
     wait_for(lambda: replicas(control_plane, ns, "bye") == 1, 20, "one replica")
     with FakeRuntimeHeartbeat(control_plane, ns, "bye") as runtime:
+        engine_when(control_plane, ns, "bye", lambda e: phase(e) == "Running", "Running")
         control_plane.kubectl("delete", "engine", "bye", "-n", ns, "--wait=false")
         engine = engine_when(
             control_plane, ns, "bye", lambda e: "shutdown" in e["status"], "a shutdown request"

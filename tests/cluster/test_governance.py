@@ -5,7 +5,6 @@ governance controller reads exactly what a runtime writes, and its own writes ar
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import threading
@@ -20,6 +19,7 @@ import pytest
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from support import processes
+from support.kube import apply, get, secret
 from support.processes import Operator, Venue
 from support.waiting import wait_for
 
@@ -54,15 +54,6 @@ def ns(control_plane: ControlPlane, gov_operator: Operator) -> Iterator[str]:
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def apply(plane: ControlPlane, ns: str, obj: dict[str, Any]) -> None:
-    plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(obj))
-
-
-def get(plane: ControlPlane, kind: str, name: str, ns: str) -> dict[str, Any] | None:
-    out = plane.kubectl("get", kind, name, "-n", ns, "-o", "json", check=False)
-    return json.loads(out.stdout) if out.returncode == 0 else None
-
-
 def engine(name: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
@@ -82,11 +73,9 @@ def policy(**spec: Any) -> dict[str, Any]:
 
 
 def keys(plane: ControlPlane, ns: str) -> None:
-    data = {"apiKey": processes.SUB1_KEY, "apiSecret": processes.SUB1_SECRET}
-    apply(plane, ns, {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sub1-keys"},
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-    })  # fmt: skip
+    secret(
+        plane, ns, "sub1-keys", {"apiKey": processes.SUB1_KEY, "apiSecret": processes.SUB1_SECRET}
+    )
 
 
 class Runtimes:

@@ -16,6 +16,7 @@ import pytest
 from eternal_operator.devtools.controlplane import ControlPlane
 from eternal_operator.devtools.podrunner.runner import RESTARTS, PodRunner
 from eternal_operator.kube import KubeClient
+from support.kube import apply
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -114,10 +115,6 @@ def pod_ns(control_plane: ControlPlane, namespace: str) -> str:
     kc("create", "configmap", "cfg", "-n", namespace, "--from-literal=settings.txt=hello")
     kc("create", "serviceaccount", "worker", "-n", namespace)
     return namespace
-
-
-def apply(plane: ControlPlane, ns: str, obj: dict[str, Any]) -> None:
-    plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(obj))
 
 
 def status(plane: ControlPlane, ns: str, name: str) -> dict[str, Any]:
