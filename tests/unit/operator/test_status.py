@@ -114,6 +114,14 @@ def test_shutdown_done_by_the_runtime_only_if_after_the_request() -> None:
     assert done.request.completed_by == "runtime"
 
 
+def test_a_confirmation_stamped_in_whole_seconds_counts() -> None:
+    asked = ShutdownRequest(
+        reason=ShutdownReason.DELETE, requested_at=NOW + timedelta(microseconds=700_000)
+    )
+    decision = decide(asked, beat(0, shutdown_done_at=NOW), alive=True)
+    assert decision.step is shutdown.Step.DONE
+
+
 def test_a_changed_flatten_wish_is_a_new_request() -> None:
     asked = ShutdownRequest(reason=ShutdownReason.DELETE, requested_at=NOW - timedelta(seconds=5))
     decision = decide(asked, beat(1), alive=True, flatten=True)

@@ -46,7 +46,8 @@ def decide(
     if request.completed_at is not None:
         return Decision(Step.DONE, request, f"completed by the {request.completed_by}")
     done_at = runtime.shutdown_done_at if runtime else None
-    if done_at is not None and done_at >= request.requested_at:
+    # A runtime may stamp whole seconds: a confirmation in the request's second counts.
+    if done_at is not None and done_at >= request.requested_at.replace(microsecond=0):
         finished = request.model_copy(update={"completed_at": now, "completed_by": "runtime"})
         return Decision(Step.DONE, finished, "the runtime confirmed its orders cancelled")
     if not runtime_alive:
