@@ -132,6 +132,7 @@ def evaluate(
     flows: list[Flow],
     reset: Reset,
     now: datetime,
+    flows_in_flight: bool = False,
 ) -> Step:
     stale_after = timedelta(seconds=spec.stale_after_seconds)
     unknown = sorted(
@@ -152,17 +153,26 @@ def evaluate(
     equity = sum((o.equity for o in observations if o.equity is not None), Decimal(0))
     book = state.book or Book.opening(equity)
     applied = list(state.flows_applied)
-    for flow in sorted(flows, key=lambda f: f.at):
-        if flow.id in applied:
-            continue
-        seen_after = all(
+    entering = [
+        flow
+        for flow in flows
+        if flow.id not in applied
+        # Only once every engine it touched has reported equity measured after it.
+        and all(
             o.at is not None and o.at > flow.at for o in observations if o.engine in flow.engines
         )
-        if not seen_after:
-            continue  # the engines' equity does not include it yet: apply it next time
-        book = book.after_flow(equity - flow.amount, flow.amount)
-        applied.append(flow.id)
-    book = book.marked(equity)
+    ]
+    if entering:
+        # All flows entering now are inside `equity`: price them together at the NAV per unit
+        # of the equity without any of them.
+        amount = sum((f.amount for f in entering), Decimal(0))
+        book = book.after_flow(equity - amount, amount)
+        applied += [f.id for f in sorted(entering, key=lambda f: f.at)]
+    # While money is moving (a transfer under way, or done but not yet in every engine's
+    # reported equity), equity is neither a gain nor a loss yet: hold the mark and the level.
+    holding = flows_in_flight or any(f.id not in applied for f in flows)
+    if not holding:
+        book = book.marked(equity)
     drawdown = book.drawdown(equity)
     nav = book.nav_per_unit(equity)
     period = (state.period or PeriodOpen.at(now, nav)).rolled(now, nav)
@@ -176,7 +186,7 @@ def evaluate(
         nav_per_unit=nav,
     )
     _apply_reset(spec, step, reset, now)
-    _apply_levels(spec, step, now)
+    _apply_levels(spec, step, now, holding=holding)
     daily, weekly = period.losses(nav)
     losses = []
     if daily >= spec.daily_loss_limit:
@@ -226,17 +236,23 @@ def _apply_reset(spec: CircuitBreakerPolicySpec, step: Step, reset: Reset, now: 
     step.events.append(("Normal", "Reset", reason))
 
 
-def _apply_levels(spec: CircuitBreakerPolicySpec, step: Step, now: datetime) -> None:
+def _apply_levels(
+    spec: CircuitBreakerPolicySpec, step: Step, now: datetime, *, holding: bool = False
+) -> None:
     state = step.state
     drawdown = step.drawdown or Decimal(0)
-    level = next_level(
-        levels=spec.levels,
-        current=state.level,
-        drawdown=drawdown,
-        hysteresis=spec.hysteresis,
-        cooldown=timedelta(seconds=spec.cooldown_seconds),
-        since=state.level_since,
-        now=now,
+    level = (
+        state.level
+        if holding
+        else next_level(
+            levels=spec.levels,
+            current=state.level,
+            drawdown=drawdown,
+            hysteresis=spec.hysteresis,
+            cooldown=timedelta(seconds=spec.cooldown_seconds),
+            since=state.level_since,
+            now=now,
+        )
     )
     if level != state.level:
         up = level > state.level

@@ -148,6 +148,36 @@ def test_a_recorded_deposit_does_not_trip_a_level() -> None:
     assert twice.state.book == result.state.book  # applied once, never again
 
 
+def test_flows_entering_together_are_priced_together() -> None:
+    state = step(State(), "600", "400").state
+    later = T0 + timedelta(minutes=1)
+    flows = [
+        Flow("a", D(1500), T0 + timedelta(seconds=30), ("e0",)),
+        Flow("b", D(500), T0 + timedelta(seconds=30), ("e1",)),
+    ]
+    result = step(state, "2100", "900", now=later, flows=flows)
+    assert result.nav_per_unit == 1
+    assert result.state.book is not None
+    assert result.state.book.units == D(3000)
+
+
+def test_money_in_flight_neither_raises_the_mark_nor_trips_a_level() -> None:
+    state = step(State(), "1000").state
+    landed_early = evaluate(
+        spec=SPEC, state=state, observations=obs("1500", at=T0 + timedelta(seconds=5)),
+        flows=[], reset=NO_RESET, now=T0 + timedelta(seconds=5), flows_in_flight=True,
+    )  # fmt: skip
+    assert landed_early.state.book == state.book  # the +500 is not a new high
+    gone_early = evaluate(
+        spec=SPEC, state=state, observations=obs("700", at=T0 + timedelta(seconds=5)),
+        flows=[], reset=NO_RESET, now=T0 + timedelta(seconds=5), flows_in_flight=True,
+    )  # fmt: skip
+    assert gone_early.directive.level == 0  # a 30% withdrawal under way is not a crash
+    unseen = Flow("w", D(-300), T0 + timedelta(minutes=9), ("e0",))
+    waiting = step(state, "700", now=T0 + timedelta(seconds=6), flows=[unseen])
+    assert waiting.directive.level == 0
+
+
 def test_a_flow_waits_until_the_equity_includes_it() -> None:
     state = step(State(), "1000").state
     flow = Flow("t1", D(500), T0 + timedelta(minutes=5), ("e0",))

@@ -31,7 +31,8 @@ class Pass:
 
 
 def _time(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Microseconds: governance compares these with when equity was measured.
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _text(value: Decimal, places: int = 6) -> str:

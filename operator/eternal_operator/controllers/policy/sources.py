@@ -74,6 +74,16 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def in_flight(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> bool:
+    """Is a transfer between the master and these engines planned or under way?"""
+    return any(
+        t.get("state") in ("Planned", "Pending")
+        and MASTER in (t.get("fromEngine"), t.get("toEngine"))
+        and engines & {t.get("fromEngine"), t.get("toEngine")}
+        for t in transfers
+    )
+
+
 def flows(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flow]:
     """Completed transfers between the master account and these engines, as portfolio flows.
 
