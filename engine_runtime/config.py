@@ -60,6 +60,18 @@ class RuntimeSettings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Overrides engine.json's metricsPort (local pods share one network).",
+    )
+    health_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Overrides engine.json's healthPort (local pods share one network).",
+    )
     orders_per_second: float = Field(default=8, gt=0, le=100)
     queries_per_second: float = Field(default=40, gt=0, le=500)
 

@@ -52,6 +52,9 @@ class Reporter:
 
     async def report_once(self, *, refresh: bool = False) -> None:
         rt = self.rt
+        # When the equity was measured: taken before the wallet is read, never after, so an
+        # equity figure can never claim to include a transfer that landed after the read.
+        now_ms = time.time_ns() // 1_000_000
         if refresh:
             try:
                 rt.portfolio.on_wallet(await rt.venue.wallet())
@@ -69,7 +72,6 @@ class Reporter:
             last_error=rt.emergency_stop or self.last_error or rt.manager.last_error,
         )
         equity = rt.portfolio.equity
-        now_ms = time.time_ns() // 1_000_000
         rt.metrics.equity.set(float(equity))
         rt.metrics.drawdown.set(float(rt.portfolio.drawdown))
         rt.metrics.open_orders.set(report.open_orders)
@@ -89,6 +91,7 @@ class Reporter:
         if rt.kube is not None:
             try:
                 await rt.kube.patch_status(status_patch(report))
+                rt.metrics.heartbeat.set(time.time())
             except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
                 log.warning("status patch failed: %s", error)
         self.reports += 1

@@ -55,10 +55,17 @@ class Runtime:
     def __init__(self, config: Config, strategy: Strategy | None = None) -> None:
         self.config = config
         s = config.settings
-        self.metrics = Metrics()
+        self.metrics = Metrics(
+            engine=config.engine.engine.name,
+            namespace=config.engine.engine.namespace,
+            strategy=config.engine.strategy.value,
+        )
         self.probes = Probes(self._ready)
         self.http = HttpEndpoints(
-            self.probes, self.metrics, config.engine.health_port, config.engine.metrics_port
+            self.probes,
+            self.metrics,
+            s.health_port or config.engine.health_port,
+            s.metrics_port or config.engine.metrics_port,
         )
         self.strategy = strategy or build_strategy(config.engine, s.strategy_factory)
         markets = [(sym, str(cat.value)) for sym, cat in self.strategy.markets()]
@@ -230,7 +237,7 @@ class Runtime:
         except Exception as error:
             log.error("no Kubernetes access (%s): status will not be reported", error)
             return
-        self.watcher = EngineWatcher(self.kube, self.governor.observe)
+        self.watcher = EngineWatcher(self.kube, self._observe_engine)
         self.spawn(self.watcher.run())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.watcher.seen.wait(), timeout=3)
@@ -395,6 +402,13 @@ class Runtime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
+
+    def _observe_engine(self, engine: dict[str, Any]) -> None:
+        """Every version of our Engine the watch delivers: the directive, and our allocation."""
+        self.governor.observe(engine)
+        weight = ((engine.get("status") or {}).get("allocation") or {}).get("targetWeight")
+        if weight is not None:
+            self.metrics.allocation.set(float(weight))
 
     async def stop(self) -> None:
         """Graceful: no new orders, cancel (or leave) resting orders, flush state, last report."""

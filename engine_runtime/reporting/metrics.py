@@ -1,10 +1,13 @@
 """Prometheus metrics of one runtime (its own registry, served on the metrics port).
 
-Names start with `eternal_runtime_`. No label ever carries a secret or an unbounded value:
-symbols and Bybit error codes are bounded sets.
+Names start with `eternal_engine_`, as the alerts and dashboards expect, and every series
+carries the engine, its namespace and its strategy. No label ever carries a secret or an
+unbounded value: symbols and Bybit error codes are bounded sets.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -26,54 +29,86 @@ LATENCY_BUCKETS = (
 )
 
 
+ENGINE_LABELS = ("engine", "namespace", "strategy")
+
+
+class _Bound:
+    """A labelled metric with the engine's own labels already filled in."""
+
+    def __init__(self, metric: Any, const: dict[str, str]) -> None:
+        self._metric = metric
+        self._const = const
+        self._extra = [n for n in metric._labelnames if n not in const]
+
+    def labels(self, *values: str, **named: str) -> Any:
+        return self._metric.labels(
+            **self._const, **dict(zip(self._extra, values, strict=False)), **named
+        )
+
+
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    """The runtime's metrics, named as the alerts and dashboards expect (`eternal_engine_*`),
+    each labelled with the engine, its namespace and its strategy."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        engine: str = "",
+        namespace: str = "",
+        strategy: str = "",
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.orders = Counter(
-            "eternal_runtime_orders_total", "Orders reaching a status.", ["status"], registry=r
+        const = {"engine": engine, "namespace": namespace, "strategy": strategy}
+
+        def metric(kind: Any, name: str, doc: str, labels: tuple[str, ...] = (), **kw: Any) -> Any:
+            created = kind(name, doc, [*ENGINE_LABELS, *labels], registry=r, **kw)
+            return _Bound(created, const) if labels else created.labels(**const)
+
+        self.orders = metric(
+            Counter, "eternal_engine_orders_total", "Orders reaching a status.", ("status",)
         )
-        self.open_orders = Gauge("eternal_runtime_open_orders", "Open orders.", registry=r)
-        self.fills = Counter("eternal_runtime_fills_total", "Executions booked.", registry=r)
-        self.tick_to_order = Histogram(
-            "eternal_runtime_tick_to_order_seconds",
-            "Market data message in to order request out, in process.",
+        self.open_orders = metric(Gauge, "eternal_engine_open_orders", "Open orders.")
+        self.fills = metric(Counter, "eternal_engine_fills_total", "Executions booked.")
+        self.tick_to_order = metric(
+            Histogram, "eternal_engine_tick_to_order_seconds",
+            "Market data message in to order request out, in process.", buckets=LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.order_ack = metric(
+            Histogram, "eternal_engine_order_latency_seconds",
+            "Order request out to the venue's acknowledgement.", buckets=LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.rest_latency = metric(
+            Histogram, "eternal_engine_rest_seconds", "Venue REST call latency.", ("endpoint",),
             buckets=LATENCY_BUCKETS,
-            registry=r,
+        )  # fmt: skip
+        self.equity = metric(Gauge, "eternal_engine_equity", "Equity in USDT.")
+        self.drawdown = metric(
+            Gauge, "eternal_engine_drawdown", "Drawdown from the high-water mark."
         )
-        self.order_ack = Histogram(
-            "eternal_runtime_order_ack_seconds",
-            "Order request out to the venue's acknowledgement.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.heartbeat = metric(
+            Gauge, "eternal_engine_heartbeat_timestamp_seconds", "Last status report (epoch s)."
         )
-        self.rest_latency = Histogram(
-            "eternal_runtime_rest_seconds",
-            "Venue REST call latency.",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.allocation = metric(
+            Gauge, "eternal_engine_allocation_target_weight", "Target weight from the Allocation."
         )
-        self.equity = Gauge("eternal_runtime_equity_usdt", "Equity in USDT.", registry=r)
-        self.drawdown = Gauge(
-            "eternal_runtime_drawdown_ratio", "Drawdown from the high-water mark.", registry=r
+        self.reconnects = metric(
+            Counter, "eternal_engine_stream_reconnects_total", "Stream reconnects.", ("stream",)
         )
-        self.reconnects = Counter(
-            "eternal_runtime_stream_reconnects_total", "Stream reconnects.", ["stream"], registry=r
+        self.venue_errors = metric(
+            Counter, "eternal_engine_venue_errors_total", "Venue errors by code.", ("code",)
         )
-        self.venue_errors = Counter(
-            "eternal_runtime_venue_errors_total", "Venue errors by code.", ["code"], registry=r
+        self.risk_refusals = metric(
+            Counter, "eternal_engine_risk_refusals_total", "Intents refused.", ("check",)
         )
-        self.risk_refusals = Counter(
-            "eternal_runtime_risk_refusals_total", "Intents refused.", ["check"], registry=r
+        self.discrepancies = metric(
+            Counter, "eternal_engine_discrepancies_total", "Reconciliation findings.", ("kind",)
         )
-        self.discrepancies = Counter(
-            "eternal_runtime_discrepancies_total", "Reconciliation findings.", ["kind"], registry=r
+        self.events = metric(
+            Counter, "eternal_engine_stream_messages_total", "Stream messages.", ("stream",)
         )
-        self.events = Counter(
-            "eternal_runtime_stream_messages_total", "Stream messages.", ["stream"], registry=r
+        self.directive = metric(
+            Gauge, "eternal_engine_applied_directive", "Governance sequence applied."
         )
-        self.directive = Gauge(
-            "eternal_runtime_applied_directive", "Governance sequence applied.", registry=r
-        )
-        self.ready = Gauge("eternal_runtime_ready", "1 when reconciled and streams up.", registry=r)
+        self.ready = metric(Gauge, "eternal_engine_ready", "1 when reconciled and streams up.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -13,6 +14,17 @@ from support.runtime import RuntimeProcess, admin
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
+
+
+def series(text: str, name: str, **labels: str) -> bool:
+    """A sample of `name` with these labels (and the engine's own labels) is exposed."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if found.get("engine") and all(found.get(k) == v for k, v in labels.items()):
+            return True
+    return False
 
 
 def _by_intent(rows: list[dict[str, object]], suffix: str) -> dict[str, object] | None:
@@ -67,8 +79,8 @@ def test_places_amends_fills_and_cancels(
     assert Decimal(equity[-1][1]["equity"]) > 0
     assert int(equity[-1][1]["ts"]) > 0
     metrics = rt.metrics()
-    assert 'eternal_runtime_orders_total{status="Filled"}' in metrics
-    assert "eternal_runtime_tick_to_order_seconds_count" in metrics
+    assert series(metrics, "eternal_engine_orders_total", status="Filled")
+    assert "eternal_engine_tick_to_order_seconds_count" in metrics
     assert rt.stop() == 0  # graceful SIGTERM
     assert "BYBIT" not in rt.text()
     assert rt.env["BYBIT_API_SECRET"] not in rt.text()
@@ -132,7 +144,7 @@ def test_stream_drop_mid_fill_is_healed_by_resync(
     assert sum(f["qty"] for f in fills) == Decimal("0.01")
     position = rtdb.fetch(postgres, "SELECT qty FROM positions WHERE engine=$1", engine)[0]
     assert position["qty"] == Decimal("0.01")
-    wait_for(lambda: "eternal_runtime_stream_reconnects_total{" in rt.metrics(), 20, "reconnects")
+    wait_for(lambda: "eternal_engine_stream_reconnects_total{" in rt.metrics(), 20, "reconnects")
 
 
 def test_rate_limit_storm_is_ridden_out(
@@ -155,7 +167,7 @@ def test_rate_limit_storm_is_ridden_out(
     link = rtdb.orders(postgres, engine)[0]["client_order_id"]
     venue = venue_http.get_open_orders(category="linear", orderLinkId=link)["result"]["list"]
     assert len(venue) == 1
-    assert 'eternal_runtime_venue_errors_total{code="10006"}' in rt.metrics()
+    assert series(rt.metrics(), "eternal_engine_venue_errors_total", code="10006")
 
 
 def test_refused_intent_is_recorded_with_its_reason(
