@@ -174,7 +174,9 @@ class Stack:
     def _runtime_env(self, database: str, redis: str) -> None:
         """The Secret every runtime in `default` gets as env (EE_OPERATOR_RUNTIME_ENV_SECRET)."""
         assert self.plane is not None
-        data = {"EE_DATABASE_URL": database, "EE_REDIS_URL": redis}
+        # Strategies act on 1-minute bars here, so a local fleet visibly trades within minutes;
+        # in production they run on daily bars, as they are backtested (EE_BAR_INTERVAL=D).
+        data = {"EE_DATABASE_URL": database, "EE_REDIS_URL": redis, "EE_BAR_INTERVAL": "1"}
         secret = {
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "eternal-engine-runtime-env", "namespace": "default"},

@@ -151,7 +151,9 @@ def evaluate(
         return step
 
     equity = sum((o.equity for o in observations if o.equity is not None), Decimal(0))
-    book = state.book or Book.opening(equity)
+    if state.book is None and equity <= 0:
+        # An unfunded portfolio has no NAV to lose: nothing to measure until money arrives.
+        return Step(state=state, directive=_directive(spec, state, ()), equity=equity)
     applied = list(state.flows_applied)
     entering = [
         flow
@@ -162,12 +164,17 @@ def evaluate(
             o.at is not None and o.at > flow.at for o in observations if o.engine in flow.engines
         )
     ]
-    if entering:
-        # All flows entering now are inside `equity`: price them together at the NAV per unit
-        # of the equity without any of them.
-        amount = sum((f.amount for f in entering), Decimal(0))
-        book = book.after_flow(equity - amount, amount)
-        applied += [f.id for f in sorted(entering, key=lambda f: f.at)]
+    if state.book is None:
+        # The opening equity already holds the flows that are in it: they are the first units.
+        book = Book.opening(equity)
+    else:
+        book = state.book
+        if entering:
+            # All flows entering now are inside `equity`: price them together at the NAV per
+            # unit of the equity without any of them.
+            amount = sum((f.amount for f in entering), Decimal(0))
+            book = book.after_flow(equity - amount, amount)
+    applied += [f.id for f in sorted(entering, key=lambda f: f.at)]
     # While money is moving (a transfer under way, or done but not yet in every engine's
     # reported equity), equity is neither a gain nor a loss yet: hold the mark and the level.
     holding = flows_in_flight or any(f.id not in applied for f in flows)

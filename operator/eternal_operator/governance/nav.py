@@ -19,8 +19,10 @@ class Book:
 
     @classmethod
     def opening(cls, equity: Decimal) -> Book:
-        units = equity if equity > 0 else Decimal(1)
-        return cls(units=units, high_water_mark=Decimal(1))
+        """The book of a portfolio first seen with `equity` (> 0): NAV per unit 1."""
+        if equity <= 0:
+            raise ValueError("a book opens on positive equity")
+        return cls(units=equity, high_water_mark=Decimal(1))
 
     def nav_per_unit(self, equity: Decimal) -> Decimal:
         return equity / self.units if self.units > 0 else Decimal(0)

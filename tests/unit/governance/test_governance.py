@@ -161,6 +161,27 @@ def test_flows_entering_together_are_priced_together() -> None:
     assert result.state.book.units == D(3000)
 
 
+def test_an_unfunded_portfolio_is_not_measured() -> None:
+    empty = step(State(), "0", "0")
+    assert empty.state.book is None
+    assert empty.directive.level == 0
+    assert not empty.directive.halt
+    funded = step(empty.state, "6000", "4000", now=T0 + timedelta(minutes=1))
+    assert funded.nav_per_unit == 1
+    assert funded.directive.level == 0
+
+
+def test_flows_inside_the_opening_equity_are_not_priced_again() -> None:
+    contribution = [
+        Flow("c1", D(4000), T0, ("e0",)),
+        Flow("c2", D(1000), T0, ("e1",)),
+    ]
+    opened = step(State(), "10000", "5000", now=T0 + timedelta(minutes=1), flows=contribution)
+    assert opened.nav_per_unit == 1
+    assert opened.drawdown == 0
+    assert set(opened.state.flows_applied) == {"c1", "c2"}
+
+
 def test_money_in_flight_neither_raises_the_mark_nor_trips_a_level() -> None:
     state = step(State(), "1000").state
     landed_early = evaluate(
