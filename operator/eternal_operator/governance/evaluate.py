@@ -142,18 +142,17 @@ def evaluate(
     )
     if unknown or not observations:
         step = Step(state=state, directive=_directive(spec, state, ()), unknown=unknown)
-        if unknown and spec.on_unknown == UnknownEquity.HALT and not state.halted:
-            reason = f"equity unknown for {', '.join(unknown)} (policy onUnknown: Halt)"
-            step.state = replace(state, halted=True, halt_reason=reason, tripped_at=now)
-            step.directive = _directive(spec, step.state, ())
-            step.changes.append(Change(state.level, state.level, Decimal(0), reason))
-            step.events.append(("Warning", "Halted", reason))
+        if unknown and spec.on_unknown == UnknownEquity.HALT:
+            _halt(step, f"equity unknown for {', '.join(unknown)} (policy onUnknown: Halt)", now)
+        _emergency(spec, step, now)
         return step
 
     equity = sum((o.equity for o in observations if o.equity is not None), Decimal(0))
     if state.book is None and equity <= 0:
         # An unfunded portfolio has no NAV to lose: nothing to measure until money arrives.
-        return Step(state=state, directive=_directive(spec, state, ()), equity=equity)
+        step = Step(state=state, directive=_directive(spec, state, ()), equity=equity)
+        _emergency(spec, step, now)
+        return step
     applied = list(state.flows_applied)
     entering = [
         flow
@@ -202,6 +201,23 @@ def evaluate(
         losses.append(f"weekly loss limit {spec.weekly_loss_limit} reached")
     step.directive = _directive(spec, step.state, tuple(losses))
     return step
+
+
+def _halt(step: Step, reason: str, now: datetime) -> None:
+    """Latch a halt (once); the caller derives the directive from the new state."""
+    state = step.state
+    if state.halted:
+        return
+    step.state = replace(state, halted=True, halt_reason=reason, tripped_at=now)
+    step.changes.append(Change(state.level, state.level, step.drawdown or Decimal(0), reason))
+    step.events.append(("Warning", "Halted", reason))
+
+
+def _emergency(spec: CircuitBreakerPolicySpec, step: Step, now: datetime) -> None:
+    """spec.emergencyHalt halts whatever else is known or not: it never waits for data."""
+    if spec.emergency_halt:
+        _halt(step, "emergency halt (spec.emergencyHalt)", now)
+    step.directive = _directive(spec, step.state, ())
 
 
 def _apply_reset(spec: CircuitBreakerPolicySpec, step: Step, reset: Reset, now: datetime) -> None:

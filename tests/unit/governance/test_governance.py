@@ -161,6 +161,21 @@ def test_flows_entering_together_are_priced_together() -> None:
     assert result.state.book.units == D(3000)
 
 
+def test_emergency_halt_needs_no_equity_at_all() -> None:
+    halting = SPEC.model_copy(update={"emergency_halt": True})
+    unfunded = step(State(), "0", spec=halting)
+    assert unfunded.directive.halt
+    assert unfunded.state.halted
+    state = step(State(), "100").state
+    stale = evaluate(
+        spec=halting, state=state, observations=[Observation("e0", D(100), T0)], flows=[],
+        reset=NO_RESET, now=T0 + timedelta(hours=1),
+    )  # fmt: skip
+    assert stale.unknown == ["e0"]
+    assert stale.directive.halt
+    assert stale.directive.size_multiplier == 0
+
+
 def test_an_unfunded_portfolio_is_not_measured() -> None:
     empty = step(State(), "0", "0")
     assert empty.state.book is None
