@@ -95,4 +95,13 @@ validate-deploy: install controlplane ## Dockerfile lint, charts, kustomize, Arg
 bench-runtime: install ## Engine runtime figures: tick-to-order, tick-to-ack, events/s, idle memory
 	$(PY) bench/runtime_bench.py
 
-.PHONY: bench-runtime
+bench: install controlplane ## Every benchmark, each against its baseline (about 30 minutes on 2 cores)
+	$(PY) bench/controlplane_bench.py
+	$(PY) bench/operator_bench.py --engines 200
+	$(PY) bench/paper_venue_bench.py
+	$(PY) bench/runtime_bench.py
+	$(PY) bench/backtest_bench.py
+	$(PY) bench/governance_bench.py --engines 4 50
+	$(PY) bench/stack_bench.py
+
+.PHONY: bench-runtime bench

@@ -40,6 +40,12 @@ class RuntimeSettings(BaseSettings):
     api_key: SecretStr = Field(validation_alias=AliasChoices("BYBIT_API_KEY"))
     api_secret: SecretStr = Field(validation_alias=AliasChoices("BYBIT_API_SECRET"))
     report_interval_seconds: float = Field(default=3.0, ge=0.2, le=60)
+    equity_interval_seconds: float = Field(
+        default=0.5,
+        ge=0.1,
+        le=60,
+        description="How often equity goes to the Redis stream governance reads.",
+    )
     bar_interval: str = Field(
         default="D", description="Kline interval the strategy runs on (its backtests use 1D)."
     )

@@ -381,11 +381,23 @@ class Runtime:
             await obey(self)
 
     async def _equity_loop(self) -> None:
+        """Equity into the Redis stream governance reads: after every fill, and every
+        `equity_interval_seconds` from a fresh wallet read, so a price move reaches governance
+        within that interval (the status report, slower, spares the API server)."""
+        interval = self.config.settings.equity_interval_seconds
         while True:
-            await self.equity_dirty.wait()
-            self.equity_dirty.clear()
-            await asyncio.sleep(0.1)  # the wallet update follows the execution
-            await self.cache.equity(self.portfolio.equity, time.time_ns() // 1_000_000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.equity_dirty.wait(), timeout=interval)
+            if self.equity_dirty.is_set():
+                self.equity_dirty.clear()
+                await asyncio.sleep(0.1)  # the wallet update follows the execution
+            measured_ms = time.time_ns() // 1_000_000  # before the read: never after it
+            try:
+                self.portfolio.on_wallet(await self.venue.wallet())
+            except VenueError as error:
+                log.debug("equity: wallet read failed: %s", error)
+                continue
+            await self.cache.equity(self.portfolio.equity, measured_ms)
 
     async def _housekeeping_loop(self) -> None:
         tick = 0
