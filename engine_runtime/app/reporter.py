@@ -64,6 +64,8 @@ class Reporter:
         flat = self.flat() if governor.flat is None or not governor.halted else governor.flat
         report = build_report(
             rt.portfolio,
+            # The heartbeat doubles as the time of this equity: when it was measured.
+            now=datetime.fromtimestamp(now_ms / 1000, UTC),
             open_orders=len(rt.manager.open_orders()),
             applied_directive=governor.applied_sequence,
             flat=flat,

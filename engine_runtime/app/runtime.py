@@ -166,7 +166,7 @@ class Runtime:
         self.runner = StrategyRunner(
             engine=self.config.engine_key,
             strategy=self.strategy,
-            market=LiveMarket([(sym, _si(c)) for sym, c in self.markets], window, s.bar_interval),
+            market=LiveMarket(list(self.markets), window, s.bar_interval),
             portfolio=self.portfolio,
             manager=self.manager,
             governor=self.governor,
@@ -449,12 +449,6 @@ class Runtime:
         await self.store.close()
         await self.http.stop()
         log.info("stopped")
-
-
-def _si(category: Category) -> Any:
-    from engine_runtime.strategies.interface import Category as StrategyCategory
-
-    return StrategyCategory(category.value)
 
 
 def utcnow() -> datetime:

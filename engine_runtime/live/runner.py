@@ -81,7 +81,7 @@ class StrategyRunner:
     ) -> None:
         if not row.get("confirm"):
             return
-        key = (symbol, si.Category(category.value))
+        key = (symbol, category)
         window = self.market.windows.get(key)
         if window is None:
             return
@@ -144,7 +144,7 @@ class StrategyRunner:
         if self.governor.stopping:
             self._refused(intent.intent_id, intent.symbol, "shutdown", "the runtime is stopping")
             return
-        category = Category(intent.category.value)
+        category = intent.category
         inst = self.instruments.get((intent.symbol, category))
         if inst is None:
             self._refused(intent.intent_id, intent.symbol, "instrument", "unknown instrument")

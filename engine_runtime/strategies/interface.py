@@ -34,27 +34,18 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import pandas as pd
 
+from engine_runtime.model.enums import Category as Category
+from engine_runtime.model.enums import OrderSide
+from engine_runtime.model.enums import OrderType as OrderType
+
 STRATEGY_API_VERSION = 1
 """Bumped on any incompatible change to the views, the intents or the callbacks."""
 
 QUOTE = "USDT"
 
 
-class Category(StrEnum):
-    """Bybit V5 product category."""
-
-    SPOT = "spot"
-    LINEAR = "linear"
-
-
-class Side(StrEnum):
-    BUY = "Buy"
-    SELL = "Sell"
-
-
-class OrderType(StrEnum):
-    MARKET = "Market"
-    LIMIT = "Limit"
+# One definition of the order domain's closed sets, shared with the live runtime.
+Side = OrderSide
 
 
 class OrderStatus(StrEnum):

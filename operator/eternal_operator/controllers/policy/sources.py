@@ -44,7 +44,8 @@ def from_status(name: str, runtime: Mapping[str, Any] | None) -> Observation:
 async def observe(
     namespace: str, engines: Iterable[tuple[str, Mapping[str, Any] | None]], redis: Any | None
 ) -> list[Observation]:
-    """Each engine's freshest equity: its Redis stream when newer, else its status."""
+    """Each engine's equity: its Redis stream (timed when measured, by contract), else, with no
+    stream entry, what its status last said."""
     engines = list(engines)
     observations = [from_status(name, runtime) for name, runtime in engines]
     if redis is None or not engines:
@@ -63,7 +64,7 @@ async def observe(
             fields = {_s(k): _s(v) for k, v in fields.items()}
             at = datetime.fromtimestamp(int(fields.get("ts", 0)) / 1000, UTC)
             equity = _decimal(fields.get("equity"))
-            if equity is not None and (status_obs.at is None or at > status_obs.at):
+            if equity is not None:
                 fresher.append(Observation(status_obs.engine, equity, at))
                 continue
         fresher.append(status_obs)
