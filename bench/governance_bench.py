@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import statistics
@@ -26,6 +27,8 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from pybit.exceptions import InvalidRequestError
 
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.processes import free_port
@@ -122,12 +125,15 @@ class Bench:
         for name in self.names:
             session = self.session(name)
             wallet = session.get_wallet_balance(accountType="UNIFIED")["result"]["list"][0]
-            usdt = next(Decimal(c["walletBalance"]) for c in wallet["coin"] if c["coin"] == "USDT")
-            if usdt > 20:
-                session.place_order(
-                    category="spot", symbol="BTCUSDT", side="Buy", orderType="Market",
-                    qty=str((usdt * Decimal("0.9")).quantize(Decimal(1))), marketUnit="quoteCoin",
-                )  # fmt: skip
+            coin = next(c for c in wallet["coin"] if c["coin"] == "USDT")
+            free = Decimal(coin["walletBalance"]) - Decimal(coin.get("locked") or 0)
+            if free > 20:
+                with contextlib.suppress(InvalidRequestError):  # the strategy may move first
+                    session.place_order(
+                        category="spot", symbol="BTCUSDT", side="Buy", orderType="Market",
+                        qty=str((free * Decimal("0.9")).quantize(Decimal(1))),
+                        marketUnit="quoteCoin",
+                    )  # fmt: skip
         await asyncio.sleep(5)  # a report: governance sees the holdings at today's price
 
     async def halt_once(self) -> float:

@@ -186,10 +186,11 @@ def test_a_crash_on_the_venue_walks_the_levels_and_ends_flat_and_latched(stack: 
     for engine in ENGINES:
         session = venue_session(stack, engine)
         wallet = session.get_wallet_balance(accountType="UNIFIED")["result"]["list"][0]
-        usdt = next(Decimal(c["walletBalance"]) for c in wallet["coin"] if c["coin"] == "USDT")
+        coin = next(c for c in wallet["coin"] if c["coin"] == "USDT")
+        free = Decimal(coin["walletBalance"]) - Decimal(coin.get("locked") or 0)
         session.place_order(
             category="spot", symbol="BTCUSDT", side="Buy", orderType="Market",
-            qty=str((usdt * Decimal("0.9")).quantize(Decimal(1))), marketUnit="quoteCoin",
+            qty=str((free * Decimal("0.9")).quantize(Decimal(1))), marketUnit="quoteCoin",
         )  # fmt: skip
     time.sleep(5)  # a report or two, so governance sees the new holdings at today's prices
     btc = Decimal(venue_admin(stack, "price", {"symbol": "BTCUSDT", "price": "60000"})["price"])
