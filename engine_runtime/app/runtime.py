@@ -14,7 +14,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -436,19 +436,27 @@ class Runtime:
                 await self.reconciler.run(at_start=False)
             await self.reporter.report_once()
         for stream in self.streams:
-            await stream.stop()
+            await _bounded(stream.stop(), "stream stop")
         if self.watcher is not None:
             self.watcher.stop()
         for task in list(self.tasks):
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.reporter.save_checkpoint()
+        await _bounded(asyncio.gather(*self.tasks, return_exceptions=True), "background tasks")
+        await _bounded(self.reporter.save_checkpoint(), "checkpoint")
         if self.kube is not None:
-            await self.kube.close()
-        await self.cache.close()
-        await self.store.close()
-        await self.http.stop()
+            await _bounded(self.kube.close(), "kubernetes client")
+        await _bounded(self.cache.close(), "redis")
+        await _bounded(self.store.close(), "postgresql")
+        await _bounded(self.http.stop(), "http endpoints")
         log.info("stopped")
+
+
+async def _bounded(step: Awaitable[Any], what: str, seconds: float = 5.0) -> None:
+    """One shutdown step, given up after `seconds`: a stop must end before the pod's grace."""
+    try:
+        await asyncio.wait_for(step, timeout=seconds)
+    except TimeoutError:
+        log.warning("shutdown: %s did not finish in %.0f s; going on", what, seconds)
 
 
 def utcnow() -> datetime:

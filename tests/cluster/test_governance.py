@@ -272,8 +272,11 @@ def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
         )
 
     wait_for(lambda: replicas() == 0, 20, "scaled to zero")
-    engine_now = get(control_plane, "engine", "rogue", ns)
-    assert engine_now["status"]["phase"] == "Halted"  # type: ignore[index]
+
+    def halted() -> bool:
+        return (get(control_plane, "engine", "rogue", ns) or {})["status"].get("phase") == "Halted"
+
+    wait_for(halted, 20, "phase Halted")
     out = control_plane.kubectl("get", "events", "-n", ns, "-o", "json").stdout
     assert "OperatorFlattened" in out
 
