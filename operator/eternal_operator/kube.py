@@ -3,7 +3,7 @@
 kopf watches and patches the Engine itself; this client reads and writes what the operator owns
 (Deployments, ConfigMaps, Services, RBAC, Secrets, Leases). Writes are server-side apply with the
 operator's field manager, so re-applying an unchanged object is a no-op on the server. Every call
-is counted (`calls`), which the benchmark reports as API calls per reconcile.
+is counted in `eternal_operator_api_calls_total`, which the benchmark reports per reconcile.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -74,7 +73,6 @@ class KubeClient:
     host: str
     headers: dict[str, str]
     ssl_context: ssl.SSLContext | bool
-    calls: Counter[str] = field(default_factory=Counter)
     _session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -124,7 +122,6 @@ class KubeClient:
             self._session = aiohttp.ClientSession(
                 headers=self.headers, timeout=aiohttp.ClientTimeout(total=30)
             )
-        self.calls[method] += 1
         API_CALLS.labels(method).inc()
         data = json.dumps(body) if body is not None else None
         try:

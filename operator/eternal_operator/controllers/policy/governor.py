@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from eternal_operator.api.v1alpha1 import GROUP, CircuitBreakerPolicySpec, Engine
@@ -267,7 +267,3 @@ class Governor:
             PORTFOLIO_NAV.labels(self.name).set(float(step.equity or 0))
             PORTFOLIO_DRAWDOWN.labels(self.name).set(float(step.drawdown or 0))
             PORTFOLIO_HWM.labels(self.name).set(float(self.state.book.high_water_mark))
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
