@@ -176,24 +176,32 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         *ALLOCATIONS, interval=settings.resync_seconds, registry=registry, id="allocation-resync"
     )
     async def allocation(body: kopf.Body, memo: kopf.Memo, **indices: Any) -> None:
-        engines = list(indices["engines_by_namespace"].get(body.metadata.namespace or "", []))
+        namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+        engines = list(indices["engines_by_namespace"].get(namespace, []))
         started = time.perf_counter()
         async with memo.locks.get(body.metadata.uid):
+            # The status as the last pass left it: the body of a handler queued behind that pass
+            # predates its writes, and planning from it would plan the same round again.
+            fresh = await memo.ctx.kube.get_or_none(
+                f"{GROUP}/{VERSION}", "Allocation", namespace, name
+            )
+            if fresh is None:
+                return
             try:
-                result = await allocation_reconcile.reconcile(memo.ctx, body, engines)
+                result = await allocation_reconcile.reconcile(memo.ctx, fresh, engines)
             except Exception:
                 RECONCILE_ERRORS.labels("Allocation").inc()
                 raise
             finally:
                 RECONCILE_DURATION.labels("Allocation").observe(time.perf_counter() - started)
-        current = body.get("status") or {}
-        changed = {k: v for k, v in result.status.items() if current.get(k) != v}
-        RECONCILES.labels("Allocation", "changed" if changed else "unchanged").inc()
-        if changed:
-            await memo.ctx.kube.merge_patch(
-                f"{GROUP}/{VERSION}", "Allocation", body.metadata.namespace, body.metadata.name,
-                {"status": changed}, subresource="status",
-            )  # fmt: skip
+            current = fresh.get("status") or {}
+            changed = {k: v for k, v in result.status.items() if current.get(k) != v}
+            RECONCILES.labels("Allocation", "changed" if changed else "unchanged").inc()
+            if changed:
+                await memo.ctx.kube.merge_patch(
+                    f"{GROUP}/{VERSION}", "Allocation", namespace, name, {"status": changed},
+                    subresource="status",
+                )  # fmt: skip
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 

@@ -148,11 +148,6 @@ def evaluate(
         return step
 
     equity = sum((o.equity for o in observations if o.equity is not None), Decimal(0))
-    if state.book is None and equity <= 0:
-        # An unfunded portfolio has no NAV to lose: nothing to measure until money arrives.
-        step = Step(state=state, directive=_directive(spec, state, ()), equity=equity)
-        _emergency(spec, step, now)
-        return step
     applied = list(state.flows_applied)
     entering = [
         flow
@@ -163,6 +158,16 @@ def evaluate(
             o.at is not None and o.at > flow.at for o in observations if o.engine in flow.engines
         )
     ]
+    entered = set(applied) | {f.id for f in entering}
+    # While money is moving (a transfer under way, or done but not yet in every engine's
+    # reported equity), equity is neither a gain nor a loss yet: hold the mark and the level.
+    holding = flows_in_flight or any(f.id not in entered for f in flows)
+    if state.book is None and (equity <= 0 or holding):
+        # Nothing to measure yet: an unfunded portfolio has no NAV to lose, and a book opened
+        # while money moves could count it twice or not at all.
+        step = Step(state=state, directive=_directive(spec, state, ()), equity=equity)
+        _emergency(spec, step, now)
+        return step
     if state.book is None:
         # The opening equity already holds the flows that are in it: they are the first units.
         book = Book.opening(equity)
@@ -174,9 +179,6 @@ def evaluate(
             amount = sum((f.amount for f in entering), Decimal(0))
             book = book.after_flow(equity - amount, amount)
     applied += [f.id for f in sorted(entering, key=lambda f: f.at)]
-    # While money is moving (a transfer under way, or done but not yet in every engine's
-    # reported equity), equity is neither a gain nor a loss yet: hold the mark and the level.
-    holding = flows_in_flight or any(f.id not in applied for f in flows)
     if not holding:
         book = book.marked(equity)
     drawdown = book.drawdown(equity)

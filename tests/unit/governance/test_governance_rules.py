@@ -221,6 +221,42 @@ def test_a_flow_waits_until_the_equity_includes_it() -> None:
     assert early.state.flows_applied == ()
 
 
+def test_a_move_between_engines_seen_half_done_is_neither_a_gain_nor_a_loss() -> None:
+    state = step(State(), "15000", "5000").state
+    moved_at = T0 + timedelta(seconds=30)
+    inside = Flow("r1", D(0), moved_at, ("e0", "e1"))
+    # e0 has reported the 5000 it received; e1 still reports from before it sent them.
+    half = evaluate(
+        spec=SPEC, state=state, reset=NO_RESET, now=T0 + timedelta(seconds=31), flows=[inside],
+        observations=[Observation("e0", D(20000), moved_at + timedelta(milliseconds=1)),
+                      Observation("e1", D(5000), T0)],
+    )  # fmt: skip
+    assert half.state.book == state.book  # 25000 is not a new high
+    assert half.state.flows_applied == ()
+    both = step(half.state, "20000", "0", now=T0 + timedelta(minutes=1), flows=[inside])
+    assert both.state.book == state.book  # no units for money that never left
+    assert both.drawdown == 0
+    assert both.state.flows_applied == ("r1",)
+
+
+def test_the_book_opens_only_once_money_has_settled() -> None:
+    inside = Flow("r1", D(0), T0 + timedelta(seconds=30), ("e0", "e1"))
+    half = evaluate(
+        spec=SPEC, state=State(), reset=NO_RESET, now=T0 + timedelta(seconds=31), flows=[inside],
+        observations=[Observation("e0", D(20000), T0 + timedelta(seconds=31)),
+                      Observation("e1", D(5000), T0)],
+    )  # fmt: skip
+    assert half.state.book is None  # 25000 would be counted 5000 twice
+    moving = evaluate(
+        spec=SPEC, state=State(), observations=obs("1000"), flows=[], reset=NO_RESET, now=T0,
+        flows_in_flight=True,
+    )  # fmt: skip
+    assert moving.state.book is None
+    settled = step(State(), "20000", "0", now=T0 + timedelta(minutes=1), flows=[inside])
+    assert settled.state.book == Book.opening(D(20000))
+    assert settled.state.flows_applied == ("r1",)
+
+
 def test_stale_equity_holds_or_halts_as_the_policy_says() -> None:
     state = step(State(), "100").state
     stale = [Observation("e0", D(50), T0)]

@@ -61,7 +61,7 @@ async def test_without_a_stream_entry_the_status_serves() -> None:
     assert obs.equity == Decimal(7)
 
 
-def test_only_master_transfers_are_flows() -> None:
+def test_transfers_across_the_portfolio_edge_are_flows_and_inside_it_zero() -> None:
     done = "2026-01-01T12:00:00.000001Z"
     transfers = [
         {"transferId": "in", "fromEngine": "master", "toEngine": "a", "amount": "10",
@@ -70,9 +70,21 @@ def test_only_master_transfers_are_flows() -> None:
          "state": "Success", "time": done},
         {"transferId": "inside", "fromEngine": "a", "toEngine": "b", "amount": "3",
          "state": "Success", "time": done},
+        {"transferId": "other-portfolio", "fromEngine": "b", "toEngine": "x", "amount": "2",
+         "state": "Success", "time": done},
+        {"transferId": "elsewhere", "fromEngine": "master", "toEngine": "x", "amount": "7",
+         "state": "Success", "time": done},
         {"transferId": "later", "fromEngine": "master", "toEngine": "a", "amount": "1",
          "state": "Pending", "time": done},
     ]  # fmt: skip
-    flows = {f.id: f.amount for f in sources.flows(transfers, {"a", "b"})}
-    assert flows == {"in": Decimal(10), "out": Decimal(-4)}
+    flows = {f.id: (f.amount, f.engines) for f in sources.flows(transfers, {"a", "b"})}
+    assert flows == {
+        "in": (Decimal(10), ("a",)),
+        "out": (Decimal(-4), ("b",)),
+        "inside": (Decimal(0), ("a", "b")),  # both must report after it
+        "other-portfolio": (Decimal(-2), ("b",)),
+    }
     assert sources.in_flight(transfers, {"a", "b"})
+    assert not sources.in_flight(transfers, {"x"})
+    between = [{"fromEngine": "a", "toEngine": "b", "state": "Planned"}]
+    assert sources.in_flight(between, {"a", "b"})

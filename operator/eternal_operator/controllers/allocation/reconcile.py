@@ -20,6 +20,7 @@ from eternal_operator.api.v1alpha1.allocation import AllocationSpec, AllocationS
 from eternal_operator.controllers.engine import credentials
 from eternal_operator.controllers.engine.reconcile import Context, Event
 from eternal_operator.controllers.policy.governor import EngineSnapshot
+from eternal_operator.controllers.policy.sources import parse_time
 
 API = "trading.eternal-engine.io/v1alpha1"
 
@@ -46,6 +47,25 @@ def _equity(snapshot: EngineSnapshot) -> Decimal | None:
         return Decimal(str(value)) if value not in (None, "") else None
     except InvalidOperation:
         return None
+
+
+def _unsettled(records: list[dict[str, Any]], by_name: dict[str, EngineSnapshot]) -> list[str]:
+    """Engines whose reported equity was measured before the last transfer that moved their
+    money: weights from it would plan the same rebalance a second time."""
+    moved: dict[str, datetime] = {}
+    for record in records:
+        if record["state"] != "Success" or not record.get("time"):
+            continue
+        at = parse_time(record["time"])
+        for engine in (record["fromEngine"], record["toEngine"]):
+            if engine in by_name and at is not None:
+                moved[engine] = max(moved.get(engine, at), at)
+    return sorted(
+        engine
+        for engine, at in moved.items()
+        if (measured := parse_time((by_name[engine].runtime or {}).get("heartbeat"))) is None
+        or measured <= at
+    )
 
 
 def _condition(kind: str, ok: bool, reason: str, message: str, now: datetime) -> dict[str, Any]:
@@ -106,6 +126,12 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], engines: list[EngineS
         conditions.append(_condition("Ready", False, "EnginesNotReporting", what, now))
         out.status["conditions"] = _keep_transitions(conditions, body)
         return out
+    waiting = [] if open_legs else _unsettled(records, by_name)
+    if waiting:
+        what = f"waiting for {', '.join(waiting)} to report equity measured after the last transfer"
+        conditions.append(_condition("Ready", False, "AwaitingReports", what, now))
+        out.status["conditions"] = _keep_transitions(conditions, body)
+        return out
     if not open_legs:
         legs, round_name = _due(spec, status, uid, targets, equities, weights, meta, now)
         if legs:
@@ -158,7 +184,7 @@ def _due(
     if spec.monthly_contribution > 0 and status.contribution_month != month:
         name = f"contribution-{month}"
         return plan.contribution(uid, month, spec.monthly_contribution, targets), name
-    created = datetime.fromisoformat(str(meta["creationTimestamp"]).replace("Z", "+00:00"))
+    created = parse_time(str(meta["creationTimestamp"])) or now
     since = status.last_rebalance or created
     drifted = weights.max_drift > spec.drift_threshold
     if drifted or plan.calendar_due(spec.calendar_fallback, since, now):

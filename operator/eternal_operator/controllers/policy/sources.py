@@ -10,8 +10,6 @@ from typing import Any, Protocol
 
 from eternal_operator.governance.evaluate import Flow, Observation
 
-MASTER = "master"
-
 
 def equity_stream_key(namespace: str, engine: str) -> str:
     """The Redis stream a runtime appends its equity to (fields `equity`, `ts` in ms)."""
@@ -22,7 +20,7 @@ class RedisLike(Protocol):
     def pipeline(self, transaction: bool = ...) -> Any: ...
 
 
-def _parse_time(text: str | None) -> datetime | None:
+def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -38,7 +36,7 @@ def _decimal(text: Any) -> Decimal | None:
 def from_status(name: str, runtime: Mapping[str, Any] | None) -> Observation:
     """The durable fallback: what the runtime last wrote into its Engine's status."""
     runtime = runtime or {}
-    return Observation(name, _decimal(runtime.get("equity")), _parse_time(runtime.get("heartbeat")))
+    return Observation(name, _decimal(runtime.get("equity")), parse_time(runtime.get("heartbeat")))
 
 
 async def observe(
@@ -76,31 +74,34 @@ def _s(value: Any) -> str:
 
 
 def in_flight(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> bool:
-    """Is a transfer between the master and these engines planned or under way?"""
+    """Is a transfer touching these engines planned or under way?"""
     return any(
         t.get("state") in ("Planned", "Pending")
-        and MASTER in (t.get("fromEngine"), t.get("toEngine"))
         and engines & {t.get("fromEngine"), t.get("toEngine")}
         for t in transfers
     )
 
 
 def flows(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flow]:
-    """Completed transfers between the master account and these engines, as portfolio flows.
+    """Completed transfers touching these engines, as portfolio flows.
 
-    Transfers between two engines of the portfolio move money inside it and are not flows.
+    Money from outside (the master account, or an engine of another portfolio) flows in, money
+    sent outside flows out. A transfer between two engines of the portfolio is a flow of zero:
+    it changes no units, but the engines report their equity one at a time, so until both have
+    reported after it the portfolio may look richer or poorer than it is.
     """
     out = []
     for t in transfers:
         if t.get("state") != "Success" or not t.get("time"):
             continue
         source, target = t.get("fromEngine"), t.get("toEngine")
-        amount = _decimal(t.get("amount")) or Decimal(0)
-        at = _parse_time(t["time"])
+        at = parse_time(t["time"])
         if at is None:
             continue
-        if source == MASTER and target in engines:
-            out.append(Flow(str(t["transferId"]), amount, at, (str(target),)))
-        elif target == MASTER and source in engines:
-            out.append(Flow(str(t["transferId"]), -amount, at, (str(source),)))
+        amount = _decimal(t.get("amount")) or Decimal(0)
+        touched = tuple(str(e) for e in (source, target) if e in engines)
+        if not touched:
+            continue
+        sign = (target in engines) - (source in engines)
+        out.append(Flow(str(t["transferId"]), amount * sign, at, touched))
     return out
