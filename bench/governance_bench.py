@@ -24,10 +24,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from pybit.exceptions import InvalidRequestError
 
 from engine_runtime.venue.session import http_session
@@ -54,11 +57,82 @@ def rest_one(session: Any) -> None:
             continue
 
 
+Engines = dict[str, dict[str, Any]]
+
+
+class Fleet:
+    """The engines as a watch on the API server shows them: waiting costs no polling load on the
+    API server the operator and the runtimes are using, and sees each change as it happens."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self.kube = kube
+        self.engines: Engines = {}
+        self.changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Fleet:
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _watch(self) -> None:
+        kube = self.kube
+        async with aiohttp.ClientSession(headers=kube.headers) as session:
+            while True:
+                listed = await kube.request("GET", f"{API}/engines")
+                async with self.changed:
+                    self.engines = {e["metadata"]["name"]: e for e in listed["items"]}
+                    self.changed.notify_all()
+                params = {"watch": "1", "resourceVersion": listed["metadata"]["resourceVersion"]}
+                async with session.get(
+                    f"{kube.host}{API}/engines", params=params, ssl=kube.ssl_context,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
+                ) as response:  # fmt: skip
+                    async for line in response.content:
+                        event = json.loads(line)
+                        obj = event["object"]
+                        if event["type"] not in ("ADDED", "MODIFIED", "DELETED"):
+                            break  # an error (e.g. expired version): list again
+                        async with self.changed:
+                            if event["type"] == "DELETED":
+                                self.engines.pop(obj["metadata"]["name"], None)
+                            else:
+                                self.engines[obj["metadata"]["name"]] = obj
+                            self.changed.notify_all()
+
+    def _holds(self, check: Callable[[Engines], bool]) -> bool:
+        return check(self.engines)
+
+    async def stages(
+        self, started: float, checks: list[Callable[[Engines], bool]], limit_s: float, what: str
+    ) -> list[float]:
+        """Seconds from `started` (monotonic) until each check in turn first holds."""
+        times: list[float] = []
+        async with self.changed:
+            for check in checks:
+                remaining = limit_s - (time.monotonic() - started)
+                try:
+                    await asyncio.wait_for(
+                        self.changed.wait_for(partial(self._holds, check)), remaining
+                    )
+                except TimeoutError:
+                    raise TimeoutError(what) from None
+                times.append(time.monotonic() - started)
+        return times
+
+
 class Bench:
     def __init__(self, stack: Stack, n: int) -> None:
         self.stack, self.n = stack, n
         self.names = [f"bench-{i:03d}" for i in range(n)]
         self.kube: KubeClient | None = None
+        self.fleet: Fleet | None = None
+        self._sessions: dict[str, Any] = {}
         self.venue = f"http://127.0.0.1:{stack.ports['paper-venue']}"
 
     def kubectl(self, *args: str, body: Any = None) -> str:
@@ -66,24 +140,29 @@ class Bench:
         text = json.dumps(body) if body is not None else None
         return self.stack.plane.kubectl(*args, input=text, timeout=300).stdout
 
-    async def engines(self) -> dict[str, dict[str, Any]]:
-        assert self.kube is not None
-        listed = await self.kube.request("GET", f"{API}/engines")
-        return {e["metadata"]["name"]: e for e in listed["items"]}
-
     async def policy(self) -> dict[str, Any]:
         assert self.kube is not None
         return await self.kube.request("GET", f"{API}/circuitbreakerpolicies/bench")
 
-    async def wait(self, done: Any, limit_s: float, what: str) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < limit_s:
-            if await done():
-                return time.monotonic() - started
-            await asyncio.sleep(0.02)
-        raise TimeoutError(what)
+    async def patch_policy(self, spec: dict[str, Any]) -> None:
+        assert self.kube is not None
+        await self.kube.merge_patch(
+            "trading.eternal-engine.io/v1alpha1", "CircuitBreakerPolicy", "default", "bench",
+            {"spec": spec},
+        )  # fmt: skip
+
+    async def wait(self, check: Callable[[Engines], bool], limit_s: float, what: str) -> None:
+        assert self.fleet is not None
+        await self.fleet.stages(time.monotonic(), [check], limit_s, what)
 
     def session(self, engine: str) -> Any:
+        """The engine's venue session (its keys read once: a kubectl per engine and run would
+        load the very machine being measured)."""
+        if engine not in self._sessions:
+            self._sessions[engine] = self._new_session(engine)
+        return self._sessions[engine]
+
+    def _new_session(self, engine: str) -> Any:
         data = json.loads(
             self.kubectl("get", "secret", f"{engine}-venue-credentials", "-o", "json")
         )["data"]
@@ -121,8 +200,7 @@ class Bench:
         })  # fmt: skip
         self.kubectl("apply", "-f", "-", body={"apiVersion": "v1", "kind": "List", "items": items})
 
-        async def running() -> bool:
-            engines = await self.engines()
+        def running(engines: Engines) -> bool:
             return len(engines) == self.n and all(
                 e.get("status", {}).get("phase") == "Running"
                 and Decimal((e["status"].get("runtime") or {}).get("equity") or 0) > 0
@@ -147,77 +225,84 @@ class Bench:
                     )  # fmt: skip
         await asyncio.sleep(5)  # a report: governance sees the holdings at today's price
 
-    async def halt_once(self) -> float:
+    async def halt_once(self) -> list[float]:
+        """Seconds from the patch until every engine has the halt, and until every one is flat."""
+        assert self.fleet is not None
         for name in self.names:  # a resting order each: flat means cancelled on the venue
             rest_one(self.session(name))
         started = time.monotonic()
-        self.kubectl(
-            "patch", "cbp", "bench", "--type", "merge", "-p", '{"spec":{"emergencyHalt":true}}'
-        )
+        await self.patch_policy({"emergencyHalt": True})
 
-        async def flat() -> bool:
-            engines = await self.engines()
+        def told(engines: Engines) -> bool:
+            return all((e["status"].get("governance") or {}).get("halt") for e in engines.values())
+
+        def flat(engines: Engines) -> bool:
             return all(
-                (e["status"].get("governance") or {}).get("halt")
-                and (e["status"].get("runtime") or {}).get("flat")
+                (e["status"].get("runtime") or {}).get("flat")
                 and (e["status"]["runtime"].get("appliedDirective") or 0)
                 >= e["status"]["governance"]["sequence"]
                 for e in engines.values()
             )
 
-        await self.wait(flat, 120, "every engine flat")
-        latency = time.monotonic() - started
+        times = await self.fleet.stages(started, [told, flat], 120, "every engine flat")
+        await self.patch_policy({"emergencyHalt": False})
         self.kubectl(
-            "patch", "cbp", "bench", "--type", "merge", "-p", '{"spec":{"emergencyHalt":false}}'
-        )
-        self.kubectl(
-            "annotate",
-            "cbp",
-            "bench",
-            "--overwrite",
+            "annotate", "cbp", "bench", "--overwrite",
             f"trading.eternal-engine.io/reset={time.time()}",
-        )
-
-        async def resumed() -> bool:
-            engines = await self.engines()
-            return all(
+        )  # fmt: skip
+        await self.wait(
+            lambda engines: all(
                 not (e["status"].get("governance") or {}).get("halt") for e in engines.values()
-            )
+            ),
+            120, "resumed",
+        )  # fmt: skip
+        return times
 
-        await self.wait(resumed, 120, "resumed")
-        return latency
-
-    async def breach_once(self, base: Decimal) -> float:
+    async def breach_once(self, base: Decimal) -> list[float]:
+        """Seconds from the price move until every engine has the new directive, and until every
+        runtime reports it applied."""
+        assert self.fleet is not None
         await self.expose()
         before = (await self.policy())["status"].get("directiveSequence", 0)
         started = time.monotonic()
         self.price(base * Decimal("0.8"))  # BTC -20%: with most of the fleet in BTC, level 1+
 
-        async def applied() -> bool:
-            engines = await self.engines()
+        def told(engines: Engines) -> bool:
             return all(
                 (e["status"].get("governance") or {}).get("sequence", 0) > before
                 and (e["status"].get("governance") or {}).get("level", 0) >= 1
-                and ((e["status"].get("runtime") or {}).get("appliedDirective") or 0)
+                for e in engines.values()
+            )
+
+        def applied(engines: Engines) -> bool:
+            return all(
+                ((e["status"].get("runtime") or {}).get("appliedDirective") or 0)
                 >= e["status"]["governance"]["sequence"]
                 for e in engines.values()
             )
 
-        await self.wait(applied, 120, "every runtime applying the breach directive")
-        latency = time.monotonic() - started
+        what = "every runtime applying the breach directive"
+        times = await self.fleet.stages(started, [told, applied], 120, what)
         self.price(base)
+        deadline = time.monotonic() + 120
+        while (await self.policy())["status"].get("level", 0) != 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("back to level 0")
+            await asyncio.sleep(0.5)
+        return times
 
-        async def recovered() -> bool:
-            return (await self.policy())["status"].get("level", 0) == 0
 
-        await self.wait(recovered, 120, "back to level 0")
-        return latency
-
-
-def report(n: int, what: str, values: list[float]) -> None:
-    p50, p99 = statistics.median(values), quantile(values, 0.99)
-    print(f"{n:3d} engines, {what:<28} p50 {p50:6.3f} s   p99 {p99:6.3f} s   "
-          f"({len(values)} runs)", flush=True)  # fmt: skip
+def report(n: int, what: str, runs: list[list[float]], stages: tuple[str, str]) -> None:
+    """p50/p99 of the time until the LAST engine is done, and how much of it was the operator's
+    (until every engine had its directive) and the runtimes' (from there until done)."""
+    done = [r[-1] for r in runs]
+    operator = [r[0] for r in runs]
+    runtimes = [r[-1] - r[0] for r in runs]
+    print(f"{n:3d} engines, {what:<28} p50 {statistics.median(done):6.3f} s   "
+          f"p99 {quantile(done, 0.99):6.3f} s   ({len(runs)} runs)", flush=True)  # fmt: skip
+    for name, values in zip(stages, (operator, runtimes), strict=True):
+        print(f"{'':14}{name:<28} p50 {statistics.median(values):6.3f} s   "
+              f"p99 {quantile(values, 0.99):6.3f} s", flush=True)  # fmt: skip
 
 
 async def measure(n: int, runs: int) -> None:
@@ -230,11 +315,16 @@ async def measure(n: int, runs: int) -> None:
         os.environ["KUBECONFIG"] = str(stack.plane.kubeconfig)  # type: ignore[union-attr]
         bench = Bench(stack, n)
         bench.kube = KubeClient.from_environment()
-        await bench.setup()
-        base = Decimal("60000")
-        bench.price(base)
-        report(n, "breach -> all applied", [await bench.breach_once(base) for _ in range(runs)])
-        report(n, "emergency halt -> all flat", [await bench.halt_once() for _ in range(runs)])
+        async with Fleet(bench.kube) as bench.fleet:
+            await bench.setup()
+            base = Decimal("60000")
+            bench.price(base)
+            breaches = [await bench.breach_once(base) for _ in range(runs)]
+            report(n, "breach -> all applied", breaches,
+                   ("  directive on every engine", "  then applied by runtimes"))  # fmt: skip
+            halts = [await bench.halt_once() for _ in range(runs)]
+            report(n, "emergency halt -> all flat", halts,
+                   ("  halt on every engine", "  then all flat"))  # fmt: skip
         await bench.kube.close()
     finally:
         stack.down()

@@ -39,7 +39,12 @@ class RuntimeSettings(BaseSettings):
     redis_url: SecretStr = Field(description="redis://... (required).")
     api_key: SecretStr = Field(validation_alias=AliasChoices("BYBIT_API_KEY"))
     api_secret: SecretStr = Field(validation_alias=AliasChoices("BYBIT_API_SECRET"))
-    report_interval_seconds: float = Field(default=3.0, ge=0.2, le=60)
+    report_interval_seconds: float = Field(
+        default=10.0,
+        ge=0.2,
+        le=60,
+        description="How often status.runtime is patched; changes that matter report at once.",
+    )
     equity_interval_seconds: float = Field(
         default=0.5,
         ge=0.1,

@@ -59,6 +59,7 @@ async def obey(rt: Runtime) -> None:
             rt.reporter.last_error = f"halt: not flat yet: {state.positions}"
             governor.wake.set()
             governor._pending = directive
+        rt.report_now.set()  # flat (or not) is known now; the bookkeeping resync follows
         await rt.resync("halt")
     elif directive.close_directional:
         await rt.flattener.flatten(f"close-{directive.sequence}", spot=False)

@@ -25,6 +25,7 @@ from engine_runtime.portfolio.positions import ClosedTrade, Position
 
 from .migrate import MIGRATIONS_DIR, apply_migrations
 
+POOL_MAX = 2
 COMPONENT = "runtime"
 
 
@@ -70,8 +71,10 @@ class Store:
 
     @classmethod
     async def connect(cls, url: str, engine: str) -> Store:
+        # At most POOL_MAX + 1 connections per runtime (the orders connection): a fleet of N
+        # engines needs N * (POOL_MAX + 1) of the server's max_connections.
         pool = await asyncpg.create_pool(
-            url, min_size=2, max_size=4, command_timeout=10, reset=_keep_session
+            url, min_size=1, max_size=POOL_MAX, command_timeout=10, reset=_keep_session
         )
         await apply_migrations(pool, COMPONENT, MIGRATIONS_DIR)
         orders = await asyncpg.connect(url, command_timeout=10)

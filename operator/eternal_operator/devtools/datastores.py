@@ -136,7 +136,7 @@ class PostgresServer:
         self.port = self.port or free_port()
         argv = [str(PG_BIN / "postgres"), "-D", str(self.pgdata), "-p", str(self.port)]
         argv += ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.pgdata}"]
-        argv += ["-c", "max_connections=200", "-c", "shared_buffers=32MB"]
+        argv += ["-c", "max_connections=500", "-c", "shared_buffers=32MB"]  # 3 per runtime
         if self.fast:
             argv += ["-c", "fsync=off", "-c", "full_page_writes=off"]
             argv += ["-c", "synchronous_commit=off"]

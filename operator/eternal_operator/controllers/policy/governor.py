@@ -255,9 +255,8 @@ class Governor:
             except KubeError as error:
                 log.warning("governance: status of %s not written: %s", self.name, error)
         for kind, reason, message in step.events:
+            # On the policy; each engine the change reaches gets its own `Directive` Event.
             self.events(kind, reason, message, None)
-            for engine in selected:
-                self.events(kind, reason, message, engine.name)
         state_changed = bool(patch.keys() - DISPLAY_FIELDS)
         if self.store is not None and (step.changes or state_changed):
             await self.store.save(self.namespace, self.name, self.state, step.changes, now)
