@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -67,40 +65,23 @@ def allocation(**spec: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class VenueEquity:
+class VenueEquity(kube.StandInRuntime):
     """Stands in for the runtimes' reports: each engine's real equity on the venue."""
 
     def __init__(self, plane: ControlPlane, ns: str, venue: Venue) -> None:
-        self.plane, self.ns, self.venue = plane, ns, venue
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(plane, ns)
+        self.venue = venue
 
     def report(self) -> None:
         for name in SUBS:
             # The time stamped is when the equity was measured, never later (the contract).
-            measured = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            measured = kube.measured_now()
             try:
                 equity = usdt(self.venue, name)
             except Exception:  # the venue may be slowed down on purpose
                 continue
             runtime = {"equity": str(equity), "venueConnected": True, "heartbeat": measured}
-            self.plane.kubectl(
-                "patch", "engine", name, "-n", self.ns, "--subresource=status", "--type=merge",
-                "-p", json.dumps({"status": {"runtime": runtime}}), check=False,
-            )  # fmt: skip
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self.report()
-
-    def __enter__(self) -> VenueEquity:
-        self.report()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+            kube.patch_runtime(self.plane, self.ns, name, runtime)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ import pytest
 
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
-from support import processes
+from support import kube, processes
 from support.kube import apply, get, secret
 from support.processes import Operator, Venue
 from support.waiting import wait_for
@@ -131,33 +130,16 @@ def open_orders(session: Any) -> list[str]:
     return [str(o["orderId"]) for o in result]
 
 
-class FakeRuntimeHeartbeat:
+class FakeRuntimeHeartbeat(kube.StandInRuntime):
     """Plays the runtime's side of the contract: a fresh heartbeat every half second."""
 
     def __init__(self, plane: ControlPlane, ns: str, name: str) -> None:
-        self.plane, self.ns, self.name = plane, ns, name
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(plane, ns)
+        self.name = name
 
     def report(self, **fields: Any) -> None:
         runtime = {"heartbeat": _now(), "venueConnected": True, **fields}
-        self.plane.kubectl(
-            "patch", "engine", self.name, "-n", self.ns, "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": {"runtime": runtime}}), check=False,
-        )  # fmt: skip
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self.report()
-
-    def __enter__(self) -> FakeRuntimeHeartbeat:
-        self.report()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        kube.patch_runtime(self.plane, self.ns, self.name, runtime)
 
 
 def _now() -> str:

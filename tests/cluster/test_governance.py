@@ -5,12 +5,9 @@ governance controller reads exactly what a runtime writes, and its own writes ar
 
 from __future__ import annotations
 
-import json
 import secrets
-import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ import pytest
 
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
-from support import processes
+from support import kube, processes
 from support.kube import apply, get, secret
 from support.processes import Operator, Venue
 from support.waiting import wait_for
@@ -78,45 +75,28 @@ def keys(plane: ControlPlane, ns: str) -> None:
     )
 
 
-class Runtimes:
+class Runtimes(kube.StandInRuntime):
     """Plays the engines' runtimes: reports equity and heartbeat; confirms flat when halted
     unless told to ignore halts."""
 
+    every = 0.3
+
     def __init__(self, plane: ControlPlane, ns: str, equities: dict[str, str]) -> None:
-        self.plane, self.ns, self.equity = plane, ns, dict(equities)
+        super().__init__(plane, ns)
+        self.equity = dict(equities)
         self.obey = True
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _report(self, name: str) -> None:
-        current = get(self.plane, "engine", name, self.ns) or {}
-        directive = current.get("status", {}).get("governance") or {}
-        runtime: dict[str, Any] = {
-            "equity": self.equity[name],
-            "heartbeat": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "venueConnected": True,
-            "appliedDirective": directive.get("sequence", 0),
-            "flat": bool(directive.get("halt")) and self.obey,
-        }
-        self.plane.kubectl(
-            "patch", "engine", name, "-n", self.ns, "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": {"runtime": runtime}}), check=False,
-        )  # fmt: skip
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.3):
-            for name in list(self.equity):
-                self._report(name)
-
-    def __enter__(self) -> Runtimes:
-        for name in self.equity:
-            self._report(name)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def report(self) -> None:
+        for name in list(self.equity):
+            current = get(self.plane, "engine", name, self.ns) or {}
+            directive = current.get("status", {}).get("governance") or {}
+            kube.patch_runtime(self.plane, self.ns, name, {
+                "equity": self.equity[name],
+                "heartbeat": kube.measured_now(),
+                "venueConnected": True,
+                "appliedDirective": directive.get("sequence", 0),
+                "flat": bool(directive.get("halt")) and self.obey,
+            })  # fmt: skip
 
 
 def directive(plane: ControlPlane, ns: str, name: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+import threading
+from datetime import UTC, datetime
+from typing import Any, Self
 
 from eternal_operator.devtools.controlplane import ControlPlane
 
@@ -24,3 +26,44 @@ def secret(plane: ControlPlane, ns: str, name: str, data: dict[str, str]) -> Non
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     })  # fmt: skip
+
+
+def measured_now() -> str:
+    """A status timestamp to the microsecond, as runtimes write them."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def patch_runtime(plane: ControlPlane, ns: str, engine: str, runtime: dict[str, Any]) -> None:
+    """Write `status.runtime` the way a runtime does: a merge patch of the status subresource."""
+    plane.kubectl(
+        "patch", "engine", engine, "-n", ns, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": {"runtime": runtime}}), check=False,
+    )  # fmt: skip
+
+
+class StandInRuntime:
+    """Plays runtimes' side of the status contract from a thread: `report()` on entry, then
+    every `every` seconds until exit. Subclasses say what a report is."""
+
+    every = 0.5
+
+    def __init__(self, plane: ControlPlane, ns: str) -> None:
+        self.plane, self.ns = plane, ns
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def report(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.report()
+
+    def __enter__(self) -> Self:
+        self.report()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
