@@ -159,6 +159,8 @@ async def harness(
         metrics=metrics,
         background=asyncio.ensure_future,
         on_fill=lambda: None,
+        on_price=lambda: None,
+        on_wallet=lambda: None,
     )
     return dispatcher, latencies, out, manager, decisions
 

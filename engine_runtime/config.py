@@ -49,7 +49,15 @@ class RuntimeSettings(BaseSettings):
         default=0.5,
         ge=0.1,
         le=60,
-        description="How often equity goes to the Redis stream governance reads.",
+        description="How often equity goes to the Redis stream governance reads while prices "
+        "move (a move of 0.1% of equity goes at once).",
+    )
+    wallet_interval_seconds: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=60,
+        description="How often the wallet is read from the venue for that stream (and after "
+        "every fill or balance change); in between, equity follows the tickers' prices.",
     )
     bar_interval: str = Field(
         default="D", description="Kline interval the strategy runs on (its backtests use 1D)."

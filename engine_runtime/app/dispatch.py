@@ -31,6 +31,8 @@ class Dispatcher:
         metrics: Metrics,
         background: Callable[[Any], None],
         on_fill: Callable[[], None],
+        on_price: Callable[[], None],
+        on_wallet: Callable[[], None],
     ) -> None:
         self.runner = runner
         self.manager = manager
@@ -39,6 +41,8 @@ class Dispatcher:
         self.metrics = metrics
         self.background = background
         self.on_fill = on_fill
+        self.on_price = on_price
+        self.on_wallet = on_wallet
         self._public_counter = {c: metrics.events.labels(f"public-{c.value}") for c in Category}
         self._private_counter = metrics.events.labels("private")
 
@@ -60,6 +64,7 @@ class Dispatcher:
                 last = data.get("lastPrice")
                 if last:
                     self.portfolio.marks[rest] = Decimal(last)
+                    self.on_price()
                     self.cache.stage_ticker(
                         category.value,
                         rest,
@@ -93,6 +98,7 @@ class Dispatcher:
         elif topic == "wallet":
             for row in rows:
                 self.portfolio.on_wallet(parsing.wallet_report(row))
+            self.on_wallet()
 
     async def _fill(self, fill: Any) -> None:
         if await self.manager.on_fill(fill):

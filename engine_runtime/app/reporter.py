@@ -57,7 +57,7 @@ class Reporter:
         now_ms = time.time_ns() // 1_000_000
         if refresh:
             try:
-                rt.portfolio.on_wallet(await rt.venue.wallet())
+                await rt.read_wallet()
             except VenueError as error:
                 self.last_error = f"wallet: {error}"
         governor = rt.governor

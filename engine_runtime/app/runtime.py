@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Awaitable, Coroutine
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
@@ -37,6 +38,7 @@ from engine_runtime.model.enums import Category
 from engine_runtime.model.instruments import Instrument
 from engine_runtime.persistence.cache import Cache
 from engine_runtime.persistence.store import Store
+from engine_runtime.portfolio import valuation
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.health import HttpEndpoints, Probes
 from engine_runtime.reporting.metrics import Metrics
@@ -49,6 +51,9 @@ from .strategy import build_strategy
 
 log = logging.getLogger(__name__)
 STREAM_WAIT_S = 20.0
+EQUITY_STEP = Decimal("0.001")
+"""A price move that changes equity by this fraction reaches governance at once."""
+ZERO = Decimal(0)
 
 
 class Runtime:
@@ -88,7 +93,11 @@ class Runtime:
         self.reconciled = False
         self.stop_event = asyncio.Event()
         self.report_now = asyncio.Event()
-        self.equity_dirty = asyncio.Event()
+        self.equity_dirty = asyncio.Event()  # balances changed: read the wallet
+        self.equity_wake = asyncio.Event()  # publish now: balances changed or prices moved far
+        self.equity_basis: valuation.WalletBasis | None = None
+        self._equity_published = ZERO
+        self._equity_sent_basis: valuation.WalletBasis | None = None
         self.streams: list[BybitStream] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
@@ -267,6 +276,8 @@ class Runtime:
             metrics=self.metrics,
             background=self.spawn,
             on_fill=self._on_fill,
+            on_price=self._on_price,
+            on_wallet=self._on_balance_change,
         )
         base = e.endpoints.public_ws_url.rstrip("/")
         for category in self.categories:
@@ -333,7 +344,7 @@ class Runtime:
 
     # events -----------------------------------------------------------------------------
     def _on_fill(self) -> None:
-        self.equity_dirty.set()
+        self._on_balance_change()
         self.report_now.set()
 
     def _refusal(self, intent_id: str, symbol: str, check: str, reason: str) -> None:
@@ -380,24 +391,58 @@ class Runtime:
             self.governor.wake.clear()
             await obey(self)
 
+    async def read_wallet(self) -> valuation.WalletBasis:
+        """The wallet from the venue, kept with the prices known when it was read."""
+        measured_ms = time.time_ns() // 1_000_000  # before the read: never after it
+        prices = dict(self.portfolio.marks)
+        wallet = await self.venue.wallet()
+        self.portfolio.on_wallet(wallet)
+        self.equity_basis = valuation.basis(
+            wallet, self.portfolio.open_positions(), prices, measured_ms
+        )
+        return self.equity_basis
+
+    def _on_price(self) -> None:
+        """A ticker moved a price: a move of `EQUITY_STEP` or more goes to governance at once."""
+        if self.equity_basis is None or self.equity_wake.is_set():
+            return
+        equity = valuation.revalue(self.equity_basis, self.portfolio.marks)
+        if abs(equity - self._equity_published) >= EQUITY_STEP * abs(self._equity_published):
+            self.equity_wake.set()
+
+    def _on_balance_change(self) -> None:
+        self.equity_dirty.set()
+        self.equity_wake.set()
+
     async def _equity_loop(self) -> None:
-        """Equity into the Redis stream governance reads: after every fill, and every
-        `equity_interval_seconds` from a fresh wallet read, so a price move reaches governance
-        within that interval (the status report, slower, spares the API server)."""
-        interval = self.config.settings.equity_interval_seconds
+        """Equity into the Redis stream governance reads. The wallet is read after every fill
+        or balance change and every `wallet_interval_seconds`; in between, the last read is
+        revalued at the tickers' prices (`portfolio.valuation`), stamped with the read's time.
+        It goes out every `equity_interval_seconds` while it changes, and at once on a move of
+        `EQUITY_STEP`. The status report, slower, spares the API server."""
+        s = self.config.settings
+        next_read = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.equity_dirty.wait(), timeout=interval)
-            if self.equity_dirty.is_set():
-                self.equity_dirty.clear()
-                await asyncio.sleep(0.1)  # the wallet update follows the execution
-            measured_ms = time.time_ns() // 1_000_000  # before the read: never after it
-            try:
-                self.portfolio.on_wallet(await self.venue.wallet())
-            except VenueError as error:
-                log.debug("equity: wallet read failed: %s", error)
+                await asyncio.wait_for(self.equity_wake.wait(), timeout=s.equity_interval_seconds)
+            self.equity_wake.clear()
+            basis = self.equity_basis
+            if self.equity_dirty.is_set() or basis is None or time.monotonic() >= next_read:
+                if self.equity_dirty.is_set():
+                    self.equity_dirty.clear()
+                    await asyncio.sleep(0.1)  # the wallet update follows the execution
+                try:
+                    basis = await self.read_wallet()
+                    next_read = time.monotonic() + s.wallet_interval_seconds
+                except VenueError as error:
+                    log.debug("equity: wallet read failed: %s", error)
+                    next_read = time.monotonic() + s.equity_interval_seconds
+            if basis is None:
                 continue
-            await self.cache.equity(self.portfolio.equity, measured_ms)
+            equity = valuation.revalue(basis, self.portfolio.marks)
+            if equity != self._equity_published or basis is not self._equity_sent_basis:
+                await self.cache.equity(equity, basis.measured_ms)
+                self._equity_published, self._equity_sent_basis = equity, basis
 
     async def _housekeeping_loop(self) -> None:
         tick = 0

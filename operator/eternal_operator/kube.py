@@ -22,6 +22,13 @@ from eternal_operator.metrics import API_CALLS
 
 FIELD_MANAGER = "eternal-engine-operator"
 
+CONNECTIONS = 8
+"""Concurrent requests, each on its own connection (HTTP/1.1). A fan-out to every engine of a
+fleet queues for a few warm connections instead of opening one TLS connection per engine: at 50
+engines the handshakes cost the API server and the operator more than the PATCHes themselves."""
+KEEPALIVE_S = 75.0
+"""How long an idle connection is kept: under the API server's idle timeout (90 s)."""
+
 Obj = dict[str, Any]
 
 _PLURALS = {
@@ -120,7 +127,9 @@ class KubeClient:
     ) -> Obj:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                headers=self.headers, timeout=aiohttp.ClientTimeout(total=30)
+                headers=self.headers,
+                timeout=aiohttp.ClientTimeout(total=30),
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS, keepalive_timeout=KEEPALIVE_S),
             )
         API_CALLS.labels(method).inc()
         data = json.dumps(body) if body is not None else None

@@ -1,0 +1,77 @@
+"""The equity governance reads: a price move reaches the Redis stream from the ticker, without a
+wallet read, at the venue's own valuation, and still stamped with the time of the wallet read
+whose balances it holds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from pybit.unified_trading import HTTP
+
+from support import rtdb
+from support.runtime import RuntimeProcess, admin
+from support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+QTY = Decimal("0.05")
+
+
+def venue_equity(venue_http: HTTP) -> Decimal:
+    wallet = venue_http.get_wallet_balance(accountType="UNIFIED")["result"]["list"][0]
+    return Decimal(wallet["totalEquity"])
+
+
+def test_a_price_move_reaches_the_equity_stream_without_a_wallet_read(
+    runtime_factory: Callable[..., RuntimeProcess], redis: str, fast_venue: str, venue_http: HTTP
+) -> None:
+    key = "ee:equity:default:revalue"
+    # Wallet reads only from the status report, every 2 s; the equity loop's own, never.
+    rt = runtime_factory(
+        name="revalue",
+        extra_env={"EE_WALLET_INTERVAL_SECONDS": "60", "EE_REPORT_INTERVAL_SECONDS": "2"},
+    )
+    rt.start()
+    rt.wait_ready()
+    rt.command(op="submit", id="long", side="Buy", type="Market", qty=str(QTY))
+
+    def long_held() -> bool:
+        rows = venue_http.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"]
+        return bool(rows) and Decimal(rows[0]["size"]) == QTY
+
+    wait_for(long_held, 30, "the long position on the venue")
+    admin(fast_venue, "feed/pause", {"symbol": "BTCUSDT", "paused": True})
+    try:
+        price = Decimal(admin(fast_venue, "state")["prices"]["BTCUSDT"])
+        admin(fast_venue, "price", {"symbol": "BTCUSDT", "price": str(price)})  # a ticker
+        paused_at = time.time() * 1000
+        settled = venue_equity(venue_http)
+        wait_for(
+            lambda: any(
+                int(f["ts"]) > paused_at and Decimal(f["equity"]) == settled
+                for _, f in rtdb.stream(redis, key)
+            ),
+            20, "a wallet read at the paused price",
+        )  # fmt: skip
+        seen = len(rtdb.stream(redis, key))
+        moved_at = time.time() * 1000
+        admin(fast_venue, "price", {"symbol": "BTCUSDT", "price": str(price * Decimal("1.1"))})
+        expected = venue_equity(venue_http)
+        assert abs(expected - settled - QTY * price * Decimal("0.1")) < QTY * price / 1000
+
+        def revalued() -> dict[str, str] | None:
+            return next(
+                (f for _, f in rtdb.stream(redis, key)[seen:]
+                 if Decimal(f["equity"]) == expected and int(f["ts"]) < moved_at),
+                None,
+            )  # fmt: skip
+
+        # From the ticker, before any wallet read could have followed the move; stamped with
+        # the read whose balances it holds, which was before the move.
+        entry = wait_for(revalued, 1.5, "equity at the new price, stamped before the move")
+        assert paused_at < int(entry["ts"]) < moved_at
+    finally:
+        admin(fast_venue, "feed/pause", {"symbol": "BTCUSDT", "paused": False})
