@@ -2,8 +2,9 @@
 
 A directive is persisted and recorded first, then acted on: a halt cancels everything and
 flattens until the venue shows the account flat, close-directional closes the linear
-positions; the applied sequence is reported at once. A shutdown (or suspend) cancels all open
-orders, flattens if asked, and answers with `shutdownDoneAt`.
+positions. The applied sequence is reported at once, or for these two once carried out (one
+status write per engine instead of two, when a whole fleet halts together). A shutdown (or
+suspend) cancels all open orders, flattens if asked, and answers with `shutdownDoneAt`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ async def obey(rt: Runtime) -> None:
     await rt.store.governance_event("directive", directive.sequence, detail)
     await rt.cache.event("directive", detail)
     governor.mark_applied(directive)
-    rt.report_now.set()
+    if not (directive.halt or directive.close_directional):
+        rt.report_now.set()  # nothing to carry out: applied now (else reported once acted on)
     issued = directive.issued_at
     since_issued_ms = (datetime.now(UTC) - issued).total_seconds() * 1000 if issued else None
     log.info(

@@ -333,9 +333,9 @@ class Runtime:
         except VenueError as error:
             self.reporter.last_error = f"resync after {why}: {error}"
             return
-        if result.discrepancies:
+        if result.discrepancies:  # else what the status says is still so
             log.info("resync after %s", why, extra={"discrepancies": len(result.discrepancies)})
-        self.report_now.set()
+            self.report_now.set()
 
     async def _save_strategy(self) -> None:
         state = strategy_checkpoint.dump(self.strategy)

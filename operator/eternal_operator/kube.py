@@ -22,7 +22,7 @@ from eternal_operator.metrics import API_CALLS
 
 FIELD_MANAGER = "eternal-engine-operator"
 
-CONNECTIONS = 8
+CONNECTIONS = 64
 """Concurrent requests, each on its own connection (HTTP/1.1). A fan-out to every engine of a
 fleet queues for a few warm connections instead of opening one TLS connection per engine: at 50
 engines the handshakes cost the API server and the operator more than the PATCHes themselves."""
