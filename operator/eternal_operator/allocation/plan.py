@@ -7,7 +7,7 @@ again after a crash has the same ids, and Bybit's idempotent transferId makes a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -119,4 +119,26 @@ def raised_while_paused(
         name
         for name, weight in wanted.items()
         if weight > accepted.get(name, Decimal(0)) and levels.get(name, 0) >= 2
+    )
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A completed transfer, as settlement needs it: the engines it touched and when."""
+
+    engines: tuple[str, ...]
+    at: datetime
+
+
+def unsettled(moves: Iterable[Moved], measured: Mapping[str, datetime | None]) -> list[str]:
+    """The engines of `measured` (the targets, with when their equity was measured) whose equity
+    predates the last transfer that moved their money: weights from it would plan the same
+    rebalance a second time. An engine outside the targets no longer weighs in: not waited for."""
+    last: dict[str, datetime] = {}
+    for move in moves:
+        for engine in move.engines:
+            if engine in measured:
+                last[engine] = max(last.get(engine, move.at), move.at)
+    return sorted(
+        engine for engine, at in last.items() if (seen := measured[engine]) is None or seen <= at
     )

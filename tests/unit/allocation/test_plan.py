@@ -96,3 +96,15 @@ def test_raising_a_target_during_level_two_is_flagged() -> None:
     wanted = {"trend": D("0.30"), "core": D("0.50")}
     assert plan.raised_while_paused(accepted, wanted, {"trend": 2, "core": 2}) == ["trend"]
     assert plan.raised_while_paused(accepted, wanted, {"trend": 1}) == []
+
+
+def test_a_round_waits_for_equity_measured_after_the_transfers_that_moved_it() -> None:
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    before, after = datetime(2026, 3, 1, 11, tzinfo=UTC), datetime(2026, 3, 1, 13, tzinfo=UTC)
+    moves = [plan.Moved(("trend", "core"), at), plan.Moved((plan.MASTER, "funding"), at)]
+    measured = {"trend": after, "core": before, "funding": None, "tactical": before}
+    # core and funding were measured before (or never since) their money moved; tactical's did
+    # not move; the master is no engine.
+    assert plan.unsettled(moves, measured) == ["core", "funding"]
+    # An engine dropped from the targets is not waited for.
+    assert plan.unsettled(moves, {"trend": after, "funding": after}) == []

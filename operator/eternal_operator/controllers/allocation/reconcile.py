@@ -49,23 +49,12 @@ def _equity(snapshot: EngineSnapshot) -> Decimal | None:
         return None
 
 
-def _unsettled(records: list[dict[str, Any]], by_name: dict[str, EngineSnapshot]) -> list[str]:
-    """Engines whose reported equity was measured before the last transfer that moved their
-    money: weights from it would plan the same rebalance a second time."""
-    moved: dict[str, datetime] = {}
-    for record in records:
-        if record["state"] != "Success" or not record.get("time"):
-            continue
-        at = parse_time(record["time"])
-        for engine in (record["fromEngine"], record["toEngine"]):
-            if engine in by_name and at is not None:
-                moved[engine] = max(moved.get(engine, at), at)
-    return sorted(
-        engine
-        for engine, at in moved.items()
-        if (measured := parse_time((by_name[engine].runtime or {}).get("heartbeat"))) is None
-        or measured <= at
-    )
+def _moves(records: list[dict[str, Any]]) -> list[plan.Moved]:
+    return [
+        plan.Moved((r["fromEngine"], r["toEngine"]), at)
+        for r in records
+        if r["state"] == "Success" and (at := parse_time(r.get("time"))) is not None
+    ]
 
 
 def _condition(kind: str, ok: bool, reason: str, message: str, now: datetime) -> dict[str, Any]:
@@ -126,7 +115,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], engines: list[EngineS
         conditions.append(_condition("Ready", False, "EnginesNotReporting", what, now))
         out.status["conditions"] = _keep_transitions(conditions, body)
         return out
-    waiting = [] if open_legs else _unsettled(records, by_name)
+    measured = {n: parse_time((by_name[n].runtime or {}).get("heartbeat")) for n in equities}
+    waiting = [] if open_legs else plan.unsettled(_moves(records), measured)
     if waiting:
         what = f"waiting for {', '.join(waiting)} to report equity measured after the last transfer"
         conditions.append(_condition("Ready", False, "AwaitingReports", what, now))
