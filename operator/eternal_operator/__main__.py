@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from .controllers.main import register
 from .kube import KubeClient
 from .leader import LeaderElection
-from .locks import KeyedLocks
+from .locks import KeyedLocks, Wakeups
 from .settings import OperatorSettings
 from .venue_actions import BybitVenueActions
 
@@ -36,6 +36,7 @@ async def run(settings: OperatorSettings) -> int:
     memo = kopf.Memo(
         ctx=Context(kube=kube, settings=settings, venue=BybitVenueActions(settings)),
         locks=KeyedLocks(),
+        wakeups=Wakeups(),
         phases={},
         redis=redis_client(settings),
         store=await open_store(settings),

@@ -1,4 +1,5 @@
-"""One asyncio lock per object, so a timer and a change handler never reconcile it at once."""
+"""Per-object coordination: one asyncio lock per object, so a timer and a change handler never
+reconcile it at once; and wake-ups, so a loop sees a change at once rather than on its next tick."""
 
 from __future__ import annotations
 
@@ -14,3 +15,24 @@ class KeyedLocks:
 
     def forget(self, key: str) -> None:
         self._locks.pop(key, None)
+
+
+class Wakeups:
+    """Wakes a loop (one per key) when what it reads changes, instead of on its next tick."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._seen: dict[str, object] = {}
+
+    def event(self, key: str) -> asyncio.Event:
+        return self._events.setdefault(key, asyncio.Event())
+
+    def observe(self, key: str, version: object) -> None:
+        """Wake `key`'s loop if `version` differs from the one last observed."""
+        if self._seen.get(key) != version:
+            self._seen[key] = version
+            self.event(key).set()
+
+    def forget(self, key: str) -> None:
+        self._events.pop(key, None)
+        self._seen.pop(key, None)

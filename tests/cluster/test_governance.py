@@ -227,6 +227,45 @@ def test_halt_and_hwm_survive_an_operator_restart(
         control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
+def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
+    control_plane: ControlPlane, paper_venue: Venue, gov_operator: Operator, tmp_path: Path
+) -> None:
+    ns = f"wake-{secrets.token_hex(4)}"
+    control_plane.kubectl("create", "namespace", ns)
+    op = processes.start_operator(
+        control_plane.kubeconfig, paper_venue, tmp_path / "op.log", name="wake",
+        namespaces="wake-*", lease_name="wake-tests", governance_interval_seconds="60",
+    )  # fmt: skip
+    try:
+        wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
+        keys(control_plane, ns)
+        apply(control_plane, ns, engine("a"))
+        with Runtimes(control_plane, ns, {"a": "100"}):
+            apply(control_plane, ns, policy())  # its first evaluation: the next is 60 s away
+            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 30, "HWM")
+            started = time.monotonic()
+            control_plane.kubectl(
+                "patch", "cbp", "eternal", "-n", ns, "--type=merge",
+                "-p", '{"spec":{"emergencyHalt":true}}',
+            )  # fmt: skip
+            wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 20, "the halt")
+            assert time.monotonic() - started < 10
+            control_plane.kubectl(
+                "patch", "cbp", "eternal", "-n", ns, "--type=merge",
+                "-p", '{"spec":{"emergencyHalt":false}}',
+            )  # fmt: skip
+            wait_for(lambda: policy_status(control_plane, ns).get("halted"), 10, "still halted")
+            control_plane.kubectl(
+                "annotate", "cbp", "eternal", "-n", ns, "trading.eternal-engine.io/reset=now"
+            )
+            started = time.monotonic()
+            wait_for(lambda: directive(control_plane, ns, "a").get("halt") is False, 20, "reset")
+            assert time.monotonic() - started < 10
+    finally:
+        op.stop()
+        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
 def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
     control_plane: ControlPlane, ns: str, paper_venue: Venue
 ) -> None:

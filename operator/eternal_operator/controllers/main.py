@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
 import time
@@ -135,6 +137,13 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     ) -> dict[str, list[Any]]:
         return {namespace or "": copy.deepcopy((body.get("status") or {}).get("transfers") or [])}
 
+    @kopf.on.event(*POLICIES, registry=registry, id="governance-wake")
+    def policy_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        # A patched spec (an emergency halt) or a reset annotation is evaluated at once, not on
+        # the next tick; the loop's own status writes change neither and wake nothing.
+        meta = body.metadata
+        memo.wakeups.observe(meta.uid or "", (meta.get("generation"), dict(meta.annotations)))
+
     @kopf.daemon(*POLICIES, registry=registry, id="governance", cancellation_timeout=10)
     async def governance(
         stopped: kopf.DaemonStopped,
@@ -149,26 +158,40 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         transfers_by_namespace: kopf.Index[str, list[Any]] = indices["transfers_by_namespace"]
         namespace = namespace or ""
         uids: dict[str, str] = {}
+        uid = body.metadata.uid or ""
+        wake = memo.wakeups.event(uid)
+
+        async def stopping() -> None:
+            await stopped.wait()
+            wake.set()  # a stop ends the pause between ticks too
+
+        stopper = asyncio.create_task(stopping())
         governor = Governor(
             memo.ctx, namespace, name, redis=memo.redis, store=memo.store,
             events=_event_sink(namespace, body, uids),
         )  # fmt: skip
-        while not stopped:
-            started = time.perf_counter()
-            try:
-                engines = list(engines_by_namespace.get(namespace, []))
-                uids.update({e.name: e.uid for e in engines})
-                transfers = [t for ts in transfers_by_namespace.get(namespace, []) for t in ts]
-                await governor.tick(body, engines, transfers)
-                RECONCILES.labels("CircuitBreakerPolicy", "evaluated").inc()
-            except Exception:
-                RECONCILE_ERRORS.labels("CircuitBreakerPolicy").inc()
-                log.exception("governance %s/%s: evaluation failed", namespace, name)
-            finally:
-                RECONCILE_DURATION.labels("CircuitBreakerPolicy").observe(
-                    time.perf_counter() - started
-                )
-            await stopped.wait(settings.governance_interval_seconds)
+        try:
+            while not stopped:
+                started = time.perf_counter()
+                try:
+                    engines = list(engines_by_namespace.get(namespace, []))
+                    uids.update({e.name: e.uid for e in engines})
+                    transfers = [t for ts in transfers_by_namespace.get(namespace, []) for t in ts]
+                    await governor.tick(body, engines, transfers)
+                    RECONCILES.labels("CircuitBreakerPolicy", "evaluated").inc()
+                except Exception:
+                    RECONCILE_ERRORS.labels("CircuitBreakerPolicy").inc()
+                    log.exception("governance %s/%s: evaluation failed", namespace, name)
+                finally:
+                    RECONCILE_DURATION.labels("CircuitBreakerPolicy").observe(
+                        time.perf_counter() - started
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), settings.governance_interval_seconds)
+                wake.clear()
+        finally:
+            stopper.cancel()
+            memo.wakeups.forget(uid)
 
     @kopf.on.create(*ALLOCATIONS, registry=registry, id="allocation")
     @kopf.on.update(*ALLOCATIONS, registry=registry, id="allocation")
