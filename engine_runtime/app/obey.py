@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RETRY_S = 2.0
+RESYNC_AFTER_S = 2.0
 
 
 async def obey(rt: Runtime) -> None:
@@ -61,12 +62,20 @@ async def obey(rt: Runtime) -> None:
             rt.reporter.last_error = f"halt: not flat yet: {state.positions}"
             governor.wake.set()
             governor._pending = directive
-        rt.report_now.set()  # flat (or not) is known now; the bookkeeping resync follows
-        await rt.resync("halt")
+        rt.report_now.set()  # applied, and flat (or not)
+        rt.spawn(_resync_soon(rt, "halt"))
     elif directive.close_directional:
         await rt.flattener.flatten(f"close-{directive.sequence}", spot=False)
-        await rt.resync("close directional")
-    rt.report_now.set()
+        rt.report_now.set()
+        rt.spawn(_resync_soon(rt, "close directional"))
+
+
+async def _resync_soon(rt: Runtime, why: str) -> None:
+    """The bookkeeping resync after a halt or close (orders, fills, positions, wallet from the
+    venue) is not urgent: deferred a moment, it leaves the venue and the API server to the other
+    engines of a fleet that are still being told and still closing."""
+    await asyncio.sleep(RESYNC_AFTER_S)
+    await rt.resync(why)
 
 
 async def _retry_later(rt: Runtime, directive: GovernanceDirective | None) -> None:
