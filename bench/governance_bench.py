@@ -155,6 +155,21 @@ class Bench:
         assert self.fleet is not None
         await self.fleet.stages(time.monotonic(), [check], limit_s, what)
 
+    async def explain(self) -> None:
+        """What governance and the engines said when a run timed out."""
+        assert self.fleet is not None
+        status = (await self.policy()).get("status") or {}
+        print("policy status:", json.dumps(status, indent=1)[:4000], file=sys.stderr)
+        assert self.kube is not None
+        allocation = await self.kube.request("GET", f"{API}/allocations/bench")
+        transfers = (allocation.get("status") or {}).get("transfers") or []
+        print("allocation transfers by state:",
+              {t["state"]: sum(u["state"] == t["state"] for u in transfers) for t in transfers},
+              file=sys.stderr)  # fmt: skip
+        for name, engine in sorted(self.fleet.engines.items())[:3]:
+            print(name, json.dumps({k: engine["status"].get(k) for k in ("governance", "runtime")}),
+                  file=sys.stderr)  # fmt: skip
+
     def session(self, engine: str) -> Any:
         """The engine's venue session (its keys read once: a kubectl per engine and run would
         load the very machine being measured)."""
@@ -319,10 +334,18 @@ async def measure(n: int, runs: int) -> None:
             await bench.setup()
             base = Decimal("60000")
             bench.price(base)
-            breaches = [await bench.breach_once(base) for _ in range(runs)]
+            try:
+                breaches = [await bench.breach_once(base) for _ in range(runs)]
+            except TimeoutError:
+                await bench.explain()
+                raise
             report(n, "breach -> all applied", breaches,
                    ("  directive on every engine", "  then applied by runtimes"))  # fmt: skip
-            halts = [await bench.halt_once() for _ in range(runs)]
+            try:
+                halts = [await bench.halt_once() for _ in range(runs)]
+            except TimeoutError:
+                await bench.explain()
+                raise
             report(n, "emergency halt -> all flat", halts,
                    ("  halt on every engine", "  then all flat"))  # fmt: skip
         await bench.kube.close()
