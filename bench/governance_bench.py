@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
@@ -163,9 +164,8 @@ class Bench:
         assert self.kube is not None
         allocation = await self.kube.request("GET", f"{API}/allocations/bench")
         transfers = (allocation.get("status") or {}).get("transfers") or []
-        print("allocation transfers by state:",
-              {t["state"]: sum(u["state"] == t["state"] for u in transfers) for t in transfers},
-              file=sys.stderr)  # fmt: skip
+        states = Counter(t["state"] for t in transfers)
+        print("allocation transfers by state:", dict(states), file=sys.stderr)
         for name, engine in sorted(self.fleet.engines.items())[:3]:
             print(name, json.dumps({k: engine["status"].get(k) for k in ("governance", "runtime")}),
                   file=sys.stderr)  # fmt: skip

@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 STREAM_WAIT_S = 20.0
 EQUITY_STEP = Decimal("0.001")
 """A price move that changes equity by this fraction reaches governance at once."""
-ZERO = Decimal(0)
 
 
 class Runtime:
@@ -96,8 +95,7 @@ class Runtime:
         self.equity_dirty = asyncio.Event()  # balances changed: read the wallet
         self.equity_wake = asyncio.Event()  # publish now: balances changed or prices moved far
         self.equity_basis: valuation.WalletBasis | None = None
-        self._equity_published = ZERO
-        self._equity_sent_basis: valuation.WalletBasis | None = None
+        self._equity_published = Decimal(0)  # the last figure sent to governance
         self.streams: list[BybitStream] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
@@ -422,6 +420,7 @@ class Runtime:
         `EQUITY_STEP`. The status report, slower, spares the API server."""
         s = self.config.settings
         next_read = 0.0
+        sent: valuation.WalletBasis | None = None  # the read the last figure came from
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.equity_wake.wait(), timeout=s.equity_interval_seconds)
@@ -440,9 +439,9 @@ class Runtime:
             if basis is None:
                 continue
             equity = valuation.revalue(basis, self.portfolio.marks)
-            if equity != self._equity_published or basis is not self._equity_sent_basis:
+            if equity != self._equity_published or basis is not sent:
                 await self.cache.equity(equity, basis.measured_ms)
-                self._equity_published, self._equity_sent_basis = equity, basis
+                self._equity_published, sent = equity, basis
 
     async def _housekeeping_loop(self) -> None:
         tick = 0

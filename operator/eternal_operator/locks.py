@@ -4,6 +4,7 @@ reconcile it at once; and wake-ups, so a loop sees a change at once rather than 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 
 class KeyedLocks:
@@ -32,6 +33,13 @@ class Wakeups:
         if self._seen.get(key) != version:
             self._seen[key] = version
             self.event(key).set()
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Until `key`'s loop is woken, or `seconds` pass."""
+        event = self.event(key)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+        event.clear()
 
     def forget(self, key: str) -> None:
         self._events.pop(key, None)

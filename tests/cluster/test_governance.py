@@ -34,13 +34,30 @@ def gov_operator(
     op.stop()
 
 
-def start(plane: ControlPlane, venue: Venue, log: Path) -> Operator:
+def start(
+    plane: ControlPlane,
+    venue: Venue,
+    log: Path,
+    *,
+    name: str = "",
+    prefix: str = PREFIX,
+    interval: str = "0.2",
+) -> Operator:
+    """An operator of its own for namespaces `<prefix>-*`, leading once this returns."""
     op = processes.start_operator(
-        plane.kubeconfig, venue, log, name=f"gov-{secrets.token_hex(2)}", namespaces=f"{PREFIX}-*",
-        lease_name="gov-tests", governance_interval_seconds="0.2",
+        plane.kubeconfig, venue, log, name=name or f"{prefix}-{secrets.token_hex(2)}",
+        namespaces=f"{prefix}-*", lease_name=f"{prefix}-tests",
+        governance_interval_seconds=interval,
     )  # fmt: skip
     wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
     return op
+
+
+def emergency_halt(plane: ControlPlane, ns: str, on: bool) -> None:
+    plane.kubectl(
+        "patch", "cbp", "eternal", "-n", ns, "--type=merge",
+        "-p", f'{{"spec":{{"emergencyHalt":{"true" if on else "false"}}}}}',
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -160,19 +177,13 @@ def test_emergency_halt_survives_a_revert_and_a_reset_releases_it(
         before = directive(control_plane, ns, "a").get("sequence", 0)
 
         started = time.monotonic()
-        control_plane.kubectl(
-            "patch", "cbp", "eternal", "-n", ns, "--type=merge",
-            "-p", '{"spec":{"emergencyHalt":true}}',
-        )  # fmt: skip
+        emergency_halt(control_plane, ns, True)
         wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 10, "the halt")
         latency = time.monotonic() - started
         assert latency < 5, latency
         assert directive(control_plane, ns, "a")["sequence"] > before
 
-        control_plane.kubectl(
-            "patch", "cbp", "eternal", "-n", ns, "--type=merge",
-            "-p", '{"spec":{"emergencyHalt":false}}',
-        )  # fmt: skip
+        emergency_halt(control_plane, ns, False)
         time.sleep(1.5)  # several evaluations must keep it halted
         assert directive(control_plane, ns, "a")["halt"] is True
         assert policy_status(control_plane, ns)["halted"] is True
@@ -189,10 +200,7 @@ def test_halt_and_hwm_survive_an_operator_restart(
 ) -> None:
     ns = f"rst-{secrets.token_hex(4)}"
     control_plane.kubectl("create", "namespace", ns)
-    op = processes.start_operator(
-        control_plane.kubeconfig, paper_venue, tmp_path / "a.log", name="rst-a",
-        namespaces="rst-*", lease_name="rst-tests", governance_interval_seconds="0.2",
-    )  # fmt: skip
+    op = start(control_plane, paper_venue, tmp_path / "a.log", name="rst-a", prefix="rst")
     try:
         keys(control_plane, ns)
         apply(control_plane, ns, engine("a"))
@@ -208,11 +216,7 @@ def test_halt_and_hwm_survive_an_operator_restart(
             op.process.kill()  # mid-halt
             op.process.wait(timeout=10)
             runtimes.equity["a"] = "125"  # would be a new high, and would not be halted
-            op = processes.start_operator(
-                control_plane.kubeconfig, paper_venue, tmp_path / "b.log", name="rst-b",
-                namespaces="rst-*", lease_name="rst-tests", governance_interval_seconds="0.2",
-            )  # fmt: skip
-            wait_for(lambda: "leads via Lease" in op.text(), 30, "the new operator to lead")
+            op = start(control_plane, paper_venue, tmp_path / "b.log", name="rst-b", prefix="rst")
             wait_for(
                 lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.25",
                 20,
@@ -232,28 +236,18 @@ def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
 ) -> None:
     ns = f"wake-{secrets.token_hex(4)}"
     control_plane.kubectl("create", "namespace", ns)
-    op = processes.start_operator(
-        control_plane.kubeconfig, paper_venue, tmp_path / "op.log", name="wake",
-        namespaces="wake-*", lease_name="wake-tests", governance_interval_seconds="60",
-    )  # fmt: skip
+    op = start(control_plane, paper_venue, tmp_path / "op.log", prefix="wake", interval="60")
     try:
-        wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
         keys(control_plane, ns)
         apply(control_plane, ns, engine("a"))
         with Runtimes(control_plane, ns, {"a": "100"}):
             apply(control_plane, ns, policy())  # its first evaluation: the next is 60 s away
             wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 30, "HWM")
             started = time.monotonic()
-            control_plane.kubectl(
-                "patch", "cbp", "eternal", "-n", ns, "--type=merge",
-                "-p", '{"spec":{"emergencyHalt":true}}',
-            )  # fmt: skip
+            emergency_halt(control_plane, ns, True)
             wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 20, "the halt")
             assert time.monotonic() - started < 10
-            control_plane.kubectl(
-                "patch", "cbp", "eternal", "-n", ns, "--type=merge",
-                "-p", '{"spec":{"emergencyHalt":false}}',
-            )  # fmt: skip
+            emergency_halt(control_plane, ns, False)
             wait_for(lambda: policy_status(control_plane, ns).get("halted"), 10, "still halted")
             control_plane.kubectl(
                 "annotate", "cbp", "eternal", "-n", ns, "trading.eternal-engine.io/reset=now"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 import time
@@ -138,11 +137,14 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         return {namespace or "": copy.deepcopy((body.get("status") or {}).get("transfers") or [])}
 
     @kopf.on.event(*POLICIES, registry=registry, id="governance-wake")
-    def policy_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    def policy_event(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
         # A patched spec (an emergency halt) or a reset annotation is evaluated at once, not on
         # the next tick; the loop's own status writes change neither and wake nothing.
         meta = body.metadata
-        memo.wakeups.observe(meta.uid or "", (meta.get("generation"), dict(meta.annotations)))
+        if type == "DELETED":
+            memo.wakeups.forget(meta.uid or "")
+        else:
+            memo.wakeups.observe(meta.uid or "", (meta.get("generation"), dict(meta.annotations)))
 
     @kopf.daemon(*POLICIES, registry=registry, id="governance", cancellation_timeout=10)
     async def governance(
@@ -186,9 +188,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                     RECONCILE_DURATION.labels("CircuitBreakerPolicy").observe(
                         time.perf_counter() - started
                     )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), settings.governance_interval_seconds)
-                wake.clear()
+                await memo.wakeups.pause(uid, settings.governance_interval_seconds)
         finally:
             stopper.cancel()
             memo.wakeups.forget(uid)
