@@ -21,6 +21,7 @@ from .controllers.main import register
 from .kube import KubeClient
 from .leader import LeaderElection
 from .locks import KeyedLocks, Wakeups
+from .namespaces import serve_namespaces_listed_at_watch_start
 from .settings import OperatorSettings
 from .venue_actions import BybitVenueActions
 
@@ -62,6 +63,7 @@ async def run(settings: OperatorSettings) -> int:
         liveness = (
             f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
         )
+        serve_namespaces_listed_at_watch_start()
         await kopf.operator(
             registry=registry,
             memo=memo,
