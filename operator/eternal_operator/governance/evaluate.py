@@ -3,6 +3,7 @@ state and the directive every selected engine must obey. Pure: no I/O, the clock
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,6 +33,10 @@ class Flow:
     amount: Decimal
     at: datetime
     engines: tuple[str, ...]
+    sent: Decimal = Decimal(0)
+    """What a governed engine sent in it. Until every touched engine has reported after it, the
+    reported equity may lack this much: a withdrawal not yet taken out of the units, or a move
+    between engines not yet counted where it went. Money coming in can only look like more."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,9 @@ def evaluate(
     flows: list[Flow],
     reset: Reset,
     now: datetime,
-    flows_in_flight: bool = False,
+    moving: Sequence[Flow] = (),
 ) -> Step:
+    """`flows` are the completed transfers; `moving` those planned or under way."""
     stale_after = timedelta(seconds=spec.stale_after_seconds)
     unknown = sorted(
         o.engine
@@ -161,7 +167,8 @@ def evaluate(
     entered = set(applied) | {f.id for f in entering}
     # While money is moving (a transfer under way, or done but not yet in every engine's
     # reported equity), equity is neither a gain nor a loss yet: hold the mark and the level.
-    holding = flows_in_flight or any(f.id not in entered for f in flows)
+    unsettled = [*moving, *(f for f in flows if f.id not in entered)]
+    holding = bool(unsettled)
     if state.book is None and (equity <= 0 or holding):
         # Nothing to measure yet: an unfunded portfolio has no NAV to lose, and a book opened
         # while money moves could count it twice or not at all.
@@ -179,7 +186,12 @@ def evaluate(
             amount = sum((f.amount for f in entering), Decimal(0))
             book = book.after_flow(equity - amount, amount)
     applied += [f.id for f in sorted(entering, key=lambda f: f.at)]
-    if not holding:
+    floor = None
+    if holding:
+        # A crash is not held back by money in flight: the level still rises if the drawdown
+        # is past it with every amount the reported equity may lack counted back in.
+        floor = book.drawdown(equity + sum((f.sent for f in unsettled), Decimal(0)))
+    else:
         book = book.marked(equity)
     drawdown = book.drawdown(equity)
     nav = book.nav_per_unit(equity)
@@ -194,7 +206,7 @@ def evaluate(
         nav_per_unit=nav,
     )
     _apply_reset(spec, step, reset, now)
-    _apply_levels(spec, step, now, holding=holding)
+    _apply_levels(spec, step, now, floor=floor)
     daily, weekly = period.losses(nav)
     losses = []
     if daily >= spec.daily_loss_limit:
@@ -262,14 +274,14 @@ def _apply_reset(spec: CircuitBreakerPolicySpec, step: Step, reset: Reset, now: 
 
 
 def _apply_levels(
-    spec: CircuitBreakerPolicySpec, step: Step, now: datetime, *, holding: bool = False
+    spec: CircuitBreakerPolicySpec, step: Step, now: datetime, *, floor: Decimal | None
 ) -> None:
+    """Move the level by the drawdown; with money moving (`floor` given: the least the drawdown
+    can be), only up, and only as far as the floor reaches."""
     state = step.state
-    drawdown = step.drawdown or Decimal(0)
-    level = (
-        state.level
-        if holding
-        else next_level(
+    if floor is None:
+        drawdown = step.drawdown or Decimal(0)
+        level = next_level(
             levels=spec.levels,
             current=state.level,
             drawdown=drawdown,
@@ -278,11 +290,15 @@ def _apply_levels(
             since=state.level_since,
             now=now,
         )
-    )
+    else:
+        drawdown = floor
+        level = max(state.level, tripped(spec.levels, floor))
     if level != state.level:
         up = level > state.level
         verb = "reached" if up else "recovered from"
         reason = f"drawdown {drawdown:.4f} {verb} level {max(level, state.level)}"
+        if floor is not None:
+            reason += " (counting back the transfers under way)"
         state = replace(
             state, level=level, level_since=now, tripped_at=now if up else state.tripped_at
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -197,21 +198,51 @@ def test_flows_inside_the_opening_equity_are_not_priced_again() -> None:
     assert set(opened.state.flows_applied) == {"c1", "c2"}
 
 
+def moving(state: State, equity: str, *transfers: Flow, seconds: int = 5) -> Step:
+    """A step while `transfers` are planned or under way."""
+    now = T0 + timedelta(seconds=seconds)
+    return evaluate(
+        spec=SPEC, state=state, observations=obs(equity, at=now), flows=[], reset=NO_RESET,
+        now=now, moving=transfers,
+    )  # fmt: skip
+
+
 def test_money_in_flight_neither_raises_the_mark_nor_trips_a_level() -> None:
     state = step(State(), "1000").state
-    landed_early = evaluate(
-        spec=SPEC, state=state, observations=obs("1500", at=T0 + timedelta(seconds=5)),
-        flows=[], reset=NO_RESET, now=T0 + timedelta(seconds=5), flows_in_flight=True,
-    )  # fmt: skip
+    contribution = Flow("c", D(500), T0, ("e0",))
+    landed_early = moving(state, "1500", contribution)
     assert landed_early.state.book == state.book  # the +500 is not a new high
-    gone_early = evaluate(
-        spec=SPEC, state=state, observations=obs("700", at=T0 + timedelta(seconds=5)),
-        flows=[], reset=NO_RESET, now=T0 + timedelta(seconds=5), flows_in_flight=True,
-    )  # fmt: skip
+    withdrawal = Flow("w", D(-300), T0, ("e0",), sent=D(300))
+    gone_early = moving(state, "700", withdrawal)
     assert gone_early.directive.level == 0  # a 30% withdrawal under way is not a crash
-    unseen = Flow("w", D(-300), T0 + timedelta(minutes=9), ("e0",))
+    unseen = replace(withdrawal, at=T0 + timedelta(minutes=9))
     waiting = step(state, "700", now=T0 + timedelta(seconds=6), flows=[unseen])
     assert waiting.directive.level == 0
+
+
+def test_a_crash_while_money_moves_still_raises_the_level_as_far_as_it_surely_reaches() -> None:
+    state = step(State(), "1000").state
+    withdrawal = Flow("w", D(-100), T0, ("e0",), sent=D(100))
+    # 30% down as reported; with the 100 under way counted back, at least 20% down.
+    crash = moving(state, "700", withdrawal)
+    assert crash.directive.level == 3  # not 4: the 100 may be what is missing
+    assert crash.directive.close_directional
+    assert crash.state.book == state.book  # the mark is held all the same
+    assert "counting back the transfers under way" in crash.changes[0].reason
+    # Still moving, a recovery does not lower the level: that waits for the money to settle.
+    recovered = moving(crash.state, "1000", withdrawal, seconds=10)
+    assert recovered.directive.level == 3
+    # A move between engines, done but not yet reported by the engine it went to: the 400 that
+    # left e0 is counted back, so 55% down as reported is at least 15% down (level 2).
+    state = step(State(), "600", "400").state
+    inside = Flow("r", D(0), T0 + timedelta(seconds=1), ("e0", "e1"), sent=D(400))
+    half = evaluate(
+        spec=SPEC, state=state, reset=NO_RESET, now=T0 + timedelta(seconds=3), flows=[inside],
+        observations=[Observation("e0", D(150), T0 + timedelta(seconds=2)),
+                      Observation("e1", D(300), T0)],
+    )  # fmt: skip
+    assert half.drawdown == D("0.55")
+    assert half.directive.level == 2
 
 
 def test_a_flow_waits_until_the_equity_includes_it() -> None:
@@ -247,11 +278,8 @@ def test_the_book_opens_only_once_money_has_settled() -> None:
                       Observation("e1", D(5000), T0)],
     )  # fmt: skip
     assert half.state.book is None  # 25000 would be counted 5000 twice
-    moving = evaluate(
-        spec=SPEC, state=State(), observations=obs("1000"), flows=[], reset=NO_RESET, now=T0,
-        flows_in_flight=True,
-    )  # fmt: skip
-    assert moving.state.book is None
+    planned = Flow("p", D(1000), T0, ("e0",))
+    assert moving(State(), "1000", planned).state.book is None
     settled = step(State(), "20000", "0", now=T0 + timedelta(minutes=1), flows=[inside])
     assert settled.state.book == Book.opening(D(20000))
     assert settled.state.flows_applied == ("r1",)

@@ -77,14 +77,17 @@ def test_transfers_across_the_portfolio_edge_are_flows_and_inside_it_zero() -> N
         {"transferId": "later", "fromEngine": "master", "toEngine": "a", "amount": "1",
          "state": "Pending", "time": done},
     ]  # fmt: skip
-    flows = {f.id: (f.amount, f.engines) for f in sources.flows(transfers, {"a", "b"})}
+    flows = {f.id: (f.amount, f.engines, f.sent) for f in sources.flows(transfers, {"a", "b"})}
     assert flows == {
-        "in": (Decimal(10), ("a",)),
-        "out": (Decimal(-4), ("b",)),
-        "inside": (Decimal(0), ("a", "b")),  # both must report after it
-        "other-portfolio": (Decimal(-2), ("b",)),
+        "in": (Decimal(10), ("a",), Decimal(0)),
+        "out": (Decimal(-4), ("b",), Decimal(4)),
+        "inside": (Decimal(0), ("a", "b"), Decimal(3)),  # both must report after it
+        "other-portfolio": (Decimal(-2), ("b",), Decimal(2)),
     }
-    assert sources.in_flight(transfers, {"a", "b"})
-    assert not sources.in_flight(transfers, {"x"})
-    between = [{"fromEngine": "a", "toEngine": "b", "state": "Planned"}]
-    assert sources.in_flight(between, {"a", "b"})
+    assert [f.id for f in sources.moving(transfers, {"a", "b"})] == ["later"]
+    assert sources.moving(transfers, {"x"}) == []
+    between = [
+        {"transferId": "r", "fromEngine": "a", "toEngine": "b", "amount": "5", "state": "Planned"}
+    ]
+    (planned,) = sources.moving(between, {"a", "b"})
+    assert (planned.amount, planned.sent) == (Decimal(0), Decimal(5))

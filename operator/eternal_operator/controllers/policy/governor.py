@@ -103,7 +103,7 @@ class Governor:
             flows=sources.flows(transfers, names),
             reset=reset,
             now=now,
-            flows_in_flight=sources.in_flight(transfers, names),
+            moving=sources.moving(transfers, names),
         )
         content = codec.directive_content(step.directive, self.name)
         if content != self._issued:

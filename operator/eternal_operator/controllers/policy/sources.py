@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from eternal_operator.governance.evaluate import Flow, Observation
 
+EPOCH = datetime.fromtimestamp(0, UTC)
+
 
 def equity_stream_key(namespace: str, engine: str) -> str:
     """The Redis stream a runtime appends its equity to (fields `equity`, `ts` in ms)."""
@@ -73,15 +75,6 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def in_flight(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> bool:
-    """Is a transfer touching these engines planned or under way?"""
-    return any(
-        t.get("state") in ("Planned", "Pending")
-        and engines & {t.get("fromEngine"), t.get("toEngine")}
-        for t in transfers
-    )
-
-
 def flows(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flow]:
     """Completed transfers touching these engines, as portfolio flows.
 
@@ -90,18 +83,26 @@ def flows(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flo
     it changes no units, but the engines report their equity one at a time, so until both have
     reported after it the portfolio may look richer or poorer than it is.
     """
+    done = (t for t in transfers if t.get("state") == "Success" and parse_time(t.get("time")))
+    return _as_flows(done, engines)
+
+
+def moving(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flow]:
+    """Transfers touching these engines that are planned or under way, as flows to come (timed
+    when last recorded, or at the epoch)."""
+    return _as_flows((t for t in transfers if t.get("state") in ("Planned", "Pending")), engines)
+
+
+def _as_flows(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flow]:
     out = []
     for t in transfers:
-        if t.get("state") != "Success" or not t.get("time"):
-            continue
         source, target = t.get("fromEngine"), t.get("toEngine")
-        at = parse_time(t["time"])
-        if at is None:
-            continue
-        amount = _decimal(t.get("amount")) or Decimal(0)
         touched = tuple(str(e) for e in (source, target) if e in engines)
         if not touched:
             continue
+        at = parse_time(t.get("time")) or EPOCH
+        amount = _decimal(t.get("amount")) or Decimal(0)
         sign = (target in engines) - (source in engines)
-        out.append(Flow(str(t["transferId"]), amount * sign, at, touched))
+        sent = amount if source in engines else Decimal(0)
+        out.append(Flow(str(t["transferId"]), amount * sign, at, touched, sent))
     return out
