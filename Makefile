@@ -103,5 +103,6 @@ bench: install controlplane ## Every benchmark, each against its baseline (about
 	$(PY) bench/backtest_bench.py
 	$(PY) bench/governance_bench.py --engines 4 50
 	$(PY) bench/stack_bench.py
+	$(PY) bench/namespace_bench.py
 
 .PHONY: bench-runtime bench

@@ -166,7 +166,8 @@ def evaluate(
     ]
     entered = set(applied) | {f.id for f in entering}
     # While money is moving (a transfer under way, or done but not yet in every engine's
-    # reported equity), equity is neither a gain nor a loss yet: hold the mark and the level.
+    # reported equity), equity is neither a gain nor a loss yet: hold the mark, and let the
+    # level only rise (below).
     unsettled = [*moving, *(f for f in flows if f.id not in entered)]
     holding = bool(unsettled)
     if state.book is None and (equity <= 0 or holding):
