@@ -37,8 +37,6 @@ async def obey(rt: Runtime) -> None:
     await rt.store.governance_event("directive", directive.sequence, detail)
     await rt.cache.event("directive", detail)
     governor.mark_applied(directive)
-    if not (directive.halt or directive.close_directional):
-        rt.report_now.set()  # nothing to carry out: applied now (else reported once acted on)
     issued = directive.issued_at
     since_issued_ms = (datetime.now(UTC) - issued).total_seconds() * 1000 if issued else None
     log.info(
@@ -50,7 +48,11 @@ async def obey(rt: Runtime) -> None:
             "since_issued_ms": since_issued_ms,
         },
     )
+    if not (directive.halt or directive.close_directional):
+        rt.report_now.set()  # nothing to carry out: applied now
+        return
     if directive.halt:
+        why = "halt"
         state = await rt.flattener.flatten(f"halt-{directive.sequence}", spot=True)
         governor.flat = state.flat
         await rt.store.governance_event(
@@ -62,12 +64,11 @@ async def obey(rt: Runtime) -> None:
             rt.reporter.last_error = f"halt: not flat yet: {state.positions}"
             governor.wake.set()
             governor._pending = directive
-        rt.report_now.set()  # applied, and flat (or not)
-        rt.spawn(_resync_soon(rt, "halt"))
-    elif directive.close_directional:
+    else:
+        why = "close directional"
         await rt.flattener.flatten(f"close-{directive.sequence}", spot=False)
-        rt.report_now.set()
-        rt.spawn(_resync_soon(rt, "close directional"))
+    rt.report_now.set()  # applied once carried out (a halt: and flat, or not)
+    rt.spawn(_resync_soon(rt, why))
 
 
 async def _resync_soon(rt: Runtime, why: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,13 @@ def start(
     name: str = "",
     prefix: str = PREFIX,
     interval: str = "0.2",
+    **overrides: str,
 ) -> Operator:
     """An operator of its own for namespaces `<prefix>-*`, leading once this returns."""
     op = processes.start_operator(
         plane.kubeconfig, venue, log, name=name or f"{prefix}-{secrets.token_hex(2)}",
         namespaces=f"{prefix}-*", lease_name=f"{prefix}-tests",
-        governance_interval_seconds=interval,
+        governance_interval_seconds=interval, **overrides,
     )  # fmt: skip
     wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
     return op
@@ -60,12 +62,20 @@ def emergency_halt(plane: ControlPlane, ns: str, on: bool) -> None:
     )  # fmt: skip
 
 
+@contextmanager
+def own_namespace(plane: ControlPlane, prefix: str) -> Iterator[str]:
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    plane.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
 @pytest.fixture
 def ns(control_plane: ControlPlane, gov_operator: Operator) -> Iterator[str]:
-    name = f"{PREFIX}-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", name)
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with own_namespace(control_plane, PREFIX) as name:
+        yield name
 
 
 def engine(name: str, **spec: Any) -> dict[str, Any]:
@@ -116,6 +126,19 @@ class Runtimes(kube.StandInRuntime):
             })  # fmt: skip
 
 
+@contextmanager
+def governed(plane: ControlPlane, ns: str, equities: dict[str, str]) -> Iterator[Runtimes]:
+    """Engines with these equities, played by the test, under `policy()` once it has opened
+    its book (a high-water mark of 1)."""
+    keys(plane, ns)
+    for name in equities:
+        apply(plane, ns, engine(name))
+    with Runtimes(plane, ns, equities) as runtimes:
+        apply(plane, ns, policy())
+        wait_for(lambda: policy_status(plane, ns).get("highWaterMark") == "1", 30, "the book")
+        yield runtimes
+
+
 def directive(plane: ControlPlane, ns: str, name: str) -> dict[str, Any]:
     return dict(
         ((get(plane, "engine", name, ns) or {}).get("status") or {}).get("governance") or {}
@@ -129,12 +152,7 @@ def policy_status(plane: ControlPlane, ns: str) -> dict[str, Any]:
 def test_a_30_percent_crash_walks_the_levels_in_order_and_ends_latched(
     control_plane: ControlPlane, ns: str
 ) -> None:
-    keys(control_plane, ns)
-    for name in ("a", "b"):
-        apply(control_plane, ns, engine(name))
-    with Runtimes(control_plane, ns, {"a": "60000", "b": "40000"}) as runtimes:
-        apply(control_plane, ns, policy())
-        wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark") == "1", 20, "HWM")
+    with governed(control_plane, ns, {"a": "60000", "b": "40000"}) as runtimes:
         seen = []
         for total, expected in ((89000, 1), (84000, 2), (79000, 3), (74000, 4), (70000, 4)):
             runtimes.equity.update(a=str(total * 6 // 10), b=str(total * 4 // 10))
@@ -169,11 +187,7 @@ def test_a_30_percent_crash_walks_the_levels_in_order_and_ends_latched(
 def test_emergency_halt_survives_a_revert_and_a_reset_releases_it(
     control_plane: ControlPlane, ns: str
 ) -> None:
-    keys(control_plane, ns)
-    apply(control_plane, ns, engine("a"))
-    with Runtimes(control_plane, ns, {"a": "50000"}):
-        apply(control_plane, ns, policy())
-        wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 20, "a HWM")
+    with governed(control_plane, ns, {"a": "50000"}):
         before = directive(control_plane, ns, "a").get("sequence", 0)
 
         started = time.monotonic()
@@ -198,66 +212,59 @@ def test_emergency_halt_survives_a_revert_and_a_reset_releases_it(
 def test_halt_and_hwm_survive_an_operator_restart(
     control_plane: ControlPlane, paper_venue: Venue, gov_operator: Operator, tmp_path: Path
 ) -> None:
-    ns = f"rst-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", ns)
-    op = start(control_plane, paper_venue, tmp_path / "a.log", name="rst-a", prefix="rst")
-    try:
-        keys(control_plane, ns)
-        apply(control_plane, ns, engine("a"))
-        with Runtimes(control_plane, ns, {"a": "100"}) as runtimes:
-            apply(control_plane, ns, policy())
-            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 30, "HWM")
-            runtimes.equity["a"] = "120"  # a new high
-            wait_for(
-                lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.2", 15, "1.2"
-            )
-            runtimes.equity["a"] = "80"  # 33% down: level 4, halted
-            wait_for(lambda: policy_status(control_plane, ns).get("halted"), 15, "halted")
-            op.process.kill()  # mid-halt
-            op.process.wait(timeout=10)
-            runtimes.equity["a"] = "125"  # would be a new high, and would not be halted
-            op = start(control_plane, paper_venue, tmp_path / "b.log", name="rst-b", prefix="rst")
-            wait_for(
-                lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.25",
-                20,
-                "evaluating",
-            )
-            status = policy_status(control_plane, ns)
-            assert status["halted"] is True
-            assert status["level"] == 4
-            assert directive(control_plane, ns, "a")["halt"] is True
-    finally:
-        op.stop()
-        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    with own_namespace(control_plane, "rst") as ns:
+        op = start(control_plane, paper_venue, tmp_path / "a.log", name="rst-a", prefix="rst")
+        try:
+            with governed(control_plane, ns, {"a": "100"}) as runtimes:
+                runtimes.equity["a"] = "120"  # a new high
+                wait_for(
+                    lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.2",
+                    15, "1.2",
+                )  # fmt: skip
+                runtimes.equity["a"] = "80"  # 33% down: level 4, halted
+                wait_for(lambda: policy_status(control_plane, ns).get("halted"), 15, "halted")
+                op.process.kill()  # mid-halt
+                op.process.wait(timeout=10)
+                runtimes.equity["a"] = "125"  # would be a new high, and would not be halted
+                op = start(
+                    control_plane, paper_venue, tmp_path / "b.log", name="rst-b", prefix="rst"
+                )
+                wait_for(
+                    lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.25",
+                    20, "evaluating",
+                )  # fmt: skip
+                status = policy_status(control_plane, ns)
+                assert status["halted"] is True
+                assert status["level"] == 4
+                assert directive(control_plane, ns, "a")["halt"] is True
+        finally:
+            op.stop()
 
 
 def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
     control_plane: ControlPlane, paper_venue: Venue, gov_operator: Operator, tmp_path: Path
 ) -> None:
-    ns = f"wake-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", ns)
-    op = start(control_plane, paper_venue, tmp_path / "op.log", prefix="wake", interval="60")
-    try:
-        keys(control_plane, ns)
-        apply(control_plane, ns, engine("a"))
-        with Runtimes(control_plane, ns, {"a": "100"}):
-            apply(control_plane, ns, policy())  # its first evaluation: the next is 60 s away
-            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 30, "HWM")
-            started = time.monotonic()
-            emergency_halt(control_plane, ns, True)
-            wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 20, "the halt")
-            assert time.monotonic() - started < 10
-            emergency_halt(control_plane, ns, False)
-            wait_for(lambda: policy_status(control_plane, ns).get("halted"), 10, "still halted")
-            control_plane.kubectl(
-                "annotate", "cbp", "eternal", "-n", ns, "trading.eternal-engine.io/reset=now"
-            )
-            started = time.monotonic()
-            wait_for(lambda: directive(control_plane, ns, "a").get("halt") is False, 20, "reset")
-            assert time.monotonic() - started < 10
-    finally:
-        op.stop()
-        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    with own_namespace(control_plane, "wake") as ns:
+        op = start(control_plane, paper_venue, tmp_path / "op.log", prefix="wake", interval="60")
+        try:
+            # The policy's first evaluation opens the book: the next tick is 60 s away.
+            with governed(control_plane, ns, {"a": "100"}):
+                started = time.monotonic()
+                emergency_halt(control_plane, ns, True)
+                wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 20, "the halt")
+                assert time.monotonic() - started < 10
+                emergency_halt(control_plane, ns, False)
+                wait_for(lambda: policy_status(control_plane, ns).get("halted"), 10, "halted")
+                control_plane.kubectl(
+                    "annotate", "cbp", "eternal", "-n", ns, "trading.eternal-engine.io/reset=now"
+                )
+                started = time.monotonic()
+                wait_for(
+                    lambda: directive(control_plane, ns, "a").get("halt") is False, 20, "reset"
+                )
+                assert time.monotonic() - started < 10
+        finally:
+            op.stop()
 
 
 def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
@@ -297,41 +304,31 @@ def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
 def test_a_lost_status_is_restored_from_postgresql(
     control_plane: ControlPlane, paper_venue: Venue, postgres: str, tmp_path: Path
 ) -> None:
-    ns = f"pg-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", ns)
-
-    def start_with_db(log: str) -> Operator:
-        op = processes.start_operator(
-            control_plane.kubeconfig, paper_venue, tmp_path / log, name=log, namespaces="pg-*",
-            lease_name="pg-tests", governance_interval_seconds="0.2", database_url=postgres,
-        )  # fmt: skip
-        wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
-        return op
-
-    op = start_with_db("first")
-    try:
-        keys(control_plane, ns)
-        apply(control_plane, ns, engine("a"))
-        with Runtimes(control_plane, ns, {"a": "100"}) as runtimes:
-            apply(control_plane, ns, policy())
-            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark"), 30, "a HWM")
-            runtimes.equity["a"] = "130"
-            wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.3", 15)
-            runtimes.equity["a"] = "117"  # 10% down: level 1
-            wait_for(lambda: policy_status(control_plane, ns).get("level") == 1, 15, "level 1")
+    with own_namespace(control_plane, "pg") as ns:
+        op = start(
+            control_plane, paper_venue, tmp_path / "first", prefix="pg", database_url=postgres
+        )
+        try:
+            with governed(control_plane, ns, {"a": "100"}) as runtimes:
+                runtimes.equity["a"] = "130"
+                wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.3", 15)
+                runtimes.equity["a"] = "117"  # 10% down: level 1
+                wait_for(lambda: policy_status(control_plane, ns).get("level") == 1, 15, "level 1")
+                op.stop()
+                control_plane.kubectl(
+                    "patch", "cbp", "eternal", "-n", ns, "--subresource=status", "--type=json",
+                    "-p", '[{"op": "replace", "path": "/status", "value": {}}]',
+                )  # fmt: skip
+                assert "highWaterMark" not in policy_status(control_plane, ns)
+                op = start(
+                    control_plane, paper_venue, tmp_path / "second", prefix="pg",
+                    database_url=postgres,
+                )  # fmt: skip
+                restored = wait_for(
+                    lambda: policy_status(control_plane, ns).get("highWaterMark"), 20, "restored"
+                )
+                assert restored == "1.3"
+                assert policy_status(control_plane, ns)["level"] == 1
+                assert "restored from PostgreSQL" in op.text()
+        finally:
             op.stop()
-            control_plane.kubectl(
-                "patch", "cbp", "eternal", "-n", ns, "--subresource=status", "--type=json",
-                "-p", '[{"op": "replace", "path": "/status", "value": {}}]',
-            )  # fmt: skip
-            assert "highWaterMark" not in policy_status(control_plane, ns)
-            op = start_with_db("second")
-            restored = wait_for(
-                lambda: policy_status(control_plane, ns).get("highWaterMark"), 20, "restored"
-            )
-            assert restored == "1.3"
-            assert policy_status(control_plane, ns)["level"] == 1
-            assert "restored from PostgreSQL" in op.text()
-    finally:
-        op.stop()
-        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)

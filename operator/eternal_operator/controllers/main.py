@@ -161,11 +161,10 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         namespace = namespace or ""
         uids: dict[str, str] = {}
         uid = body.metadata.uid or ""
-        wake = memo.wakeups.event(uid)
 
         async def stopping() -> None:
             await stopped.wait()
-            wake.set()  # a stop ends the pause between ticks too
+            memo.wakeups.event(uid).set()  # a stop ends the pause between ticks too
 
         stopper = asyncio.create_task(stopping())
         governor = Governor(

@@ -83,7 +83,7 @@ def flows(transfers: Iterable[Mapping[str, Any]], engines: set[str]) -> list[Flo
     it changes no units, but the engines report their equity one at a time, so until both have
     reported after it the portfolio may look richer or poorer than it is.
     """
-    done = (t for t in transfers if t.get("state") == "Success" and parse_time(t.get("time")))
+    done = (t for t in transfers if t.get("state") == "Success" and t.get("time"))
     return _as_flows(done, engines)
 
 
