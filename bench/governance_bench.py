@@ -4,11 +4,14 @@
 
 For each fleet size: a fresh stack (control plane, PostgreSQL, Redis, paper venue, operator,
 pod runner) and N funded engines, each holding a resting order and spot BTC. Then, repeated:
-- emergency halt: from `kubectl patch ... emergencyHalt: true` to every runtime reporting flat
-  for the halting directive (it cancels and closes on the venue before it says so);
+- emergency halt: from `kubectl patch ... emergencyHalt: true` to every engine flat on the venue
+  (the last order the halt cancelled or filled there, by the venue's own order times), and to
+  every runtime reporting flat for the halting directive in its status;
 - breach: from the venue's price move that puts drawdown over level 1 to every runtime
   reporting that directive applied.
-Prints p50/p99 over the runs of the time until the LAST engine is done.
+Prints p50/p99 over the runs of the time until the LAST engine is done, and where the
+machine's CPU went meanwhile (every process, from /proc): with all cores busy for the whole
+run, the time is bounded by the work on this machine, not by waiting.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -40,6 +44,32 @@ from eternal_operator.devtools.stack import PORTS, Stack
 from eternal_operator.kube import KubeClient
 
 API = "/apis/trading.eternal-engine.io/v1alpha1/namespaces/default"
+
+
+CLOCK_HZ = os.sysconf("SC_CLK_TCK")
+ROLES = (("kube-apiserver", "API server"), ("/etcd ", "etcd"), ("paper_venue", "paper venue"),
+         ("-m engine_runtime", "runtimes"), ("podrunner", "pod runner"),
+         ("-m eternal_operator", "operator"), ("postgres", "PostgreSQL"), ("redis", "Redis"),
+         ("governance_bench", "this bench"))  # fmt: skip
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds every process on the machine has used so far, by role (its command line)."""
+    used: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # exited meanwhile
+        fields = stat[stat.rfind(")") + 2 :].split()  # from field 3 on: utime, stime at 14, 15
+        role = next((name for key, name in ROLES if key in command), "other")
+        used[role] = used.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_HZ
+    return used
+
+
+def cpu_since(before: dict[str, float]) -> dict[str, float]:
+    return {role: seconds - before.get(role, 0.0) for role, seconds in cpu_by_role().items()}
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -59,6 +89,14 @@ def rest_one(session: Any) -> None:
 
 
 Engines = dict[str, dict[str, Any]]
+
+
+@dataclass
+class Run:
+    times: list[float]
+    """Seconds from the start until each stage held for every engine."""
+    cpu: dict[str, float]
+    """CPU seconds each role used meanwhile."""
 
 
 class Fleet:
@@ -240,12 +278,28 @@ class Bench:
                     )  # fmt: skip
         await asyncio.sleep(5)  # a report: governance sees the holdings at today's price
 
-    async def halt_once(self) -> list[float]:
-        """Seconds from the patch until every engine has the halt, and until every one is flat."""
+    def flat_on_venue(self, since_ms: int) -> float:
+        """Seconds from `since_ms` until the last engine was flat on the venue: the latest time
+        the venue finished one of its orders (cancelled the resting one, filled the sale). The
+        local venue's clock is the wall clock; it is asked after the run, so as not to load it
+        during one."""
+        last = []
+        for name in self.names:
+            orders = self.session(name).get_order_history(category="spot", limit=50)["result"]
+            times = [int(o["updatedTime"]) for o in orders["list"]]
+            finished = [t for t in times if t >= since_ms]
+            if not finished:
+                raise RuntimeError(f"{name}: the venue shows no order the halt finished")
+            last.append(max(finished))
+        return (max(last) - since_ms) / 1000
+
+    async def halt_once(self) -> Run:
+        """Seconds from the patch until every engine has the halt, until every one is flat on
+        the venue, and until every runtime has reported it flat."""
         assert self.fleet is not None
         for name in self.names:  # a resting order each: flat means cancelled on the venue
             rest_one(self.session(name))
-        started = time.monotonic()
+        cpu, started, wall_ms = cpu_by_role(), time.monotonic(), time.time_ns() // 1_000_000
         await self.patch_policy({"emergencyHalt": True})
 
         def told(engines: Engines) -> bool:
@@ -259,7 +313,9 @@ class Bench:
                 for e in engines.values()
             )
 
-        times = await self.fleet.stages(started, [told, flat], 120, "every engine flat")
+        told_s, reported_s = await self.fleet.stages(started, [told, flat], 120, "all flat")
+        used = cpu_since(cpu)  # before the venue is asked
+        run = Run([told_s, self.flat_on_venue(wall_ms), reported_s], used)
         await self.patch_policy({"emergencyHalt": False})
         self.kubectl(
             "annotate", "cbp", "bench", "--overwrite",
@@ -271,15 +327,15 @@ class Bench:
             ),
             120, "resumed",
         )  # fmt: skip
-        return times
+        return run
 
-    async def breach_once(self, base: Decimal) -> list[float]:
+    async def breach_once(self, base: Decimal) -> Run:
         """Seconds from the price move until every engine has the new directive, and until every
         runtime reports it applied."""
         assert self.fleet is not None
         await self.expose()
         before = (await self.policy())["status"].get("directiveSequence", 0)
-        started = time.monotonic()
+        cpu, started = cpu_by_role(), time.monotonic()
         self.price(base * Decimal("0.8"))  # BTC -20%: with most of the fleet in BTC, level 1+
 
         def told(engines: Engines) -> bool:
@@ -298,26 +354,32 @@ class Bench:
 
         what = "every runtime applying the breach directive"
         times = await self.fleet.stages(started, [told, applied], 120, what)
+        run = Run(times, cpu_since(cpu))
         self.price(base)
         deadline = time.monotonic() + 120
         while (await self.policy())["status"].get("level", 0) != 0:
             if time.monotonic() > deadline:
                 raise TimeoutError("back to level 0")
             await asyncio.sleep(0.5)
-        return times
+        return run
 
 
-def report(n: int, what: str, runs: list[list[float]], stages: tuple[str, str]) -> None:
-    """p50/p99 of the time until the LAST engine is done, and how much of it was the operator's
-    (until every engine had its directive) and the runtimes' (from there until done)."""
-    done = [r[-1] for r in runs]
-    operator = [r[0] for r in runs]
-    runtimes = [r[-1] - r[0] for r in runs]
+def report(n: int, what: str, runs: list[Run], stages: tuple[str, ...], goal: int) -> None:
+    """p50/p99 of the time until the LAST engine is done (stage `goal`), the same from the start
+    until each stage, and the machine's CPU in the median run (until the last stage)."""
+    done = [r.times[goal] for r in runs]
     print(f"{n:3d} engines, {what:<28} p50 {statistics.median(done):6.3f} s   "
           f"p99 {quantile(done, 0.99):6.3f} s   ({len(runs)} runs)", flush=True)  # fmt: skip
-    for name, values in zip(stages, (operator, runtimes), strict=True):
+    for i, name in enumerate(stages):
+        values = [r.times[i] for r in runs]
         print(f"{'':14}{name:<28} p50 {statistics.median(values):6.3f} s   "
               f"p99 {quantile(values, 0.99):6.3f} s", flush=True)  # fmt: skip
+    median = sorted(runs, key=lambda r: r.times[-1])[len(runs) // 2]
+    busy = sum(median.cpu.values()) / median.times[-1]
+    top = sorted(median.cpu.items(), key=lambda item: -item[1])[:5]
+    parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in top)
+    print(f"{'':14}{'CPU in the median run':<28} {busy:.2f} of {os.cpu_count()} cores busy "
+          f"({parts} s)", flush=True)  # fmt: skip
 
 
 async def measure(n: int, runs: int) -> None:
@@ -340,14 +402,16 @@ async def measure(n: int, runs: int) -> None:
                 await bench.explain()
                 raise
             report(n, "breach -> all applied", breaches,
-                   ("  directive on every engine", "  then applied by runtimes"))  # fmt: skip
+                   ("  directive on every engine", "  applied by every runtime"),
+                   goal=1)  # fmt: skip
             try:
                 halts = [await bench.halt_once() for _ in range(runs)]
             except TimeoutError:
                 await bench.explain()
                 raise
             report(n, "emergency halt -> all flat", halts,
-                   ("  halt on every engine", "  then all flat"))  # fmt: skip
+                   ("  halt on every engine", "  all flat on the venue", "  all reported flat"),
+                   goal=1)  # fmt: skip
         await bench.kube.close()
     finally:
         stack.down()
