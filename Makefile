@@ -77,12 +77,14 @@ HELM_BUILD := tests/tools/helm/build.sh
 helm: ## Build (or reuse from ~/.cache/eternal-engine) the pinned helm CLI; prints its path
 	@bash $(HELM_BUILD)
 
-charts-sync: ## Copy crds/*.yaml and manifests/monitoring into the charts (after `make crds`)
+charts-sync: ## Copy crds/*.yaml, manifests/monitoring and manifests/admission into the charts
 	rm -f charts/eternal-engine-crds/files/*.yaml
 	cp crds/*.yaml charts/eternal-engine-crds/files/
 	rm -rf charts/eternal-engine-operator/files/dashboards
 	mkdir -p charts/eternal-engine-operator/files/dashboards
 	cp manifests/monitoring/prometheusrule.yaml charts/eternal-engine-operator/files/
+	mkdir -p charts/eternal-engine-operator/files/admission
+	cp manifests/admission/policies.yaml charts/eternal-engine-operator/files/admission/
 	cp manifests/monitoring/dashboards/*.json charts/eternal-engine-operator/files/dashboards/
 
 validate-deploy: install controlplane ## Dockerfile lint, charts, kustomize, Argo CD Lua, alerts, terraform, RBAC

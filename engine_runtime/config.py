@@ -74,6 +74,14 @@ class RuntimeSettings(BaseSettings):
     kubernetes: bool = Field(
         default=True, description="Watch the Engine and report status (off: local runs)."
     )
+    governance_lease_seconds: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=300,
+        description="An order that can add exposure needs governance confirmed this recently; "
+        "older, the runtime reads its Engine and policies first, and refuses the order if the "
+        "API server does not answer.",
+    )
     strategy_factory: str | None = Field(
         default=None, description="module:callable building the strategy (tests, development)."
     )

@@ -13,7 +13,9 @@ from eternal_operator.devtools.controlplane import ControlPlane
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    """A real etcd + kube-apiserver (+ GC controller) on loopback with the CRDs installed.
+    """A real etcd + kube-apiserver (+ GC controller) on loopback with the CRDs and the admission
+    policies installed (the status-writers policy bound to the admin user the tests and their
+    operators act as).
 
     Built on first use (cached under ~/.cache/eternal-engine); every process stops at the end of
     the session, and dies with the test run even if it is killed.
@@ -21,6 +23,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     plane = ControlPlane(data_dir=Path(tmp_path_factory.mktemp("controlplane")))
     with plane:
         plane.install_crds()
+        plane.install_admission()
         yield plane
 
 

@@ -1,10 +1,11 @@
 """Carrying out what governance and the operator asked (the flags are already in force).
 
-A directive is persisted and recorded first, then acted on: a halt cancels everything and
-flattens until the venue shows the account flat, close-directional closes the linear
-positions. The applied sequence is reported at once, or for these two once carried out (one
-status write per engine instead of two, when a whole fleet halts together). A shutdown (or
-suspend) cancels all open orders, flattens if asked, and answers with `shutdownDoneAt`.
+A directive is persisted and recorded first, then acted on. A halt (from the directive or from
+a policy's latched status, whichever is heard first) cancels everything and flattens the whole
+account until the venue shows it flat; close-directional closes the linear positions. The
+applied sequence is reported at once, or for these two once carried out (one status write per
+engine instead of two, when a whole fleet halts together). A shutdown (or suspend) cancels all
+open orders, flattens if asked, and answers with `shutdownDoneAt`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from engine_runtime.adapters.bybit.errors import VenueError
+from engine_runtime.governance.latch import Halt
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective
 
 if TYPE_CHECKING:
@@ -30,45 +32,70 @@ async def obey(rt: Runtime) -> None:
     if governor.take_shutdown():
         await _shutdown(rt)
     directive = governor.take_directive()
-    if directive is None:
-        return
+    if directive is not None:
+        await _record(rt, directive)
+    halt = governor.take_halt()
+    if halt is not None:
+        await _halt(rt, halt)
+    elif directive is not None and directive.close_directional and not governor.halted:
+        await _close_directional(rt, directive)
+    elif directive is not None:
+        rt.report_now.set()  # nothing to carry out: applied now
+
+
+async def _record(rt: Runtime, directive: GovernanceDirective) -> None:
     detail = directive.model_dump(mode="json", by_alias=True)
     await rt.reporter.save_checkpoint()
     await rt.store.governance_event("directive", directive.sequence, detail)
     await rt.cache.event("directive", detail)
-    governor.mark_applied(directive)
+    rt.governor.mark_applied(directive)
     issued = directive.issued_at
     since_issued_ms = (datetime.now(UTC) - issued).total_seconds() * 1000 if issued else None
     log.info(
         "directive applied",
         extra={
             "sequence": directive.sequence,
-            "level": directive.level,
+            "policy": directive.policy,
+            "breaker_level": directive.level,
             "halt": directive.halt,
             "since_issued_ms": since_issued_ms,
         },
     )
-    if not (directive.halt or directive.close_directional):
-        rt.report_now.set()  # nothing to carry out: applied now
+
+
+async def _halt(rt: Runtime, halt: Halt) -> None:
+    governor = rt.governor
+    await rt.reporter.save_checkpoint()  # the halt survives a crash before it is carried out
+    try:
+        result = await rt.flattener.flatten(halt.purpose)
+    except VenueError as error:
+        rt.reporter.last_error = f"halt: {error}"
+        rt.spawn(_retry_halt_later(rt))
+        rt.report_now.set()
         return
-    if directive.halt:
-        why = "halt"
-        state = await rt.flattener.flatten(f"halt-{directive.sequence}", spot=True)
-        governor.flat = state.flat
-        await rt.store.governance_event(
-            "halt-flat" if state.flat else "halt-not-flat",
-            directive.sequence,
-            {"left": state.positions, "open_orders": state.open_orders},
-        )
-        if not state.flat:
-            rt.reporter.last_error = f"halt: not flat yet: {state.positions}"
-            governor.wake.set()
-            governor._pending = directive
-    else:
-        why = "close directional"
-        await rt.flattener.flatten(f"close-{directive.sequence}", spot=False)
-    rt.report_now.set()  # applied once carried out (a halt: and flat, or not)
-    rt.spawn(_resync_soon(rt, why))
+    governor.flat = result.flat
+    governor.residue = result.residue
+    await rt.store.governance_event(
+        "halt-flat" if result.flat else "halt-not-flat",
+        halt.sequence,
+        {"policy": halt.policy, "result": result.summary(), "residue": result.residue},
+    )
+    if not result.flat:
+        rt.reporter.last_error = f"halt: not flat yet: {result.plan.describe()}"
+        rt.spawn(_retry_halt_later(rt))
+    rt.report_now.set()  # applied once carried out (and flat, or not)
+    rt.spawn(_resync_soon(rt, "halt"))
+
+
+async def _close_directional(rt: Runtime, directive: GovernanceDirective) -> None:
+    purpose = f"close:{directive.policy or ''}:{directive.sequence}"
+    try:
+        await rt.flattener.flatten(purpose, directional_only=True)
+    except VenueError as error:
+        rt.reporter.last_error = f"close directional: {error}"
+        rt.spawn(_retry_directive_later(rt, directive))
+    rt.report_now.set()
+    rt.spawn(_resync_soon(rt, "close directional"))
 
 
 async def _resync_soon(rt: Runtime, why: str) -> None:
@@ -79,13 +106,21 @@ async def _resync_soon(rt: Runtime, why: str) -> None:
     await rt.resync(why)
 
 
-async def _retry_later(rt: Runtime, directive: GovernanceDirective | None) -> None:
-    """Try a halt (or, with None, a shutdown) again in a moment: the venue did not let it finish."""
+async def _retry_halt_later(rt: Runtime) -> None:
     await asyncio.sleep(RETRY_S)
-    if directive is None:
-        rt.governor.request_shutdown_retry()
-    elif rt.governor.directive.sequence == directive.sequence:
+    if rt.governor.halted:
+        rt.governor.request_halt_retry()
+
+
+async def _retry_directive_later(rt: Runtime, directive: GovernanceDirective) -> None:
+    await asyncio.sleep(RETRY_S)
+    if rt.governor.directive.sequence == directive.sequence:
         rt.governor.request_directive_retry(directive)
+
+
+async def _retry_shutdown_later(rt: Runtime) -> None:
+    await asyncio.sleep(RETRY_S)
+    rt.governor.request_shutdown_retry()
 
 
 async def _shutdown(rt: Runtime) -> None:
@@ -93,20 +128,21 @@ async def _shutdown(rt: Runtime) -> None:
     flatten = governor.shutdown_flatten and governor.shutdown_requested_at is not None
     stamp = (
         governor.shutdown_requested_at.strftime("%Y%m%d%H%M%S")
-        if (governor.shutdown_requested_at)
+        if governor.shutdown_requested_at
         else "suspend"
     )
     log.info("shutdown requested", extra={"flatten": flatten})
     try:
         if flatten:
-            await rt.flattener.flatten(f"shutdown-{stamp}", spot=True)
+            result = await rt.flattener.flatten(f"shutdown:{stamp}")
+            if not result.flat:
+                raise VenueError(0, f"not flat yet: {result.plan.describe()}")
         else:
             await rt.manager.cancel_all()
         await rt.resync("shutdown")
     except VenueError as error:
         rt.reporter.last_error = f"shutdown: {error}"
-        governor.wake.set()
-        governor._pending_shutdown = True
+        rt.spawn(_retry_shutdown_later(rt))
         return
     await rt.store.governance_event("shutdown", None, {"flatten": flatten, "at": stamp})
     governor.mark_shutdown_done()

@@ -72,6 +72,7 @@ class Reporter:
             venue_connected=rt.venue_connected,
             shutdown_done_at=governor.shutdown_done_at,
             last_error=rt.emergency_stop or self.last_error or rt.manager.last_error,
+            residue=governor.residue,
         )
         equity = rt.portfolio.equity
         rt.metrics.equity.set(float(equity))
@@ -92,8 +93,11 @@ class Reporter:
         await self.save_checkpoint()
         if rt.kube is not None:
             try:
-                await rt.kube.patch_status(status_patch(report))
+                sent = time.time_ns() // 1_000_000
+                engine = await rt.kube.patch_status(status_patch(report))
                 rt.metrics.heartbeat.set(time.time())
+                rt.governor.observe(engine)  # the answer is the Engine as of this write
+                rt.governor.confirm(sent)
             except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
                 log.warning("status patch failed: %s", error)
         self.reports += 1
@@ -101,7 +105,7 @@ class Reporter:
     async def save_checkpoint(self) -> None:
         rt = self.rt
         checkpoint = Checkpoint(
-            directive=rt.governor.directive.model_dump(mode="json", by_alias=True),
+            directive=rt.governor.checkpoint(),
             emergency_stop=rt.emergency_stop,
         )
         rt.portfolio.checkpoint_into(checkpoint)

@@ -27,9 +27,10 @@ from engine_runtime.adapters.bybit.streams import BybitStream
 from engine_runtime.config import Config
 from engine_runtime.execution.flatten import Flattener
 from engine_runtime.execution.manager import OrderManager
+from engine_runtime.governance.gate import ExposureGate, now_ms
 from engine_runtime.governance.kube import EngineClient
 from engine_runtime.governance.obedience import Governor
-from engine_runtime.governance.watcher import EngineWatcher
+from engine_runtime.governance.watcher import Watcher
 from engine_runtime.live import checkpoint as strategy_checkpoint
 from engine_runtime.live.funding import FundingWatcher
 from engine_runtime.live.market import LiveMarket
@@ -86,7 +87,7 @@ class Runtime:
         )
         self.venue = BybitDomainClient(self.raw, on_error=self._on_venue_error)
         self.portfolio = Portfolio()
-        self.governor = Governor()
+        self.governor = Governor(config.engine.engine.name)
         self.instruments: dict[tuple[str, Category], Instrument] = {}
         self.emergency_stop: str | None = None
         self.reconciled = False
@@ -107,7 +108,8 @@ class Runtime:
         self.flattener: Flattener
         self.reconciler: Reconciler
         self.reporter: Reporter
-        self.watcher: EngineWatcher | None = None
+        self.watchers: list[Watcher] = []
+        self.gate: ExposureGate
         self.kube: EngineClient | None = None
 
     # probes -----------------------------------------------------------------------------
@@ -167,7 +169,9 @@ class Runtime:
         self.manager = OrderManager(self.venue, self.store, self.portfolio, self.metrics)
         self.manager.on_fatal = self._set_emergency_stop
         self.manager.on_final.append(lambda order: self.report_now.set())
-        self.flattener = Flattener(self.venue, self.manager, self.portfolio, self.instruments)
+        self.flattener = Flattener(
+            self.venue, self.manager, self.config.engine.engine.uid, self.instruments
+        )
         self.reporter = Reporter(self)
         window = max(self.strategy.warmup_bars() + 5, 50)
         self.runner = StrategyRunner(
@@ -200,6 +204,12 @@ class Runtime:
         self.emergency_stop = checkpoint.emergency_stop
         if s.kubernetes:
             await self._start_watch()
+        self.gate = ExposureGate(
+            self.governor,
+            confirm=self._confirm_governance if self.kube is not None else None,
+            lease_s=s.governance_lease_seconds,
+        )
+        self.manager.gate = self.gate.check
         await self.reconciler.load()
         result = await self.reconciler.run(at_start=True)
         log.info(
@@ -244,10 +254,25 @@ class Runtime:
         except Exception as error:
             log.error("no Kubernetes access (%s): status will not be reported", error)
             return
-        self.watcher = EngineWatcher(self.kube, self._observe_engine)
-        self.spawn(self.watcher.run())
+        engine = Watcher("engine", self.kube.engines, self._observe_engine)
+        policies = Watcher("policies", self.kube.policies, self.governor.observe_policy)
+        self.watchers = [engine, policies]
+        for watcher in self.watchers:
+            self.spawn(watcher.run())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.watcher.seen.wait(), timeout=3)
+            await asyncio.wait_for(
+                asyncio.gather(*(w.seen.wait() for w in self.watchers)), timeout=3
+            )
+
+    async def _confirm_governance(self) -> None:
+        """Read our Engine and the namespace's policies now: governance as of this moment."""
+        assert self.kube is not None
+        sent = now_ms()
+        self._observe_engine(await self.kube.get())
+        items, _ = await self.kube.policies.list()
+        for policy in items:
+            self.governor.observe_policy(policy)
+        self.governor.confirm(sent)
 
     async def _warm_up(self) -> None:
         size = max(self.strategy.warmup_bars() + 2, 3)
@@ -470,7 +495,7 @@ class Runtime:
         """Graceful: no new orders, cancel (or leave) resting orders, flush state, last report."""
         log.info("stopping")
         self.runner.enabled = False
-        self.governor.suspended = True  # refuse anything still in the pipeline
+        self.governor.terminating = True  # refuse anything still in the pipeline
         if self.config.settings.cancel_on_shutdown and self.reconciled:
             with contextlib.suppress(VenueError):
                 await self.manager.cancel_all()
@@ -481,8 +506,8 @@ class Runtime:
             await self.reporter.report_once()
         for stream in self.streams:
             await _bounded(stream.stop(), "stream stop")
-        if self.watcher is not None:
-            self.watcher.stop()
+        for watcher in self.watchers:
+            watcher.stop()
         for task in list(self.tasks):
             task.cancel()
         await _bounded(asyncio.gather(*self.tasks, return_exceptions=True), "background tasks")

@@ -1,145 +1,194 @@
-"""Cancel everything and close positions through the order manager (so every order is recorded).
+"""Making an account flat on the venue: read it, plan (`flatten_plan.plan`), act, read again.
 
-Used by a governance halt, close-directional, a shutdown with flatten, and SIGTERM. Orders carry
-deterministic ids derived from the purpose (`halt-7`, `shutdown-...`) and the attempt, so a
-retried or restarted flatten cannot place the same close twice, and a further attempt is a new
-order only when the previous one did not get the account flat.
+One loop for every actor: the runtime sends its closes through its order manager (each one
+recorded before it is sent, and through its exposure gate), the operator straight through the
+classified Bybit client when a runtime cannot act. Both read the whole account (every category,
+every coin, every position, whatever the engine's spec names) and derive the same order ids, so
+two actors flattening one account never double a close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import VenueError
+from engine_runtime.adapters.bybit.errors import FatalError, VenueError
 from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, derived_id
+from engine_runtime.model.enums import Category
 from engine_runtime.model.instruments import Instrument
-from engine_runtime.portfolio.portfolio import Portfolio
 
+from .flatten_plan import CATEGORIES, QUOTE, AccountSnapshot, FlattenPlan, plan, spot_symbol
 from .manager import OrderManager
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 4
-SETTLE_TIMEOUT_S = 5.0
+MAX_ROUNDS = 6
+SETTLE_S = 0.2
+"""Pause after sending closes before the account is read again (market orders fill at once)."""
+
+Instruments = dict[tuple[str, Category], Instrument]
+
+
+class Closer(Protocol):
+    """Who sends the cancels and closes: the runtime's order manager, or the venue directly."""
+
+    async def cancel_all(self, categories: tuple[Category, ...]) -> int: ...
+
+    async def submit(self, request: OrderRequest, purpose: str) -> None: ...
 
 
 @dataclass
-class FlatState:
-    open_orders: int = 0
-    positions: list[str] = field(default_factory=list)
+class FlattenResult:
+    flat: bool = False
+    plan: FlattenPlan = field(default_factory=FlattenPlan)
+    cancelled: int = 0
+    sent: list[str] = field(default_factory=list)
+    error: str | None = None
 
     @property
-    def flat(self) -> bool:
-        return self.open_orders == 0 and not self.positions
+    def residue(self) -> list[str]:
+        return [str(r) for r in self.plan.residue]
+
+    def summary(self) -> str:
+        parts = [f"{self.cancelled} orders cancelled"]
+        if self.sent:
+            parts.append(f"sent {', '.join(self.sent)}")
+        parts.append("flat" if self.flat else f"not flat: {self.plan.describe()}")
+        if self.flat and self.plan.residue:
+            parts.append(f"residue: {', '.join(self.residue)}")
+        if self.error:
+            parts.append(f"last error: {self.error}")
+        return "; ".join(parts)
+
+
+async def snapshot(venue: BybitDomainClient, instruments: Instruments) -> AccountSnapshot:
+    """The whole account now. `instruments` is a cache of markets, filled in as coins and
+    positions need one."""
+    open_orders = {c: len(await venue.open_orders(c)) for c in CATEGORIES}
+    positions = [p for p in await venue.positions() if p.size > 0]
+    wallet = await venue.wallet()
+    coins = {c: b for c, b in wallet.coins.items() if c != QUOTE and b.wallet_balance > 0}
+    wanted = {(spot_symbol(c), Category.SPOT) for c in coins}
+    wanted |= {(p.symbol, Category.LINEAR) for p in positions}
+    for category in CATEGORIES:
+        missing = sorted(s for s, c in wanted if c is category and (s, c) not in instruments)
+        if missing:
+            found = await venue.instruments(category, missing)
+            instruments.update({(s, category): inst for s, inst in found.items()})
+    prices: dict[str, Decimal] = {}
+    if coins:
+        everything = await venue.last_prices(Category.SPOT)
+        prices = {s: everything[s] for s, c in wanted if c is Category.SPOT and s in everything}
+    return AccountSnapshot(
+        open_orders=open_orders,
+        positions=positions,
+        coins={**coins, **({QUOTE: wallet.coins[QUOTE]} if QUOTE in wallet.coins else {})},
+        instruments={k: v for k, v in instruments.items() if k in wanted},
+        prices=prices,
+    )
+
+
+async def flatten_account(
+    venue: BybitDomainClient,
+    closer: Closer,
+    *,
+    engine: str,
+    purpose: str,
+    directional_only: bool = False,
+    instruments: Instruments | None = None,
+    rounds: int = MAX_ROUNDS,
+) -> FlattenResult:
+    """Cancel, close and sell until the venue shows the account flat (or `rounds` run out).
+
+    Venue errors are retried on the next round (the account is read again first); keys the
+    venue refuses (FatalError) end it at once: nothing more can be done with them."""
+    cache: Instruments = instruments if instruments is not None else {}
+    result = FlattenResult()
+    sent_rounds = 0  # the first closes of every actor carry attempt 0, hence the same ids
+    for round_ in range(rounds):
+        try:
+            state = await snapshot(venue, cache)
+            result.plan = plan(
+                state,
+                engine=engine,
+                purpose=purpose,
+                directional_only=directional_only,
+                attempt=sent_rounds,
+            )
+            if result.plan.flat:
+                result.flat = True
+                return result
+            log.info("flatten %s: %s", purpose, result.plan.describe())
+            if result.plan.cancel:
+                result.cancelled += await closer.cancel_all(result.plan.cancel)
+                continue  # locked coins are free now: plan again from the venue's word
+            sent_rounds += 1
+            for order in result.plan.orders:
+                await closer.submit(order, purpose)
+                result.sent.append(f"{order.side.value} {order.qty} {order.symbol}")
+        except FatalError:
+            raise
+        except VenueError as error:
+            result.error = str(error)
+            log.warning("flatten %s round %d: %s", purpose, round_, error)
+            await asyncio.sleep(0.5 * (round_ + 1))
+            continue
+        await asyncio.sleep(SETTLE_S)
+    return result
+
+
+class VenueCloser:
+    """Closes straight through the classified client: the operator's hands on an account."""
+
+    def __init__(self, venue: BybitDomainClient) -> None:
+        self.venue = venue
+
+    async def cancel_all(self, categories: tuple[Category, ...]) -> int:
+        return await self.venue.cancel_all(categories)
+
+    async def submit(self, request: OrderRequest, purpose: str) -> None:
+        await self.venue.submit(request)
+
+
+class ManagerCloser:
+    """Closes through the runtime's order manager: each close recorded before it is sent, and
+    sent through the exposure gate (closes pass it, whatever governance says)."""
+
+    def __init__(self, manager: OrderManager) -> None:
+        self.manager = manager
+
+    async def cancel_all(self, categories: tuple[Category, ...]) -> int:
+        return await self.manager.cancel_all()
+
+    async def submit(self, request: OrderRequest, purpose: str) -> None:
+        await self.manager.submit(request, intent_id=f"{purpose}:{request.symbol}", reason=purpose)
 
 
 class Flattener:
+    """The runtime's flatten: the whole account, through its own order manager."""
+
     def __init__(
         self,
         venue: BybitDomainClient,
         manager: OrderManager,
-        portfolio: Portfolio,
-        instruments: dict[tuple[str, Category], Instrument],
+        engine: str,
+        instruments: Mapping[tuple[str, Category], Instrument],
     ) -> None:
         self.venue = venue
-        self.manager = manager
-        self.portfolio = portfolio
-        self.instruments = instruments
+        self.closer = ManagerCloser(manager)
+        self.engine = engine
+        self.instruments: Instruments = dict(instruments)
 
-    def categories(self) -> tuple[Category, ...]:
-        return tuple(sorted({c for _, c in self.instruments}, key=str)) or (Category.LINEAR,)
-
-    async def cancel_all(self) -> int:
-        return await self.manager.cancel_all()
-
-    async def state(self, *, spot: bool) -> FlatState:
-        """The venue's view: open orders, linear positions and (with `spot`) sellable coins."""
-        state = FlatState()
-        for category in self.categories():
-            state.open_orders += len(await self.venue.open_orders(category))
-        if Category.LINEAR in self.categories():
-            for p in await self.venue.positions():
-                if p.size > 0:
-                    state.positions.append(f"{p.symbol} {p.side} {p.size}")
-        if spot:
-            for symbol, qty in (await self._spot_sellable()).items():
-                state.positions.append(f"{symbol} spot {qty}")
-        return state
-
-    async def _spot_sellable(self) -> dict[str, Decimal]:
-        wallet = await self.venue.wallet()
-        out = {}
-        for (symbol, category), inst in self.instruments.items():
-            if category is not Category.SPOT or inst.base_coin not in wallet.coins:
-                continue
-            qty = inst.round_qty(wallet.coins[inst.base_coin].free)
-            if qty >= inst.min_qty and qty > 0:
-                out[symbol] = qty
-        return out
-
-    async def flatten(self, purpose: str, *, spot: bool, linear: bool = True) -> FlatState:
-        """Cancel all, close linear positions (and sell spot holdings with `spot`) until flat."""
-        state = FlatState()
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                await self.cancel_all()
-                if linear:
-                    await self._close_linear(purpose, attempt)
-                if spot:
-                    await self._sell_spot(purpose, attempt)
-                state = await self._settle(spot=spot, linear=linear)
-            except VenueError as error:
-                log.warning("flatten %s attempt %d: %s", purpose, attempt, error)
-                await asyncio.sleep(0.5 * (attempt + 1))
-                continue
-            if state.flat:
-                return state
-        return state
-
-    async def _settle(self, *, spot: bool, linear: bool) -> FlatState:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SETTLE_TIMEOUT_S
-        state = await self.state(spot=spot)
-        while not state.flat and loop.time() < deadline:
-            await asyncio.sleep(0.2)
-            state = await self.state(spot=spot)
-        if not linear:
-            state.positions = [p for p in state.positions if " spot " in p]
-        return state
-
-    async def _close_linear(self, purpose: str, attempt: int) -> None:
-        if Category.LINEAR not in self.categories():
-            return
-        for p in await self.venue.positions():
-            if p.size <= 0 or p.side is None:
-                continue
-            inst = self.instruments.get((p.symbol, Category.LINEAR))
-            qty = inst.round_qty(p.size) if inst else p.size
-            link = derived_id(ClientOrderId(f"{purpose}-{attempt}"), f"c{p.symbol}")
-            await self.manager.submit(
-                OrderRequest(
-                    link,
-                    p.symbol,
-                    Category.LINEAR,
-                    p.side.opposite(),
-                    OrderType.MARKET,
-                    qty,
-                    reduce_only=True,
-                ),
-                intent_id=f"{purpose}:close:{p.symbol}",
-                reason=purpose,
-            )
-
-    async def _sell_spot(self, purpose: str, attempt: int) -> None:
-        for symbol, qty in (await self._spot_sellable()).items():
-            link = derived_id(ClientOrderId(f"{purpose}-{attempt}"), f"s{symbol}")
-            await self.manager.submit(
-                OrderRequest(link, symbol, Category.SPOT, OrderSide.SELL, OrderType.MARKET, qty),
-                intent_id=f"{purpose}:sell:{symbol}",
-                reason=purpose,
-            )
+    async def flatten(self, purpose: str, *, directional_only: bool = False) -> FlattenResult:
+        return await flatten_account(
+            self.venue,
+            self.closer,
+            engine=self.engine,
+            purpose=purpose,
+            directional_only=directional_only,
+            instruments=self.instruments,
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
@@ -56,6 +56,8 @@ class OrderManager:
         self.on_fill_booked: list[FillCallback] = []
         self.on_fatal: Callable[[str], None] | None = None
         self.on_request_out: Callable[[OrderRequest], None] | None = None
+        self.gate: Callable[[OrderRequest], Awaitable[None]] | None = None
+        """Checked right before every attempt to send and every amend (governance.gate)."""
         self.unresolved: set[ClientOrderId] = set()
         self.booked: set[str] = set()
         self._sent_at: dict[ClientOrderId, float] = {}
@@ -107,8 +109,11 @@ class OrderManager:
         if self.on_request_out is not None:
             self.on_request_out(request)
         self._sent_at[order.client_order_id] = time.perf_counter()
+        gate = self.gate
         try:
-            report = await self.venue.submit(request)
+            report = await self.venue.submit(
+                request, precheck=(lambda: gate(request)) if gate is not None else None
+            )
         except RejectedError as error:
             order.set_status(OrderStatus.REJECTED, error.message[:200])
             await self._persist(order)
@@ -139,6 +144,8 @@ class OrderManager:
 
     async def amend(self, order: ManagedOrder, qty: Decimal | None, price: Decimal | None) -> bool:
         try:
+            if self.gate is not None:
+                await self.gate(order.request())
             await self.venue.amend(
                 order.category, order.symbol, order.client_order_id, qty=qty, price=price
             )

@@ -1,80 +1,131 @@
-"""Obeying governance and the operator: the directive in `status.governance`, the shutdown in
-`status.shutdown`, and `spec.suspend`.
+"""Obeying governance and the operator: the directive in `status.governance`, the halts of the
+namespace's CircuitBreakerPolicies, the shutdown in `status.shutdown`, and `spec.suspend`.
 
-`observe` runs synchronously on every version of the Engine the watcher sees and flips the
-flags the risk checks read at once (halt, entries paused, size multiplier), so no entry slips
-out while the slower work (cancel, flatten) runs in the background. A directive is applied
-when its sequence is new, persisted in the checkpoint (a restart obeys it before the API server
-answers) and recorded as a governance event; `applied_sequence` then says so in the status.
+`observe` and `observe_policy` run synchronously on every version the watchers see and flip the
+flags the risk checks and the exposure gate read at once (halt, entries paused, size
+multiplier), so no entry slips out while the slower work (cancel, flatten) runs in the
+background. Halts go through the `HaltLatch`: heard from any source, lifted only by the policy
+that issued them. A directive is applied when its sequence is new, persisted in the checkpoint
+(a restart obeys it, and every halt it knew, before the API server answers) and recorded as a
+governance event; `applied_sequence` then says so in the status.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
+from eternal_operator.api.v1alpha1 import LabelSelector
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective, ShutdownRequest
+
+from .latch import Halt, HaltLatch
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[], Awaitable[None]]
+
+def _ms(text: object) -> int | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _essence(d: GovernanceDirective) -> tuple[object, ...]:
+    """What the runtime acts on (the operator's bookkeeping fields beside it change nothing)."""
+    return (d.policy, d.sequence, d.level, d.size_multiplier, d.entries_paused,
+            d.close_directional, d.halt)  # fmt: skip
 
 
 class Governor:
-    def __init__(self) -> None:
+    def __init__(self, engine_name: str = "") -> None:
+        self.engine_name = engine_name
         self.directive = GovernanceDirective()
+        self.latch = HaltLatch()
+        self.labels: dict[str, str] = {}
         self.applied_sequence: int | None = None
         self.flat: bool | None = None
+        self.residue: list[str] = []
+        self.confirmed_ms = 0
+        """Governance is known as of this wall-clock time (ms); 0: never."""
         self.shutdown_requested_at: datetime | None = None
         self.shutdown_flatten = False
         self.shutdown_done_at: datetime | None = None
         self.suspended = False
+        self.terminating = False
+        """The process is stopping (SIGTERM): nothing new goes out, whatever the API says."""
         self.changed = asyncio.Event()
         self._pending: GovernanceDirective | None = None
+        self._halt_pending: Halt | None = None
         self._pending_shutdown = False
         self.wake = asyncio.Event()
 
-    # what the risk checks read -------------------------------------------------------------
+    # what the risk checks and the gate read -----------------------------------------------
     @property
     def halted(self) -> bool:
-        return self.directive.halt
+        return self.latch.active
 
     @property
     def entries_paused(self) -> bool:
-        return self.directive.entries_paused or self.directive.halt
+        return self.directive.entries_paused or self.halted
 
     @property
     def stopping(self) -> bool:
-        """No new orders at all: a shutdown or suspend is under way or done."""
-        return self.shutdown_requested_at is not None or self.suspended
+        """No new orders at all: a shutdown or suspend is under way or done, or the process is
+        stopping."""
+        return self.shutdown_requested_at is not None or self.suspended or self.terminating
 
     @property
     def size_multiplier(self) -> Decimal:
+        """Entries are refused outright while halted (the risk checks say why), so this is the
+        directive's own multiplier."""
         return self.directive.size_multiplier
 
     # input -----------------------------------------------------------------------------
-    def restore(self, saved: dict[str, Any] | None) -> None:
-        """The directive persisted in the checkpoint: obeyed before the API server answers."""
+    def restore(self, saved: Mapping[str, Any] | None) -> None:
+        """The checkpoint: the last directive and every halt, obeyed before the API answers."""
         if not saved:
             return
+        raw = saved.get("directive") if "halts" in saved else saved  # older checkpoints
         try:
-            self.directive = GovernanceDirective.model_validate(saved)
+            self.directive = GovernanceDirective.model_validate(raw or {})
         except ValidationError:
             log.warning("checkpointed directive is invalid; ignoring it")
-            return
-        self.applied_sequence = self.directive.sequence
-        if self.directive.halt or self.directive.close_directional:
-            self._pending = self.directive  # re-assert: the account may not be flat yet
+        else:
+            self.applied_sequence = self.directive.sequence
+            self._hear_directive(self.directive)
+        self.latch.load(list(saved.get("halts") or []))
+        if self.halted:
+            self._halt_pending = self.latch.newest()  # re-assert: the account may not be flat
+            self.wake.set()
+        elif self.directive.close_directional:
+            self._pending = self.directive
             self.wake.set()
 
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "directive": self.directive.model_dump(mode="json", by_alias=True),
+            "halts": self.latch.dump(),
+        }
+
+    def confirm(self, as_of_ms: int) -> None:
+        """The API server's state of our Engine and policies is known as of this time."""
+        self.confirmed_ms = max(self.confirmed_ms, as_of_ms)
+
     def observe(self, engine: dict[str, Any]) -> None:
+        """A version of our Engine (watch, read, or the answer to our own status write)."""
+        meta = engine.get("metadata") or {}
+        self.labels = dict(meta.get("labels") or {})
         status = engine.get("status") or {}
+        # A version carrying our own heartbeat shows governance as of that heartbeat at least.
+        beat = _ms((status.get("runtime") or {}).get("heartbeat"))
         raw = status.get("governance")
         if raw:
             try:
@@ -82,14 +133,62 @@ class Governor:
             except ValidationError as error:
                 log.warning("unreadable directive: %s", error)
             else:
-                if directive.sequence != self.directive.sequence or directive != self.directive:
+                if _essence(directive) != _essence(self.directive):
                     self.directive = directive  # flags take effect now
                     self._pending = directive
-                    self.flat = (
-                        None if (directive.halt or directive.close_directional) else self.flat
-                    )
+                    if directive.close_directional and not directive.halt:
+                        self.flat = None
                     self.wake.set()
+                self._hear_directive(directive)
         self._observe_shutdown(engine, status)
+        if beat is not None:
+            self.confirm(beat)
+
+    def observe_policy(self, policy: dict[str, Any]) -> None:
+        """A CircuitBreakerPolicy of our namespace: its latched halt counts if it governs us
+        (its selector matches our labels, or it halted us and has not been reset)."""
+        name = str((policy.get("metadata") or {}).get("name") or "")
+        status = policy.get("status") or {}
+        try:
+            selector = LabelSelector.model_validate(
+                (policy.get("spec") or {}).get("selector") or {}
+            )
+        except ValidationError:
+            selector = None
+        governs = (selector is not None and selector.matches(self.labels)) or (
+            self.engine_name in (status.get("haltedEngines") or [])
+        )
+        self._hear(
+            name,
+            int(status.get("directiveSequence") or 0),
+            halt=bool(status.get("halted")),
+            reason=str(status.get("haltReason") or "halted"),
+            governs=governs,
+        )
+
+    def _hear_directive(self, directive: GovernanceDirective) -> None:
+        self._hear(
+            directive.policy or "",
+            directive.sequence,
+            halt=directive.halt,
+            reason=directive.reason or "halt",
+            governs=True,
+        )
+
+    def _hear(self, policy: str, sequence: int, *, halt: bool, reason: str, governs: bool) -> None:
+        was = self.latch.active
+        if not self.latch.hear(policy, sequence, halt=halt, reason=reason, governs=governs):
+            return
+        if self.latch.active and not was:
+            log.warning("halt in force", extra={"policy": policy, "sequence": sequence})
+            self._halt_pending = self.latch.newest()
+            self.flat = None
+            self.wake.set()
+        elif not self.latch.active:
+            log.info("halt lifted", extra={"policy": policy, "sequence": sequence})
+            self.flat = None
+            self.residue = []
+        self.changed.set()
 
     def _observe_shutdown(self, engine: dict[str, Any], status: dict[str, Any]) -> None:
         suspend = bool((engine.get("spec") or {}).get("suspend"))
@@ -121,9 +220,18 @@ class Governor:
         pending, self._pending = self._pending, None
         return pending
 
+    def take_halt(self) -> Halt | None:
+        """The halt to carry out now (flatten), if one newly took effect or is retried."""
+        pending, self._halt_pending = self._halt_pending, None
+        return pending if self.halted else None
+
     def take_shutdown(self) -> bool:
         pending, self._pending_shutdown = self._pending_shutdown, False
         return pending
+
+    def request_halt_retry(self) -> None:
+        self._halt_pending = self.latch.newest()
+        self.wake.set()
 
     def request_directive_retry(self, directive: GovernanceDirective) -> None:
         self._pending = directive

@@ -113,10 +113,10 @@ class StrategyRunner:
         d = self.governor.directive
         directive = si.GovernanceDirective(
             level=d.level,
-            size_multiplier=d.size_multiplier,
-            entries_paused=d.entries_paused,
+            size_multiplier=self.governor.size_multiplier,
+            entries_paused=self.governor.entries_paused,
             close_directional=d.close_directional,
-            halt=d.halt,
+            halt=self.governor.halted,
             reason=d.reason or "",
         )
         return si.StrategyContext(self.engine, self.market, self.view, directive)

@@ -27,8 +27,15 @@ def client_order_id(engine_key: str, intent_id: str) -> ClientOrderId:
     return ClientOrderId("ee-" + digest)
 
 
-def derived_id(base: ClientOrderId, purpose: str) -> ClientOrderId:
-    """A deterministic id for an order the runtime itself places because of `base` or a purpose
-    (halt flatten, close-directional), e.g. `derived_id("halt-7", "cBTCUSDT")`."""
-    digest = hashlib.blake2b(f"{base}|{purpose}".encode(), digest_size=15).hexdigest()
-    return ClientOrderId("rt-" + digest)
+def flatten_order_id(
+    engine: str, purpose: str, market: str, qty: object, attempt: int = 0
+) -> ClientOrderId:
+    """The orderLinkId of an order that closes part of an account (a halt, a shutdown, the
+    operator's fallback): a function of the engine, why it is flattened (`halt:<policy>:<seq>`),
+    what it closes (`linear:BTCUSDT:Sell`) and how much. Two actors flattening the same account
+    for the same reason send the same id for the same close, so the venue takes it once (Bybit
+    refuses a second order with one orderLinkId: 110072); a close of what is left after a
+    partial fill has another quantity, hence another id. `attempt` separates a resend of the
+    same close after the first was refused or cancelled unfilled."""
+    text = f"{engine}|{purpose}|{market}|{qty}|{attempt}"
+    return ClientOrderId("fl-" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest())

@@ -34,6 +34,7 @@ def build_report(
     venue_connected: bool,
     shutdown_done_at: datetime | None,
     last_error: str | None,
+    residue: list[str] | None = None,
     now: datetime | None = None,
 ) -> RuntimeReport:
     positions = []
@@ -66,6 +67,7 @@ def build_report(
         venue_connected=venue_connected,
         shutdown_done_at=shutdown_done_at,
         last_error=(last_error or None) and last_error[:1000],
+        residue=[r[:256] for r in (residue or [])[:20]],
     )
 
 

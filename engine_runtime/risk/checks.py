@@ -47,6 +47,16 @@ class RiskState:
     entries_paused: bool = False
 
 
+def increases_exposure(order: OrderRequest) -> bool:
+    """Whether an order could add exposure, whatever the account holds when it arrives: every
+    linear order but a reduce-only one, and every spot buy. A spot sell only sells what the
+    account holds (the runtime never turns on spot margin trading, so it cannot borrow to sell).
+    While a halt is in force, only orders for which this is False may leave the runtime."""
+    if order.category is Category.SPOT:
+        return order.side is OrderSide.BUY
+    return not order.reduce_only
+
+
 def is_exit(order: OrderRequest, position: Position | None) -> bool:
     if order.reduce_only:
         return True

@@ -1,5 +1,7 @@
 """The operator's own hands on the venue: provisioning paper-venue keys, and cancelling or
-flattening an engine's account when its runtime cannot."""
+flattening an engine's account when its runtime cannot, through the same classified Bybit
+client and the same flatten plan as the runtime (so both agree on what flat is, and on the
+ids of the closes)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from engine_runtime.venue.emergency import cancel_and_flatten
+from engine_runtime.adapters.bybit.domain import BybitDomainClient
+from engine_runtime.adapters.bybit.ratelimit import RateLimiter
+from engine_runtime.adapters.bybit.raw import BybitRawClient
+from engine_runtime.execution.flatten import FlattenResult, VenueCloser, flatten_account
+from engine_runtime.execution.flatten_plan import CATEGORIES
 from engine_runtime.venue.session import http_session
 
 from .api.runtime_config import endpoints_for
@@ -25,6 +31,11 @@ SUBACCOUNT_PERMISSIONS = {
 }
 
 
+ORDERS_PER_SECOND = 8.0
+QUERIES_PER_SECOND = 40.0
+"""Pacing of the operator's calls on one account, below Bybit's limits as the runtime's is."""
+
+
 class VenueActionError(Exception):
     """A venue call the operator made failed; the message is safe to show."""
 
@@ -37,7 +48,7 @@ class BybitVenueActions:
         s = self.settings
         return endpoints_for(engine.spec.venue, s.simulator_url, s.venue_ws_url()).rest_url
 
-    async def provision(self, engine: Engine, ref: EngineRef) -> ApiKeys:
+    def _master(self) -> object:
         master_key = self.settings.simulator_master_api_key
         master_secret = self.settings.simulator_master_api_secret
         if not master_key or not master_secret:
@@ -45,27 +56,53 @@ class BybitVenueActions:
                 "no paper-venue master key: set EE_OPERATOR_SIMULATOR_MASTER_API_KEY and "
                 "EE_OPERATOR_SIMULATOR_MASTER_API_SECRET, or give the Engine spec.credentials"
             )
-        session = http_session(
+        return http_session(
             self.settings.simulator_url, master_key, master_secret.get_secret_value()
         )
-        return await asyncio.to_thread(_provision, session, engine.spec.subaccount)
+
+    async def subaccount(self, engine: Engine) -> str:
+        """The UID of the Engine's paper-venue subaccount, created if it does not exist."""
+        session = self._master()
+        return await asyncio.to_thread(_subaccount, session, engine.spec.subaccount)
+
+    async def mint_key(self, engine: Engine, uid: str) -> ApiKeys:
+        """A new read-write API key of that subaccount (simulator only)."""
+        session = self._master()
+        return await asyncio.to_thread(_mint_key, session, uid, engine.spec.subaccount)
+
+    def _client(self, engine: Engine, keys: ApiKeys) -> BybitDomainClient:
+        limiter = RateLimiter({"orders": ORDERS_PER_SECOND, "queries": QUERIES_PER_SECOND})
+        raw = BybitRawClient(self._rest_url(engine), keys.api_key, keys.api_secret, limiter=limiter)
+        return BybitDomainClient(raw)
+
+    async def flatten(
+        self, engine: Engine, ref: EngineRef, keys: ApiKeys, *, purpose: str
+    ) -> FlattenResult:
+        """Make the whole account flat (a no-op that reads it, if it already is)."""
+        venue = self._client(engine, keys)
+        try:
+            result = await flatten_account(
+                venue, VenueCloser(venue), engine=ref.uid, purpose=purpose
+            )
+        except Exception as error:
+            raise VenueActionError(f"{type(error).__name__}: {error}") from error
+        log.info("venue actions for %s/%s: %s", ref.namespace, ref.name, result.summary())
+        return result
 
     async def cancel_all(
         self, engine: Engine, ref: EngineRef, keys: ApiKeys, *, flatten: bool, request_id: str
     ) -> str:
-        session = http_session(self._rest_url(engine), keys.api_key, keys.api_secret)
+        if flatten:
+            return (
+                await self.flatten(engine, ref, keys, purpose=f"shutdown:{request_id}")
+            ).summary()
+        venue = self._client(engine, keys)
         try:
-            report = await asyncio.to_thread(
-                cancel_and_flatten,
-                session,
-                list(engine.spec.symbols),
-                flatten=flatten,
-                request_id=request_id,
-            )
+            cancelled = await venue.cancel_all(CATEGORIES)
         except Exception as error:
             raise VenueActionError(f"{type(error).__name__}: {error}") from error
-        log.info("venue actions for %s/%s: %s", ref.namespace, ref.name, report.summary())
-        return report.summary()
+        log.info("venue actions for %s/%s: %d cancelled", ref.namespace, ref.name, cancelled)
+        return f"{cancelled} orders cancelled"
 
     async def member_ids(
         self, rest_url: str, master: ApiKeys, subaccounts: list[str]
@@ -114,11 +151,15 @@ def _member_ids(session: object, subaccounts: list[str]) -> dict[str, int]:
     return ids
 
 
-def _provision(session: object, username: str) -> ApiKeys:
+def _subaccount(session: object, username: str) -> str:
     uid = _find_subaccount(session, username)
     if uid is None:
         created = session.create_sub_uid(username=username, memberType=1)  # type: ignore[attr-defined]
         uid = str(created["result"]["uid"])
+    return uid
+
+
+def _mint_key(session: object, uid: str, username: str) -> ApiKeys:
     key = session.create_sub_api_key(  # type: ignore[attr-defined]
         subuid=int(uid), readOnly=0, note=f"eternal-engine {username}",
         permissions=SUBACCOUNT_PERMISSIONS,

@@ -89,11 +89,13 @@ def ns(control_plane: ControlPlane) -> Iterator[str]:
     name = f"alloc-{secrets.token_hex(4)}"
     control_plane.kubectl("create", "namespace", name)
     yield name
-    # Its Engines outlive the test (their finalizers wait for an operator), but nothing of it may
-    # move money on the shared venue's subaccounts while the next test runs.
+    # Nothing of it may move money on the shared venue's subaccounts while the next test runs,
+    # and the next test's Engines name the same subaccounts: its Engines go now (their
+    # finalizers would wait for the test's operator, which is gone).
     control_plane.kubectl(
         "delete", "allocations,cbp", "--all", "-n", name, "--wait=false", check=False
     )
+    kube.drop_engines(control_plane, name)
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 

@@ -50,7 +50,7 @@ def ns(control_plane: ControlPlane, operator: Operator) -> Iterator[str]:
 
 
 def engine_manifest(name: str, **spec: Any) -> dict[str, Any]:
-    base = {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": processes.SUB1_UID}
+    base = {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": processes.fresh_uid()}
     return {
         "apiVersion": "trading.eternal-engine.io/v1alpha1",
         "kind": "Engine",

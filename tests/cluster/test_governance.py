@@ -82,7 +82,7 @@ def engine(name: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
         "metadata": {"name": name, "labels": LABEL},
-        "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": processes.SUB1_UID,
+        "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": processes.fresh_uid(),
                  "credentials": {"secretName": "sub1-keys"}, **spec},
     }  # fmt: skip
 

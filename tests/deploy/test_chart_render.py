@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from deploy.tooling import (
+    ADMISSION,
     CRDS_CHART,
     MONITORING,
     OPERATOR_CHART,
@@ -177,9 +178,10 @@ def test_crds_chart_files_are_the_generated_crds() -> None:
         assert copy.read_bytes() == source.read_bytes(), f"{copy} is stale: run `make charts-sync`"
 
 
-def test_monitoring_files_in_the_chart_are_current() -> None:
+def test_monitoring_and_admission_files_in_the_chart_are_current() -> None:
     files = OPERATOR_CHART / "files"
     pairs = [(MONITORING / "prometheusrule.yaml", files / "prometheusrule.yaml")]
+    pairs += [(ADMISSION / "policies.yaml", files / "admission" / "policies.yaml")]
     pairs += [
         (p, files / "dashboards" / p.name) for p in sorted((MONITORING / "dashboards").glob("*"))
     ]

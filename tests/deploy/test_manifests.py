@@ -34,7 +34,10 @@ KUSTOMIZATIONS = [
     "argocd/apps",
     "argocd/health",
 ]
-STANDALONE = ["argocd/root-application.yaml"]
+STANDALONE = [
+    "argocd/root-application.yaml",
+    "admission/policies.yaml",  # applied by the local stack and tests; the chart ships a copy
+]
 
 
 @pytest.mark.unit

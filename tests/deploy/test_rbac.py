@@ -81,6 +81,11 @@ def test_chart_grants_exactly_the_agreed_rules(helm_bin: str) -> None:
             "verbs": ["get", "update"],
         },
     ]
+    claims = one(namespaced, "Role", "eternal-operator-subaccount-claims")
+    assert claims["metadata"]["namespace"] == "eternal-system"
+    assert triples(claims) == {
+        ("coordination.k8s.io", "leases", v) for v in ["get", "create", "update", "delete"]
+    }
 
 
 @pytest.fixture
@@ -183,10 +188,11 @@ def test_clusterwide_operator_can_do_nothing_more(
     ]:
         assert not api.can(sa, verb, resource, group=group, namespace=namespace), (verb, resource)
     lease = {"group": "coordination.k8s.io"}
-    assert not api.can(sa, "update", "leases", namespace=namespace, name="kube-scheduler", **lease)
-    assert not api.can(sa, "delete", "leases", namespace=namespace, **lease)
-    assert not api.can(sa, "create", "leases", namespace=other_namespace, **lease)
-    assert not api.can(sa, "update", "leases", namespace="kube-system", **lease)
+    # Leases only in its own namespace (its leader election, and its subaccount claims).
+    for verb in ["get", "create", "update", "delete"]:
+        assert api.can(sa, verb, "leases", namespace=namespace, **lease), verb
+        assert not api.can(sa, verb, "leases", namespace=other_namespace, **lease), verb
+        assert not api.can(sa, verb, "leases", namespace="kube-system", **lease), verb
 
 
 @pytest.mark.cluster
@@ -249,10 +255,18 @@ def test_runtime_reads_its_own_engine_and_patches_its_status_only(
         ("secrets", ""),
         ("configmaps", ""),
         ("deployments", "apps"),
-        ("circuitbreakerpolicies", GROUP),
         ("allocations", GROUP),
     ]:
         assert not api.can(sa, "get", resource, group=group, namespace=namespace), resource
+    # It hears a halt from the policies of its namespace too, and can change none of them.
+    for verb in ["get", "list", "watch"]:
+        assert api.can(sa, verb, "circuitbreakerpolicies", group=GROUP, namespace=namespace)
+    assert not api.can(sa, "patch", "circuitbreakerpolicies", group=GROUP, namespace=namespace)
+    assert not api.can(
+        sa, "patch", "circuitbreakerpolicies", subresource="status", group=GROUP,
+        namespace=namespace,
+    )  # fmt: skip
+    assert not api.can(sa, "list", "circuitbreakerpolicies", group=GROUP, namespace="default")
     assert not api.can(sa, "get", "engines", group=GROUP, namespace="default", name="trend")
 
 

@@ -28,6 +28,19 @@ def secret(plane: ControlPlane, ns: str, name: str, data: dict[str, str]) -> Non
     })  # fmt: skip
 
 
+def drop_engines(plane: ControlPlane, ns: str) -> None:
+    """Delete a test namespace's Engines now, without an operator to run their finalizers (a
+    module whose operator is gone): their subaccount claims then have no holder, and the next
+    test's Engines naming the same subaccounts take them over."""
+    out = plane.kubectl("get", "engines", "-n", ns, "-o", "name", check=False).stdout.split()
+    for engine in out:
+        plane.kubectl("patch", engine, "-n", ns, "--type=merge",
+                      "-p", '{"metadata":{"finalizers":null}}', check=False)  # fmt: skip
+    if out:
+        plane.kubectl("delete", "engines", "--all", "-n", ns, "--wait=true", "--timeout=30s",
+                      check=False)  # fmt: skip
+
+
 def measured_now() -> str:
     """A status timestamp to the microsecond, as runtimes write them."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

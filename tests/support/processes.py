@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import urllib.request
 from dataclasses import dataclass, field
@@ -19,6 +20,13 @@ SUB1_UID = "100001"
 SUB1_KEY = "PAPERSUBKEY0001"
 SUB1_SECRET = "PAPERSUBSECRET000000000000000001"
 SUB1_KEYS = {"apiKey": SUB1_KEY, "apiSecret": SUB1_SECRET}
+
+
+def fresh_uid() -> str:
+    """A subaccount UID that no other Engine of the session names: the operator claims each
+    subaccount for one Engine, cluster-wide, so engines meant to be independent name their own
+    (the venue keys they are given may still be SUB1's)."""
+    return str(200_000_000 + secrets.randbelow(700_000_000))
 
 
 @dataclass

@@ -26,7 +26,13 @@ from engine_runtime.model.reports import (
 )
 
 from . import parsing
-from .errors import DuplicateOrderError, OrderNotFoundError, RetryableError, VenueError
+from .errors import (
+    DuplicateOrderError,
+    OrderNotFoundError,
+    OrderRefused,
+    RetryableError,
+    VenueError,
+)
 from .raw import BybitRawClient, Result
 
 log = logging.getLogger(__name__)
@@ -55,7 +61,7 @@ class BybitDomainClient:
             try:
                 return await call()
             except VenueError as error:
-                if self.on_error is not None:
+                if self.on_error is not None and not isinstance(error, OrderRefused):
                     self.on_error(error)
                 if not isinstance(error, RetryableError) or attempt == self.max_attempts:
                     raise
@@ -67,15 +73,25 @@ class BybitDomainClient:
         raise AssertionError("unreachable")
 
     # orders -------------------------------------------------------------------------------
-    async def submit(self, request: OrderRequest) -> OrderStatusReport | None:
+    async def submit(
+        self, request: OrderRequest, precheck: Callable[[], Awaitable[None]] | None = None
+    ) -> OrderStatusReport | None:
         """Place the order; None when the venue accepted it and has not shown it yet.
 
         A duplicate orderLinkId (110072) means an earlier attempt (before a timeout, crash or
-        reconnect) placed it: the venue's order is returned instead of an error.
+        reconnect) placed it: the venue's order is returned instead of an error. `precheck` runs
+        before every attempt, retries included, and may refuse the order (`OrderRefused`): a
+        retry long after the first attempt is checked again, not sent on the old word.
         """
         params = request.params()
+
+        async def attempt() -> Result:
+            if precheck is not None:
+                await precheck()
+            return await self.raw.place_order(**params)
+
         try:
-            await self._retrying(lambda: self.raw.place_order(**params))
+            await self._retrying(attempt)
         except DuplicateOrderError:
             log.info("order already placed", extra={"client_order_id": request.client_order_id})
             return await self.order(request.category, request.client_order_id)
@@ -207,6 +223,12 @@ class BybitDomainClient:
             for row in result.get("list") or []:
                 out[row["symbol"]] = parsing.instrument(row, category)
         return out
+
+    async def last_prices(self, category: Category) -> dict[str, Decimal]:
+        """Every symbol's last traded price in `category` (one request)."""
+        result = await self._retrying(lambda: self.raw.get_tickers(category=category.value))
+        rows = result.get("list") or []
+        return {str(r["symbol"]): parsing.dec(r.get("lastPrice")) for r in rows if r.get("symbol")}
 
     async def klines(
         self, category: Category, symbol: str, interval: str, limit: int

@@ -6,6 +6,9 @@
   `InsufficientFundsError` is the rejection for money, `OrderNotFoundError` for an order that
   is gone, `DuplicateOrderError` (110072) says an order with this orderLinkId already exists;
 * `FatalError`: the keys, permissions or IP are refused; the runtime stops trading.
+
+`OrderRefused` is the runtime's own refusal, raised before a request is sent (see
+`governance.gate`); it is a rejection, so it is recorded like one.
 """
 
 from __future__ import annotations
@@ -54,6 +57,14 @@ class DuplicateOrderError(RejectedError):
 
 class FatalError(VenueError):
     pass
+
+
+class OrderRefused(RejectedError):
+    """Refused by the runtime itself before it left the process (a halt in force, governance
+    unconfirmed): the venue never saw it. Code 0, like transport errors."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
 
 
 def retry_after(headers: Mapping[str, str] | None, now_ms: int) -> float:

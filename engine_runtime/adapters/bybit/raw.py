@@ -127,6 +127,9 @@ class BybitRawClient:
     async def get_instruments_info(self, **params: Any) -> Result:
         return await self._call(QUERIES, "get_instruments_info", params)
 
+    async def get_tickers(self, **params: Any) -> Result:
+        return await self._call(QUERIES, "get_tickers", params)
+
     async def get_kline(self, **params: Any) -> Result:
         return await self._call(QUERIES, "get_kline", params)
 

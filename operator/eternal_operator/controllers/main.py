@@ -13,7 +13,8 @@ import kopf
 
 from eternal_operator.api.v1alpha1 import GROUP, VERSION
 from eternal_operator.controllers.allocation import reconcile as allocation_reconcile
-from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor
+from eternal_operator.controllers.policy import release
+from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor, PolicySnapshot
 from eternal_operator.metrics import OBJECT_WRITES, RECONCILE_DURATION, RECONCILE_ERRORS, RECONCILES
 from eternal_operator.settings import OperatorSettings
 
@@ -107,9 +108,13 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=True)
 
     @kopf.timer(*ENGINES, interval=settings.resync_seconds, registry=registry, id="engine-resync")
-    async def engine_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    async def engine_resync(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **indices: Any
+    ) -> None:
         if body.metadata.deletion_timestamp:
             return
+        policies = indices["policies_by_namespace"].get(body.metadata.namespace or "", [])
+        await release.if_orphaned(memo.ctx, body, {p.name for p in policies})
         async with memo.locks.get(body.metadata.uid):
             await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=False)
 
@@ -130,6 +135,21 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             )
         }
 
+    @kopf.index(*POLICIES, registry=registry, id="policies_by_namespace")
+    def policies_by_namespace(
+        namespace: str | None, name: str, body: kopf.Body, **_: Any
+    ) -> dict[str, PolicySnapshot]:
+        status = body.get("status") or {}
+        return {
+            namespace or "": PolicySnapshot(
+                name=name,
+                selector=copy.deepcopy(dict((body.get("spec") or {}).get("selector") or {})),
+                halted=bool(status.get("halted")),
+                halted_engines=list(status.get("haltedEngines") or []),
+                directive=copy.deepcopy(status.get("directive")),
+            )
+        }
+
     @kopf.index(*ALLOCATIONS, registry=registry, id="transfers_by_namespace")
     def transfers_by_namespace(
         namespace: str | None, body: kopf.Body, **_: Any
@@ -137,12 +157,16 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         return {namespace or "": copy.deepcopy((body.get("status") or {}).get("transfers") or [])}
 
     @kopf.on.event(*POLICIES, registry=registry, id="governance-wake")
-    def policy_event(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+    async def policy_event(
+        body: kopf.Body, memo: kopf.Memo, type: str | None, **indices: Any
+    ) -> None:
         # A patched spec (an emergency halt) or a reset annotation is evaluated at once, not on
         # the next tick; the loop's own status writes change neither and wake nothing.
         meta = body.metadata
         if type == "DELETED":
             memo.wakeups.forget(meta.uid or "")
+            engines = indices["engines_by_namespace"].get(meta.namespace or "", [])
+            await release.deleted_policy(memo.ctx, meta.namespace or "", meta.name or "", engines)
         else:
             memo.wakeups.observe(meta.uid or "", (meta.get("generation"), dict(meta.annotations)))
 
@@ -158,6 +182,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         # kopf passes the indices by their handler names.
         engines_by_namespace: kopf.Index[str, EngineSnapshot] = indices["engines_by_namespace"]
         transfers_by_namespace: kopf.Index[str, list[Any]] = indices["transfers_by_namespace"]
+        policies_by_namespace: kopf.Index[str, PolicySnapshot] = indices["policies_by_namespace"]
         namespace = namespace or ""
         uids: dict[str, str] = {}
         uid = body.metadata.uid or ""
@@ -178,7 +203,8 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                     engines = list(engines_by_namespace.get(namespace, []))
                     uids.update({e.name: e.uid for e in engines})
                     transfers = [t for ts in transfers_by_namespace.get(namespace, []) for t in ts]
-                    await governor.tick(body, engines, transfers)
+                    peers = list(policies_by_namespace.get(namespace, []))
+                    await governor.tick(body, engines, transfers, peers)
                     RECONCILES.labels("CircuitBreakerPolicy", "evaluated").inc()
                 except Exception:
                     RECONCILE_ERRORS.labels("CircuitBreakerPolicy").inc()

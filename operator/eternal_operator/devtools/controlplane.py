@@ -11,6 +11,7 @@ By hand: `python -m eternal_operator.devtools.controlplane up` (or `make cluster
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -31,6 +32,10 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO_ROOT / "tests" / "tools" / "controlplane" / "build.sh"
 CRD_DIR = REPO_ROOT / "crds"
 SAMPLES_DIR = REPO_ROOT / "manifests" / "samples"
+ADMISSION_DIR = REPO_ROOT / "manifests" / "admission"
+ADMISSION_PARAM = "eternal-engine-admission"
+ADMIN_USER = "eternal-admin"
+"""The control plane's admin (token auth); the local operator and the tests act as it."""
 
 
 class ControlPlaneError(RuntimeError):
@@ -148,7 +153,7 @@ class ControlPlane:
             token_file.write_text(secrets.token_hex(24) + "\n")
             token_file.chmod(0o600)
         tokens = self.data_dir / "tokens.csv"
-        tokens.write_text(f'{self.token},eternal-admin,eternal-admin,"system:masters"\n')
+        tokens.write_text(f'{self.token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
         tokens.chmod(0o600)
         key = self.data_dir / "sa.key"
         if not key.exists():
@@ -212,7 +217,8 @@ class ControlPlane:
         argv = [
             str(binary),
             f"--kubeconfig={self.kubeconfig}",
-            "--controllers=garbagecollector,namespace",
+            # validatingadmissionpolicy-status type-checks the admission policies' CEL.
+            "--controllers=garbagecollector,namespace,validatingadmissionpolicy-status-controller",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             f"--secure-port={free_port()}",
@@ -297,6 +303,48 @@ current-context: eternal-local
         """Apply the CRDs and wait until every one is Established."""
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd_dir))
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crd_dir))
+
+    def install_admission(self, operator_user: str = ADMIN_USER) -> None:
+        """Apply the admission policies (manifests/admission) and bind the status-writers
+        policy to `operator_user`, as the chart does for the operator's ServiceAccount; return
+        once the API server enforces them."""
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ADMISSION_DIR))
+        for obj in admission_binding(operator_user, namespace="default"):
+            self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
+                         input=json.dumps(obj))  # fmt: skip
+        if "kube-controller-manager" not in self._procs:
+            return  # no type checking without it (setup-envtest binaries): in force regardless
+        names = ["eternal-engine-status-writers", "eternal-engine-latched-halts"]
+        policies = [f"validatingadmissionpolicy/{n}" for n in names]
+        self.kubectl("wait", "--for=jsonpath={.status.observedGeneration}=1", "--timeout=60s",
+                     *policies)  # fmt: skip
+        for policy in policies:
+            out = self.kubectl("get", policy, "-o", "jsonpath={.status.typeChecking}").stdout
+            if "expressionWarnings" in out:
+                raise ControlPlaneError(f"{policy} does not type-check: {out}")
+
+
+def admission_binding(operator_user: str, namespace: str) -> list[dict[str, object]]:
+    """The param naming the operator's user, and the binding of the status-writers policy to it
+    (the chart renders the same two objects for its ServiceAccount)."""
+    return [
+        {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ADMISSION_PARAM, "namespace": namespace},
+            "data": {"operator": operator_user},
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": "eternal-engine-status-writers"},
+            "spec": {
+                "policyName": "eternal-engine-status-writers",
+                "validationActions": ["Deny"],
+                "paramRef": {"name": ADMISSION_PARAM, "namespace": namespace,
+                             "parameterNotFoundAction": "Deny"},
+            },
+        },
+    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,6 +111,7 @@ class Stack:
         self._note("redis", self.ports["redis"], self.redis.process.pid)  # type: ignore[union-attr]
         self._venue()
         self.plane.install_crds()
+        self.plane.install_admission()
         self._runtime_env(database, self.redis.url)
         env = {**os.environ, "KUBECONFIG": str(self.plane.kubeconfig)}
         operator = [sys.executable, "-m", "eternal_operator"]

@@ -45,6 +45,7 @@ def state_from_status(status: CircuitBreakerPolicyStatus | None) -> State:
         period=period,
         flows_applied=tuple(status.flows_applied),
         sequence=status.directive_sequence,
+        halted_engines=tuple(status.halted_engines),
     )
 
 
@@ -67,6 +68,7 @@ def state_fields(state: State) -> dict[str, Any]:
         "refusedResetToken": state.refused_token,
         "directiveSequence": state.sequence,
         "flowsApplied": list(state.flows_applied),
+        "haltedEngines": list(state.halted_engines),
         "dayStart": _time(period.day) if period else None,
         "dayOpenNav": _text(period.day_nav) if period else None,
         "weekStart": _time(period.week) if period else None,

@@ -52,6 +52,9 @@ class State:
     period: PeriodOpen | None = None
     flows_applied: tuple[str, ...] = ()
     sequence: int = 0
+    halted_engines: tuple[str, ...] = ()
+    """While halted, every engine the halt reached: halted until the reset, even if relabelled
+    out of the selector meanwhile (the governor keeps it; evaluation does not read it)."""
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class GovernanceStore:
             tripped_at=row["tripped_at"],
             reset_token=row["reset_token"],
             sequence=row["directive_seq"],
+            halted_engines=tuple(row["halted_engines"] or ()),
         )
 
     async def save(
@@ -56,16 +57,16 @@ class GovernanceStore:
                 """
                 INSERT INTO policy_state (namespace, policy, units, high_water_mark, level,
                     level_since, halted, halt_reason, tripped_at, reset_token, directive_seq,
-                    updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    updated_at, halted_engines)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                 ON CONFLICT (namespace, policy) DO UPDATE SET
                     units = $3, high_water_mark = $4, level = $5, level_since = $6, halted = $7,
                     halt_reason = $8, tripped_at = $9, reset_token = $10, directive_seq = $11,
-                    updated_at = $12
+                    updated_at = $12, halted_engines = $13
                 """,
                 namespace, policy, state.book.units, state.book.high_water_mark, state.level,
                 state.level_since, state.halted, state.halt_reason, state.tripped_at,
-                state.reset_token, state.sequence, now,
+                state.reset_token, state.sequence, now, list(state.halted_engines),
             )  # fmt: skip
             await conn.executemany(
                 "INSERT INTO policy_changes (namespace, policy, at, from_level, to_level, "

@@ -102,7 +102,7 @@ def test_a_spec_change_changes_the_pod_template() -> None:
     assert same == before
 
 
-def test_role_grants_only_its_own_engine() -> None:
+def test_role_grants_its_own_engine_and_reading_the_policies() -> None:
     role = by_kind(render.render_all(engine(), REF, SETTINGS, replicas=1))["Role"]
     assert role["rules"] == [
         {
@@ -116,6 +116,11 @@ def test_role_grants_only_its_own_engine() -> None:
             "resources": ["engines/status"],
             "resourceNames": ["trend"],
             "verbs": ["get", "patch"],
+        },
+        {
+            "apiGroups": ["trading.eternal-engine.io"],
+            "resources": ["circuitbreakerpolicies"],
+            "verbs": ["get", "list", "watch"],
         },
     ]
 

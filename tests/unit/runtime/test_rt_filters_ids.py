@@ -9,7 +9,7 @@ import pytest
 from engine_runtime.adapters.bybit import parsing
 from engine_runtime.model.commands import OrderRequest
 from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, client_order_id, derived_id
+from engine_runtime.model.identifiers import ClientOrderId, client_order_id
 from engine_runtime.model.instruments import FilterError, Instrument
 
 pytestmark = pytest.mark.unit
@@ -44,9 +44,6 @@ def test_client_order_ids_are_deterministic_and_fit_bybit() -> None:
     assert len(first) <= 36
     assert first != client_order_id("ns/b", long)
     assert client_order_id("ns/a", "bad id!") != client_order_id("ns/a", "bad id?")
-    halt = derived_id(ClientOrderId("halt-7-0"), "cBTCUSDT")
-    assert halt == derived_id(ClientOrderId("halt-7-0"), "cBTCUSDT")
-    assert len(halt) <= 36
 
 
 def test_order_request_parameters() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -79,6 +80,22 @@ class LabelSelectorRequirement(ApiModel):
 
 class LabelSelector(ApiModel):
     """A Kubernetes label selector; an empty selector selects every Engine in the namespace."""
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether an object with these labels is selected, as Kubernetes decides it."""
+        if any(labels.get(key) != value for key, value in self.match_labels.items()):
+            return False
+        for req in self.match_expressions:
+            present, value = req.key in labels, labels.get(req.key)
+            if req.operator == SelectorOperator.IN and value not in req.values:
+                return False
+            if req.operator == SelectorOperator.NOT_IN and present and value in req.values:
+                return False
+            if req.operator == SelectorOperator.EXISTS and not present:
+                return False
+            if req.operator == SelectorOperator.DOES_NOT_EXIST and present:
+                return False
+        return True
 
     match_labels: dict[str, Annotated[str, Field(max_length=63)]] = Field(
         default_factory=dict,

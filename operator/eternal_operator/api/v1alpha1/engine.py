@@ -288,6 +288,12 @@ class RuntimeReport(ApiModel):
         "and positions closed if it asked for flatten.",
     )
     last_error: str | None = Field(default=None, max_length=1024, description="Last error seen.")
+    residue: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="What a flatten could not close, and why (below the venue's minimum, no "
+        "market to sell on): reported, never hidden.",
+    )
 
 
 class ShutdownReason(StrEnum):
@@ -321,11 +327,13 @@ class AllocationReport(ApiModel):
     current_weight: DecimalString | None = Field(default=None, description="Current share.")
 
 
-class GovernanceDirective(ApiModel):
-    """The directive in force, written by governance only; the runtime obeys it within a second."""
+class DirectiveContent(ApiModel):
+    """What a CircuitBreakerPolicy tells each of its engines (published in the policy's status,
+    and written into every engine's `status.governance`)."""
 
-    sequence: int = Field(default=0, ge=0, description="Increases with every new directive.")
-    policy: str | None = Field(default=None, max_length=253, description="Issuing policy.")
+    sequence: int = Field(
+        default=0, ge=0, description="Increases with every new directive of the issuing policy."
+    )
     level: int = Field(default=0, ge=0, le=4, description="Circuit-breaker level 0..4.")
     size_multiplier: Fraction = Field(
         default=Decimal("1"), description="Multiply every new position size by this."
@@ -333,13 +341,36 @@ class GovernanceDirective(ApiModel):
     entries_paused: bool = Field(default=False, description="No new entries.")
     close_directional: bool = Field(default=False, description="Close directional positions.")
     halt: bool = Field(default=False, description="Cancel everything, flatten, stop trading.")
-    runtime_stopped: bool = Field(
-        default=False,
-        description="The runtime did not confirm flat in time: the operator closed everything "
-        "through the venue itself and scaled the runtime to zero.",
-    )
     reason: str | None = Field(default=None, max_length=1024, description="Why.")
     issued_at: datetime | None = Field(default=None, description="When it was issued.")
+
+
+class GovernanceDirective(DirectiveContent):
+    """The directive in force, written by governance only (the API server refuses anyone
+    else); the runtime obeys it within a second."""
+
+    policy: str | None = Field(default=None, max_length=253, description="Issuing policy.")
+    halted_at: datetime | None = Field(
+        default=None,
+        description="When this engine was first told to halt in the halt now in force: the "
+        "operator's deadline for a confirmed flat account counts from here.",
+    )
+    runtime_stopped: bool = Field(
+        default=False,
+        description="The runtime did not confirm flat in time, or the venue showed the account "
+        "not flat: the operator closed everything through the venue itself and scaled the "
+        "runtime to zero.",
+    )
+    verified_flat_at: datetime | None = Field(
+        default=None,
+        description="When the operator itself saw the halted account flat on the venue.",
+    )
+    conflicts: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Other policies that select this engine too: one engine should have one "
+        "policy; meanwhile the most restrictive directive is the one written here.",
+    )
 
 
 class EngineStatus(ApiModel):

@@ -30,6 +30,7 @@ class EngineReason(StrEnum):
     SECRET_KEY_INVALID = "SecretKeyInvalid"
     SECRET_FOUND = "SecretFound"
     PROVISIONING_FAILED = "ProvisioningFailed"
+    SUBACCOUNT_CONFLICT = "SubaccountConflict"
     VENUE_REACHABLE = "VenueReachable"
     VENUE_UNREACHABLE = "VenueUnreachable"
     NOT_REPORTED = "NotReported"

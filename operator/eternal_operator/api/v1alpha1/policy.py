@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from .base import ApiModel, Fraction, cel, rules
 from .common import Conditions, DecimalString, LabelSelector
-from .engine import ObjectMeta
+from .engine import DirectiveContent, ObjectMeta
 
 
 class BreakerLevel(ApiModel):
@@ -204,6 +204,17 @@ class CircuitBreakerPolicyStatus(ApiModel):
     week_open_nav: DecimalString | None = Field(default=None, description="NAV per unit then.")
     engines: list[Annotated[str, Field(max_length=253)]] = Field(
         default_factory=list, max_length=500, description="Engines the selector matches."
+    )
+    directive: DirectiveContent | None = Field(
+        default=None,
+        description="The directive this policy issues to its engines, written before the "
+        "engines are told (runtimes hear a halt from here too).",
+    )
+    halted_engines: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=list,
+        max_length=500,
+        description="While halted: every engine the halt reached. They stay halted until the "
+        "reset, even if relabelled out of the selector meanwhile.",
     )
     unknown_engines: list[Annotated[str, Field(max_length=253)]] = Field(
         default_factory=list,

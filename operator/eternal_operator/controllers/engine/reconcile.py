@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from engine_runtime.execution.flatten import FlattenResult
 from eternal_operator.api.v1alpha1 import GROUP, Engine, Phase, Venue
 from eternal_operator.api.v1alpha1.engine import (
     EngineStatus,
@@ -25,7 +26,7 @@ from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
 from eternal_operator.kube import KubeClient
 from eternal_operator.settings import OperatorSettings
 
-from . import credentials, render, shutdown
+from . import claims, credentials, render, shutdown
 from .diff import is_subset
 from .status import Observed, Problem, conditions_of, phase_of
 
@@ -35,8 +36,11 @@ SKIP_CANCEL_ANNOTATION = f"{GROUP}/skip-cancel-on-delete"
 class VenueActions(Protocol):
     """What the operator does on the venue itself when no runtime can."""
 
-    async def provision(self, engine: Engine, ref: render.EngineRef) -> credentials.ApiKeys:
-        """Create the subaccount and an API key on the paper venue (simulator only)."""
+    async def subaccount(self, engine: Engine) -> str:
+        """The UID of the Engine's paper-venue subaccount, created if missing (simulator)."""
+
+    async def mint_key(self, engine: Engine, uid: str) -> credentials.ApiKeys:
+        """A new API key of that subaccount on the paper venue (simulator only)."""
 
     async def cancel_all(
         self,
@@ -48,6 +52,11 @@ class VenueActions(Protocol):
         request_id: str,
     ) -> str:
         """Cancel every open order (and close every position if `flatten`); a summary."""
+
+    async def flatten(
+        self, engine: Engine, ref: render.EngineRef, keys: credentials.ApiKeys, *, purpose: str
+    ) -> FlattenResult:
+        """Make the whole account flat for `purpose` (nothing is sent if it already is)."""
 
     async def member_ids(
         self, rest_url: str, master: credentials.ApiKeys, subaccounts: list[str]
@@ -72,6 +81,9 @@ class Context:
     settings: OperatorSettings
     venue: VenueActions
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    minted: dict[str, credentials.ApiKeys] = field(default_factory=dict)
+    """Keys minted on the venue and not stored yet, by Engine uid: a retry stores these instead
+    of minting another."""
 
 
 @dataclass
@@ -115,22 +127,44 @@ def _secret_ref(engine: Engine, ref: render.EngineRef) -> credentials.SecretRef:
     return credentials.SecretRef(ref.namespace, name, key_key, secret_key)
 
 
+def subaccount_of(engine: Engine) -> claims.Subaccount:
+    return claims.Subaccount(engine.spec.venue.value, engine.spec.subaccount)
+
+
 async def _keys(
     ctx: Context, engine: Engine, ref: render.EngineRef, out: Outcome
 ) -> credentials.ApiKeys | Problem:
-    """Load the keys; for a simulator Engine without credentials, provision them once."""
+    """Claim the subaccount, then load the keys; for a simulator Engine without credentials,
+    provision them once (a key is stored before it is used, and reused if storing failed)."""
+    operator_ns = ctx.settings.pod_namespace
+    refused = await claims.claim(ctx.kube, operator_ns, subaccount_of(engine), ref)
+    if refused is not None:
+        return refused
     secret_ref = _secret_ref(engine, ref)
     loaded = await credentials.load(ctx.kube, secret_ref)
     provisionable = engine.spec.venue is Venue.SIMULATOR and engine.spec.credentials is None
     if not (isinstance(loaded, Problem) and loaded.reason is R.SECRET_NOT_FOUND and provisionable):
         return loaded
-    try:
-        keys = await ctx.venue.provision(engine, ref)
-    except Exception as error:  # the venue's errors are mapped to a condition, not a crash
-        out.retry_after, out.retry_reason = 10.0, "provisioning simulator credentials"
-        return Problem(R.PROVISIONING_FAILED, f"cannot provision keys on the paper venue: {error}")
+    keys = ctx.minted.get(ref.uid)
+    if keys is None:
+        try:
+            uid = await ctx.venue.subaccount(engine)
+            # The same account by its UID: an Engine naming the UID may already hold it.
+            if uid != engine.spec.subaccount:
+                by_uid = claims.Subaccount(engine.spec.venue.value, uid)
+                refused = await claims.claim(ctx.kube, operator_ns, by_uid, ref)
+                if refused is not None:
+                    return refused
+            keys = await ctx.venue.mint_key(engine, uid)
+        except Exception as error:  # the venue's errors are mapped to a condition, not a crash
+            out.retry_after, out.retry_reason = 10.0, "provisioning simulator credentials"
+            return Problem(
+                R.PROVISIONING_FAILED, f"cannot provision keys on the paper venue: {error}"
+            )
+        ctx.minted[ref.uid] = keys
     meta = render.object_meta(secret_ref.name, ref)
     await ctx.kube.apply(credentials.secret_manifest(secret_ref, keys, meta))
+    ctx.minted.pop(ref.uid, None)
     out.events.append(
         Event("Normal", "CredentialsProvisioned", f"paper-venue API key stored in {secret_ref}")
     )
@@ -306,6 +340,12 @@ async def finalize(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         return out
     if engine.spec.venue is Venue.MAINNET and not ctx.settings.allow_mainnet:
         return out  # never started here: nothing of ours can be on the venue
+    account = subaccount_of(engine)
+    refused = await claims.claim(ctx.kube, ctx.settings.pod_namespace, account, ref)
+    if refused is not None:
+        # Another Engine holds the subaccount: no key of it was ever used for this one.
+        out.events.append(Event("Normal", "CancelSkipped", refused.message))
+        return out
     live = await ctx.kube.get_or_none(
         "apps/v1", "Deployment", ref.namespace, render.RuntimeNames.of(ref.name).deployment
     )
@@ -322,4 +362,6 @@ async def finalize(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     )
     if request.completed_at is None and out.retry_after is None:
         out.retry_after, out.retry_reason = 2.0, "shutdown under way"
+    elif request.completed_at is not None:
+        await claims.release(ctx.kube, ctx.settings.pod_namespace, account, ref)
     return out

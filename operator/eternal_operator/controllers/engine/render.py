@@ -253,7 +253,9 @@ def service_account(ref: EngineRef) -> Obj:
 
 
 def role(ref: EngineRef) -> Obj:
-    """The runtime may read and watch its own Engine and patch its status; nothing more."""
+    """The runtime may read and watch its own Engine and patch its status (the API server's
+    admission policy lets it change only `status.runtime` there), and read the namespace's
+    CircuitBreakerPolicies, to hear a halt from the policy that latched it; nothing more."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -270,6 +272,11 @@ def role(ref: EngineRef) -> Obj:
                 "resources": ["engines/status"],
                 "resourceNames": [ref.name],
                 "verbs": ["get", "patch"],
+            },
+            {
+                "apiGroups": [GROUP],
+                "resources": ["circuitbreakerpolicies"],
+                "verbs": ["get", "list", "watch"],
             },
         ],
     }

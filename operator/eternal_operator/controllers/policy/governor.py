@@ -1,9 +1,19 @@
 """One governance loop per CircuitBreakerPolicy.
 
-Each tick: select the engines, read their equity, evaluate, tell every engine the directive
-whose content changed (status.governance, never spec), enforce halts that runtimes do not
-confirm in time, and record what changed (policy status, Events, metrics, the store).
-Only what changed is written; equity figures for `kubectl get cbp` at most every few seconds.
+Each tick: select the engines (the selector's, plus every engine a latched halt reached), read
+their equity, evaluate, publish the policy's directive in its status, tell every engine it
+writes the directive whose content changed (status.governance, never spec), enforce halts, and
+record what changed (Events, metrics, the store). Only what changed is written; equity figures
+for `kubectl get cbp` at most every few seconds.
+
+An engine selected by several policies is a conflict (a condition on the policy, the engine's
+directive names the others, an Event): only the policy with the most restrictive directive
+writes that engine (`governance.conflicts`), so the policies never undo each other.
+
+A halt is enforced from persisted state: each engine's directive carries `haltedAt`, so a
+restarted or newly elected operator keeps the deadline. Past it, the operator reads the account
+itself: a runtime that confirmed flat and is, is marked verified; otherwise the operator
+flattens the whole account through the venue and scales the runtime to zero.
 """
 
 from __future__ import annotations
@@ -15,13 +25,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from eternal_operator.api.v1alpha1 import GROUP, CircuitBreakerPolicySpec, Engine
+from pydantic import ValidationError
+
+from eternal_operator.api.v1alpha1 import (
+    GROUP,
+    CircuitBreakerPolicySpec,
+    Engine,
+    LabelSelector,
+)
 from eternal_operator.api.v1alpha1.policy import CircuitBreakerPolicyStatus
-from eternal_operator.controllers.engine import credentials, render
-from eternal_operator.controllers.engine.reconcile import Context
+from eternal_operator.controllers.engine import claims, credentials, render
+from eternal_operator.controllers.engine.reconcile import Context, subaccount_of
 from eternal_operator.governance import codec
+from eternal_operator.governance.conflicts import writer
 from eternal_operator.governance.evaluate import Reset, State, Step, evaluate
-from eternal_operator.governance.selector import matches
 from eternal_operator.kube import KubeError
 from eternal_operator.metrics import (
     GOVERNANCE_DIRECTIVES,
@@ -40,10 +57,15 @@ RESET_ANNOTATION = f"{GROUP}/reset"
 RESET_FORCE_ANNOTATION = f"{GROUP}/reset-force"
 DISPLAY_EVERY = timedelta(seconds=5)
 HISTORY = 20
-DISPLAY_FIELDS = {"equity", "navPerUnit", "drawdown", "unknownEngines", "engines"}
+DISPLAY_FIELDS = {"equity", "navPerUnit", "drawdown", "unknownEngines", "engines", "conditions"}
+ENGINES_API = "trading.eternal-engine.io/v1alpha1"
 
 EventSink = Callable[[str, str, str, str | None], None]
 """(type, reason, message, engine name or None for the policy)."""
+
+
+def stamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -58,6 +80,25 @@ class EngineSnapshot:
 
 
 @dataclass
+class PolicySnapshot:
+    """A policy of the namespace as the others see it: what it selects and what it says."""
+
+    name: str
+    selector: dict[str, Any]
+    halted: bool = False
+    halted_engines: list[str] = field(default_factory=list)
+    directive: dict[str, Any] | None = None
+
+    def governs(self, engine: EngineSnapshot) -> bool:
+        if self.halted and engine.name in self.halted_engines:
+            return True
+        try:
+            return LabelSelector.model_validate(self.selector).matches(engine.labels)
+        except ValidationError:
+            return False
+
+
+@dataclass
 class Governor:
     ctx: Context
     namespace: str
@@ -69,14 +110,18 @@ class Governor:
     _written: dict[str, Any] = field(default_factory=dict)
     _displayed_at: datetime | None = None
     _flattening: set[str] = field(default_factory=set)
+    _enforced: set[tuple[str, str]] = field(default_factory=set)
     _issued: dict[str, Any] | None = None
     _issued_at: datetime | None = None
+    _conflicts: dict[str, list[str]] = field(default_factory=dict)
+    _state_changed: bool = False
 
     async def tick(
         self,
         body: Mapping[str, Any],
         engines: list[EngineSnapshot],
         transfers: list[Mapping[str, Any]],
+        peers: list[PolicySnapshot] | None = None,
     ) -> Step:
         now = self.ctx.clock()
         spec = CircuitBreakerPolicySpec.model_validate(body.get("spec") or {})
@@ -85,12 +130,18 @@ class Governor:
             self.state = await self._restore(status)
             # What the status holds now, so a state restored from PostgreSQL is written back.
             self._written = codec.state_fields(codec.state_from_status(status))
-        selected = sorted(
-            (e for e in engines if matches(spec.selector, e.labels)), key=lambda e: e.name
+            if status.directive is not None:
+                self._written["directive"] = status.directive.model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                )
+        latched = set(self.state.halted_engines) if self.state.halted else set()
+        governed = sorted(
+            (e for e in engines if spec.selector.matches(e.labels) or e.name in latched),
+            key=lambda e: e.name,
         )
-        names = {e.name for e in selected}
+        names = {e.name for e in governed}
         observations = await sources.observe(
-            self.namespace, [(e.name, e.runtime) for e in selected], self.redis
+            self.namespace, [(e.name, e.runtime) for e in governed], self.redis
         )
         annotations = (body.get("metadata") or {}).get("annotations") or {}
         reset = Reset(
@@ -107,16 +158,34 @@ class Governor:
         )
         content = codec.directive_content(step.directive, self.name)
         if content != self._issued:
-            differs = any(not codec.same_directive(e.governance, content) for e in selected)
+            differs = any(not codec.same_directive(e.governance, content) for e in governed)
             if self._issued is not None or differs:
                 step.state = replace(step.state, sequence=step.state.sequence + 1)
                 self._issued_at = now
             self._issued = content
-        self.state = step.state
-        await self._tell_engines(selected, content, now)
+        held = tuple(sorted(set(step.state.halted_engines) | names)) if step.state.halted else ()
+        self.state = step.state = replace(step.state, halted_engines=held)
+        others = {e.name: [p.name for p in peers or () if p.name != self.name and p.governs(e)]
+                  for e in governed}  # fmt: skip
+        conflicts = {n: sorted(o) for n, o in others.items() if o}
+        published = self._published(content, now)
+        by_name = {p.name: p.directive for p in peers or ()}
+        mine = [
+            e
+            for e in governed
+            if writer({self.name: published, **{o: by_name.get(o) for o in others[e.name]}})
+            == self.name
+        ]
+        # The policy's own status first: the halting fact is written once, before the engines.
+        await self._publish(step, status, governed, published, conflicts, now)
+        await self._tell_engines(mine, content, conflicts, now)
         if step.directive.halt:
-            await self._enforce_halt(spec, selected, now)
-        await self._record(step, status, selected, now)
+            await self._enforce_halt(spec, mine, now)
+        else:
+            self._enforced.clear()
+        self._account(step, conflicts)
+        if self.store is not None and self._state_changed:
+            await self.store.save(self.namespace, self.name, self.state, step.changes, now)
         return step
 
     async def _restore(self, status: CircuitBreakerPolicyStatus) -> State:
@@ -130,89 +199,151 @@ class Governor:
                 return stored  # type: ignore[no-any-return]
         return state
 
-    def _directive_patch(self, content: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _published(self, content: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The directive as the policy's status publishes it."""
         assert self.state is not None
-        issued = self._issued_at or now
+        out = {k: v for k, v in content.items() if k != "policy"}
+        return {**out, "sequence": self.state.sequence, "issuedAt": stamp(self._issued_at or now)}
+
+    def _engine_patch(
+        self,
+        engine: EngineSnapshot,
+        content: dict[str, Any],
+        conflicts: list[str],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The directive for one engine: the policy's, plus the engine's own bookkeeping. While
+        a halt holds (also across a new sequence), its start and what was done stay."""
+        assert self.state is not None
+        before = engine.governance or {}
+        holding = bool(content["halt"] and before.get("halt") and before.get("haltedAt"))
+        started = stamp(now) if content["halt"] else None
         return {
             **content,
             "sequence": self.state.sequence,
-            "issuedAt": issued.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "runtimeStopped": False,
+            "issuedAt": stamp(self._issued_at or now),
+            "conflicts": conflicts,
+            "haltedAt": before["haltedAt"] if holding else started,
+            "runtimeStopped": bool(before.get("runtimeStopped")) if holding else False,
+            "verifiedFlatAt": before.get("verifiedFlatAt") if holding else None,
         }
 
     async def _tell_engines(
-        self, selected: list[EngineSnapshot], content: dict[str, Any], now: datetime
+        self,
+        mine: list[EngineSnapshot],
+        content: dict[str, Any],
+        conflicts: dict[str, list[str]],
+        now: datetime,
     ) -> None:
         assert self.state is not None
         stale = [
             e
-            for e in selected
+            for e in mine
             if not codec.same_directive(e.governance, content)
             or (e.governance or {}).get("sequence") != self.state.sequence
+            or sorted((e.governance or {}).get("conflicts") or []) != conflicts.get(e.name, [])
         ]
         if not stale:
             return
-        patch = self._directive_patch(content, now)
+        patches = [self._engine_patch(e, content, conflicts.get(e.name, []), now) for e in stale]
         results = await asyncio.gather(
-            *(self._patch_engine(e.name, {"governance": patch}) for e in stale),
+            *(
+                self._patch_engine(e.name, {"governance": p})
+                for e, p in zip(stale, patches, strict=True)
+            ),
             return_exceptions=True,
         )
         GOVERNANCE_DIRECTIVES.labels(self.name).inc(len(stale))
-        for engine, result in zip(stale, results, strict=True):
+        for engine, patch, result in zip(stale, patches, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("governance: directive to %s failed: %s", engine.name, result)
-            else:
+                continue
+            if not codec.same_directive(engine.governance, content):
                 kind = "Warning" if content["halt"] else "Normal"
                 message = f"level {content['level']}: {content['reason']}"
                 self.events(kind, "Directive", message, engine.name)
-                engine.governance = patch
+            engine.governance = {k: v for k, v in patch.items() if v is not None}
 
     async def _patch_engine(self, engine: str, status: dict[str, Any]) -> None:
         await self.ctx.kube.merge_patch(
-            "trading.eternal-engine.io/v1alpha1", "Engine", self.namespace, engine,
-            {"status": status}, subresource="status",
+            ENGINES_API, "Engine", self.namespace, engine, {"status": status},
+            subresource="status",
         )  # fmt: skip
 
     async def _enforce_halt(
-        self, spec: CircuitBreakerPolicySpec, selected: list[EngineSnapshot], now: datetime
+        self, spec: CircuitBreakerPolicySpec, mine: list[EngineSnapshot], now: datetime
     ) -> None:
-        """Flatten, through the venue, every engine whose runtime did not confirm in time."""
-        assert self.state is not None
+        """Past the deadline, read every halted account this policy writes: verify it flat,
+        or flatten it through the venue and stop the runtime."""
         deadline = timedelta(seconds=spec.halt_deadline_seconds)
-        issued = self._issued_at or now
-        for engine in selected:
-            governance, runtime = engine.governance or {}, engine.runtime or {}
-            confirmed = bool(runtime.get("flat")) and (
-                int(runtime.get("appliedDirective") or -1) >= self.state.sequence
-            )
-            if governance.get("runtimeStopped") or confirmed or engine.name in self._flattening:
+        for engine in mine:
+            governance = engine.governance or {}
+            halted_at = governance.get("haltedAt") or ""
+            episode = (engine.name, str(halted_at))
+            if (
+                not governance.get("halt")
+                or governance.get("runtimeStopped")
+                or governance.get("verifiedFlatAt")
+                or episode in self._enforced
+                or engine.name in self._flattening
+            ):
                 continue
-            if now - issued < deadline:
+            since = sources.parse_time(halted_at) or now
+            if now - since < deadline:
                 continue
             self._flattening.add(engine.name)
-            asyncio.create_task(self._flatten(engine, self.state.sequence))  # noqa: RUF006
+            asyncio.create_task(self._flatten(engine, governance, episode))  # noqa: RUF006
 
-    async def _flatten(self, snapshot: EngineSnapshot, sequence: int) -> None:
+    async def _flatten(
+        self, snapshot: EngineSnapshot, governance: dict[str, Any], episode: tuple[str, str]
+    ) -> None:
+        runtime = snapshot.runtime or {}
+        confirmed = bool(runtime.get("flat")) and (
+            runtime.get("appliedDirective") == governance.get("sequence")
+        )
+        purpose = f"halt:{governance.get('policy') or self.name}:{governance.get('sequence')}"
         try:
             engine = Engine.model_validate({"spec": snapshot.spec})
             ref = render.EngineRef(snapshot.name, self.namespace, snapshot.uid)
+            operator_ns = self.ctx.settings.pod_namespace
+            refused = await claims.claim(self.ctx.kube, operator_ns, subaccount_of(engine), ref)
+            if refused is not None:
+                raise RuntimeError(f"{refused.message}: not touched")
             name, key_key, secret_key = render.credentials_ref(engine, ref)
             keys = await credentials.load(
                 self.ctx.kube, credentials.SecretRef(self.namespace, name, key_key, secret_key)
             )
             if not isinstance(keys, credentials.ApiKeys):
                 raise RuntimeError(keys.message)
-            summary = await self.ctx.venue.cancel_all(
-                engine, ref, keys, flatten=True, request_id=f"h{snapshot.uid[:6]}{sequence}"
-            )
-            await self._patch_engine(snapshot.name, {"governance": {"runtimeStopped": True}})
-            await self.ctx.kube.merge_patch(
-                "apps/v1", "Deployment", self.namespace,
-                render.RuntimeNames.of(snapshot.name).deployment, {"spec": {"replicas": 0}},
-            )  # fmt: skip
-            self.events("Warning", "OperatorFlattened",
-                        f"the runtime did not confirm flat in time; the operator {summary} "
-                        "and scaled it to zero", snapshot.name)  # fmt: skip
+            result = await self.ctx.venue.flatten(engine, ref, keys, purpose=purpose)
+            acted = bool(result.sent or result.cancelled)
+            now = stamp(self.ctx.clock())
+            residue = f" (residue: {', '.join(result.residue)})" if result.residue else ""
+            if confirmed and result.flat and not acted:
+                await self._patch_engine(snapshot.name, {"governance": {"verifiedFlatAt": now}})
+                verified = f"the venue shows the account flat{residue}"
+                self.events("Normal", "HaltVerified", verified, snapshot.name)
+            else:
+                update = {
+                    "runtimeStopped": True,
+                    **({"verifiedFlatAt": now} if result.flat else {}),
+                }
+                await self._patch_engine(snapshot.name, {"governance": update})
+                await self.ctx.kube.merge_patch(
+                    "apps/v1", "Deployment", self.namespace,
+                    render.RuntimeNames.of(snapshot.name).deployment, {"spec": {"replicas": 0}},
+                )  # fmt: skip
+                why = (
+                    "the runtime reported flat but the venue did not show it"
+                    if confirmed
+                    else "the runtime did not confirm flat in time"
+                )
+                self.events("Warning", "OperatorFlattened",
+                            f"{why}; the operator {result.summary()} and scaled it to zero",
+                            snapshot.name)  # fmt: skip
+            if not result.flat:
+                raise RuntimeError(f"not flat yet: {result.plan.describe()}")
+            self._enforced.add(episode)
         except Exception as error:  # retried on a later tick
             log.warning("governance: flattening %s failed: %s", snapshot.name, error)
             self.events("Warning", "FlattenFailed", f"cannot flatten through the venue: {error}",
@@ -220,16 +351,20 @@ class Governor:
         finally:
             self._flattening.discard(snapshot.name)
 
-    async def _record(
+    async def _publish(
         self,
         step: Step,
         status: CircuitBreakerPolicyStatus,
-        selected: list[EngineSnapshot],
+        governed: list[EngineSnapshot],
+        published: dict[str, Any],
+        conflicts: dict[str, list[str]],
         now: datetime,
     ) -> None:
+        """Write what changed of the policy's status: the state, the directive, the display."""
         assert self.state is not None
-        fields = codec.state_fields(self.state)
+        fields = {**codec.state_fields(self.state), "directive": published}
         patch = {k: v for k, v in fields.items() if self._written.get(k) != v}
+        self._state_changed = bool(step.changes or patch.keys() - {"directive"})
         if step.changes:
             history = [h.model_dump(mode="json", by_alias=True) for h in status.history]
             for change in step.changes:
@@ -239,30 +374,93 @@ class Governor:
                     "reason": change.reason[:512],
                 })  # fmt: skip
             patch["history"] = history[-HISTORY:]
-        engines = [e.name for e in selected]
+        engines = [e.name for e in governed]
         if engines != status.engines:
             patch["engines"] = engines
+        condition = _conflict_condition(conflicts, status, now)
+        if condition is not None:
+            patch["conditions"] = [condition]
         if patch or self._displayed_at is None or now - self._displayed_at >= DISPLAY_EVERY:
             patch.update(codec.display_fields(step))
             self._displayed_at = now
-        if patch:
-            try:
-                await self.ctx.kube.merge_patch(
-                    "trading.eternal-engine.io/v1alpha1", "CircuitBreakerPolicy",
-                    self.namespace, self.name, {"status": patch}, subresource="status",
-                )  # fmt: skip
-                self._written.update(fields)
-            except KubeError as error:
-                log.warning("governance: status of %s not written: %s", self.name, error)
+        if not patch:
+            return
+        try:
+            await self.ctx.kube.merge_patch(
+                ENGINES_API, "CircuitBreakerPolicy", self.namespace, self.name,
+                {"status": patch}, subresource="status",
+            )  # fmt: skip
+            self._written.update(fields)
+        except KubeError as error:
+            log.warning("governance: status of %s not written: %s", self.name, error)
+
+    def _account(self, step: Step, conflicts: dict[str, list[str]]) -> None:
+        """Events and metrics of this tick."""
+        assert self.state is not None
         for kind, reason, message in step.events:
             # On the policy; each engine the change reaches gets its own `Directive` Event.
             self.events(kind, reason, message, None)
-        state_changed = bool(patch.keys() - DISPLAY_FIELDS)
-        if self.store is not None and (step.changes or state_changed):
-            await self.store.save(self.namespace, self.name, self.state, step.changes, now)
+        if conflicts != self._conflicts:
+            for engine, others in sorted(conflicts.items()):
+                if self._conflicts.get(engine) != others:
+                    message = (
+                        f"{engine} is also selected by {', '.join(others)}: one engine should "
+                        "have one policy; the most restrictive directive applies meanwhile"
+                    )
+                    self.events("Warning", "PolicyConflict", message, None)
+                    if self.name < min(others):  # one Event on the engine, not one per policy
+                        self.events("Warning", "PolicyConflict", message, engine)
+            for engine in sorted(set(self._conflicts) - set(conflicts)):
+                self.events("Normal", "ConflictResolved", f"{engine}: one policy", None)
+            self._conflicts = conflicts
         GOVERNANCE_LEVEL.labels(self.name).set(self.state.level)
         GOVERNANCE_HALTED.labels(self.name).set(1 if self.state.halted else 0)
         if step.nav_per_unit is not None and self.state.book is not None:
             PORTFOLIO_NAV.labels(self.name).set(float(step.equity or 0))
             PORTFOLIO_DRAWDOWN.labels(self.name).set(float(step.drawdown or 0))
             PORTFOLIO_HWM.labels(self.name).set(float(self.state.book.high_water_mark))
+
+
+def _conflict_condition(
+    conflicts: dict[str, list[str]], status: CircuitBreakerPolicyStatus, now: datetime
+) -> dict[str, Any] | None:
+    """The policy's `Conflict` condition, when its status changes (else None)."""
+    before = next((c for c in status.conditions if c.type == "Conflict"), None)
+    state = "True" if conflicts else "False"
+    if conflicts:
+        pairs = "; ".join(f"{e}: also {', '.join(o)}" for e, o in sorted(conflicts.items()))
+        reason, message = "EngineSelectedTwice", pairs[:2000]
+    else:
+        reason, message = "OnePolicyPerEngine", "no engine of this policy is selected by another"
+    if before is not None and before.status.value == state and before.message == message:
+        return None
+    return {
+        "type": "Conflict",
+        "status": state,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": stamp(now)
+        if before is None or before.status.value != state
+        else stamp(before.last_transition_time),
+    }
+
+
+def release_patch(policy: str, sequence: int, reason: str) -> dict[str, Any]:
+    """The directive that releases an engine from a policy that no longer governs it (deleted):
+    that policy's word, with a higher sequence, lifts its halt at the runtime."""
+    return {
+        "governance": {
+            "policy": policy,
+            "sequence": sequence + 1,
+            "level": 0,
+            "sizeMultiplier": 1,
+            "entriesPaused": False,
+            "closeDirectional": False,
+            "halt": False,
+            "reason": reason,
+            "haltedAt": None,
+            "runtimeStopped": False,
+            "verifiedFlatAt": None,
+            "conflicts": [],
+        }
+    }

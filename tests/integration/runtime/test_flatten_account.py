@@ -1,0 +1,100 @@
+"""The shared flatten against the real paper venue, through the classified client: the whole
+account (coins and positions the engine's spec never named, orders of every category), dust
+reported, and two actors flattening at once close each position once."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from pybit.unified_trading import HTTP
+
+from engine_runtime.adapters.bybit.domain import BybitDomainClient
+from engine_runtime.adapters.bybit.ratelimit import RateLimiter
+from engine_runtime.adapters.bybit.raw import BybitRawClient
+from engine_runtime.execution.flatten import VenueCloser, flatten_account, snapshot
+from engine_runtime.execution.flatten_plan import plan
+from support.runtime import Account
+
+pytestmark = pytest.mark.integration
+
+
+def client(url: str, account: Account) -> BybitDomainClient:
+    limiter = RateLimiter({"orders": 20, "queries": 50})
+    return BybitDomainClient(
+        BybitRawClient(url, account.api_key, account.api_secret, limiter=limiter)
+    )
+
+
+def expose(venue: HTTP) -> None:
+    """What a core-hodl engine trading SOLUSDT by its spec should never hold, and does."""
+    for coin, usdt in (("BTC", "3000"), ("ETH", "1500")):
+        venue.place_order(category="spot", symbol=f"{coin}USDT", side="Buy", orderType="Market",
+                          qty=usdt, marketUnit="quoteCoin")  # fmt: skip
+    venue.place_order(category="linear", symbol="ETHUSDT", side="Sell", orderType="Market",
+                      qty="0.5")  # fmt: skip
+    price = Decimal(venue.get_tickers(category="spot", symbol="BTCUSDT")["result"]["list"][0]
+                    ["lastPrice"])  # fmt: skip
+    venue.place_order(
+        category="spot",
+        symbol="BTCUSDT",
+        side="Buy",
+        orderType="Limit",
+        qty="0.001",
+        price=str((price * Decimal("0.8")).quantize(Decimal("0.01"))),
+    )
+    venue.place_order(
+        category="linear",
+        symbol="BTCUSDT",
+        side="Buy",
+        orderType="Limit",
+        qty="0.001",
+        price=str((price * Decimal("0.8")).quantize(Decimal("0.1"))),
+    )
+
+
+def held(venue: HTTP) -> dict[str, Decimal]:
+    wallet = venue.get_wallet_balance(accountType="UNIFIED")["result"]["list"][0]["coin"]
+    coins = {c["coin"]: Decimal(c["walletBalance"]) for c in wallet if c["coin"] != "USDT"}
+    positions = venue.get_positions(category="linear", settleCoin="USDT")["result"]["list"]
+    coins.update({p["symbol"]: Decimal(p["size"]) for p in positions})
+    return {k: v for k, v in coins.items() if v != 0}
+
+
+async def test_the_whole_account_is_flattened_and_what_cannot_be_sold_is_reported(
+    fast_venue: str, account: Account, venue_http: HTTP
+) -> None:
+    expose(venue_http)
+    venue = client(fast_venue, account)
+    before = plan(await snapshot(venue, {}), engine="uid-1", purpose="halt:p:1")
+    assert {o.symbol for o in before.orders} >= {"BTCUSDT", "ETHUSDT"}
+    result = await flatten_account(venue, VenueCloser(venue), engine="uid-1", purpose="halt:p:1")
+    assert result.flat, result.summary()
+    assert result.cancelled == 2
+    left = held(venue_http)
+    assert "ETHUSDT" not in left  # the short is closed
+    for coin, qty in left.items():  # what remains is dust the venue will not take, and said so
+        assert any(coin in r for r in result.residue), (coin, qty, result.residue)
+    for category in ("spot", "linear"):
+        params = {"category": category} | ({"settleCoin": "USDT"} if category == "linear" else {})
+        assert venue_http.get_open_orders(**params)["result"]["list"] == []
+
+
+async def test_two_actors_flattening_at_once_close_each_position_once(
+    fast_venue: str, account: Account, venue_http: HTTP
+) -> None:
+    venue_http.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Market",
+                           qty="0.02")  # fmt: skip
+    runtime, operator = client(fast_venue, account), client(fast_venue, account)
+    results = await asyncio.gather(
+        flatten_account(runtime, VenueCloser(runtime), engine="uid-2", purpose="halt:p:9"),
+        flatten_account(operator, VenueCloser(operator), engine="uid-2", purpose="halt:p:9"),
+    )
+    assert all(r.flat for r in results)
+    history = venue_http.get_order_history(category="linear", symbol="BTCUSDT")["result"]["list"]
+    closes = [o for o in history if o["side"] == "Sell"]
+    assert len({o["orderLinkId"] for o in closes}) == 1  # one id, whoever sent it
+    filled = sum(Decimal(o["cumExecQty"]) for o in closes)
+    assert filled == Decimal("0.02")
+    assert "BTCUSDT" not in held(venue_http)
