@@ -1,7 +1,8 @@
 """Assembling and running the venue: the aiohttp application and its heartbeat task.
 
 `PaperVenue` is what tests and `__main__` use: `await venue.start()` binds (port 0 picks
-a free port), `venue.http_url` and `venue.ws_url` say where, `await venue.stop()` ends it.
+a free port), `venue.http_url` and `venue.ws_url` say where, `venue.admin_token` what the
+admin API wants in X-Admin-Token, `await venue.stop()` ends it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from engine_runtime.paper_venue import snapshot
+from engine_runtime.paper_venue import admin_token, snapshot
 from engine_runtime.paper_venue.admin import Admin
 from engine_runtime.paper_venue.auth import ReplayGuard
 from engine_runtime.paper_venue.clock import Clock, ClockMode
@@ -33,6 +34,8 @@ class PaperVenue:
 
     def __init__(self, settings: VenueSettings | None = None, clock: Clock | None = None) -> None:
         self.settings = settings or VenueSettings()
+        self.data_dir = self.settings.resolved_data_dir()
+        self.admin_token = admin_token.resolve(self.settings.admin_token, self.data_dir)
         self.venue = Venue(self.settings, clock)
         if self.settings.snapshot_path is not None and Path(self.settings.snapshot_path).exists():
             snapshot.restore(self.venue, Path(self.settings.snapshot_path))
@@ -44,7 +47,7 @@ class PaperVenue:
             self.venue, self.limiter, self.faults, ReplayGuard(), self.settings.max_body_bytes
         )
         self.admin = Admin(
-            self.venue, self.faults, self.sockets, self.settings.admin_token, self._update
+            self.venue, self.faults, self.sockets, self.admin_token, self.data_dir, self._update
         )
         self.app = self._build()
         self._runner: web.AppRunner | None = None
@@ -55,7 +58,10 @@ class PaperVenue:
         self.venue.update()
 
     def _build(self) -> web.Application:
-        app = web.Application(client_max_size=self.settings.max_body_bytes + 1024)
+        app = web.Application(
+            client_max_size=self.settings.max_body_bytes + 1024,
+            middlewares=[self.admin.guard],
+        )
         app.add_routes(self.admin.routes())
         app.add_routes(
             [
@@ -98,6 +104,15 @@ class PaperVenue:
             except Exception:
                 log.exception("venue update failed")
 
+    def _save(self) -> None:
+        """Write the state to `snapshot_path` (at shutdown)."""
+        if self.settings.snapshot_path is None:
+            return
+        try:
+            snapshot.save(self.venue, Path(self.settings.snapshot_path))
+        except OSError:
+            log.exception("writing the snapshot to %s failed", self.settings.snapshot_path)
+
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
@@ -106,7 +121,6 @@ class PaperVenue:
         for conn in list(self.sockets.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close()
-        if self.settings.snapshot_path is not None:
-            snapshot.save(self.venue, Path(self.settings.snapshot_path))
+        self._save()
         if self._runner is not None:
             await self._runner.cleanup()

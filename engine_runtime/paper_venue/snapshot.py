@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections import deque
 from dataclasses import fields
 from decimal import Decimal
@@ -81,12 +82,16 @@ def dump(venue: Venue) -> dict[str, Any]:
 
 
 def save(venue: Venue, path: Path) -> None:
-    """Write atomically (temporary file, then rename) with owner-only permissions."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(dump(venue), fh)
-    tmp.replace(path)
+    """Write atomically with owner-only permissions: a new temporary file beside `path`
+    (never an existing one, nor a link), then a rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(dump(venue), fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _dec(d: dict[str, Any], *names: str) -> None:

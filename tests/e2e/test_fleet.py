@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import time
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.processes import free_port
 from eternal_operator.devtools.stack import PORTS, Stack
+from support.venue_admin import admin
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -72,12 +72,7 @@ def venue_session(stack: Stack, engine: str) -> Any:
 
 
 def venue_admin(stack: Stack, path: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.ports['paper-venue']}/admin/{path}",
-        data=json.dumps(body).encode(), method="POST",
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
+    return admin(f"http://127.0.0.1:{stack.ports['paper-venue']}", path, body, stack.venue_token)
 
 
 def orders(stack: Stack, engine: str) -> list[dict[str, Any]]:

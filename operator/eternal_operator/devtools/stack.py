@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -55,6 +56,15 @@ def _check_ports(ports: dict[str, int]) -> None:
         )
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` with a new file only its owner can read."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
+    tmp.replace(path)
+
+
 def _wait_port(
     port: int, name: str, alive: Callable[[], bool], log: Path, timeout: float = 60
 ) -> None:
@@ -88,6 +98,7 @@ class Stack:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self._launch: dict[str, tuple[int, list[str], dict[str, str]]] = {}
         self.components: list[Component] = []
+        self.venue_token = ""
 
     def up(self) -> None:
         _check_ports(self.ports)
@@ -168,8 +179,18 @@ class Stack:
         config.write_text(
             json.dumps({"port": self.ports["paper-venue"], "snapshot_path": snapshot})
         )
+        # Its admin API (keys for any account, deposits) wants a token: a fresh one per `up`,
+        # kept where the user can read it (`X-Admin-Token: $(cat .local/venue/admin-token)`).
+        self.venue_token = secrets.token_urlsafe(32)
+        _write_private(self.venue_token_file, self.venue_token)
+        env = {**os.environ, "PAPER_VENUE_ADMIN_TOKEN": self.venue_token}
         argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--config", str(config)]
-        self._child("paper-venue", self.ports["paper-venue"], argv, dict(os.environ))
+        self._child("paper-venue", self.ports["paper-venue"], argv, env)
+
+    @property
+    def venue_token_file(self) -> Path:
+        """The paper venue's admin token (mode 0600)."""
+        return self.root / "venue" / "admin-token"
 
     def _runtime_env(self, database: str, redis: str) -> None:
         """The Secret every runtime in `default` gets as env (EE_OPERATOR_RUNTIME_ENV_SECRET)."""
