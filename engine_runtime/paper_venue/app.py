@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -95,8 +96,13 @@ class PaperVenue:
 
     async def _tick_loop(self) -> None:
         interval = self.settings.clock.tick_interval_ms / 1000
+        every = self.settings.snapshot_interval_s
+        saved_at = time.monotonic()
         while True:
             await asyncio.sleep(interval)
+            if every and self.settings.snapshot_path and time.monotonic() - saved_at >= every:
+                saved_at = time.monotonic()
+                self._save()
             if self.venue.clock.mode is ClockMode.STEPPED:
                 continue
             try:
@@ -105,7 +111,7 @@ class PaperVenue:
                 log.exception("venue update failed")
 
     def _save(self) -> None:
-        """Write the state to `snapshot_path` (at shutdown)."""
+        """Write the state to `snapshot_path` (periodically, and at shutdown)."""
         if self.settings.snapshot_path is None:
             return
         try:

@@ -215,6 +215,9 @@ class VenueSettings(_Model):
     (under $XDG_STATE_HOME if set)."""
     snapshot_path: Path | None = None
     """Restore from this file at start if it exists, and write it at shutdown."""
+    snapshot_interval_s: float = Field(default=10.0, ge=0)
+    """With `snapshot_path`: also write it every this many seconds, so a crash loses at
+    most that much; 0 writes only at shutdown."""
     log_level: str = "INFO"
 
     def resolved_data_dir(self) -> Path:

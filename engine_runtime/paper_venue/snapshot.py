@@ -4,6 +4,12 @@ What is kept: market time and prices (with admin adjustments and recent candles)
 accounts with keys, wallets, positions and leverage, open and recent orders, recent
 executions, transfers (for idempotency), funding history and the next settlement.
 Secrets are in the file: keep it private (it is written with mode 0600).
+
+Restoring resumes the market where the snapshot left it: prices continue from the saved
+ones (the feed is re-anchored to them), a real-time clock jumps to wall time and an
+accelerated or stepped one continues from the saved time (`Clock.restore`). Whatever fell
+due in between, funding settlements above all, happens at once, each exactly once, at the
+restored prices: the venue was not there to see the market move.
 """
 
 from __future__ import annotations
@@ -108,7 +114,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
     """Replace the venue's state with a snapshot's."""
     if data.get("version") != VERSION:
         raise ValueError("unsupported snapshot version")
-    venue.clock.restore(int(data["now_ms"]))
+    now = venue.clock.restore(int(data["now_ms"]))
     venue.next_funding_ms = int(data["next_funding_ms"])
     for symbol, m in data["market"].items():
         st = venue.market.states[symbol]
@@ -120,6 +126,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
             _dec(b, "open", "high", "low", "close", "volume", "turnover")
             bars.append(Bar(**b))
         st.bars = bars
+        venue.market.reanchor(symbol, now)
     venue.accounts.clear()
     venue.keys.clear()
     for raw in data["accounts"]:
@@ -186,4 +193,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
 
 
 def restore(venue: Venue, path: Path) -> None:
+    """Load the snapshot in `path`, then bring the venue to its clock (what fell due while
+    the venue was away happens now)."""
     load(venue, json.loads(path.read_text()))
+    venue.update()
