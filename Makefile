@@ -65,7 +65,7 @@ up: install controlplane bootstrap ## Start the whole fleet locally on the embed
 down: ## Stop a stack started by `make up` (from another shell)
 	$(PY) -m eternal_operator.devtools.stack stop
 
-status: ## List the local stack's components and their health
+status: ## List the local stack's components, their health and restarts
 	$(PY) -m eternal_operator.devtools.stack status
 
 .PHONY: help bootstrap install lock controlplane crds crds-check lint fmt test-unit test cluster-up up down status

@@ -226,6 +226,7 @@ class Bench:
         request = urllib.request.Request(  # noqa: S310 - the local paper venue
             f"{self.venue}/admin/price", method="POST",
             data=json.dumps({"symbol": "BTCUSDT", "price": str(value)}).encode(),
+            headers={"X-Admin-Token": self.stack.venue_token},
         )  # fmt: skip
         urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
 

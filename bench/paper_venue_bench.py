@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -191,7 +192,9 @@ def matching(n: int) -> list[dict[str, Any]]:
 
 
 async def fan_out(trades: int, subscribers: int = 10) -> dict[str, Any]:
-    settings = VenueSettings.model_validate({**CONFIG, "port": 0, "clock": {"mode": "stepped"}})
+    settings = VenueSettings.model_validate(
+        {**CONFIG, "port": 0, "clock": {"mode": "stepped"}, "admin_token": secrets.token_hex(16)}
+    )  # no admin calls here: a token of its own keeps the venue from writing one to disk
     pv = PaperVenue(settings, Clock(ClockMode.STEPPED))
     await pv.start()
     received = [0] * subscribers
@@ -245,7 +248,7 @@ async def fan_out(trades: int, subscribers: int = 10) -> dict[str, Any]:
 async def with_subprocess_venue(orders: int, concurrency: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.json"
-        cfg.write_text(json.dumps(CONFIG))
+        cfg.write_text(json.dumps({**CONFIG, "data_dir": tmp}))  # its admin token goes there
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "engine_runtime.paper_venue", "--port", "0", "--config", str(cfg),
             cwd=REPO, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},

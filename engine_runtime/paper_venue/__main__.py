@@ -2,6 +2,8 @@
 
 Prints one line `paper venue listening on http://HOST:PORT` once it accepts connections
 (tests read it to learn the port when they pass --port 0) and runs until SIGINT/SIGTERM.
+The admin API's token comes from the settings or PAPER_VENUE_ADMIN_TOKEN; without either,
+the log says which file holds the one the venue generated.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from engine_runtime.paper_venue.admin_token import AdminTokenError
 from engine_runtime.paper_venue.app import PaperVenue
 from engine_runtime.paper_venue.config import VenueSettings
 
@@ -66,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=settings.log_level, handlers=[handler])
-    asyncio.run(_run(settings))
+    try:
+        asyncio.run(_run(settings))
+    except AdminTokenError as error:
+        print(f"paper venue: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

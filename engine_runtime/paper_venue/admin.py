@@ -1,22 +1,24 @@
 """The admin API (not part of Bybit's surface): faults, prices, clock, accounts, snapshots.
 
-Plain JSON under /admin/. If `admin_token` is configured, every call needs the header
-X-Admin-Token. Errors are HTTP 400 with {"error": "..."}; nothing here ever touches the
-Bybit envelope.
+Plain JSON under /admin/. Every call needs header X-Admin-Token with the venue's token
+(`admin_token.resolve`): without it, or with another, the answer is 401 whatever the path.
+Errors are HTTP 400 with {"error": "..."} naming the field at fault; nothing here ever
+touches the Bybit envelope. Amounts and prices are bounded (`amounts`), and snapshot paths
+are names inside the data directory (`datadir`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine_runtime.paper_venue import snapshot
+from engine_runtime.paper_venue import admin_token, datadir, snapshot
+from engine_runtime.paper_venue.amounts import MAX_AMOUNT, Amount, Balance, Coin, Price
 from engine_runtime.paper_venue.clock import ClockMode
 from engine_runtime.paper_venue.config import AccountSeed
 from engine_runtime.paper_venue.decimals import fmt_plain
@@ -43,7 +45,7 @@ class FaultsReq(_Req):
 
 class PriceReq(_Req):
     symbol: str
-    price: Decimal = Field(gt=0)
+    price: Price
 
 
 class PauseReq(_Req):
@@ -53,7 +55,7 @@ class PauseReq(_Req):
 
 class ScriptReq(_Req):
     symbol: str
-    points: list[tuple[int, Decimal]] = Field(min_length=1)
+    points: list[tuple[int, Price]] = Field(min_length=1, max_length=10_000)
 
 
 class AdvanceReq(_Req):
@@ -63,25 +65,35 @@ class AdvanceReq(_Req):
 
 class AccountReq(_Req):
     username: str = Field(min_length=1, max_length=32)
-    balances: dict[str, Decimal] = Field(default_factory=dict)
+    balances: dict[Coin, Balance] = Field(default_factory=dict, max_length=100)
     read_only: bool = False
 
 
 class KeyReq(_Req):
     read_only: bool = False
-    note: str = ""
+    note: str = Field(default="", max_length=64)
 
 
 class DepositReq(_Req):
-    coin: str
-    amount: Decimal
+    coin: Coin
+    amount: Amount
 
 
 class SnapshotReq(_Req):
-    path: str
+    path: str = Field(min_length=1, max_length=255)
+    """A file name inside the venue's data directory."""
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _explain(error: ValidationError) -> str:
+    """A pydantic error as `field: what is wrong` (the field named, the value not echoed)."""
+    parts = []
+    for e in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in e["loc"]) or "body"
+        parts.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
 
 
 class Admin:
@@ -92,14 +104,27 @@ class Admin:
         venue: Venue,
         faults: Faults,
         sockets: WebSockets,
-        token: str | None,
+        token: str,
+        data_dir: Path,
         on_change: Callable[[], None],
     ) -> None:
         self.venue = venue
         self.faults = faults
         self.sockets = sockets
         self.token = token
+        self.data_dir = data_dir
         self.on_change = on_change
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """401 for anything under /admin without the token, before routing or reading."""
+        guarded = request.path == "/admin" or request.path.startswith("/admin/")
+        given = request.headers.get(admin_token.HEADER)
+        if guarded and not admin_token.matches(self.token, given):
+            return web.json_response(
+                {"error": f"admin token required in header {admin_token.HEADER}"}, status=401
+            )
+        return await handler(request)
 
     def routes(self) -> list[web.RouteDef]:
         p = "/admin"
@@ -121,15 +146,15 @@ class Admin:
 
     def _wrap(self, fn: Callable[[web.Request, dict[str, Any]], Any]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            if self.token is not None and request.headers.get("X-Admin-Token") != self.token:
-                return web.json_response({"error": "admin token required"}, status=401)
             try:
                 raw = await request.read()
                 body = json.loads(raw) if raw.strip() else {}
                 if not isinstance(body, dict):
                     raise ValueError("body must be a JSON object")
                 result = fn(request, body)
-            except (ValueError, ValidationError, KeyError, BybitError, OSError) as exc:
+            except ValidationError as exc:
+                return web.json_response({"error": _explain(exc)}, status=400)
+            except (ValueError, KeyError, BybitError, OSError) as exc:
                 return web.json_response({"error": str(exc)}, status=400)
             return web.json_response(result)
 
@@ -248,15 +273,26 @@ class Admin:
         acct = self.venue.accounts.get(uid)
         if acct is None:
             raise ValueError(f"unknown uid {uid}")
+        if acct.balance(req.coin) + req.amount > MAX_AMOUNT:
+            raise ValueError(f"amount: the balance would exceed {MAX_AMOUNT:f}")
         acct.credit(req.coin, req.amount)
         return {"uid": uid, "coin": req.coin, "balance": fmt_plain(acct.balance(req.coin))}
 
+    def _file(self, name: str) -> Path:
+        try:
+            return datadir.inside(self.data_dir, name)
+        except datadir.OutsideDataDir as error:
+            raise ValueError(f"path: {error}") from error
+
     def save(self, request: web.Request, body: dict[str, Any]) -> Any:
         req = SnapshotReq.model_validate(body)
-        snapshot.save(self.venue, Path(req.path))
-        return {"saved": req.path}
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self._file(req.path)
+        snapshot.save(self.venue, path)
+        return {"saved": req.path, "file": str(path)}
 
     def restore(self, request: web.Request, body: dict[str, Any]) -> Any:
         req = SnapshotReq.model_validate(body)
-        snapshot.restore(self.venue, Path(req.path))
+        path = self._file(req.path)
+        snapshot.restore(self.venue, path)
         return {"restored": req.path, "now_ms": self.venue.clock.now_ms()}

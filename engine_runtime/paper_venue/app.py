@@ -1,7 +1,8 @@
 """Assembling and running the venue: the aiohttp application and its heartbeat task.
 
 `PaperVenue` is what tests and `__main__` use: `await venue.start()` binds (port 0 picks
-a free port), `venue.http_url` and `venue.ws_url` say where, `await venue.stop()` ends it.
+a free port), `venue.http_url` and `venue.ws_url` say where, `venue.admin_token` what the
+admin API wants in X-Admin-Token, `await venue.stop()` ends it.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 
 from aiohttp import web
 
-from engine_runtime.paper_venue import snapshot
+from engine_runtime.paper_venue import admin_token, snapshot
 from engine_runtime.paper_venue.admin import Admin
 from engine_runtime.paper_venue.auth import ReplayGuard
 from engine_runtime.paper_venue.clock import Clock, ClockMode
@@ -33,6 +35,8 @@ class PaperVenue:
 
     def __init__(self, settings: VenueSettings | None = None, clock: Clock | None = None) -> None:
         self.settings = settings or VenueSettings()
+        self.data_dir = self.settings.resolved_data_dir()
+        self.admin_token = admin_token.resolve(self.settings.admin_token, self.data_dir)
         self.venue = Venue(self.settings, clock)
         if self.settings.snapshot_path is not None and Path(self.settings.snapshot_path).exists():
             snapshot.restore(self.venue, Path(self.settings.snapshot_path))
@@ -44,7 +48,7 @@ class PaperVenue:
             self.venue, self.limiter, self.faults, ReplayGuard(), self.settings.max_body_bytes
         )
         self.admin = Admin(
-            self.venue, self.faults, self.sockets, self.settings.admin_token, self._update
+            self.venue, self.faults, self.sockets, self.admin_token, self.data_dir, self._update
         )
         self.app = self._build()
         self._runner: web.AppRunner | None = None
@@ -55,7 +59,10 @@ class PaperVenue:
         self.venue.update()
 
     def _build(self) -> web.Application:
-        app = web.Application(client_max_size=self.settings.max_body_bytes + 1024)
+        app = web.Application(
+            client_max_size=self.settings.max_body_bytes + 1024,
+            middlewares=[self.admin.guard],
+        )
         app.add_routes(self.admin.routes())
         app.add_routes(
             [
@@ -89,14 +96,28 @@ class PaperVenue:
 
     async def _tick_loop(self) -> None:
         interval = self.settings.clock.tick_interval_ms / 1000
+        every = self.settings.snapshot_interval_s
+        saved_at = time.monotonic()
         while True:
             await asyncio.sleep(interval)
+            if every and self.settings.snapshot_path and time.monotonic() - saved_at >= every:
+                saved_at = time.monotonic()
+                self._save()
             if self.venue.clock.mode is ClockMode.STEPPED:
                 continue
             try:
                 self.venue.update()
             except Exception:
                 log.exception("venue update failed")
+
+    def _save(self) -> None:
+        """Write the state to `snapshot_path` (periodically, and at shutdown)."""
+        if self.settings.snapshot_path is None:
+            return
+        try:
+            snapshot.save(self.venue, Path(self.settings.snapshot_path))
+        except OSError:
+            log.exception("writing the snapshot to %s failed", self.settings.snapshot_path)
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -106,7 +127,6 @@ class PaperVenue:
         for conn in list(self.sockets.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close()
-        if self.settings.snapshot_path is not None:
-            snapshot.save(self.venue, Path(self.settings.snapshot_path))
+        self._save()
         if self._runner is not None:
             await self._runner.cleanup()

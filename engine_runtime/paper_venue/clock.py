@@ -63,8 +63,15 @@ class Clock:
         self._stepped_ms += ms
         return self._stepped_ms
 
-    def restore(self, now_ms: int) -> None:
-        """Continue from a snapshot's market time."""
-        self._wall_origin_ms = self.wall_ms()
-        self._origin_ms = now_ms
-        self._stepped_ms = now_ms
+    def restore(self, saved_ms: int) -> int:
+        """Continue from a snapshot's market time; returns the market time now.
+
+        A real-time clock resumes at wall time (never before the snapshot): the market did
+        not stop while the venue was down. Accelerated and stepped clocks keep their own
+        time and continue from the saved one."""
+        wall = self.wall_ms()
+        now = max(saved_ms, wall) if self.mode is ClockMode.REAL else saved_ms
+        self._wall_origin_ms = wall
+        self._origin_ms = now
+        self._stepped_ms = now
+        return now

@@ -2,7 +2,8 @@
 
 Frozen pydantic models with `extra="forbid"`: a typo in a config file is an error, not a
 silently ignored key. `VenueSettings.load` reads a YAML or JSON file; environment
-variables `PAPER_VENUE_HOST`, `PAPER_VENUE_PORT` and `PAPER_VENUE_CONFIG` override.
+variables `PAPER_VENUE_HOST`, `PAPER_VENUE_PORT`, `PAPER_VENUE_DATA_DIR`,
+`PAPER_VENUE_ADMIN_TOKEN` and `PAPER_VENUE_CONFIG` override.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from engine_runtime.paper_venue.amounts import Balance, Coin, Price
 from engine_runtime.paper_venue.clock import ClockMode
 
 #: The documented default master credentials. They only ever work on a paper venue.
@@ -45,8 +47,8 @@ class AccountSeed(_Model):
     """Bybit sub-member username."""
     uid: int | None = None
     """Fixed member id; assigned if absent."""
-    balances: dict[str, Decimal] = Field(default_factory=dict)
-    """Unified wallet balances by coin."""
+    balances: dict[Coin, Balance] = Field(default_factory=dict)
+    """Unified wallet balances by coin (finite, 0 to 1e15, at most 8 decimal places)."""
     keys: list[ApiKeySeed] = Field(default_factory=list)
     """API keys of this account."""
 
@@ -85,7 +87,7 @@ class FeedSettings(_Model):
     kind: Literal["random_walk", "scripted", "candles"] = "random_walk"
     """random_walk: seeded walk with jumps and regimes; scripted: piecewise-linear paths;
     candles: a CSV or Parquet file of candles replayed from the venue's start."""
-    initial_prices: dict[str, Decimal] = Field(
+    initial_prices: dict[str, Price] = Field(
         default_factory=lambda: {
             "BTCUSDT": Decimal(60000),
             "ETHUSDT": Decimal(3000),
@@ -105,7 +107,7 @@ class FeedSettings(_Model):
     """Chance per step of switching between calm and volatile regimes."""
     volatile_multiplier: float = Field(default=3.0, ge=1)
     """Volatility multiplier of the volatile regime."""
-    script: dict[str, list[tuple[int, Decimal]]] = Field(default_factory=dict)
+    script: dict[str, list[tuple[int, Price]]] = Field(default_factory=dict)
     """scripted: per symbol, (offset_ms from start, multiplier of the initial price) points,
     interpolated linearly; e.g. {"BTCUSDT": [[0, 1], [600000, 0.7]]} falls 30% in ten minutes."""
     candles_path: Path | None = None
@@ -202,11 +204,30 @@ class VenueSettings(_Model):
     ws_reply_delay_ms: int = Field(default=20, ge=0, le=5000)
     """Delay before a subscription is answered and its snapshot sent, like a network round
     trip; pybit needs a moment to record what it subscribed to."""
-    admin_token: str | None = None
-    """If set, admin calls need header X-Admin-Token with this value."""
+    admin_token: SecretStr | None = None
+    """The value every /admin call must carry in header X-Admin-Token (16 characters or
+    more). If absent, the venue uses the token in `data_dir`/admin-token, generating that
+    file (mode 0600) if need be; the admin API is never open."""
+    data_dir: Path | None = None
+    """The venue's own files: the generated admin token, and the snapshots /admin/snapshot
+    writes and /admin/restore reads (names are resolved inside it and may not leave it).
+    Default: the folder of `snapshot_path`, else ~/.local/state/eternal-engine/paper-venue
+    (under $XDG_STATE_HOME if set)."""
     snapshot_path: Path | None = None
     """Restore from this file at start if it exists, and write it at shutdown."""
+    snapshot_interval_s: float = Field(default=10.0, ge=0)
+    """With `snapshot_path`: also write it every this many seconds, so a crash loses at
+    most that much; 0 writes only at shutdown."""
     log_level: str = "INFO"
+
+    def resolved_data_dir(self) -> Path:
+        """`data_dir`, or its default (see there)."""
+        if self.data_dir is not None:
+            return self.data_dir
+        if self.snapshot_path is not None:
+            return Path(self.snapshot_path).parent
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(state) / "eternal-engine" / "paper-venue"
 
     def resolved_accounts(self) -> AccountsSettings:
         """The accounts to bootstrap: from `accounts_file` if set, else `accounts`."""
@@ -216,16 +237,24 @@ class VenueSettings(_Model):
 
     @classmethod
     def load(cls, path: Path | None = None) -> VenueSettings:
-        """Defaults, then the file (YAML or JSON) if given, then host/port from the environment."""
+        """Defaults, then the file (YAML or JSON) if given, then the environment's overrides."""
         data: dict[str, object] = {}
         path = path or (Path(p) if (p := os.environ.get("PAPER_VENUE_CONFIG")) else None)
         if path is not None:
             data.update(_read_mapping(path))
-        if host := os.environ.get("PAPER_VENUE_HOST"):
-            data["host"] = host
-        if port := os.environ.get("PAPER_VENUE_PORT"):
-            data["port"] = int(port)
+        for name, field in ENV_OVERRIDES.items():
+            if value := os.environ.get(name):
+                data[field] = value
         return cls.model_validate(data)
+
+
+ENV_OVERRIDES = {
+    "PAPER_VENUE_HOST": "host",
+    "PAPER_VENUE_PORT": "port",
+    "PAPER_VENUE_DATA_DIR": "data_dir",
+    "PAPER_VENUE_ADMIN_TOKEN": "admin_token",
+}
+"""Environment variables that override a setting (after the config file)."""
 
 
 def _read_mapping(path: Path) -> dict[str, object]:

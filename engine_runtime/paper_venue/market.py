@@ -160,6 +160,13 @@ class Market:
             st.paused_at = floor_to(target, st.tick)
         self._record(st, now_ms, self._raw(st, now_ms), ZERO)
 
+    def reanchor(self, symbol: str, now_ms: int) -> None:
+        """Continue the feed from the current price at `now_ms` (after a restore, whose
+        feed may be a new one): the next sample does not jump."""
+        st = self.states[symbol]
+        if st.paused_at is None:
+            st.adjust = st.last / self.source.price_at(symbol, now_ms)
+
     def pause(self, symbol: str, paused: bool, now_ms: int) -> None:
         """Admin: hold the price (or release it, without a jump)."""
         st = self.states[symbol]

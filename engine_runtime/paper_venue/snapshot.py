@@ -4,12 +4,19 @@ What is kept: market time and prices (with admin adjustments and recent candles)
 accounts with keys, wallets, positions and leverage, open and recent orders, recent
 executions, transfers (for idempotency), funding history and the next settlement.
 Secrets are in the file: keep it private (it is written with mode 0600).
+
+Restoring resumes the market where the snapshot left it: prices continue from the saved
+ones (the feed is re-anchored to them), a real-time clock jumps to wall time and an
+accelerated or stepped one continues from the saved time (`Clock.restore`). Whatever fell
+due in between, funding settlements above all, happens at once, each exactly once, at the
+restored prices: the venue was not there to see the market move.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections import deque
 from dataclasses import fields
 from decimal import Decimal
@@ -81,12 +88,16 @@ def dump(venue: Venue) -> dict[str, Any]:
 
 
 def save(venue: Venue, path: Path) -> None:
-    """Write atomically (temporary file, then rename) with owner-only permissions."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(dump(venue), fh)
-    tmp.replace(path)
+    """Write atomically with owner-only permissions: a new temporary file beside `path`
+    (never an existing one, nor a link), then a rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(dump(venue), fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _dec(d: dict[str, Any], *names: str) -> None:
@@ -103,7 +114,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
     """Replace the venue's state with a snapshot's."""
     if data.get("version") != VERSION:
         raise ValueError("unsupported snapshot version")
-    venue.clock.restore(int(data["now_ms"]))
+    now = venue.clock.restore(int(data["now_ms"]))
     venue.next_funding_ms = int(data["next_funding_ms"])
     for symbol, m in data["market"].items():
         st = venue.market.states[symbol]
@@ -115,6 +126,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
             _dec(b, "open", "high", "low", "close", "volume", "turnover")
             bars.append(Bar(**b))
         st.bars = bars
+        venue.market.reanchor(symbol, now)
     venue.accounts.clear()
     venue.keys.clear()
     for raw in data["accounts"]:
@@ -181,4 +193,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
 
 
 def restore(venue: Venue, path: Path) -> None:
+    """Load the snapshot in `path`, then bring the venue to its clock (what fell due while
+    the venue was away happens now)."""
     load(venue, json.loads(path.read_text()))
+    venue.update()

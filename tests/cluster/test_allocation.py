@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from eternal_operator.devtools.controlplane import ControlPlane
 from support import kube, processes
 from support.kube import apply
 from support.processes import Venue
+from support.venue_admin import admin
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -39,10 +39,7 @@ def usdt(venue: Venue, engine: str) -> Decimal:
 
 
 def faults(venue: Venue, **settings: int) -> None:
-    request = urllib.request.Request(
-        f"{venue.url}/admin/faults", data=json.dumps(settings).encode(), method="POST"
-    )
-    urllib.request.urlopen(request, timeout=10).read()
+    admin(venue.url, "faults", dict(settings), venue.admin_token)
 
 
 def setup_engines(plane: ControlPlane, ns: str) -> None:

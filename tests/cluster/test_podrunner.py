@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from eternal_operator.devtools.controlplane import ControlPlane
-from eternal_operator.devtools.podrunner.runner import RESTARTS, PodRunner
+from eternal_operator.devtools.podrunner.runner import READY_RESETS_BACKOFF_S, RESTARTS, PodRunner
 from eternal_operator.kube import KubeClient
 from support.kube import apply
 from support.waiting import wait_for
@@ -38,11 +39,21 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
 """
 
 
+class FakeClock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Runner:
     """The pod runner in a thread with its own event loop, as `make up` runs it."""
 
-    def __init__(self, plane: ControlPlane, root: Path) -> None:
-        self.plane, self.root = plane, root
+    def __init__(self, plane: ControlPlane, root: Path, clock: FakeClock | None = None) -> None:
+        self.plane, self.root, self.clock = plane, root, clock
         self.loop = asyncio.new_event_loop()
         self.stopping: asyncio.Event | None = None
         self.thread = threading.Thread(target=self._main, daemon=True)
@@ -56,7 +67,10 @@ class Runner:
         kube = KubeClient.from_environment()
         self.stopping = asyncio.Event()
         try:
-            await PodRunner(kube, self.root, str(self.plane.ca_file)).run(self.stopping, 0.3)
+            runner = PodRunner(kube, self.root, str(self.plane.ca_file))
+            if self.clock is not None:
+                runner.clock = self.clock
+            await runner.run(self.stopping, 0.3)
         finally:
             await kube.close()
 
@@ -187,3 +201,36 @@ def test_a_crashing_pod_is_restarted_with_backoff_and_counted(
         message = status(control_plane, pod_ns, "crash")["status"]["conditions"][0]["message"]
         assert "exited with code 3" in message
         assert status(control_plane, pod_ns, "crash")["status"].get("readyReplicas", 0) == 0
+
+
+def test_a_pod_ready_for_a_while_crashes_back_to_the_shortest_backoff(
+    control_plane: ControlPlane, pod_ns: str, tmp_path: Path
+) -> None:
+    out, clock = tmp_path / "out.json", FakeClock()
+    apply(control_plane, pod_ns, deployment("flaky", out))
+
+    def message() -> str:
+        conditions = status(control_plane, pod_ns, "flaky").get("status", {}).get("conditions")
+        return str(conditions[0]["message"]) if conditions else ""
+
+    def ready_again(old_pid: int | None) -> int:
+        pid = wait_for(lambda: (w := written(out)) and w["pid"] != old_pid and w["pid"], 30)
+        wait_for(lambda: status(control_plane, pod_ns, "flaky")["status"].get("readyReplicas"),
+                 30, "ready")  # fmt: skip
+        return int(pid)
+
+    def crash(pid: int, then_waits_s: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+        expected = f"exited with code -9; restarting in {then_waits_s}s"
+        wait_for(lambda: message() == expected, 30, expected)
+        clock.now += then_waits_s  # the runner's time moves only here
+
+    with Runner(control_plane, tmp_path / "runner", clock):
+        pid = ready_again(None)
+        crash(pid, 2)
+        pid = ready_again(pid)
+        crash(pid, 4)  # at once again: twice as long
+        pid = ready_again(pid)
+        clock.now += READY_RESETS_BACKOFF_S  # ready for a minute by the runner's clock
+        crash(pid, 2)  # so the next crash is a first one again
+        ready_again(pid)

@@ -84,6 +84,10 @@ def test_default_render_has_paper_venue_and_no_monitoring_objects(helm_bin: str)
     assert container["command"] == ["python", "-m", "engine_runtime.paper_venue"]
     assert container["args"] == ["--host=0.0.0.0", "--port=8399"]  # its __main__'s flags
     assert container["readinessProbe"]["httpGet"]["path"] == "/v5/market/time"
+    # Its admin token is generated into a writable data directory (the root is read-only).
+    assert {"name": "PAPER_VENUE_DATA_DIR", "value": "/var/lib/paper-venue"} in container["env"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts["/var/lib/paper-venue"] == "data"
     assert venue["spec"]["replicas"] == 1
     assert venue["spec"]["strategy"] == {"type": "Recreate"}
     assert one(docs, "Service", "eternal-paper-venue")["spec"]["ports"][0]["port"] == 8399

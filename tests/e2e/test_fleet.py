@@ -11,8 +11,8 @@ import base64
 import json
 import os
 import signal
+import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +23,7 @@ import pytest
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.processes import free_port
 from eternal_operator.devtools.stack import PORTS, Stack
+from support.venue_admin import admin
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -40,11 +41,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "EE_OPERATOR_DELETE_DEADLINE_SECONDS": "15",
         },
     )
+    supervising = threading.Thread(target=fleet.supervise, daemon=True)  # as `make up` does
     try:
         fleet.up()
+        supervising.start()
         yield fleet
     finally:
         fleet.down()
+        if supervising.is_alive():
+            supervising.join(timeout=30)
 
 
 def kubectl(stack: Stack, *args: str, check: bool = True) -> str:
@@ -71,13 +76,8 @@ def venue_session(stack: Stack, engine: str) -> Any:
     return http_session(f"http://127.0.0.1:{stack.ports['paper-venue']}", key, value)
 
 
-def venue_admin(stack: Stack, path: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.ports['paper-venue']}/admin/{path}",
-        data=json.dumps(body).encode(), method="POST",
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
+def venue_admin(stack: Stack, path: str, body: dict[str, Any] | None) -> Any:
+    return admin(f"http://127.0.0.1:{stack.ports['paper-venue']}", path, body, stack.venue_token)
 
 
 def orders(stack: Stack, engine: str) -> list[dict[str, Any]]:
@@ -166,10 +166,9 @@ def test_a_killed_engine_restarts_reconciles_and_duplicates_nothing(stack: Stack
 def test_a_killed_operator_loses_nothing(stack: Stack) -> None:
     policy = get(stack, "cbp", "eternal")["status"]
     transfers = get(stack, "alloc", "eternal")["status"]["transfers"]
-    operator = next(p for n, p in stack.children if n == "operator")
-    operator.send_signal(signal.SIGKILL)
-    operator.wait(timeout=10)
-    stack.restart("operator")
+    operator = stack.process("operator")
+    assert operator is not None
+    operator.send_signal(signal.SIGKILL)  # the stack's supervisor starts it again
     log = stack.logs / "operator.log"
     wait_for(lambda: log.read_text(errors="replace").count("leads via Lease") >= 2, 60, "leader")
     time.sleep(3)  # a few governance evaluations and an allocation pass by the new operator
@@ -178,6 +177,40 @@ def test_a_killed_operator_loses_nothing(stack: Stack) -> None:
     assert after["resetToken"] == policy["resetToken"]
     assert get(stack, "alloc", "eternal")["status"]["transfers"] == transfers
     assert all(phase(stack, e) == "Running" for e in ENGINES)
+
+
+def test_a_killed_venue_comes_back_with_its_accounts_and_the_fleet_carries_on(
+    stack: Stack,
+) -> None:
+    wallets = {
+        e: venue_session(stack, e).get_wallet_balance(accountType="UNIFIED") for e in ENGINES
+    }
+    assert all(w["retCode"] == 0 for w in wallets.values())
+    venue = stack.process("paper-venue")
+    assert venue is not None
+    venue.send_signal(signal.SIGKILL)
+
+    def serving() -> bool:
+        try:
+            return bool(venue_admin(stack, "state", None)["accounts"])
+        except OSError:
+            return False
+
+    wait_for(serving, 60, "the venue to serve again on its port")
+    restarted = stack.process("paper-venue")
+    assert restarted is not None
+    assert restarted.pid != venue.pid
+    # The subaccounts the operator made minutes ago, with their keys, came from the snapshot.
+    for engine in ENGINES:
+        wallet = venue_session(stack, engine).get_wallet_balance(accountType="UNIFIED")
+        assert wallet["retCode"] == 0, (engine, wallet)
+    assert {c.name: c.restarts for c in stack.components}["paper-venue"] == 1
+    state = json.loads((stack.root / "stack.json").read_text())
+    assert {c["name"]: c["restarts"] for c in state["components"]}["paper-venue"] == 1
+    log = (stack.logs / "paper-venue.log").read_text()
+    assert "paper-venue exited (code -9); restarting in 1s" in log
+    for engine in ENGINES:
+        wait_for(lambda e=engine: phase(stack, e) == "Running", 120, f"{engine} Running")
 
 
 def test_a_crash_on_the_venue_walks_the_levels_and_ends_flat_and_latched(stack: Stack) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from subprocess import Popen
 
 from eternal_operator.devtools.processes import free_port, spawn, stop
+from support.venue_admin import ADMIN_TOKEN, venue_env
 from support.waiting import wait_for
 
 MASTER_KEY = "PAPERMASTERKEY0001"
@@ -34,11 +35,13 @@ class Venue:
     url: str
     process: Popen[bytes]
     log: Path
+    admin_token: str = ADMIN_TOKEN
 
 
 def start_venue(log: Path) -> Venue:
     port = free_port()
-    process = spawn([sys.executable, "-m", "engine_runtime.paper_venue", "--port", str(port)], log)
+    argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--port", str(port)]
+    process = spawn(argv, log, env=venue_env())
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

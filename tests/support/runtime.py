@@ -14,6 +14,7 @@ from subprocess import Popen
 from typing import Any
 
 from eternal_operator.devtools.processes import free_port, spawn, stop
+from support.venue_admin import admin, venue_env
 from support.waiting import wait_for
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -30,17 +31,6 @@ class Account:
     api_secret: str
 
 
-def admin(venue_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(
-        f"{venue_url}/admin/{path}",
-        data=json.dumps(body or {}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
-
-
 def new_account(venue_url: str, username: str, usdt: str = "10000") -> Account:
     """A fresh funded subaccount with an API key (the paper venue's admin API)."""
     made = admin(venue_url, "accounts", {"username": username, "balances": {"USDT": usdt}})
@@ -48,7 +38,7 @@ def new_account(venue_url: str, username: str, usdt: str = "10000") -> Account:
 
 
 def start_fast_venue(directory: Path) -> tuple[str, Popen[bytes]]:
-    """The paper venue as a process, its market clock at 60x."""
+    """The paper venue as a process, its market clock at 60x (admin: `venue_admin.admin`)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "venue.yaml"
     config.write_text(VENUE_CONFIG)
@@ -64,6 +54,7 @@ def start_fast_venue(directory: Path) -> tuple[str, Popen[bytes]]:
             str(config),
         ],
         directory / "venue.log",
+        env=venue_env(),
     )
     url = f"http://127.0.0.1:{port}"
 

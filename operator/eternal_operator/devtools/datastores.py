@@ -108,6 +108,8 @@ class PostgresServer:
 
     def _place(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
+        if self._scratch is not None:
+            return  # started again (the stack's supervisor): the same cluster as before
         if self.user is not None and not _reachable(self.base_dir, self.user):
             self._scratch = Path(tempfile.mkdtemp(prefix="eternal-pg-"))
             self.pgdata = self._scratch / "pgdata"

@@ -3,9 +3,11 @@
 `up` starts, in order: etcd + kube-apiserver (+ GC controller), PostgreSQL, Redis (Debian's
 packages, private data under .local/, loopback), the paper venue with its market feed, the
 operator, and the pod runner that runs each engine Deployment's pod as a local process; then it
-applies the CRDs and the sample fleet and prints how to reach it. Ctrl-C (or `stop`) stops it
-all in reverse order. Data under .local/ is reused by the next `up` (`--fresh` discards it).
-`status` lists the components and whether each is up. Logs: .local/logs/.
+applies the CRDs and the sample fleet, prints how to reach it, and supervises: PostgreSQL,
+Redis, the venue, the operator and the pod runner are restarted when they exit (`supervisor`),
+the venue from its snapshot. Ctrl-C (or `stop`) stops it all in reverse order. Data under
+.local/ is reused by the next `up` (`--fresh` discards it). `status` lists the components,
+whether each is up and how often it was restarted. Logs: .local/logs/.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import base64
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,11 +25,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .controlplane import REPO_ROOT, SAMPLES_DIR, ControlPlane, ControlPlaneError
 from .datastores import DatastoreError, PostgresServer, RedisServer
-from .processes import port_in_use, spawn, stop
+from .processes import port_in_use, spawn
+from .supervisor import Child, Supervisor
 
 STATE = REPO_ROOT / ".local"
 VENUE_MASTER_KEY = "PAPERMASTERKEY0001"  # the paper venue's documented default master key
@@ -44,6 +49,7 @@ class Component:
     name: str
     port: int
     pid: int
+    restarts: int = 0
 
 
 def _check_ports(ports: dict[str, int]) -> None:
@@ -53,6 +59,15 @@ def _check_ports(ports: dict[str, int]) -> None:
             f"port(s) already in use on 127.0.0.1: {', '.join(busy)}. Is a stack already up "
             "(`python -m eternal_operator.devtools.stack status`)? Stop it, or what listens there."
         )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` with a new file only its owner can read."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
+    tmp.replace(path)
 
 
 def _wait_port(
@@ -85,9 +100,9 @@ class Stack:
         self.plane: ControlPlane | None = None
         self.postgres: PostgresServer | None = None
         self.redis: RedisServer | None = None
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self._launch: dict[str, tuple[int, list[str], dict[str, str]]] = {}
-        self.components: list[Component] = []
+        self.supervisor = Supervisor(on_change=self._save)
+        self._fixed: list[Component] = []
+        self.venue_token = ""
 
     def up(self) -> None:
         _check_ports(self.ports)
@@ -97,18 +112,15 @@ class Stack:
             ephemeral=False,
         )  # fmt: skip
         self.plane.start()
-        self._note(
-            "kube-apiserver", self.ports["kube-apiserver"], self.plane._procs["kube-apiserver"].pid
-        )
+        apiserver = self.plane._procs["kube-apiserver"].pid
+        self._fixed.append(Component("kube-apiserver", self.ports["kube-apiserver"], apiserver))
         self.postgres = PostgresServer(
             self.root / "postgres", port=self.ports["postgres"], fast=False
         )
-        self.postgres.start()
-        self._note("postgres", self.ports["postgres"], self.postgres.process.pid)  # type: ignore[union-attr]
+        self._server("postgres", self.postgres, self.postgres.base_dir / "postgres.log")
         database = self.postgres.create_database("eternal")
         self.redis = RedisServer(self.root / "redis", port=self.ports["redis"], fast=False)
-        self.redis.start()
-        self._note("redis", self.ports["redis"], self.redis.process.pid)  # type: ignore[union-attr]
+        self._server("redis", self.redis, self.redis.data_dir / "redis.log")
         self._venue()
         self.plane.install_crds()
         self.plane.install_admission()
@@ -136,30 +148,41 @@ class Stack:
             self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
         self._save()
 
-    def _note(self, name: str, port: int, pid: int) -> None:
-        self.components.append(Component(name, port, pid))
-
     def _child(self, name: str, port: int, argv: list[str], env: dict[str, str]) -> None:
+        """Start a process of ours, supervised, and wait until it listens on `port`."""
         log = self.logs / f"{name}.log"
-        process = spawn(argv, log, env=env)
-        self.children.append((name, process))
-        self._launch[name] = (port, argv, env)
-        self._note(name, port, process.pid)
+        child = Child(name, port, log, partial(spawn, argv, log, env=env), None)
+        process = child.process = child.launch()
+        self.supervisor.add(child)
         if port:
             _wait_port(port, name, lambda: process.poll() is None, log)
 
-    def restart(self, name: str) -> subprocess.Popen[bytes]:
-        """Start a child again (after it died or was killed) with the same command and env."""
-        port, argv, env = self._launch[name]
-        for i, (child, process) in enumerate(self.children):
-            if child == name:
-                stop(process)
-                del self.children[i]
-                break
-        self.components = [c for c in self.components if c.name != name]
-        self._child(name, port, argv, env)
-        self._save()
-        return self.children[-1][1]
+    def _server(self, name: str, server: PostgresServer | RedisServer, log: Path) -> None:
+        """Start PostgreSQL or Redis (it waits until ready), supervised."""
+
+        def launch() -> subprocess.Popen[bytes]:
+            server.start()
+            assert server.process is not None
+            return server.process
+
+        child = Child(name, self.ports[name], log, launch, None, halt=lambda _: server.stop())
+        child.process = launch()
+        self.supervisor.add(child)
+
+    @property
+    def components(self) -> list[Component]:
+        """What runs now: the control plane, then each supervised process."""
+        return self._fixed + [
+            Component(c.name, c.port, c.pid, c.crashes.restarts) for c in self.supervisor.children
+        ]
+
+    def process(self, name: str) -> subprocess.Popen[bytes] | None:
+        """The running process of a supervised component (None while it waits to restart)."""
+        return self.supervisor.child(name).process
+
+    def supervise(self) -> None:
+        """Restart what exits, until `down` (blocks: `make up` runs it in the foreground)."""
+        self.supervisor.run()
 
     def _venue(self) -> None:
         config = self.root / "venue" / "venue.json"
@@ -169,8 +192,18 @@ class Stack:
         config.write_text(
             json.dumps({"port": self.ports["paper-venue"], "snapshot_path": snapshot})
         )
+        # Its admin API (keys for any account, deposits) wants a token: a fresh one per `up`,
+        # kept where the user can read it (`X-Admin-Token: $(cat .local/venue/admin-token)`).
+        self.venue_token = secrets.token_urlsafe(32)
+        _write_private(self.venue_token_file, self.venue_token)
+        env = {**os.environ, "PAPER_VENUE_ADMIN_TOKEN": self.venue_token}
         argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--config", str(config)]
-        self._child("paper-venue", self.ports["paper-venue"], argv, dict(os.environ))
+        self._child("paper-venue", self.ports["paper-venue"], argv, env)
+
+    @property
+    def venue_token_file(self) -> Path:
+        """The paper venue's admin token (mode 0600)."""
+        return self.root / "venue" / "admin-token"
 
     def _runtime_env(self, database: str, redis: str) -> None:
         """The Secret every runtime in `default` gets as env (EE_OPERATOR_RUNTIME_ENV_SECRET)."""
@@ -193,11 +226,9 @@ class Stack:
         }, indent=2))  # fmt: skip
 
     def down(self) -> None:
-        """Stop everything this stack started, newest first."""
-        for _, process in reversed(self.children):
-            stop(process, grace_seconds=30)
-        self.children.clear()
-        for server in (self.redis, self.postgres):
+        """Stop everything this stack started, newest first (no restarts from then on)."""
+        self.supervisor.stop()
+        for server in (self.redis, self.postgres):  # also one that failed to start
             if server is not None:
                 server.stop()
         if self.plane is not None:
@@ -213,12 +244,14 @@ def status(root: Path = STATE) -> int:
     state = json.loads(state_file.read_text())
     healthy = True
     for c in state["components"]:
-        alive = Path(f"/proc/{c['pid']}").exists()
+        alive = c["pid"] > 0 and Path(f"/proc/{c['pid']}").exists()
         listening = c["port"] == 0 or port_in_use(c["port"])
         ok = alive and listening
         healthy &= ok
         where = f"127.0.0.1:{c['port']}" if c["port"] else "-"
-        print(f"{c['name']:<16} {'up' if ok else 'DOWN':<5} pid {c['pid']:<8} {where}")
+        restarts = c.get("restarts", 0)
+        print(f"{c['name']:<16} {'up' if ok else 'DOWN':<5} pid {c['pid']:<8} {where:<16} "
+              f"restarts {restarts}")  # fmt: skip
     print(f"\nexport KUBECONFIG={state['kubeconfig']}")
     return 0 if healthy else 1
 
@@ -256,11 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh and STATE.exists():
         shutil.rmtree(STATE)
     stack = Stack()
-    stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        stack.supervisor.stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -275,13 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             "Ctrl-C, or `make down` in another shell, stops everything.",
             flush=True,
         )
-        while not stopping:
-            for name, process in stack.children:
-                if process.poll() is not None:
-                    raise StackError(
-                        f"{name} exited ({process.returncode}); see .local/logs/{name}.log"
-                    )
-            time.sleep(0.5)
+        stack.supervise()
     except (StackError, ControlPlaneError, DatastoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

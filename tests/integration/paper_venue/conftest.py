@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,8 +19,8 @@ from engine_runtime.paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER
 
 
 @pytest.fixture
-async def pv() -> AsyncIterator[PaperVenue]:
-    venue = PaperVenue(settings(), Clock(ClockMode.STEPPED))
+async def pv(tmp_path: Path) -> AsyncIterator[PaperVenue]:
+    venue = PaperVenue(settings(data_dir=str(tmp_path / "venue")), Clock(ClockMode.STEPPED))
     await venue.start()
     try:
         yield venue

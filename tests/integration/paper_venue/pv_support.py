@@ -16,14 +16,18 @@ from engine_runtime.paper_venue.app import PaperVenue
 from engine_runtime.paper_venue.auth import sign
 from engine_runtime.paper_venue.clock import Clock
 from engine_runtime.paper_venue.config import VenueSettings
+from support.venue_admin import ADMIN_HEADERS, ADMIN_TOKEN
 
 SUB_KEY, SUB_SECRET, SUB_UID = "PAPERSUBKEY0001", "PAPERSUBSECRET000000000000000001", 100001
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bybit"
+ADMIN = ADMIN_HEADERS
+"""The admin token of every venue these tests start (`settings`), as a header."""
 
 
 def settings(**extra: Any) -> VenueSettings:
     data: dict[str, Any] = {
         "port": 0,
+        "admin_token": ADMIN_TOKEN,
         "feed": {"kind": "scripted", "backfill_minutes": 5},
         "clock": {"mode": "stepped"},
         "rate_limits": {"overrides": {"/v5/order/create": 100, "/v5/order/cancel": 100}},

@@ -11,7 +11,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from pv_support import SUB_KEY, SUB_SECRET, SUB_UID, RawClient, eventually, pybit_http, settings
+from pv_support import (
+    ADMIN,
+    SUB_KEY,
+    SUB_SECRET,
+    SUB_UID,
+    RawClient,
+    eventually,
+    pybit_http,
+    settings,
+)
 from pybit.exceptions import FailedRequestError
 from pybit.unified_trading import HTTP
 
@@ -29,7 +38,7 @@ GOOD = {
 
 
 async def admin(raw: RawClient, path: str, body: dict[str, Any] | None = None) -> Any:
-    async with raw.session.post(f"{raw.base}/admin/{path}", json=body or {}) as r:
+    async with raw.session.post(f"{raw.base}/admin/{path}", json=body or {}, headers=ADMIN) as r:
         assert r.status == 200, await r.text()
         return await r.json()
 
@@ -100,7 +109,7 @@ async def test_price_move_pause_and_stepped_clock(pv: PaperVenue, raw: RawClient
     before = pv.venue.clock.now_ms()
     advanced = await admin(raw, "clock/advance", {"ms": 60_000, "step_ms": 10_000})
     assert advanced == {"now_ms": before + 60_000, "steps": 6}
-    async with raw.session.get(f"{raw.base}/admin/state") as r:
+    async with raw.session.get(f"{raw.base}/admin/state", headers=ADMIN) as r:
         state = await r.json()
     assert state["paused"] == ["BTCUSDT"]
     assert state["prices"]["BTCUSDT"] == "58000"
@@ -120,21 +129,22 @@ async def test_admin_creates_a_subaccount_that_trades(pv: PaperVenue, raw: RawCl
     )
     assert placed["retCode"] == 0
     assert pv.venue.account(made["uid"]).balance("ETH") > 0
-    async with raw.session.post(f"{raw.base}/admin/accounts", json={"username": "engine-7"}) as r:
+    async with raw.session.post(
+        f"{raw.base}/admin/accounts", json={"username": "engine-7"}, headers=ADMIN
+    ) as r:
         assert r.status == 400
 
 
 @pytest.mark.integration
-async def test_snapshot_and_restore_over_admin(
-    pv: PaperVenue, raw: RawClient, tmp_path: Path
-) -> None:
+async def test_snapshot_and_restore_over_admin(pv: PaperVenue, raw: RawClient) -> None:
     await raw.post("/v5/order/create", {**GOOD, "orderLinkId": "snap-1"})
-    path = tmp_path / "venue.json"
-    await admin(raw, "snapshot", {"path": str(path)})
+    saved = await admin(raw, "snapshot", {"path": "venue.json"})
+    assert saved["file"] == str(pv.data_dir.resolve() / "venue.json")
+    assert (pv.data_dir / "venue.json").stat().st_mode & 0o777 == 0o600
     await raw.post(
         "/v5/order/cancel", {"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "snap-1"}
     )
-    await admin(raw, "restore", {"path": str(path)})
+    await admin(raw, "restore", {"path": "venue.json"})
     order = pv.venue.find_order(SUB_UID, None, "snap-1")
     assert order is not None
     assert order.status.is_open

@@ -4,6 +4,7 @@ pybit, HTTP and WebSocket, exactly as a runtime would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -13,8 +14,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import requests
+from pv_support import ADMIN, ADMIN_TOKEN
 from pybit import unified_trading
 from pybit.unified_trading import HTTP, WebSocket
 
@@ -25,6 +28,16 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 async def venue_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with venue_process(tmp_path, PAPER_VENUE_ADMIN_TOKEN=ADMIN_TOKEN) as (url, _):
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def venue_process(
+    tmp_path: Path, **env: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """`python -m engine_runtime.paper_venue` with `env` added; yields its URL and process,
+    and checks it stopped cleanly on SIGTERM."""
     config = tmp_path / "venue.yaml"
     config.write_text("clock:\n  mode: accelerated\n  speed: 10\nfeed:\n  backfill_minutes: 10\n")
     proc = await asyncio.create_subprocess_exec(
@@ -38,14 +51,14 @@ async def venue_url(tmp_path: Path) -> AsyncIterator[str]:
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
     )
     assert proc.stdout is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
         text = line.decode().strip()
         assert text.startswith("paper venue listening on http://127.0.0.1:"), text
-        yield text.rsplit(" ", 1)[1]
+        yield text.rsplit(" ", 1)[1], proc
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -61,7 +74,7 @@ def subscribed_by(url: str, topic: str, within: float = 10.0) -> None:
     """Poll the admin state until a connection holds `topic` (the ack is asynchronous)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        state = requests.get(f"{url}/admin/state", timeout=5).json()
+        state = requests.get(f"{url}/admin/state", headers=ADMIN, timeout=5).json()
         if any(topic in ws["topics"] for ws in state["websockets"]):
             return
         time.sleep(0.01)
@@ -135,3 +148,24 @@ async def test_trading_on_the_venue_process_with_pybit(venue_url: str) -> None:
     coins = out["wallet"]["result"]["list"][0]["coin"]
     assert coins[0]["coin"] == "SOL"
     assert float(coins[0]["walletBalance"]) > 0
+
+
+@pytest.mark.integration
+async def test_without_a_token_the_venue_makes_one_and_logs_only_where(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with venue_process(tmp_path, PAPER_VENUE_DATA_DIR=str(data)) as (url, proc):
+        token_file = data / "admin-token"
+        token = token_file.read_text().strip()
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert len(token) >= 32
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/admin/state") as refused:
+                assert refused.status == 401
+            async with session.get(f"{url}/admin/state", headers={"X-Admin-Token": token}) as ok:
+                assert ok.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stderr is not None
+        log = (await asyncio.wait_for(proc.stderr.read(), timeout=30)).decode()
+        await asyncio.wait_for(proc.wait(), timeout=30)  # stopped: no second SIGTERM
+    assert str(token_file) in log
+    assert token not in log

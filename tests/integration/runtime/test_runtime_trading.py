@@ -10,7 +10,8 @@ import pytest
 from pybit.unified_trading import HTTP
 
 from support import rtdb
-from support.runtime import RuntimeProcess, admin
+from support.runtime import RuntimeProcess
+from support.venue_admin import admin
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -1,9 +1,11 @@
 """Keeps one local process per engine Deployment that wants a replica, and reports it.
 
 replicas 0 stops the process (SIGTERM, then SIGKILL after the pod's grace period); a changed pod
-template restarts it; a crashed process is restarted with exponential backoff and its restarts
-are counted (annotation `dev.eternal-engine.io/restarts`); the Deployment's status says what
-runs (replicas, ready from the readiness probe, available), so `kubectl get deploy` is truthful.
+template restarts it; a crashed process is restarted with exponential backoff (2 s doubling to
+60 s, back to 2 s once it has been ready for `READY_RESETS_BACKOFF_S`, as the kubelet does after
+10 minutes) and its restarts are counted (annotation `dev.eternal-engine.io/restarts`); the
+Deployment's status says what runs (replicas, ready from the readiness probe, available), so
+`kubectl get deploy` is truthful.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import logging
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from eternal_operator.devtools.backoff import Backoff, Crashes, crashed, observed
 from eternal_operator.devtools.processes import spawn, stop
 from eternal_operator.kube import KubeClient, KubeError
 
@@ -29,7 +33,9 @@ log = logging.getLogger(__name__)
 
 SELECTOR = "app.kubernetes.io/managed-by=eternal-engine-operator"
 RESTARTS = "dev.eternal-engine.io/restarts"
-MAX_BACKOFF_S = 60.0
+READY_RESETS_BACKOFF_S = 60.0
+"""A pod ready this long without a break starts its next crash from the shortest wait."""
+BACKOFF = Backoff(first_s=2.0, max_s=60.0, healthy_after_s=READY_RESETS_BACKOFF_S)
 BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 
 
@@ -42,18 +48,29 @@ class Slot:
     template: str = ""
     pod: LocalPod | None = None
     process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    crashes: Crashes = field(default_factory=Crashes)
     retry_at: float = 0.0
     ready: bool = False
     last_error: str | None = None
     reported: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def restarts(self) -> int:
+        return self.crashes.restarts
+
 
 class PodRunner:
-    def __init__(self, kube: KubeClient, root: Path, ca_file: str | None) -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        root: Path,
+        ca_file: str | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.kube = kube
         self.root = root
         self.ca_file = ca_file
+        self.clock = clock
         self.slots: dict[tuple[str, str], Slot] = {}
         self._http: aiohttp.ClientSession | None = None
 
@@ -93,28 +110,29 @@ class PodRunner:
             log.info("pod runner: stopping %s/%s (%s)", slot.namespace, slot.name, why)
             await asyncio.to_thread(self._stop, slot)
             if template != slot.template:
-                slot.restarts, slot.retry_at = 0, 0.0
+                slot.crashes, slot.retry_at = Crashes(), 0.0
         if not want:
             return
+        now = self.clock()
         if slot.process is not None and slot.process.poll() is not None:
             code = slot.process.returncode
             slot.process, slot.ready = None, False
-            slot.restarts += 1
-            backoff = min(MAX_BACKOFF_S, 2.0 ** min(slot.restarts, 6))
-            slot.retry_at = time.monotonic() + backoff
+            backoff, slot.crashes = crashed(BACKOFF, slot.crashes, now)
+            slot.retry_at = now + backoff
             slot.last_error = f"exited with code {code}; restarting in {backoff:.0f}s"
             log.warning("pod runner: %s/%s %s", slot.namespace, slot.name, slot.last_error)
-        if slot.process is None and time.monotonic() >= slot.retry_at:
+        if slot.process is None and now >= slot.retry_at:
             await self._start(slot, deployment, template)
         if slot.process is not None:
             slot.ready = await self._probe(slot)
+            slot.crashes = observed(slot.crashes, slot.ready, self.clock())
 
     async def _start(self, slot: Slot, deployment: dict[str, Any], template: str) -> None:
         try:
             pod = await resolve(self.kube, deployment, self.root / "pods", self.ca_file)
         except (TemplateError, KubeError) as error:
             slot.last_error = str(error)
-            slot.retry_at = time.monotonic() + 5
+            slot.retry_at = self.clock() + 5
             log.warning("pod runner: cannot start %s/%s: %s", slot.namespace, slot.name, error)
             return
         env = {k: os.environ[k] for k in BASE_ENV if k in os.environ} | pod.env
