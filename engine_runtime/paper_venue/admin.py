@@ -174,7 +174,12 @@ class Admin:
             "paused": [s for s, st in v.market.states.items() if st.paused_at is not None],
             "faults": self.faults.as_dict(),
             "accounts": [
-                {"uid": a.uid, "username": a.username, "is_master": a.is_master}
+                {
+                    "uid": a.uid,
+                    "username": a.username,
+                    "is_master": a.is_master,
+                    "api_keys": sum(1 for k in v.keys.values() if k.uid == a.uid),
+                }
                 for a in v.accounts.values()
             ],
             "websocket_connections": len(self.sockets.connections),

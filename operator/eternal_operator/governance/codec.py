@@ -119,3 +119,15 @@ _DEFAULTS: dict[str, Any] = {
     "closeDirectional": False,
     "halt": False,
 }
+
+
+def neutral(current: dict[str, Any] | None) -> bool:
+    """A directive that restricts nothing (or none at all)."""
+    current = current or {}
+    return not (
+        current.get("halt")
+        or current.get("entriesPaused")
+        or current.get("closeDirectional")
+        or int(current.get("level") or 0)
+        or Decimal(str(current.get("sizeMultiplier", 1))) != 1
+    )

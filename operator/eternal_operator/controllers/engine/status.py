@@ -89,7 +89,8 @@ def _ready(o: Observed, phase: Phase) -> tuple[ConditionStatus, R, str]:
 
 def _credentials(o: Observed) -> tuple[ConditionStatus, R, str]:
     secret_reasons = (R.SECRET_NOT_FOUND, R.SECRET_KEY_MISSING, R.SECRET_KEY_INVALID)
-    if o.problem is not None and o.problem.reason in (*secret_reasons, R.PROVISIONING_FAILED):
+    refusals = (*secret_reasons, R.PROVISIONING_FAILED, R.SUBACCOUNT_CONFLICT)
+    if o.problem is not None and o.problem.reason in refusals:
         return ConditionStatus.FALSE, o.problem.reason, o.problem.message
     if o.problem is not None:
         return ConditionStatus.UNKNOWN, o.problem.reason, "not checked"

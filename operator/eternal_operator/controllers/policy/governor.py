@@ -179,6 +179,7 @@ class Governor:
         # The policy's own status first: the halting fact is written once, before the engines.
         await self._publish(step, status, governed, published, conflicts, now)
         await self._tell_engines(mine, content, conflicts, now)
+        await self._release_strays(engines, names)
         if step.directive.halt:
             await self._enforce_halt(spec, mine, now)
         else:
@@ -263,6 +264,28 @@ class Governor:
                 message = f"level {content['level']}: {content['reason']}"
                 self.events(kind, "Directive", message, engine.name)
             engine.governance = {k: v for k, v in patch.items() if v is not None}
+
+    async def _release_strays(self, engines: list[EngineSnapshot], governed: set[str]) -> None:
+        """Engines that carry this policy's restricting directive but that it no longer governs
+        (relabelled, its selector changed, its halt reset) get its releasing word."""
+        assert self.state is not None
+        for engine in engines:
+            current = engine.governance or {}
+            if (
+                engine.name in governed
+                or current.get("policy") != self.name
+                or codec.neutral(current)
+            ):
+                continue
+            sequence = max(self.state.sequence, int(current.get("sequence") or 0) + 1)
+            patch = release_patch(self.name, sequence, f"no longer governed by {self.name}")
+            try:
+                await self._patch_engine(engine.name, patch)
+            except KubeError as error:
+                log.warning("governance: releasing %s failed: %s", engine.name, error)
+                continue
+            engine.governance = {k: v for k, v in patch["governance"].items() if v is not None}
+            self.events("Normal", "Released", f"no longer governed by {self.name}", engine.name)
 
     async def _patch_engine(self, engine: str, status: dict[str, Any]) -> None:
         await self.ctx.kube.merge_patch(
@@ -446,12 +469,13 @@ def _conflict_condition(
 
 
 def release_patch(policy: str, sequence: int, reason: str) -> dict[str, Any]:
-    """The directive that releases an engine from a policy that no longer governs it (deleted):
-    that policy's word, with a higher sequence, lifts its halt at the runtime."""
+    """The directive that releases an engine from a policy that no longer governs it (deleted,
+    or its selector and its latch no longer reach the engine): that policy's word, with a
+    sequence above the one it last wrote there, lifts its halt at the runtime."""
     return {
         "governance": {
             "policy": policy,
-            "sequence": sequence + 1,
+            "sequence": sequence,
             "level": 0,
             "sizeMultiplier": 1,
             "entriesPaused": False,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from eternal_operator.controllers.engine.reconcile import Context
+from eternal_operator.governance import codec
 from eternal_operator.kube import KubeError
 
 from .governor import ENGINES_API, EngineSnapshot, release_patch
@@ -21,21 +21,11 @@ from .governor import ENGINES_API, EngineSnapshot, release_patch
 log = logging.getLogger(__name__)
 
 
-def _neutral(governance: Mapping[str, Any]) -> bool:
-    return not (
-        governance.get("halt")
-        or governance.get("entriesPaused")
-        or governance.get("closeDirectional")
-        or int(governance.get("level") or 0)
-        or Decimal(str(governance.get("sizeMultiplier", 1))) != 1
-    )
-
-
 async def _release(
     ctx: Context, namespace: str, engine: str, governance: Mapping[str, Any], why: str
 ) -> None:
     policy = str(governance.get("policy") or "")
-    patch = release_patch(policy, int(governance.get("sequence") or 0), why)
+    patch = release_patch(policy, int(governance.get("sequence") or 0) + 1, why)
     try:
         await ctx.kube.merge_patch(
             ENGINES_API, "Engine", namespace, engine, {"status": patch}, subresource="status"
@@ -51,7 +41,7 @@ async def deleted_policy(
 ) -> None:
     for engine in engines:
         governance = engine.governance or {}
-        if governance.get("policy") == policy and not _neutral(governance):
+        if governance.get("policy") == policy and not codec.neutral(dict(governance)):
             await _release(ctx, namespace, engine.name, governance, f"policy {policy} deleted")
 
 
@@ -59,7 +49,7 @@ async def if_orphaned(ctx: Context, body: Mapping[str, Any], policies: set[str])
     """Release an engine whose directive names a policy that is gone."""
     governance = (body.get("status") or {}).get("governance") or {}
     policy = governance.get("policy")
-    if not policy or policy in policies or _neutral(governance):
+    if not policy or policy in policies or codec.neutral(dict(governance)):
         return
     meta = body["metadata"]
     await _release(ctx, meta["namespace"], meta["name"], governance, f"policy {policy} is gone")

@@ -1,0 +1,127 @@
+"""Governance cluster tests' common parts: an operator of their own, namespaces, engines and
+policies, and stand-in runtimes that play the status contract (equity, heartbeat, flat)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from eternal_operator.devtools.controlplane import ControlPlane
+from support import kube, processes
+from support.kube import apply, get, secret
+from support.processes import Operator, Venue
+from support.waiting import wait_for
+
+PREFIX = "gov"
+LABEL = {"trading.eternal-engine.io/portfolio": "p1"}
+
+
+def start(
+    plane: ControlPlane,
+    venue: Venue,
+    log: Path,
+    *,
+    name: str = "",
+    prefix: str = PREFIX,
+    interval: str = "0.2",
+    **overrides: str,
+) -> Operator:
+    """An operator of its own for namespaces `<prefix>-*`, leading once this returns."""
+    op = processes.start_operator(
+        plane.kubeconfig, venue, log, name=name or f"{prefix}-{secrets.token_hex(2)}",
+        namespaces=f"{prefix}-*", lease_name=f"{prefix}-tests",
+        governance_interval_seconds=interval, **overrides,
+    )  # fmt: skip
+    wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
+    return op
+
+
+def emergency_halt(plane: ControlPlane, ns: str, on: bool) -> None:
+    plane.kubectl(
+        "patch", "cbp", "eternal", "-n", ns, "--type=merge",
+        "-p", f'{{"spec":{{"emergencyHalt":{"true" if on else "false"}}}}}',
+    )  # fmt: skip
+
+
+@contextmanager
+def own_namespace(plane: ControlPlane, prefix: str) -> Iterator[str]:
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    plane.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def engine(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
+        "metadata": {"name": name, "labels": LABEL},
+        "spec": {"strategy": "trend", "symbols": ["BTCUSDT"], "subaccount": processes.fresh_uid(),
+                 "credentials": {"secretName": "sub1-keys"}, **spec},
+    }  # fmt: skip
+
+
+def policy(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
+        "metadata": {"name": "eternal"},
+        "spec": {"selector": {"matchLabels": LABEL}, "cooldownSeconds": 0,
+                 "dailyLossLimit": 0.9, "weeklyLossLimit": 0.95, "haltDeadlineSeconds": 3, **spec},
+    }  # fmt: skip
+
+
+def keys(plane: ControlPlane, ns: str) -> None:
+    secret(
+        plane, ns, "sub1-keys", {"apiKey": processes.SUB1_KEY, "apiSecret": processes.SUB1_SECRET}
+    )
+
+
+class Runtimes(kube.StandInRuntime):
+    """Plays the engines' runtimes: reports equity and heartbeat; confirms flat when halted
+    unless told to ignore halts."""
+
+    every = 0.3
+
+    def __init__(self, plane: ControlPlane, ns: str, equities: dict[str, str]) -> None:
+        super().__init__(plane, ns)
+        self.equity = dict(equities)
+        self.obey = True
+
+    def report(self) -> None:
+        for name in list(self.equity):
+            current = get(self.plane, "engine", name, self.ns) or {}
+            directive = current.get("status", {}).get("governance") or {}
+            kube.patch_runtime(self.plane, self.ns, name, {
+                "equity": self.equity[name],
+                "heartbeat": kube.measured_now(),
+                "venueConnected": True,
+                "appliedDirective": directive.get("sequence", 0),
+                "flat": bool(directive.get("halt")) and self.obey,
+            })  # fmt: skip
+
+
+@contextmanager
+def governed(plane: ControlPlane, ns: str, equities: dict[str, str]) -> Iterator[Runtimes]:
+    """Engines with these equities, played by the test, under `policy()` once it has opened
+    its book (a high-water mark of 1)."""
+    keys(plane, ns)
+    for name in equities:
+        apply(plane, ns, engine(name))
+    with Runtimes(plane, ns, equities) as runtimes:
+        apply(plane, ns, policy())
+        wait_for(lambda: policy_status(plane, ns).get("highWaterMark") == "1", 30, "the book")
+        yield runtimes
+
+
+def directive(plane: ControlPlane, ns: str, name: str) -> dict[str, Any]:
+    return dict(
+        ((get(plane, "engine", name, ns) or {}).get("status") or {}).get("governance") or {}
+    )
+
+
+def policy_status(plane: ControlPlane, ns: str) -> dict[str, Any]:
+    return dict((get(plane, "cbp", "eternal", ns) or {}).get("status") or {})
