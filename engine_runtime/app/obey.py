@@ -43,7 +43,7 @@ async def obey(rt: Runtime) -> None:
         "directive applied",
         extra={
             "sequence": directive.sequence,
-            "level": directive.level,
+            "breaker_level": directive.level,
             "halt": directive.halt,
             "since_issued_ms": since_issued_ms,
         },

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -55,6 +56,15 @@ def directive(sequence: int, **fields: Any) -> dict[str, Any]:
     }
 
 
+def log_lines(rt: RuntimeProcess) -> list[dict[str, Any]]:
+    """The runtime's JSON log lines so far."""
+    lines = []
+    for text in rt.text().splitlines():
+        with contextlib.suppress(ValueError):
+            lines.append(json.loads(text))
+    return [line for line in lines if isinstance(line, dict)]
+
+
 @pytest.fixture
 def engine_rt(
     control_plane: ControlPlane, namespace: str, fast_venue: str, account: Account,
@@ -105,6 +115,9 @@ def test_reports_status_and_obeys_a_changed_directive_within_a_second(
         "the directive to be applied",
     )
     assert time.monotonic() - started < 1.5  # includes two kubectl round trips
+    applied = [line for line in log_lines(engine_rt) if line.get("msg") == "directive applied"]
+    assert applied[-1]["level"] == "INFO"  # the line's own level, not the breaker's
+    assert (applied[-1]["breaker_level"], applied[-1]["sequence"]) == (1, 3)
     engine_rt.command(op="submit", id="e", side="Buy", type="Market", qty="0.01")
     refusal = wait_for(
         lambda: rtdb.fetch(postgres, "SELECT * FROM risk_refusals WHERE engine=$1",
