@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from engine_runtime.adapters.bybit.errors import VenueError
+from engine_runtime.reporting.errors import ErrorSource
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ async def obey(rt: Runtime) -> None:
     await rt.store.governance_event("directive", directive.sequence, detail)
     await rt.cache.event("directive", detail)
     governor.mark_applied(directive)
+    if not directive.halt:
+        rt.errors.clear(ErrorSource.HALT)  # a halt released: its "not flat yet" is moot
     issued = directive.issued_at
     since_issued_ms = (datetime.now(UTC) - issued).total_seconds() * 1000 if issued else None
     log.info(
@@ -60,8 +63,10 @@ async def obey(rt: Runtime) -> None:
             directive.sequence,
             {"left": state.positions, "open_orders": state.open_orders},
         )
-        if not state.flat:
-            rt.reporter.last_error = f"halt: not flat yet: {state.positions}"
+        if state.flat:
+            rt.errors.clear(ErrorSource.HALT)
+        else:
+            rt.errors.set(ErrorSource.HALT, f"not flat yet: {state.positions}")
             governor.wake.set()
             governor._pending = directive
     else:
@@ -104,10 +109,11 @@ async def _shutdown(rt: Runtime) -> None:
             await rt.manager.cancel_all()
         await rt.resync("shutdown")
     except VenueError as error:
-        rt.reporter.last_error = f"shutdown: {error}"
+        rt.errors.set(ErrorSource.SHUTDOWN, str(error))
         governor.wake.set()
         governor._pending_shutdown = True
         return
+    rt.errors.clear(ErrorSource.SHUTDOWN)
     await rt.store.governance_event("shutdown", None, {"flatten": flatten, "at": stamp})
     governor.mark_shutdown_done()
     rt.report_now.set()

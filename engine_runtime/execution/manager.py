@@ -29,6 +29,7 @@ from engine_runtime.model.identifiers import ClientOrderId
 from engine_runtime.model.reports import FillReport, OrderStatusReport
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.portfolio import Portfolio
+from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource, task_source
 from engine_runtime.reporting.metrics import Metrics
 
 from .orders import ManagedOrder
@@ -46,6 +47,7 @@ class OrderManager:
         store: Store,
         portfolio: Portfolio,
         metrics: Metrics,
+        errors: ErrorRegistry | None = None,
     ) -> None:
         self.venue = venue
         self.store = store
@@ -60,7 +62,7 @@ class OrderManager:
         self.booked: set[str] = set()
         self._sent_at: dict[ClientOrderId, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.last_error: str | None = None
+        self.errors = errors or ErrorRegistry()
 
     # queries ----------------------------------------------------------------------------
     def open_orders(self) -> list[ManagedOrder]:
@@ -110,6 +112,7 @@ class OrderManager:
         try:
             report = await self.venue.submit(request)
         except RejectedError as error:
+            self.errors.clear(ErrorSource.SUBMIT)  # the venue answered: the order was wrong
             order.set_status(OrderStatus.REJECTED, error.message[:200])
             await self._persist(order)
             self._final(order)
@@ -120,9 +123,10 @@ class OrderManager:
             return
         except (RetryableError, VenueError) as error:
             # Unknown whether it reached the venue: the resync finds out by orderLinkId.
-            self.last_error = f"submit {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.SUBMIT, f"{order.client_order_id}: {error}")
             self.unresolved.add(order.client_order_id)
             return
+        self.errors.clear(ErrorSource.SUBMIT)
         if report is not None:
             self.on_order_report(report)  # persists
             return
@@ -143,8 +147,9 @@ class OrderManager:
                 order.category, order.symbol, order.client_order_id, qty=qty, price=price
             )
         except VenueError as error:
-            self.last_error = f"amend {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.AMEND, f"{order.client_order_id}: {error}")
             return False
+        self.errors.clear(ErrorSource.AMEND)
         if qty is not None:
             order.qty = qty
         if price is not None:
@@ -156,15 +161,21 @@ class OrderManager:
         try:
             gone = not await self.venue.cancel(order.category, order.symbol, order.client_order_id)
         except VenueError as error:
-            self.last_error = f"cancel {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.CANCEL, f"{order.client_order_id}: {error}")
             return False
+        self.errors.clear(ErrorSource.CANCEL)
         if gone:
             self.unresolved.add(order.client_order_id)  # filled meanwhile: resync will say
         return True
 
     async def cancel_all(self) -> int:
         categories = (Category.SPOT, Category.LINEAR)
-        count = await self.venue.cancel_all(categories)
+        try:
+            count = await self.venue.cancel_all(categories)
+        except VenueError as error:
+            self.errors.set(ErrorSource.CANCEL, f"all: {error}")
+            raise
+        self.errors.clear(ErrorSource.CANCEL)
         for order in self.open_orders():
             self.unresolved.add(order.client_order_id)
         return count
@@ -225,7 +236,7 @@ class OrderManager:
             callback(order)
 
     def _fatal(self, message: str) -> None:
-        self.last_error = message
+        self.errors.set(ErrorSource.SUBMIT, message)  # and the emergency stop, reported first
         if self.on_fatal is not None:
             self.on_fatal(message)
 
@@ -233,8 +244,10 @@ class OrderManager:
         try:
             await self.store.update_order(order)
         except Exception as error:
-            self.last_error = f"persist {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.PERSIST, f"{order.client_order_id}: {error}")
             log.error("order write failed: %s", error)
+            return
+        self.errors.clear(ErrorSource.PERSIST)
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
@@ -243,9 +256,14 @@ class OrderManager:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.last_error = f"order task failed: {task.exception()}"
-            log.error("order task failed", exc_info=task.exception())
+        if task.cancelled():
+            return
+        source = task_source(task.get_coro().__qualname__)  # type: ignore[union-attr]
+        if (error := task.exception()) is not None:
+            self.errors.set(source, f"{type(error).__name__}: {error}")
+            log.error("order task failed", exc_info=error)
+        else:
+            self.errors.clear(source)
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Wait for in-flight submissions and writes (shutdown)."""

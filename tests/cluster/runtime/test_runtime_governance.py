@@ -17,7 +17,7 @@ import pytest
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from support import rtdb
-from support.runtime import Account, RuntimeProcess, make_runtime
+from support.runtime import Account, RuntimeProcess, admin, make_runtime
 from support.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
@@ -129,6 +129,23 @@ def test_reports_status_and_obeys_a_changed_directive_within_a_second(
         postgres, "SELECT * FROM governance_events WHERE engine=$1", f"{namespace}/gov"
     )
     assert [e["sequence"] for e in events] == [3]
+
+
+def test_last_error_is_reported_while_the_venue_fails_and_cleared_after(
+    control_plane: ControlPlane, namespace: str, engine_rt: RuntimeProcess, fast_venue: str
+) -> None:
+    def status() -> dict[str, Any]:
+        return runtime_status(control_plane, namespace, "gov")
+
+    wait_for(lambda: status().get("heartbeat"), 15, "a heartbeat")
+    assert status().get("lastError") is None
+    admin(fast_venue, "faults", {"http_5xx": 1_000_000})  # every REST request: 503
+    try:
+        error = wait_for(lambda: status().get("lastError"), 30, "the error in the status")
+    finally:
+        admin(fast_venue, "faults/clear", {})
+    assert str(error).startswith("wallet: HTTP 503")
+    wait_for(lambda: status().get("lastError") is None, 30, "the error to clear")
 
 
 def test_halt_cancels_everything_and_leaves_the_account_flat(
