@@ -5,7 +5,9 @@ orderLinkId; an order the database already knows is never sent again from here, 
 after a crash is answered by the venue with 110072, which the domain client turns into the
 venue's copy of the order. Stream reports and REST answers both go through `on_order_report` and
 `on_fill`, so the state machine and the books see one sequence of facts whatever the source; a
-fill is booked once (keyed by its execution id), in one transaction with its consequences.
+fill is booked once (keyed by its execution id), in one transaction with its consequences. An
+order's final event goes out once its fills are booked (`fill_gate`): the strategy and the risk
+checks never see a filled order without its position.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource, task_source
 from engine_runtime.reporting.metrics import Metrics
 
+from .fill_gate import WAIT_S, FillGate
 from .orders import ManagedOrder
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,8 @@ class OrderManager:
         portfolio: Portfolio,
         metrics: Metrics,
         errors: ErrorRegistry | None = None,
+        *,
+        fill_wait_s: float = WAIT_S,
     ) -> None:
         self.venue = venue
         self.store = store
@@ -63,10 +68,16 @@ class OrderManager:
         self._sent_at: dict[ClientOrderId, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.errors = errors or ErrorRegistry()
+        self.fill_gate = FillGate(self._announce, self._fills_late_soon, fill_wait_s)
 
     # queries ----------------------------------------------------------------------------
     def open_orders(self) -> list[ManagedOrder]:
         return [o for o in self.orders.values() if o.is_open]
+
+    def working_orders(self) -> list[ManagedOrder]:
+        """Exposure the positions may not show yet: open orders, and orders final on the venue
+        whose fills are not booked (their final event is held until they are)."""
+        return self.open_orders() + self.fill_gate.held()
 
     def by_intent(self, intent_id: str) -> ManagedOrder | None:
         for order in self.orders.values():
@@ -219,9 +230,12 @@ class OrderManager:
             return False
         if order is not None:
             order.trade_ids.add(fill.trade_id)
+            order.booked_qty += fill.qty
         self.metrics.fills.inc()
         for callback in self.on_fill_booked:
             callback(fill)
+        if order is not None:
+            self.fill_gate.booked(order)
         return True
 
     # internals --------------------------------------------------------------------------
@@ -231,9 +245,37 @@ class OrderManager:
             self.metrics.order_ack.observe(time.perf_counter() - sent)
 
     def _final(self, order: ManagedOrder) -> None:
+        self.fill_gate.final(order)  # announced now, or once its fills are booked
+
+    def _announce(self, order: ManagedOrder) -> None:
         self.metrics.orders.labels(order.status.value).inc()
         for callback in self.on_final:
             callback(order)
+
+    def _fills_late_soon(self, order: ManagedOrder) -> None:
+        self._spawn(self._fills_late(order))
+
+    async def _fills_late(self, order: ManagedOrder) -> None:
+        """The streams did not deliver the order's executions in time: look them up over REST
+        and book them; then its final event goes out, whatever was found."""
+        try:
+            for fill in await self.venue.order_fills(order.category, order.client_order_id):
+                await self.on_fill(fill)
+        except VenueError as error:
+            self.errors.set(ErrorSource.FILLS, f"{order.client_order_id}: {error}")
+        else:
+            self.errors.clear(ErrorSource.FILLS)
+        finally:
+            if order.fills_unbooked:
+                log.warning(
+                    "final event without every fill booked",
+                    extra={
+                        "client_order_id": order.client_order_id,
+                        "filled_qty": str(order.filled_qty),
+                        "booked_qty": str(order.booked_qty),
+                    },
+                )
+            self.fill_gate.release(order)
 
     def _fatal(self, message: str) -> None:
         self.errors.set(ErrorSource.SUBMIT, message)  # and the emergency stop, reported first

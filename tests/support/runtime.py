@@ -127,6 +127,13 @@ class RuntimeProcess:
     def commands(self) -> Path:
         return self.directory / "commands.jsonl"
 
+    def order_events(self) -> list[dict[str, Any]]:
+        """What the scripted strategy heard in `on_order_event` (with `eventsFile` set)."""
+        path = self.directory / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
     def command(self, **command: Any) -> None:
         with self.commands.open("a") as out:
             out.write(json.dumps(command) + "\n")
@@ -195,7 +202,11 @@ def make_runtime(
 ) -> RuntimeProcess:
     directory.mkdir(parents=True, exist_ok=True)
     health, metrics = free_port(), free_port()
-    params = {"commandsFile": str(directory / "commands.jsonl"), **(extra_params or {})}
+    params = {
+        "commandsFile": str(directory / "commands.jsonl"),
+        "eventsFile": str(directory / "events.jsonl"),
+        **(extra_params or {}),
+    }
     config = engine_json(
         name,
         namespace,
