@@ -47,11 +47,11 @@ def new_account(venue_url: str, username: str, usdt: str = "10000") -> Account:
     return Account(int(made["uid"]), made["api_key"], made["api_secret"])
 
 
-def start_fast_venue(directory: Path) -> tuple[str, Popen[bytes]]:
-    """The paper venue as a process, its market clock at 60x."""
+def start_fast_venue(directory: Path, config_text: str = VENUE_CONFIG) -> tuple[str, Popen[bytes]]:
+    """The paper venue as a process, its market clock at 60x (or as `config_text` says)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "venue.yaml"
-    config.write_text(VENUE_CONFIG)
+    config.write_text(config_text)
     port = free_port()
     process = spawn(
         [
