@@ -1,5 +1,5 @@
 """The order manager in process, against the paper venue and PostgreSQL (both real): what a
-resync does with an order whose submit failed, and when an order's final event goes out."""
+resync does with an order whose submit failed."""
 
 from __future__ import annotations
 
@@ -85,11 +85,13 @@ async def test_a_resync_resends_an_order_whose_submit_failed(
         admin(fast_venue, "faults/clear", {})
     assert order.status is OrderStatus.SUBMITTED  # sent, outcome unknown
     assert order.client_order_id in wired.manager.unresolved
+    assert (wired.manager.errors.current() or "").startswith("submit: ee-resend-")
 
     await wired.reconciler.run(at_start=False)  # as after a reconnect: Submitted is sent again
 
     assert order.status is OrderStatus.ACKNOWLEDGED
     assert not wired.manager.unresolved
+    assert wired.manager.errors.current() is None  # the resend went through: cleared
     link = request.client_order_id
     on_venue = venue_http.get_open_orders(category="linear", orderLinkId=link)["result"]["list"]
     assert len(on_venue) == 1
