@@ -40,7 +40,7 @@ from engine_runtime.persistence.cache import Cache
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio import valuation
 from engine_runtime.portfolio.portfolio import Portfolio
-from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource, task_source
+from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.health import HttpEndpoints, Probes
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.strategies.interface import Strategy
@@ -148,14 +148,8 @@ class Runtime:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
-        if task.cancelled():
-            return
-        source = task_source(task.get_coro().__qualname__)  # type: ignore[union-attr]
-        if (error := task.exception()) is not None:
+        if (error := self.errors.task_ended(task)) is not None:
             log.error("background task failed: %s", error, exc_info=error)
-            self.errors.set(source, f"{type(error).__name__}: {error}")
-        else:
-            self.errors.clear(source)
 
     # start ------------------------------------------------------------------------------
     async def start(self) -> None:

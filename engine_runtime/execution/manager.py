@@ -31,7 +31,7 @@ from engine_runtime.model.identifiers import ClientOrderId
 from engine_runtime.model.reports import FillReport, OrderStatusReport
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.portfolio import Portfolio
-from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource, task_source
+from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.metrics import Metrics
 
 from .fill_gate import WAIT_S, FillGate
@@ -298,14 +298,8 @@ class OrderManager:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if task.cancelled():
-            return
-        source = task_source(task.get_coro().__qualname__)  # type: ignore[union-attr]
-        if (error := task.exception()) is not None:
-            self.errors.set(source, f"{type(error).__name__}: {error}")
+        if (error := self.errors.task_ended(task)) is not None:
             log.error("order task failed", exc_info=error)
-        else:
-            self.errors.clear(source)
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Wait for in-flight submissions and writes (shutdown)."""

@@ -9,9 +9,11 @@ every repeat.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from enum import StrEnum
+from typing import Any
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 500
@@ -65,6 +67,19 @@ class ErrorRegistry:
         if not self._active:
             return None
         return max(self._active.values())[1]
+
+    def task_ended(self, task: asyncio.Task[Any]) -> BaseException | None:
+        """A background task ended: a failure sets its coroutine's error (and is returned), a
+        completion clears it, a cancellation changes nothing."""
+        if task.cancelled():
+            return None
+        source = task_source(getattr(task.get_coro(), "__qualname__", "unknown"))
+        error = task.exception()
+        if error is None:
+            self.clear(source)
+        else:
+            self.set(source, f"{type(error).__name__}: {error}")
+        return error
 
     def active(self) -> dict[str, str]:
         return {source: text for source, (_, text) in self._active.items()}

@@ -3,6 +3,8 @@ source's next success, the newest error in force reported."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource, task_source
@@ -47,3 +49,29 @@ def test_a_long_message_is_cut() -> None:
     errors = ErrorRegistry()
     errors.set(ErrorSource.PERSIST, "x" * 5000)
     assert len(errors.current() or "") == 500
+
+
+async def test_a_background_task_sets_and_clears_its_coroutines_error() -> None:
+    errors = ErrorRegistry()
+    fail = True
+
+    async def save() -> None:
+        if fail:
+            raise OSError("disk gone")
+
+    async def other() -> None:
+        return None
+
+    failed = asyncio.ensure_future(save())
+    await asyncio.wait([failed])
+    assert isinstance(errors.task_ended(failed), OSError)
+    assert (errors.current() or "").endswith("save: OSError: disk gone")
+    done = asyncio.ensure_future(other())
+    await asyncio.wait([done])
+    assert errors.task_ended(done) is None
+    assert errors.current() is not None  # another coroutine's success clears nothing
+    fail = False
+    again = asyncio.ensure_future(save())
+    await asyncio.wait([again])
+    errors.task_ended(again)
+    assert errors.current() is None
