@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from engine_runtime.adapters.bybit.errors import VenueError
 from engine_runtime.governance.latch import Halt
+from engine_runtime.reporting.errors import ErrorSource
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ async def _record(rt: Runtime, directive: GovernanceDirective) -> None:
     await rt.store.governance_event("directive", directive.sequence, detail)
     await rt.cache.event("directive", detail)
     rt.governor.mark_applied(directive)
+    if not rt.governor.halted:
+        rt.errors.clear(ErrorSource.HALT)  # no halt in force: its "not flat yet" is moot
     issued = directive.issued_at
     since_issued_ms = (datetime.now(UTC) - issued).total_seconds() * 1000 if issued else None
     log.info(
@@ -69,7 +72,7 @@ async def _halt(rt: Runtime, halt: Halt) -> None:
     try:
         result = await rt.flattener.flatten(halt.purpose)
     except VenueError as error:
-        rt.reporter.last_error = f"halt: {error}"
+        rt.errors.set(ErrorSource.HALT, str(error))
         rt.spawn(_retry_halt_later(rt))
         rt.report_now.set()
         return
@@ -80,8 +83,10 @@ async def _halt(rt: Runtime, halt: Halt) -> None:
         halt.sequence,
         {"policy": halt.policy, "result": result.summary(), "residue": result.residue},
     )
-    if not result.flat:
-        rt.reporter.last_error = f"halt: not flat yet: {result.plan.describe()}"
+    if result.flat:
+        rt.errors.clear(ErrorSource.HALT)
+    else:
+        rt.errors.set(ErrorSource.HALT, f"not flat yet: {result.plan.describe()}")
         rt.spawn(_retry_halt_later(rt))
     rt.report_now.set()  # applied once carried out (and flat, or not)
     rt.spawn(_resync_soon(rt, "halt"))
@@ -92,7 +97,7 @@ async def _close_directional(rt: Runtime, directive: GovernanceDirective) -> Non
     try:
         await rt.flattener.flatten(purpose, directional_only=True)
     except VenueError as error:
-        rt.reporter.last_error = f"close directional: {error}"
+        rt.errors.set(ErrorSource.HALT, f"close directional: {error}")
         rt.spawn(_retry_directive_later(rt, directive))
     rt.report_now.set()
     rt.spawn(_resync_soon(rt, "close directional"))
@@ -141,9 +146,10 @@ async def _shutdown(rt: Runtime) -> None:
             await rt.manager.cancel_all()
         await rt.resync("shutdown")
     except VenueError as error:
-        rt.reporter.last_error = f"shutdown: {error}"
+        rt.errors.set(ErrorSource.SHUTDOWN, str(error))
         rt.spawn(_retry_shutdown_later(rt))
         return
+    rt.errors.clear(ErrorSource.SHUTDOWN)
     await rt.store.governance_event("shutdown", None, {"flatten": flatten, "at": stamp})
     governor.mark_shutdown_done()
     rt.report_now.set()

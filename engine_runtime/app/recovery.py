@@ -185,7 +185,9 @@ class Reconciler:
             created_ms=report.ts_event_ms or _now_ms(),
         )
         self.manager.orders[order.client_order_id] = order
-        await self.store.insert_order(order)
+        if not await self.store.insert_order(order):  # a row from an earlier life: write over it
+            order.version = await self.store.order_version(order.client_order_id)
+            await self.store.update_order(order)
         await self._note(
             result,
             "order",

@@ -27,7 +27,6 @@ SNAPSHOT_EVERY_S = 60.0
 class Reporter:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self.last_error: str | None = None
         self.reports = 0
         self._last_snapshot = 0.0
         self._saved: tuple[object, ...] | None = None
@@ -56,10 +55,8 @@ class Reporter:
         # equity figure can never claim to include a transfer that landed after the read.
         now_ms = time.time_ns() // 1_000_000
         if refresh:
-            try:
+            with contextlib.suppress(VenueError):  # in the error registry (wallet)
                 await rt.read_wallet()
-            except VenueError as error:
-                self.last_error = f"wallet: {error}"
         governor = rt.governor
         flat = self.flat() if governor.flat is None or not governor.halted else governor.flat
         report = build_report(
@@ -71,7 +68,7 @@ class Reporter:
             flat=flat,
             venue_connected=rt.venue_connected,
             shutdown_done_at=governor.shutdown_done_at,
-            last_error=rt.emergency_stop or self.last_error or rt.manager.last_error,
+            last_error=rt.emergency_stop or rt.errors.current(),
             residue=governor.residue,
         )
         equity = rt.portfolio.equity

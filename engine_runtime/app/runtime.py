@@ -41,6 +41,7 @@ from engine_runtime.persistence.cache import Cache
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio import valuation
 from engine_runtime.portfolio.portfolio import Portfolio
+from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.health import HttpEndpoints, Probes
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.strategies.interface import Strategy
@@ -88,6 +89,7 @@ class Runtime:
         self.venue = BybitDomainClient(self.raw, on_error=self._on_venue_error)
         self.portfolio = Portfolio()
         self.governor = Governor(config.engine.engine.name)
+        self.errors = ErrorRegistry()  # what status.runtime.lastError says
         self.instruments: dict[tuple[str, Category], Instrument] = {}
         self.emergency_stop: str | None = None
         self.reconciled = False
@@ -148,9 +150,8 @@ class Runtime:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
+        if (error := self.errors.task_ended(task)) is not None:
             log.error("background task failed: %s", error, exc_info=error)
-            self.reporter.last_error = f"{type(error).__name__}: {error}"[:500]
 
     # start ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -166,7 +167,9 @@ class Runtime:
                 self.instruments[(symbol, category)] = inst
                 self.portfolio.base_coins[symbol] = inst.base_coin
         self.strategy = strategy_checkpoint.load(self.strategy, await self.store.load_strategy())
-        self.manager = OrderManager(self.venue, self.store, self.portfolio, self.metrics)
+        self.manager = OrderManager(
+            self.venue, self.store, self.portfolio, self.metrics, errors=self.errors
+        )
         self.manager.on_fatal = self._set_emergency_stop
         self.manager.on_final.append(lambda order: self.report_now.set())
         self.flattener = Flattener(
@@ -354,8 +357,9 @@ class Runtime:
         try:
             result = await self.reconciler.run(at_start=False)
         except VenueError as error:
-            self.reporter.last_error = f"resync after {why}: {error}"
+            self.errors.set(ErrorSource.RESYNC, f"after {why}: {error}")
             return
+        self.errors.clear(ErrorSource.RESYNC)
         if result.discrepancies:  # else what the status says is still so
             log.info("resync after %s", why, extra={"discrepancies": len(result.discrepancies)})
             self.report_now.set()
@@ -418,7 +422,12 @@ class Runtime:
         """The wallet from the venue, kept with the prices known when it was read."""
         measured_ms = time.time_ns() // 1_000_000  # before the read: never after it
         prices = dict(self.portfolio.marks)
-        wallet = await self.venue.wallet()
+        try:
+            wallet = await self.venue.wallet()
+        except VenueError as error:
+            self.errors.set(ErrorSource.WALLET, str(error))
+            raise
+        self.errors.clear(ErrorSource.WALLET)
         self.portfolio.on_wallet(wallet)
         self.equity_basis = valuation.basis(
             wallet, self.portfolio.open_positions(), prices, measured_ms

@@ -5,7 +5,9 @@ orderLinkId; an order the database already knows is never sent again from here, 
 after a crash is answered by the venue with 110072, which the domain client turns into the
 venue's copy of the order. Stream reports and REST answers both go through `on_order_report` and
 `on_fill`, so the state machine and the books see one sequence of facts whatever the source; a
-fill is booked once (keyed by its execution id), in one transaction with its consequences.
+fill is booked once (keyed by its execution id), in one transaction with its consequences. An
+order's final event goes out once its fills are booked (`fill_gate`): the strategy and the risk
+checks never see a filled order without its position.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from engine_runtime.model.identifiers import ClientOrderId
 from engine_runtime.model.reports import FillReport, OrderStatusReport
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.portfolio import Portfolio
+from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.metrics import Metrics
 
+from .fill_gate import WAIT_S, FillGate
 from .orders import ManagedOrder
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,9 @@ class OrderManager:
         store: Store,
         portfolio: Portfolio,
         metrics: Metrics,
+        errors: ErrorRegistry | None = None,
+        *,
+        fill_wait_s: float = WAIT_S,
     ) -> None:
         self.venue = venue
         self.store = store
@@ -62,11 +69,17 @@ class OrderManager:
         self.booked: set[str] = set()
         self._sent_at: dict[ClientOrderId, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.last_error: str | None = None
+        self.errors = errors or ErrorRegistry()
+        self.fill_gate = FillGate(self._announce, self._fills_late_soon, fill_wait_s)
 
     # queries ----------------------------------------------------------------------------
     def open_orders(self) -> list[ManagedOrder]:
         return [o for o in self.orders.values() if o.is_open]
+
+    def working_orders(self) -> list[ManagedOrder]:
+        """Exposure the positions may not show yet: open orders, and orders final on the venue
+        whose fills are not booked (their final event is held until they are)."""
+        return self.open_orders() + self.fill_gate.held()
 
     def by_intent(self, intent_id: str) -> ManagedOrder | None:
         for order in self.orders.values():
@@ -115,6 +128,7 @@ class OrderManager:
                 request, precheck=(lambda: gate(request)) if gate is not None else None
             )
         except RejectedError as error:
+            self.errors.clear(ErrorSource.SUBMIT)  # the venue answered: the order was wrong
             order.set_status(OrderStatus.REJECTED, error.message[:200])
             await self._persist(order)
             self._final(order)
@@ -125,9 +139,10 @@ class OrderManager:
             return
         except (RetryableError, VenueError) as error:
             # Unknown whether it reached the venue: the resync finds out by orderLinkId.
-            self.last_error = f"submit {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.SUBMIT, f"{order.client_order_id}: {error}")
             self.unresolved.add(order.client_order_id)
             return
+        self.errors.clear(ErrorSource.SUBMIT)
         if report is not None:
             self.on_order_report(report)  # persists
             return
@@ -150,8 +165,9 @@ class OrderManager:
                 order.category, order.symbol, order.client_order_id, qty=qty, price=price
             )
         except VenueError as error:
-            self.last_error = f"amend {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.AMEND, f"{order.client_order_id}: {error}")
             return False
+        self.errors.clear(ErrorSource.AMEND)
         if qty is not None:
             order.qty = qty
         if price is not None:
@@ -163,15 +179,21 @@ class OrderManager:
         try:
             gone = not await self.venue.cancel(order.category, order.symbol, order.client_order_id)
         except VenueError as error:
-            self.last_error = f"cancel {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.CANCEL, f"{order.client_order_id}: {error}")
             return False
+        self.errors.clear(ErrorSource.CANCEL)
         if gone:
             self.unresolved.add(order.client_order_id)  # filled meanwhile: resync will say
         return True
 
     async def cancel_all(self) -> int:
         categories = (Category.SPOT, Category.LINEAR)
-        count = await self.venue.cancel_all(categories)
+        try:
+            count = await self.venue.cancel_all(categories)
+        except VenueError as error:
+            self.errors.set(ErrorSource.CANCEL, f"all: {error}")
+            raise
+        self.errors.clear(ErrorSource.CANCEL)
         for order in self.open_orders():
             self.unresolved.add(order.client_order_id)
         return count
@@ -215,9 +237,12 @@ class OrderManager:
             return False
         if order is not None:
             order.trade_ids.add(fill.trade_id)
+            order.booked_qty += fill.qty
         self.metrics.fills.inc()
         for callback in self.on_fill_booked:
             callback(fill)
+        if order is not None:
+            self.fill_gate.booked(order)
         return True
 
     # internals --------------------------------------------------------------------------
@@ -227,12 +252,40 @@ class OrderManager:
             self.metrics.order_ack.observe(time.perf_counter() - sent)
 
     def _final(self, order: ManagedOrder) -> None:
+        self.fill_gate.final(order)  # announced now, or once its fills are booked
+
+    def _announce(self, order: ManagedOrder) -> None:
         self.metrics.orders.labels(order.status.value).inc()
         for callback in self.on_final:
             callback(order)
 
+    def _fills_late_soon(self, order: ManagedOrder) -> None:
+        self._spawn(self._fills_late(order))
+
+    async def _fills_late(self, order: ManagedOrder) -> None:
+        """The streams did not deliver the order's executions in time: look them up over REST
+        and book them; then its final event goes out, whatever was found."""
+        try:
+            for fill in await self.venue.order_fills(order.category, order.client_order_id):
+                await self.on_fill(fill)
+        except VenueError as error:
+            self.errors.set(ErrorSource.FILLS, f"{order.client_order_id}: {error}")
+        else:
+            self.errors.clear(ErrorSource.FILLS)
+        finally:
+            if order.fills_unbooked:
+                log.warning(
+                    "final event without every fill booked",
+                    extra={
+                        "client_order_id": order.client_order_id,
+                        "filled_qty": str(order.filled_qty),
+                        "booked_qty": str(order.booked_qty),
+                    },
+                )
+            self.fill_gate.release(order)
+
     def _fatal(self, message: str) -> None:
-        self.last_error = message
+        self.errors.set(ErrorSource.SUBMIT, message)  # and the emergency stop, reported first
         if self.on_fatal is not None:
             self.on_fatal(message)
 
@@ -240,8 +293,10 @@ class OrderManager:
         try:
             await self.store.update_order(order)
         except Exception as error:
-            self.last_error = f"persist {order.client_order_id}: {error}"
+            self.errors.set(ErrorSource.PERSIST, f"{order.client_order_id}: {error}")
             log.error("order write failed: %s", error)
+            return
+        self.errors.clear(ErrorSource.PERSIST)
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
@@ -250,9 +305,8 @@ class OrderManager:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.last_error = f"order task failed: {task.exception()}"
-            log.error("order task failed", exc_info=task.exception())
+        if (error := self.errors.task_ended(task)) is not None:
+            log.error("order task failed", exc_info=error)
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Wait for in-flight submissions and writes (shutdown)."""

@@ -36,6 +36,10 @@ class ManagedOrder:
     reject_reason: str | None = None
     created_ms: int = 0
     trade_ids: set[str] = field(default_factory=set)
+    booked_qty: Decimal = ZERO
+    """The quantity of this order's executions booked (in PostgreSQL and the positions)."""
+    version: int = 0
+    """The version of the last snapshot taken for its row (`snapshot_version`)."""
 
     @classmethod
     def from_request(
@@ -89,6 +93,17 @@ class ManagedOrder:
         if report.status is OrderStatus.REJECTED:
             self.reject_reason = report.reject_reason or self.reject_reason
         return before != (self.status, self.filled_qty, self.venue_order_id, self.qty, self.price)
+
+    @property
+    def fills_unbooked(self) -> bool:
+        """The venue reports more filled than we have booked: its executions are on the way."""
+        return self.filled_qty > self.booked_qty
+
+    def snapshot_version(self) -> int:
+        """The version for a write of the row taken now: higher than every one taken before, so
+        of two writes racing to PostgreSQL the older snapshot cannot land last."""
+        self.version += 1
+        return self.version
 
     def set_status(self, status: OrderStatus, reject_reason: str | None = None) -> bool:
         new = next_status(self.status, status)

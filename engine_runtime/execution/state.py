@@ -4,6 +4,8 @@ Created (persisted, not yet sent) -> Submitted (sent) -> Acknowledged (the venue
 PartiallyFilled -> Filled, or Cancelled / Rejected. Streams and REST may report out of order
 or skip steps (a market order is often Filled before its acknowledgement arrives), so any
 forward move is allowed, a move backwards is stale and ignored, and a final state is final.
+The same status again (a resend after a crash or reconnect sets Submitted on a Submitted order,
+a repeated report, an amend acknowledged again) is no move at all: it changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _RANK = {
 }
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
+    # moves to another status; the same status again is handled by `next_status`
     OrderStatus.CREATED: frozenset(
         {
             OrderStatus.SUBMITTED,
@@ -42,15 +45,12 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     OrderStatus.ACKNOWLEDGED: frozenset(
         {
-            OrderStatus.ACKNOWLEDGED,  # an amend is acknowledged again
             OrderStatus.PARTIALLY_FILLED,
             OrderStatus.FILLED,
             OrderStatus.CANCELLED,
         }
     ),
-    OrderStatus.PARTIALLY_FILLED: frozenset(
-        {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED}
-    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED}),
     OrderStatus.FILLED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
     OrderStatus.REJECTED: frozenset(),
@@ -73,8 +73,8 @@ def is_stale(current: OrderStatus, new: OrderStatus) -> bool:
 def next_status(current: OrderStatus, new: OrderStatus) -> OrderStatus:
     """The status after a report of `new`; raises InvalidTransition for an impossible move that
     is not merely stale (none exist between the ranks, so this guards future statuses)."""
-    if current == new and current.is_final:
-        return current
+    if current == new:
+        return current  # the same fact again: idempotent, final or not
     if is_stale(current, new):
         return current
     if not can_transition(current, new):

@@ -215,7 +215,7 @@ class StrategyRunner:
             week_start_equity=self.portfolio.week_start_equity,
             positions=self.portfolio.positions,
             marks=self.portfolio.marks,
-            open_orders=self.manager.open_orders(),
+            open_orders=self.manager.working_orders(),
             emergency_stop=self.emergency_stop(),
             halted=self.governor.halted,
             entries_paused=self.governor.entries_paused,

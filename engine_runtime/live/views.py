@@ -35,6 +35,8 @@ class LivePortfolio:
         return PerpPosition(qty=position.qty, entry_price=position.avg_entry_price, stop_price=None)
 
     def open_orders(self) -> Sequence[OpenOrder]:
+        """Its orders still working as far as the strategy knows: open ones, and filled ones
+        whose final event waits for their fills to be booked."""
         return [
             OpenOrder(
                 intent_id=o.intent_id,
@@ -44,5 +46,5 @@ class LivePortfolio:
                 qty=o.qty,
                 price=o.price,
             )
-            for o in self._manager.open_orders()
+            for o in self._manager.working_orders()
         ]

@@ -41,6 +41,8 @@ class FaultsReq(_Req):
     rate_limit_storm: int | None = Field(default=None, ge=0)
     http_5xx: int | None = Field(default=None, ge=0)
     http_5xx_status: int | None = Field(default=None, ge=500, le=599)
+    execution_delay_ms: int | None = Field(default=None, ge=0, le=60_000)
+    drop_executions: int | None = Field(default=None, ge=0)
 
 
 class PriceReq(_Req):

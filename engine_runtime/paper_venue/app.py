@@ -42,7 +42,7 @@ class PaperVenue:
             snapshot.restore(self.venue, Path(self.settings.snapshot_path))
             log.info("restored state from %s", self.settings.snapshot_path)
         self.faults = Faults()
-        self.sockets = WebSockets(self.venue, self.settings.ws_reply_delay_ms)
+        self.sockets = WebSockets(self.venue, self.settings.ws_reply_delay_ms, self.faults)
         self.limiter = RateLimiter(self.settings.rate_limits)
         self.gate = Gate(
             self.venue, self.limiter, self.faults, ReplayGuard(), self.settings.max_body_bytes

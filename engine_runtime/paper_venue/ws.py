@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from engine_runtime.paper_venue.auth import verify_ws_auth
 from engine_runtime.paper_venue.clock import Clock
 from engine_runtime.paper_venue.errors import BybitError
+from engine_runtime.paper_venue.faults import Faults
 from engine_runtime.paper_venue.instruments import Category, Instrument
 from engine_runtime.paper_venue.venue import Venue
 from engine_runtime.paper_venue.ws_conn import Connection
@@ -38,11 +39,11 @@ SPOT_MAX_ARGS = 10
 class WebSockets:
     """All WebSocket state of one venue."""
 
-    def __init__(self, venue: Venue, reply_delay_ms: int = 0) -> None:
+    def __init__(self, venue: Venue, reply_delay_ms: int = 0, faults: Faults | None = None) -> None:
         self.venue = venue
         self.reply_delay_s = reply_delay_ms / 1000
         self.public = {c: PublicStreams(venue, c) for c in (Category.SPOT, Category.LINEAR)}
-        self.private = PrivateStreams(venue)
+        self.private = PrivateStreams(venue, faults)
         self.connections: set[Connection] = set()
         venue.tick_listeners.append(self._on_tick)
         venue.trade_listeners.append(self._on_trade)

@@ -8,9 +8,11 @@ goes away, the account's orders are cancelled after the window set with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
+from engine_runtime.paper_venue.faults import Faults
 from engine_runtime.paper_venue.venue import Venue
 from engine_runtime.paper_venue.ws_conn import Connection
 
@@ -34,8 +36,9 @@ ALL_TOPICS = set(BASE_TOPICS) | CATEGORY_TOPICS | {"execution.fast", "execution.
 class PrivateStreams:
     """Authenticated connections by account, and the fan-out of the venue's private events."""
 
-    def __init__(self, venue: Venue) -> None:
+    def __init__(self, venue: Venue, faults: Faults | None = None) -> None:
         self.venue = venue
+        self.faults = faults or Faults()
         self.by_uid: dict[int, set[Connection]] = {}
         venue.private_listeners.append(self.on_event)
         venue.private_interest.append(lambda uid: bool(self.by_uid.get(uid)))
@@ -63,10 +66,22 @@ class PrivateStreams:
         return True
 
     def on_event(self, uid: int, topic: str, rows: list[dict[str, object]]) -> None:
+        if not self.by_uid.get(uid):
+            return
+        now = self.venue.clock.now_ms()
+        if topic == "execution":
+            if self.faults.take_dropped_execution():
+                return
+            if self.faults.execution_delay_ms:
+                delay_s = self.faults.execution_delay_ms / 1000
+                asyncio.get_running_loop().call_later(delay_s, self._fan_out, uid, topic, rows, now)
+                return
+        self._fan_out(uid, topic, rows, now)
+
+    def _fan_out(self, uid: int, topic: str, rows: list[dict[str, object]], now: int) -> None:
         conns = self.by_uid.get(uid)
         if not conns:
             return
-        now = self.venue.clock.now_ms()
         by_category: dict[str, list[dict[str, object]]] = {}
         for row in rows:
             by_category.setdefault(str(row.get("category", "")), []).append(row)

@@ -3,7 +3,9 @@
 An order row is written (status Created) before its request leaves the process, so after a
 kill -9 the restart knows every orderLinkId it may have sent. A fill, its order's progress, its
 position and any closed trade are written in one transaction keyed by the execution id, so a
-fill is booked exactly once however often the stream and REST resync report it.
+fill is booked exactly once however often the stream and REST resync report it. Every write of
+an order row carries its snapshot's version and applies only over an older one, so writes that
+race on different connections leave the newest state, whichever lands last.
 """
 
 from __future__ import annotations
@@ -48,11 +50,15 @@ class Checkpoint:
 _ORDER_COLUMNS = (
     "client_order_id, venue_order_id, intent_id, symbol, category, side, order_type, qty, price, "
     "quote_qty, post_only, reduce_only, status, filled_qty, avg_price, reason, reject_reason, "
-    "created_at"
+    "created_at, version"
+)
+_BOOKED_QTY = (
+    "COALESCE((SELECT sum(e.qty) FROM executions e WHERE e.engine = orders.engine "
+    "AND e.client_order_id = orders.client_order_id), 0) AS booked_qty"
 )
 _INSERT_ORDER = (
     f"INSERT INTO orders (engine, {_ORDER_COLUMNS}) VALUES "  # noqa: S608 - constants
-    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
+    "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) "
     "ON CONFLICT DO NOTHING RETURNING 1"
 )
 
@@ -92,10 +98,14 @@ class Store:
         return row is not None
 
     async def update_order(self, o: ManagedOrder, conn: Any = None) -> None:
+        """Write the order's state as it is now; a no-op when a newer snapshot is already in.
+
+        The snapshot (values and version) is taken before the first await, so the order of the
+        calls is the order of the versions, whatever connection each write then gets."""
         await (conn or self.pool).execute(
             "UPDATE orders SET venue_order_id=$3, status=$4, filled_qty=$5, avg_price=$6, "
-            "qty=$7, price=$8, reject_reason=$9, updated_at=now() "
-            "WHERE engine=$1 AND client_order_id=$2",
+            "qty=$7, price=$8, reject_reason=$9, version=$10, updated_at=now() "
+            "WHERE engine=$1 AND client_order_id=$2 AND version < $10",
             self.engine,
             o.client_order_id,
             o.venue_order_id,
@@ -105,7 +115,17 @@ class Store:
             o.qty,
             o.price,
             o.reject_reason,
+            o.snapshot_version(),
         )
+
+    async def order_version(self, client_order_id: str) -> int:
+        """The version of the order's row (0 when there is none)."""
+        version = await self.pool.fetchval(
+            "SELECT version FROM orders WHERE engine=$1 AND client_order_id=$2",
+            self.engine,
+            client_order_id,
+        )
+        return int(version or 0)
 
     @staticmethod
     def _order_values(o: ManagedOrder) -> tuple[Any, ...]:
@@ -128,12 +148,13 @@ class Store:
             o.reason,
             o.reject_reason,
             _ts(o.created_ms),
+            o.version,
         )
 
     async def load_orders(self, open_only: bool = True) -> list[ManagedOrder]:
         where = "AND status IN ('Created','Submitted','Acknowledged','PartiallyFilled')"
         rows = await self.pool.fetch(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE engine=$1 "  # noqa: S608
+            f"SELECT {_ORDER_COLUMNS}, {_BOOKED_QTY} FROM orders WHERE engine=$1 "  # noqa: S608
             f"{where if open_only else ''} ORDER BY created_at",
             self.engine,
         )
@@ -178,6 +199,8 @@ class Store:
             reason=r["reason"],
             reject_reason=r["reject_reason"],
             created_ms=int(r["created_at"].timestamp() * 1000),
+            booked_qty=r["booked_qty"],
+            version=r["version"],
         )
 
     # fills ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """JSON logs, one object per line, with secrets kept out.
 
 Every record passes a redaction of the API key and secret and of passwords in URLs, whatever
-the message or its extra fields contain, so a careless log line cannot leak a credential.
+the message or its extra fields contain, so a careless log line cannot leak a credential. The
+line's own fields (`ts`, `level`, `logger`, `msg`, `exc`, and the static `engine` and `pod`)
+cannot be overwritten by a record's extra fields: a colliding extra goes out as `extra_<name>`.
 """
 
 from __future__ import annotations
@@ -41,9 +43,14 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             **self.static,
         }
+        taken = set(entry) | {"exc"}
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value if isinstance(value, int | float | bool) else str(value)
+                name = key
+                while name in taken:  # never over one of the line's own fields
+                    name = f"extra_{name}"
+                taken.add(name)
+                entry[name] = value if isinstance(value, int | float | bool) else str(value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return self.redact(json.dumps(entry, default=str))

@@ -4,8 +4,9 @@ Exits (reduce-only, or an order that only shrinks a position) always pass but fo
 bookkeeping: a runtime must be able to get flat. Entries pass, in order: emergency stop and
 governance (halt, entries paused), daily and weekly loss from the period's opening equity,
 minimum signal confidence, duplicate position (a linear position already open in that
-direction, or an entry order already working on the symbol), max concurrent positions, max
-position size as a fraction of equity, and leverage (linear notional over equity).
+direction, or an entry order already working on the symbol: open, or filled but with its fills
+not booked into the position yet), max concurrent positions, max position size as a fraction of
+equity, and leverage (linear notional over equity).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class RiskState:
     positions: Mapping[PositionKey, Position]
     marks: Mapping[str, Decimal]
     open_orders: Sequence[ManagedOrder]
+    """Working orders: open, or final on the venue with fills the positions do not show yet."""
     emergency_stop: str | None = None
     halted: bool = False
     entries_paused: bool = False

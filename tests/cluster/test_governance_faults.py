@@ -155,8 +155,16 @@ def test_two_policies_over_one_engine_keep_the_most_restrictive_directive_and_sa
         assert len(events(control_plane, ns, "Directive")) <= 3
         assert events(control_plane, ns, "PolicyConflict")
 
-        control_plane.kubectl("patch", "cbp", "zeta", "-n", ns, "--type=merge",
-                              "-p", '{"spec":{"selector":{"matchLabels":{"nobody":"x"}}}}')
+        control_plane.kubectl(
+            "patch",
+            "cbp",
+            "zeta",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            '{"spec":{"selector":{"matchLabels":{"nobody":"x"}}}}',
+        )
         # zeta's halt is latched and reached the engine: it holds until zeta is reset.
         time.sleep(1.5)
         assert directive(control_plane, ns, "shared")["halt"] is True

@@ -37,11 +37,12 @@ def new_account(venue_url: str, username: str, usdt: str = "10000") -> Account:
     return Account(int(made["uid"]), made["api_key"], made["api_secret"])
 
 
-def start_fast_venue(directory: Path) -> tuple[str, Popen[bytes]]:
-    """The paper venue as a process, its market clock at 60x (admin: `venue_admin.admin`)."""
+def start_fast_venue(directory: Path, config_text: str = VENUE_CONFIG) -> tuple[str, Popen[bytes]]:
+    """The paper venue as a process, its market clock at 60x (or as `config_text` says; admin:
+    `venue_admin.admin`)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "venue.yaml"
-    config.write_text(VENUE_CONFIG)
+    config.write_text(config_text)
     port = free_port()
     process = spawn(
         [
@@ -118,6 +119,13 @@ class RuntimeProcess:
     def commands(self) -> Path:
         return self.directory / "commands.jsonl"
 
+    def order_events(self) -> list[dict[str, Any]]:
+        """What the scripted strategy heard in `on_order_event` (with `eventsFile` set)."""
+        path = self.directory / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
     def command(self, **command: Any) -> None:
         with self.commands.open("a") as out:
             out.write(json.dumps(command) + "\n")
@@ -186,7 +194,11 @@ def make_runtime(
 ) -> RuntimeProcess:
     directory.mkdir(parents=True, exist_ok=True)
     health, metrics = free_port(), free_port()
-    params = {"commandsFile": str(directory / "commands.jsonl"), **(extra_params or {})}
+    params = {
+        "commandsFile": str(directory / "commands.jsonl"),
+        "eventsFile": str(directory / "events.jsonl"),
+        **(extra_params or {}),
+    }
     config = engine_json(
         name,
         namespace,

@@ -10,6 +10,8 @@ with the same deterministic intent ids: that is what the runtime must deduplicat
 
 `offset` is a fraction of the last close (limit price = close * (1 + offset)); `params.everyBar`
 (a command template) makes it emit one fresh submit per bar instead (the benchmark).
+`params.eventsFile`, when set, gets one JSON line per order event the strategy hears: the
+command's id, the status and filled quantity, and the position the strategy sees at that moment.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from engine_runtime.strategies.interface import (
     Category,
     Intent,
     MarketKey,
+    OrderEvent,
     OrderType,
     Side,
     StrategyContext,
@@ -42,7 +45,9 @@ class ScriptedStrategy(BaseStrategy):
     category: Category = Category.LINEAR
     commands_file: Path | None = None
     every_bar: dict[str, Any] | None = None
+    events_file: Path | None = None
     done: set[str] = field(default_factory=set)
+    names: dict[str, str] = field(default_factory=dict)  # intent id -> command id
     bars: int = 0
 
     name = "scripted"
@@ -72,7 +77,22 @@ class ScriptedStrategy(BaseStrategy):
         return out
 
     def _iid(self, ctx: StrategyContext, name: str) -> str:
-        return intent_id(ctx.engine, 0, "scripted", name)
+        iid = intent_id(ctx.engine, 0, "scripted", name)
+        self.names[iid] = name
+        return iid
+
+    def on_order_event(self, ctx: StrategyContext, event: OrderEvent) -> Sequence[Intent]:
+        if self.events_file is not None:
+            position = ctx.portfolio.position(event.symbol)
+            line = {
+                "id": self.names.get(event.intent_id, event.intent_id),
+                "status": event.status.value,
+                "filled": str(event.filled_qty),
+                "position": str(position.qty if position is not None else 0),
+            }
+            with self.events_file.open("a") as out:
+                out.write(json.dumps(line) + "\n")
+        return ()
 
     def _price(self, ctx: StrategyContext, command: dict[str, Any]) -> Decimal | None:
         if "price" in command:
@@ -122,4 +142,5 @@ def create(config: Any) -> ScriptedStrategy:
         category=Category(params.get("category", "linear")),
         commands_file=Path(path) if path else None,
         every_bar=params.get("everyBar"),
+        events_file=Path(params["eventsFile"]) if params.get("eventsFile") else None,
     )

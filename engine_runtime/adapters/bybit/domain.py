@@ -166,9 +166,20 @@ class BybitDomainClient:
         return [parsing.order_report(r, category) for r in rows]
 
     async def fills(self, category: Category, start_ms: int | None = None) -> list[FillReport]:
+        """The subaccount's trades since `start_ms` (funding and settlement rows left out)."""
         params: dict[str, Any] = {"category": category.value, "limit": 100}
         if start_ms is not None:
             params["startTime"] = start_ms
+        return await self._trades(category, params)
+
+    async def order_fills(
+        self, category: Category, client_order_id: ClientOrderId
+    ) -> list[FillReport]:
+        """The trades of one order, by its orderLinkId."""
+        params = {"category": category.value, "orderLinkId": client_order_id, "limit": 100}
+        return await self._trades(category, params)
+
+    async def _trades(self, category: Category, params: dict[str, Any]) -> list[FillReport]:
         rows = await self._pages(self.raw.get_executions, params)
         return [parsing.fill_report(r, category) for r in rows if parsing.is_trade(r)]
 

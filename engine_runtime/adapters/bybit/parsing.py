@@ -90,9 +90,15 @@ def fill_report(row: Row, category: Category | None = None) -> FillReport:
     )
 
 
+POSITION_EXEC_TYPES = frozenset({"Trade", "AdlTrade", "BustTrade", "BlockTrade"})
+"""Bybit's execTypes that move a position: trades, auto-deleveraging, the liquidation's own fill
+and block trades. Never `Funding` (a settlement: money, not a fill; NautilusTrader #4937 booked
+them as trades), `Settle`, `Delivery` or anything newer we do not know."""
+
+
 def is_trade(row: Row) -> bool:
-    """Executions that move a position (not funding or settlement rows)."""
-    return str(row.get("execType") or "Trade") == "Trade"
+    """An execution row that is a fill (moves a position), from REST or the private stream."""
+    return str(row.get("execType") or "Trade") in POSITION_EXEC_TYPES
 
 
 def position_report(row: Row) -> PositionStatusReport:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from support import rtdb
-from support.runtime import Account, RuntimeProcess, make_runtime
+from support.runtime import Account, RuntimeProcess, admin, make_runtime
 from support.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
@@ -53,6 +54,15 @@ def directive(sequence: int, **fields: Any) -> dict[str, Any]:
             **fields,
         }
     }
+
+
+def log_lines(rt: RuntimeProcess) -> list[dict[str, Any]]:
+    """The runtime's JSON log lines so far."""
+    lines = []
+    for text in rt.text().splitlines():
+        with contextlib.suppress(ValueError):
+            lines.append(json.loads(text))
+    return [line for line in lines if isinstance(line, dict)]
 
 
 @pytest.fixture
@@ -105,6 +115,9 @@ def test_reports_status_and_obeys_a_changed_directive_within_a_second(
         "the directive to be applied",
     )
     assert time.monotonic() - started < 1.5  # includes two kubectl round trips
+    applied = [line for line in log_lines(engine_rt) if line.get("msg") == "directive applied"]
+    assert applied[-1]["level"] == "INFO"  # the line's own level, not the breaker's
+    assert (applied[-1]["breaker_level"], applied[-1]["sequence"]) == (1, 3)
     engine_rt.command(op="submit", id="e", side="Buy", type="Market", qty="0.01")
     refusal = wait_for(
         lambda: rtdb.fetch(postgres, "SELECT * FROM risk_refusals WHERE engine=$1",
@@ -116,6 +129,23 @@ def test_reports_status_and_obeys_a_changed_directive_within_a_second(
         postgres, "SELECT * FROM governance_events WHERE engine=$1", f"{namespace}/gov"
     )
     assert [e["sequence"] for e in events] == [3]
+
+
+def test_last_error_is_reported_while_the_venue_fails_and_cleared_after(
+    control_plane: ControlPlane, namespace: str, engine_rt: RuntimeProcess, fast_venue: str
+) -> None:
+    def status() -> dict[str, Any]:
+        return runtime_status(control_plane, namespace, "gov")
+
+    wait_for(lambda: status().get("heartbeat"), 15, "a heartbeat")
+    assert status().get("lastError") is None
+    admin(fast_venue, "faults", {"http_5xx": 1_000_000})  # every REST request: 503
+    try:
+        error = wait_for(lambda: status().get("lastError"), 30, "the error in the status")
+    finally:
+        admin(fast_venue, "faults/clear", {})
+    assert str(error).startswith("wallet: HTTP 503")
+    wait_for(lambda: status().get("lastError") is None, 30, "the error to clear")
 
 
 def test_halt_cancels_everything_and_leaves_the_account_flat(

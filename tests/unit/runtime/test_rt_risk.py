@@ -9,7 +9,7 @@ import pytest
 
 from engine_runtime.execution.orders import ManagedOrder
 from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderType
+from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
 from engine_runtime.model.identifiers import ClientOrderId
 from engine_runtime.portfolio.positions import Position
 from engine_runtime.risk.checks import RiskState, check_order
@@ -95,6 +95,14 @@ def test_duplicate_position_and_duplicate_working_entry() -> None:
     decision = check_order(order(), state(open_orders=[working]), LIMITS)
     assert decision.check == "duplicate_position"
     assert "ee-old" in decision.reason
+
+
+def test_an_entry_filled_but_not_yet_booked_still_counts_as_working() -> None:
+    filled = ManagedOrder.from_request(order(cid="ee-filled"), "i", "", 0)
+    filled.status, filled.filled_qty = OrderStatus.FILLED, D("0.01")  # position not updated yet
+    decision = check_order(order(), state(open_orders=[filled]), LIMITS)
+    assert decision.check == "duplicate_position"
+    assert "ee-filled" in decision.reason
 
 
 def test_max_concurrent_positions() -> None:

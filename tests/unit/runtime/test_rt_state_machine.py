@@ -43,6 +43,18 @@ def test_late_reports_are_stale_and_final_states_stay_final() -> None:
     assert not can_transition(S.FILLED, S.FILLED)
 
 
+@pytest.mark.parametrize("status", [s for s in S if not s.is_final])
+def test_the_same_status_again_is_no_move(status: OrderStatus) -> None:
+    assert next_status(status, status) is status
+
+
+def test_a_resend_of_a_submitted_order_changes_nothing() -> None:
+    order = _order()
+    assert order.set_status(S.SUBMITTED)
+    assert not order.set_status(S.SUBMITTED)  # resent after a crash or reconnect
+    assert order.status is S.SUBMITTED
+
+
 def _order() -> ManagedOrder:
     request = OrderRequest(
         ClientOrderId("ee-1"),
