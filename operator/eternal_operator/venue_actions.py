@@ -7,12 +7,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from pybit.exceptions import InvalidRequestError
+
+from engine_runtime.adapters.bybit.errors import UnknownKeyError, classify
 from engine_runtime.venue.emergency import cancel_and_flatten
 from engine_runtime.venue.session import http_session
 
 from .api.runtime_config import endpoints_for
 from .api.v1alpha1 import Engine
-from .controllers.engine.credentials import ApiKeys
+from .controllers.engine.credentials import ApiKeys, UnknownKey
 from .controllers.engine.render import EngineRef
 from .settings import OperatorSettings
 
@@ -62,6 +65,10 @@ class BybitVenueActions:
                 flatten=flatten,
                 request_id=request_id,
             )
+        except InvalidRequestError as error:
+            if isinstance(classify(error.status_code, error.message), UnknownKeyError):
+                raise UnknownKey(f"{error.status_code} {error.message}") from error
+            raise VenueActionError(f"{type(error).__name__}: {error}") from error
         except Exception as error:
             raise VenueActionError(f"{type(error).__name__}: {error}") from error
         log.info("venue actions for %s/%s: %s", ref.namespace, ref.name, report.summary())
