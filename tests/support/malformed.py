@@ -643,6 +643,17 @@ BOUNDARIES: list[Boundary] = [
         _edit(POLICY, "spec.levels.1.drawdown", Decimal("0.10000000000000000001"), "d4"),
         False,
     ),
+    # An integral number where an integer goes: read as the integer by both.
+    Boundary(
+        "integer-written-4.0",
+        _edit(ENGINE, "spec.risk.maxConcurrentPositions", Decimal("4.0"), "i1"),
+        True,
+    ),
+    Boundary(
+        "integer-written-4.5",
+        _edit(ENGINE, "spec.risk.maxConcurrentPositions", Decimal("4.5"), "i2"),
+        False,
+    ),
     # Names at the limit.
     Boundary("name-of-55-characters", _named(ENGINE, "e" * 55), True),
     Boundary("name-with-digits-and-dashes", _named(ENGINE, "trend-2-b"), True),
