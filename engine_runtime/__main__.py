@@ -1,7 +1,9 @@
 """`python -m engine_runtime`: the per-engine runtime process (see docs/runtime.md).
 
 Exit codes: 0 after a graceful stop, 2 for a configuration error (message on stderr), 1 when
-the runtime failed at start or while running.
+the runtime failed at start (a symbol the venue does not list, a key it refuses, anything else:
+said in one line, and in the Engine's status.runtime.startError when the API server can be
+reached) or while running.
 """
 
 from __future__ import annotations
@@ -17,15 +19,23 @@ log = logging.getLogger("engine_runtime")
 
 
 async def _main(config: Config) -> int:
+    from engine_runtime.app.preflight import StartError
     from engine_runtime.app.runtime import Runtime
 
     runtime = Runtime(config)
     runtime.install_signals()
     try:
         await runtime.start()
-    except BaseException:
+    except StartError as error:  # known: one line, reported to the Engine
+        log.error("cannot start: %s", error)
+        await runtime.report_start_error(str(error))
+        await runtime.abort()
+        return 1
+    except Exception as error:
         log.exception("start failed")
-        raise
+        await runtime.report_start_error(f"{type(error).__name__}: {error}")
+        await runtime.abort()
+        return 1
     await runtime.stop_event.wait()
     await runtime.stop()
     return runtime.exit_code

@@ -44,8 +44,10 @@ from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.health import HttpEndpoints, Probes
 from engine_runtime.reporting.metrics import Metrics
+from engine_runtime.reporting.status import start_error_patch
 from engine_runtime.strategies.interface import Strategy
 
+from . import preflight
 from .dispatch import Dispatcher
 from .recovery import Reconciler
 from .reporter import Reporter
@@ -157,15 +159,18 @@ class Runtime:
     async def start(self) -> None:
         s, e = self.config.settings, self.config.engine
         await self.http.start()
+        # Can this engine trade on this venue at all? If not, a StartError says why, now.
+        checking = BybitDomainClient(self.raw)  # a refused key is not an emergency stop yet
+        for (symbol, category), inst in (
+            await preflight.listed_instruments(checking, self.markets)
+        ).items():
+            self.instruments[(symbol, category)] = inst
+            self.portfolio.base_coins[symbol] = inst.base_coin
+        await preflight.key_accepted(checking)
         self.store = await Store.connect(s.database_url.get_secret_value(), self.config.engine_key)
         self.cache = await Cache.connect(
             s.redis_url.get_secret_value(), s.engine_namespace, s.engine_name
         )
-        for category in self.categories:
-            symbols = sorted({sym for sym, c in self.markets if c is category})
-            for symbol, inst in (await self.venue.instruments(category, symbols)).items():
-                self.instruments[(symbol, category)] = inst
-                self.portfolio.base_coins[symbol] = inst.base_coin
         self.strategy = strategy_checkpoint.load(self.strategy, await self.store.load_strategy())
         self.manager = OrderManager(
             self.venue, self.store, self.portfolio, self.metrics, errors=self.errors
@@ -488,6 +493,34 @@ class Runtime:
                 await self.resync("unresolved orders")
 
     # stop -------------------------------------------------------------------------------
+    async def report_start_error(self, message: str) -> None:
+        """Tell the Engine why this runtime could not start (status.runtime.startError), when
+        the API server can be reached; the operator shows it (phase Failed, RuntimeFailed)."""
+        s = self.config.settings
+        if not s.kubernetes:
+            return
+        client = None
+        try:
+            client = self.kube or EngineClient.from_environment(s.engine_namespace, s.engine_name)
+            await asyncio.wait_for(client.patch_status(start_error_patch(message, utcnow())), 10)
+        except Exception as error:  # the process exits anyway; the log says why
+            log.warning("start error not reported to the Engine: %s", error)
+        finally:
+            if client is not None:
+                await _bounded(client.close(), "kubernetes client")
+
+    async def abort(self) -> None:
+        """After a failed start: release what the start opened."""
+        for watcher in self.watchers:
+            watcher.stop()
+        for task in list(self.tasks):
+            task.cancel()
+        for name in ("cache", "store"):
+            opened = getattr(self, name, None)
+            if opened is not None:
+                await _bounded(opened.close(), name)
+        await _bounded(self.http.stop(), "http endpoints")
+
     def install_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine_runtime.model.enums import Category
 from engine_runtime.portfolio.portfolio import Portfolio
-from eternal_operator.api.v1alpha1.engine import PositionReport, RuntimeReport
+from eternal_operator.api.v1alpha1.engine import PositionReport, RuntimeReport, RuntimeStartError
 
 PLACES = Decimal("0.00000001")
 
@@ -74,3 +74,10 @@ def build_report(
 def status_patch(report: RuntimeReport) -> dict[str, Any]:
     body = report.model_dump(mode="json", by_alias=True)
     return {"status": {"runtime": body}}
+
+
+def start_error_patch(message: str, now: datetime) -> dict[str, Any]:
+    """Only `status.runtime.startError`: the rest of what an earlier runtime reported stays
+    (a merge patch), and the next runtime that starts clears it with its first full report."""
+    error = RuntimeStartError(message=message[:1024], time=now.replace(microsecond=0))
+    return {"status": {"runtime": {"startError": error.model_dump(mode="json", by_alias=True)}}}

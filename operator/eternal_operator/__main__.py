@@ -17,6 +17,7 @@ import kopf
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
+from .backoff import Backoff
 from .controllers.main import register
 from .kube import KubeClient
 from .leader import LeaderElection
@@ -39,6 +40,8 @@ async def run(settings: OperatorSettings) -> int:
         locks=KeyedLocks(),
         wakeups=Wakeups(),
         phases={},
+        announced={},
+        backoff=Backoff(settings.error_backoff_seconds, settings.error_backoff_max_seconds),
         redis=redis_client(settings),
         store=await open_store(settings),
     )

@@ -55,6 +55,13 @@ class OperatorSettings(BaseSettings):
     governance_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     """How often each CircuitBreakerPolicy is evaluated: the bound on breach and halt latency."""
 
+    error_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """First delay after a failed Engine reconcile (the API server refused an object, an
+    unexpected error); it doubles with each failure in a row."""
+
+    error_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    """The longest delay between attempts at an Engine whose reconcile keeps failing."""
+
     heartbeat_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     """A runtime whose last heartbeat is older than this counts as gone (phase Degraded)."""
 

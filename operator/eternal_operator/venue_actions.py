@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
+from engine_runtime.adapters.bybit.errors import UnknownKeyError
 from engine_runtime.adapters.bybit.ratelimit import RateLimiter
 from engine_runtime.adapters.bybit.raw import BybitRawClient
 from engine_runtime.execution.flatten import FlattenResult, VenueCloser, flatten_account
@@ -18,7 +19,7 @@ from engine_runtime.venue.session import http_session
 
 from .api.runtime_config import endpoints_for
 from .api.v1alpha1 import Engine
-from .controllers.engine.credentials import ApiKeys
+from .controllers.engine.credentials import ApiKeys, UnknownKey
 from .controllers.engine.render import EngineRef
 from .settings import OperatorSettings
 
@@ -84,6 +85,8 @@ class BybitVenueActions:
             result = await flatten_account(
                 venue, VenueCloser(venue), engine=ref.uid, purpose=purpose
             )
+        except UnknownKeyError as error:
+            raise UnknownKey(str(error)) from error
         except Exception as error:
             raise VenueActionError(f"{type(error).__name__}: {error}") from error
         log.info("venue actions for %s/%s: %s", ref.namespace, ref.name, result.summary())
@@ -99,6 +102,8 @@ class BybitVenueActions:
         venue = self._client(engine, keys)
         try:
             cancelled = await venue.cancel_all(CATEGORIES)
+        except UnknownKeyError as error:
+            raise UnknownKey(str(error)) from error
         except Exception as error:
             raise VenueActionError(f"{type(error).__name__}: {error}") from error
         log.info("venue actions for %s/%s: %d cancelled", ref.namespace, ref.name, cancelled)

@@ -10,7 +10,7 @@ import yaml
 
 from eternal_operator.api.kinds import KINDS
 from eternal_operator.devtools.controlplane import ControlPlane
-from support.malformed import CASES, SAMPLES, Malformed, sample
+from support.malformed import BOUNDARIES, CASES, SAMPLES, Boundary, Malformed, sample, to_json
 
 pytestmark = pytest.mark.cluster
 
@@ -167,3 +167,15 @@ def test_malformed_object_is_refused_naming_the_field(
     gone = control_plane.kubectl("get", kind, name, "-n", namespace, check=False)
     assert gone.returncode != 0
     assert "NotFound" in gone.stderr
+
+
+@pytest.mark.parametrize("case", BOUNDARIES, ids=lambda c: c.id)
+def test_a_boundary_object_is_decided_as_the_models_decide(
+    control_plane: ControlPlane, namespace: str, case: Boundary
+) -> None:
+    # tests/unit/api/test_models.py checks the models give the same verdicts.
+    result = control_plane.kubectl(
+        "apply", "-n", namespace, "-f", "-", input=to_json(case.manifest), check=False
+    )
+
+    assert (result.returncode == 0) == case.accepted, result.stderr or result.stdout

@@ -7,7 +7,9 @@ against this one table, so the Python side and the CRD cannot drift apart.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,19 @@ def _edit(name: str, path: str, value: Any, new_name: str) -> dict[str, Any]:
 _DELETE = object()
 ENGINE = "engine-trend.yaml"
 CORE = "engine-core-hodl.yaml"
+FUNDING = "engine-funding.yaml"
+TACTICAL = "engine-tactical.yaml"
 ALLOC = "allocation.yaml"
 POLICY = "circuitbreakerpolicy.yaml"
+NAME_WORDS = "must be a DNS-1035 label of at most 55 characters"
+QUANTITY_WORDS = "must be a Kubernetes quantity"
+
+
+def _named(name: str, new_name: str) -> dict[str, Any]:
+    obj = copy.deepcopy(sample(name))
+    obj["metadata"]["name"] = new_name
+    return obj
+
 
 CASES: list[Malformed] = [
     Malformed(
@@ -177,4 +190,499 @@ CASES: list[Malformed] = [
         "spec.leverage",
         "unknown field",
     ),
+    # -- Engine: names the operator could not build from --------------------------------------
+    Malformed("name-with-a-dot", _named(ENGINE, "trend.v2"), "metadata.name", NAME_WORDS),
+    Malformed("name-of-56-characters", _named(ENGINE, "e" * 56), "metadata.name", NAME_WORDS),
+    Malformed("name-of-74-characters", _named(ENGINE, "t" * 74), "metadata.name", NAME_WORDS),
+    Malformed("name-starting-with-a-digit", _named(ENGINE, "1trend"), "metadata.name", NAME_WORDS),
+    # -- Engine: resources -----------------------------------------------------------------------
+    Malformed(
+        "memory-limit-lots",
+        _edit(ENGINE, "spec.resources", {"limits": {"memory": "lots"}}, "bad-memory"),
+        "spec.resources.limits[memory]",
+        QUANTITY_WORDS,
+    ),
+    Malformed(
+        "negative-cpu-request",
+        _edit(ENGINE, "spec.resources", {"requests": {"cpu": "-1"}}, "bad-cpu"),
+        "spec.resources.requests[cpu]",
+        QUANTITY_WORDS,
+    ),
+    Malformed(
+        "quantity-with-a-space",
+        _edit(ENGINE, "spec.resources", {"limits": {"memory": "1 Gi"}}, "bad-space"),
+        "spec.resources.limits[memory]",
+        QUANTITY_WORDS,
+    ),
+    Malformed(
+        "quantity-lower-case-binary-suffix",
+        _edit(ENGINE, "spec.resources", {"requests": {"memory": "512mi"}}, "bad-suffix"),
+        "spec.resources.requests[memory]",
+        QUANTITY_WORDS,
+    ),
+    Malformed(
+        "quantity-too-long",
+        _edit(ENGINE, "spec.resources", {"limits": {"memory": "1" * 65}}, "bad-long-quantity"),
+        "spec.resources.limits.memory",
+        "may not be more than 64",
+    ),
+    Malformed(
+        "unknown-resource-name",
+        _edit(ENGINE, "spec.resources", {"limits": {"nvidia.com/gpu": 1}}, "bad-resource"),
+        "spec.resources.limits",
+        "keys must be cpu, memory or ephemeral-storage",
+    ),
+    Malformed(
+        "request-above-limit",
+        _edit(
+            ENGINE,
+            "spec.resources",
+            {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}},
+            "bad-request",
+        ),
+        "spec.resources.requests",
+        "must not exceed the limit of the same resource",
+    ),
+    Malformed(
+        "cpu-as-a-fraction",
+        _edit(ENGINE, "spec.resources", {"requests": {"cpu": 0.5}}, "bad-cpu-float"),
+        "spec.resources.requests.cpu",
+        "must be of type integer",
+    ),
+    # -- Engine: image, credentials, symbols, subaccount -----------------------------------------
+    Malformed(
+        "image-with-a-space",
+        _edit(ENGINE, "spec.image", "example/runtime: 2", "bad-image"),
+        "spec.image",
+        "should match",
+    ),
+    Malformed(
+        "image-empty",
+        _edit(ENGINE, "spec.image", "", "bad-image-empty"),
+        "spec.image",
+        "at least 1 chars long",
+    ),
+    Malformed(
+        "secret-key-with-a-slash",
+        _edit(
+            ENGINE, "spec.credentials", {"secretName": "keys", "apiKeyKey": "api/key"}, "bad-key"
+        ),
+        "spec.credentials.apiKeyKey",
+        "should match",
+    ),
+    Malformed(
+        "secret-name-not-dns",
+        _edit(ENGINE, "spec.credentials", {"secretName": "Bad_Keys"}, "bad-secret-name"),
+        "spec.credentials.secretName",
+        "should match",
+    ),
+    Malformed(
+        "duplicate-symbol",
+        _edit(ENGINE, "spec.symbols", ["BTCUSDT", "BTCUSDT"], "bad-dup-symbol"),
+        "spec.symbols[1]",
+        "Duplicate value",
+    ),
+    Malformed(
+        "too-many-symbols",
+        _edit(ENGINE, "spec.symbols", [f"C{i:02d}USDT" for i in range(21)], "bad-many-symbols"),
+        "spec.symbols",
+        "must have at most 20 items",
+    ),
+    Malformed(
+        "symbol-too-short",
+        _edit(ENGINE, "spec.symbols", ["B"], "bad-short-symbol"),
+        "spec.symbols[0]",
+        "should match",
+    ),
+    Malformed(
+        "subaccount-too-long",
+        _edit(ENGINE, "spec.subaccount", "1" * 21, "bad-long-subaccount"),
+        "spec.subaccount",
+        "may not be more than 20",
+    ),
+    Malformed(
+        "subaccount-with-a-dash",
+        _edit(ENGINE, "spec.subaccount", "trend-01", "bad-dash-subaccount"),
+        "spec.subaccount",
+        "should match",
+    ),
+    Malformed(
+        "unknown-on-delete",
+        _edit(ENGINE, "spec.onDelete", "liquidate", "bad-on-delete"),
+        "spec.onDelete",
+        'Unsupported value: "liquidate"',
+    ),
+    Malformed(
+        "suspend-as-a-string",
+        _edit(ENGINE, "spec.suspend", "yes", "bad-suspend"),
+        "spec.suspend",
+        "must be of type boolean",
+    ),
+    # -- Engine: risk limits ---------------------------------------------------------------------
+    Malformed(
+        "leverage-above-ten-in-risk",
+        _edit(ENGINE, "spec.risk.maxLeverage", 11, "bad-risk-leverage"),
+        "spec.risk.maxLeverage",
+        "less than or equal to 10",
+    ),
+    Malformed(
+        "no-concurrent-position",
+        _edit(ENGINE, "spec.risk.maxConcurrentPositions", 0, "bad-positions"),
+        "spec.risk.maxConcurrentPositions",
+        "greater than or equal to 1",
+    ),
+    Malformed(
+        "concurrent-positions-as-a-string",
+        _edit(ENGINE, "spec.risk.maxConcurrentPositions", "4", "bad-positions-type"),
+        "spec.risk.maxConcurrentPositions",
+        "must be of type integer",
+    ),
+    Malformed(
+        "position-fraction-above-one",
+        _edit(ENGINE, "spec.risk.maxPositionFraction", 1.5, "bad-fraction"),
+        "spec.risk.maxPositionFraction",
+        "less than or equal to 1",
+    ),
+    Malformed(
+        "negative-weekly-loss-limit",
+        _edit(ENGINE, "spec.risk.weeklyLossLimit", -0.1, "bad-weekly"),
+        "spec.risk.weeklyLossLimit",
+        "greater than or equal to 0",
+    ),
+    Malformed(
+        "confidence-above-one",
+        _edit(ENGINE, "spec.risk.minSignalConfidence", 2, "bad-confidence"),
+        "spec.risk.minSignalConfidence",
+        "less than or equal to 1",
+    ),
+    # -- Engine: strategy parameters -------------------------------------------------------------
+    Malformed(
+        "sma-slow-above-2000",
+        _edit(ENGINE, "spec.params.trend.smaSlow", 5000, "bad-sma-slow"),
+        "spec.params.trend.smaSlow",
+        "less than or equal to 2000",
+    ),
+    Malformed(
+        "unknown-kline-interval",
+        _edit(ENGINE, "spec.params.trend.interval", "2h", "bad-interval"),
+        "spec.params.trend.interval",
+        'Unsupported value: "2h"',
+    ),
+    Malformed(
+        "risk-per-trade-above-one",
+        _edit(ENGINE, "spec.params.trend.riskPerTrade", 2, "bad-risk-per-trade"),
+        "spec.params.trend.riskPerTrade",
+        "less than or equal to 1",
+    ),
+    Malformed(
+        "zero-atr-stop",
+        _edit(ENGINE, "spec.params.trend.atrStopMultiple", 0, "bad-atr"),
+        "spec.params.trend.atrStopMultiple",
+        "greater than 0",
+    ),
+    Malformed(
+        "unknown-trend-parameter",
+        _edit(ENGINE, "spec.params.trend.fastSma", 20, "bad-param-name"),
+        "spec.params.trend.fastSma",
+        "unknown field",
+    ),
+    Malformed(
+        "core-hodl-weights-over-one",
+        _edit(
+            CORE,
+            "spec.params.coreHodl.targets",
+            [{"asset": "BTC", "weight": 0.7}, {"asset": "ETH", "weight": 0.4}],
+            "bad-core-weights",
+        ),
+        "spec.params.coreHodl.targets",
+        "must sum to at most 1",
+    ),
+    Malformed(
+        "core-hodl-duplicate-asset",
+        _edit(
+            CORE,
+            "spec.params.coreHodl.targets",
+            [{"asset": "BTC", "weight": 0.5}, {"asset": "BTC", "weight": 0.2}],
+            "bad-core-assets",
+        ),
+        "spec.params.coreHodl.targets[1]",
+        "Duplicate value",
+    ),
+    Malformed(
+        "core-hodl-limit-offset-above-5-percent",
+        _edit(CORE, "spec.params.coreHodl.limitOffset", 0.1, "bad-offset"),
+        "spec.params.coreHodl.limitOffset",
+        "less than or equal to 0.05",
+    ),
+    Malformed(
+        "funding-params-on-a-trend-engine",
+        _edit(ENGINE, "spec.params.funding", {"entryPeriods": 3}, "bad-funding-block"),
+        "spec.params.funding",
+        "only valid with strategy funding",
+    ),
+    Malformed(
+        "funding-entry-rate-above-1-percent",
+        _edit(FUNDING, "spec.params.funding.entryRate", 0.5, "bad-entry-rate"),
+        "spec.params.funding.entryRate",
+        "less than or equal to 0.01",
+    ),
+    Malformed(
+        "tactical-tranches-reversed",
+        _edit(TACTICAL, "spec.params.tactical.firstTrancheDrawdown", 0.8, "bad-tranches"),
+        "spec.params.tactical.firstTrancheDrawdown",
+        "firstTrancheDrawdown must be smaller than secondTrancheDrawdown",
+    ),
+    Malformed(
+        "tactical-positive-funding-threshold",
+        _edit(TACTICAL, "spec.params.tactical.fundingThreshold", 0.01, "bad-funding-threshold"),
+        "spec.params.tactical.fundingThreshold",
+        "less than or equal to 0",
+    ),
+    # -- Allocation ------------------------------------------------------------------------------
+    Malformed(
+        "weights-over-the-bound-by-a-millionth",
+        _edit(ALLOC, "spec.targets.3.weight", 0.050002, "bad-weights-bound"),
+        "spec.targets",
+        "must sum to at most 1",
+    ),
+    Malformed(
+        "allocation-engine-with-a-dot",
+        _edit(ALLOC, "spec.targets.0.engine", "core.hodl", "bad-target-name"),
+        "spec.targets[0].engine",
+        "should match",
+    ),
+    Malformed(
+        "allocation-without-targets",
+        _edit(ALLOC, "spec.targets", [], "bad-no-targets"),
+        "spec.targets",
+        "should have at least 1 items",
+    ),
+    Malformed(
+        "negative-weight",
+        _edit(ALLOC, "spec.targets.3.weight", -0.05, "bad-negative-weight"),
+        "spec.targets[3].weight",
+        "greater than or equal to 0",
+    ),
+    Malformed(
+        "drift-threshold-above-one",
+        _edit(ALLOC, "spec.driftThreshold", 2, "bad-drift"),
+        "spec.driftThreshold",
+        "less than or equal to 1",
+    ),
+    Malformed(
+        "weekly-calendar",
+        _edit(ALLOC, "spec.calendarFallback", "weekly", "bad-calendar"),
+        "spec.calendarFallback",
+        'Unsupported value: "weekly"',
+    ),
+    Malformed(
+        "negative-contribution",
+        _edit(ALLOC, "spec.monthlyContribution", -100, "bad-contribution"),
+        "spec.monthlyContribution",
+        "greater than or equal to 0",
+    ),
+    Malformed(
+        "master-secret-key-empty",
+        _edit(ALLOC, "spec.masterCredentials", {"secretName": "m", "apiSecretKey": ""}, "bad-mk"),
+        "spec.masterCredentials.apiSecretKey",
+        "at least 1 chars long",
+    ),
+    # -- CircuitBreakerPolicy --------------------------------------------------------------------
+    Malformed(
+        "level-five",
+        _edit(POLICY, "spec.levels.3.level", 5, "bad-level-five"),
+        "spec.levels[3].level",
+        "less than or equal to 4",
+    ),
+    Malformed(
+        "duplicate-level",
+        _edit(POLICY, "spec.levels.1.level", 1, "bad-dup-level"),
+        "spec.levels[1]",
+        "Duplicate value",
+    ),
+    Malformed(
+        "levels-out-of-order",
+        _edit(
+            POLICY,
+            "spec.levels",
+            [{"level": 2, "drawdown": 0.15}, {"level": 1, "drawdown": 0.1}],
+            "bad-level-order",
+        ),
+        "spec.levels",
+        "increasing level order",
+    ),
+    Malformed(
+        "zero-drawdown",
+        _edit(POLICY, "spec.levels.0.drawdown", 0, "bad-zero-drawdown"),
+        "spec.levels[0].drawdown",
+        "greater than 0",
+    ),
+    Malformed(
+        "policy-daily-above-weekly",
+        _edit(POLICY, "spec.dailyLossLimit", 0.2, "bad-policy-limits"),
+        "spec.dailyLossLimit",
+        "must not exceed weeklyLossLimit",
+    ),
+    Malformed(
+        "stale-after-zero",
+        _edit(POLICY, "spec.staleAfterSeconds", 0, "bad-stale"),
+        "spec.staleAfterSeconds",
+        "greater than or equal to 1",
+    ),
+    Malformed(
+        "unknown-on-unknown",
+        _edit(POLICY, "spec.onUnknown", "Panic", "bad-on-unknown"),
+        "spec.onUnknown",
+        'Unsupported value: "Panic"',
+    ),
+    Malformed(
+        "halt-deadline-above-an-hour",
+        _edit(POLICY, "spec.haltDeadlineSeconds", 100000, "bad-deadline"),
+        "spec.haltDeadlineSeconds",
+        "less than or equal to 3600",
+    ),
+    Malformed(
+        "five-levels",
+        _edit(
+            POLICY,
+            "spec.levels",
+            [{"level": n, "drawdown": n / 10} for n in (1, 2, 3, 4)]
+            + [{"level": 4, "drawdown": 0.5}],
+            "bad-five-levels",
+        ),
+        "spec.levels",
+        "must have at most 4 items",
+    ),
+    Malformed(
+        "selector-operator-like",
+        _edit(
+            POLICY,
+            "spec.selector",
+            {"matchExpressions": [{"key": "tier", "operator": "Like", "values": ["a"]}]},
+            "bad-selector",
+        ),
+        "spec.selector.matchExpressions[0].operator",
+        'Unsupported value: "Like"',
+    ),
+    Malformed(
+        "emergency-halt-as-a-string",
+        _edit(POLICY, "spec.emergencyHalt", "now", "bad-halt-type"),
+        "spec.emergencyHalt",
+        "must be of type boolean",
+    ),
 ]
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """An object at the edge of a rule: the API server and the models must both accept it, or
+    both refuse it. Numbers given as Decimal go on the wire as written (`to_json`)."""
+
+    id: str
+    manifest: dict[str, Any]
+    accepted: bool
+
+
+def _weights(*weights: Any) -> list[dict[str, Any]]:
+    return [{"engine": f"e{i}", "weight": w} for i, w in enumerate(weights)]
+
+
+def _resources(**limits: Any) -> dict[str, Any]:
+    return {"limits": limits}
+
+
+QUANTITY_EDGES: list[tuple[Any, bool]] = [
+    ("1.", True), (".5", True), ("1e3", True), ("1E-3", True), ("1.5Gi", True), (2, True),
+    ("0", True), ("1n", True), ("e3", False), (".", False), ("+1", False), ("-0", False),
+    ("1Ki ", False), ("1e1000", False), ("0x10", False),
+]  # fmt: skip
+
+BOUNDARIES: list[Boundary] = [
+    # Weights: CEL adds doubles in list order against 1.000001, and so do the models.
+    Boundary(
+        "sample-weights", _edit(ALLOC, "spec.targets", _weights(0.6, 0.2, 0.15, 0.05), "w1"), True
+    ),
+    Boundary(
+        "weights-one-in-decimals-above-one-in-doubles",
+        _edit(ALLOC, "spec.targets", _weights(0.05, 0.55, 0.3, 0.1), "w2"),
+        True,
+    ),
+    Boundary(
+        "weights-1.0000009",
+        _edit(ALLOC, "spec.targets", _weights(0.6, 0.2, 0.15, 0.0500009), "w3"),
+        True,
+    ),
+    Boundary(
+        "weights-1.0000011", _edit(ALLOC, "spec.targets", _weights(0.5, 0.5000011), "w4"), False
+    ),
+    Boundary(
+        "weights-at-the-bound-in-decimals-above-it-in-doubles",
+        _edit(ALLOC, "spec.targets", _weights(0.5, 0.500001), "w7"),
+        False,
+    ),
+    Boundary("integer-weights", _edit(ALLOC, "spec.targets", _weights(1, 0), "w5"), True),
+    Boundary("ten-tenths", _edit(ALLOC, "spec.targets", _weights(*[0.1] * 10), "w6"), True),
+    # Decimals longer than a double: the server compares the double, so do the models.
+    Boundary(
+        "daily-limit-a-hair-above-weekly",
+        _edit(ENGINE, "spec.risk.dailyLossLimit", Decimal("0.05000000000000000001"), "d1"),
+        True,
+    ),
+    Boundary(
+        "leverage-a-hair-above-ten",
+        _edit(ENGINE, "spec.risk.maxLeverage", Decimal("10.0000000000000000001"), "d2"),
+        True,
+    ),
+    Boundary(
+        "drawdown-a-hair-below-one",
+        _edit(POLICY, "spec.levels.3.drawdown", Decimal("0.99999999999999999999"), "d3"),
+        False,
+    ),
+    Boundary(
+        "drawdowns-equal-as-doubles",
+        _edit(POLICY, "spec.levels.1.drawdown", Decimal("0.10000000000000000001"), "d4"),
+        False,
+    ),
+    # An integral number where an integer goes: read as the integer by both.
+    Boundary(
+        "integer-written-4.0",
+        _edit(ENGINE, "spec.risk.maxConcurrentPositions", Decimal("4.0"), "i1"),
+        True,
+    ),
+    Boundary(
+        "integer-written-4.5",
+        _edit(ENGINE, "spec.risk.maxConcurrentPositions", Decimal("4.5"), "i2"),
+        False,
+    ),
+    # Names at the limit.
+    Boundary("name-of-55-characters", _named(ENGINE, "e" * 55), True),
+    Boundary("name-with-digits-and-dashes", _named(ENGINE, "trend-2-b"), True),
+    # Quantities: the models' grammar is a subset of Kubernetes' and the CEL rule asks both.
+    *(
+        Boundary(
+            f"quantity-{i}", _edit(ENGINE, "spec.resources", _resources(memory=q), f"q{i}"), ok
+        )
+        for i, (q, ok) in enumerate(QUANTITY_EDGES)
+    ),
+    Boundary(
+        "request-equal-to-limit-in-other-units",
+        _edit(ENGINE, "spec.resources", {"requests": {"cpu": 1}, "limits": {"cpu": "1000m"}}, "r1"),
+        True,
+    ),
+    Boundary(
+        "request-a-millicore-above-limit",
+        _edit(ENGINE, "spec.resources", {"requests": {"cpu": "1001m"}, "limits": {"cpu": 1}}, "r2"),
+        False,
+    ),
+]
+
+
+def to_json(obj: Any) -> str:
+    """JSON with Decimals written as the numbers they are (not as doubles)."""
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {to_json(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, list):
+        return "[" + ", ".join(to_json(v) for v in obj) + "]"
+    return json.dumps(obj)

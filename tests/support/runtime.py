@@ -232,3 +232,29 @@ def make_runtime(
         **(extra_env or {}),
     }
     return RuntimeProcess(directory, env, health, metrics)
+
+
+def pod_runtime(
+    directory: Path, *, engine: str, namespace: str, config: str, api_key: str, api_secret: str,
+    kubeconfig: Path, database_url: str, redis_url: str,
+) -> RuntimeProcess:  # fmt: skip
+    """The runtime as its pod runs it: the operator's engine.json (from the ConfigMap), the keys
+    from the credentials Secret, the Engine's name and namespace, access to the API server."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "engine.json").write_text(config)
+    health, metrics = free_port(), free_port()
+    env = {
+        **os.environ,
+        "EE_CONFIG_PATH": str(directory / "engine.json"),
+        "EE_ENGINE_NAME": engine,
+        "EE_ENGINE_NAMESPACE": namespace,
+        "EE_POD_NAME": f"{engine}-runtime-0",
+        "EE_DATABASE_URL": database_url,
+        "EE_REDIS_URL": redis_url,
+        "EE_HEALTH_PORT": str(health),
+        "EE_METRICS_PORT": str(metrics),
+        "BYBIT_API_KEY": api_key,
+        "BYBIT_API_SECRET": api_secret,
+        "KUBECONFIG": str(kubeconfig),
+    }
+    return RuntimeProcess(directory, env, health, metrics)

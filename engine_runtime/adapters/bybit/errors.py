@@ -6,6 +6,7 @@
   `InsufficientFundsError` is the rejection for money, `OrderNotFoundError` for an order that
   is gone, `DuplicateOrderError` (110072) says an order with this orderLinkId already exists;
 * `FatalError`: the keys, permissions or IP are refused; the runtime stops trading.
+  `UnknownKeyError` (10003) is the venue not knowing the API key at all.
 
 `OrderRefused` is the runtime's own refusal, raised before a request is sent (see
 `governance.gate`); it is a rejection, so it is recorded like one.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 RATE_LIMIT = 10006
+UNKNOWN_API_KEY = 10003
 DUPLICATE_ORDER_LINK_ID = 110072
 RETRYABLE_CODES = frozenset({10000, 10002, 10006, 10016, 10019, 10429, 30034, 30035, 130150})
 FATAL_CODES = frozenset({10003, 10004, 10005, 10007, 10008, 10009, 10010, 10027, 33004})
@@ -59,6 +61,10 @@ class FatalError(VenueError):
     pass
 
 
+class UnknownKeyError(FatalError):
+    """The venue does not know this API key ("API key is invalid")."""
+
+
 class OrderRefused(RejectedError):
     """Refused by the runtime itself before it left the process (a halt in force, governance
     unconfirmed): the venue never saw it. Code 0, like transport errors."""
@@ -84,6 +90,8 @@ def classify(
     """The one mapping from a Bybit retCode to the runtime's error kinds."""
     if code in RETRYABLE_CODES:
         return RetryableError(code, message, retry_after(headers, now_ms))
+    if code == UNKNOWN_API_KEY:
+        return UnknownKeyError(code, message)
     if code in FATAL_CODES:
         return FatalError(code, message)
     if code == DUPLICATE_ORDER_LINK_ID:

@@ -30,6 +30,16 @@ class Weights:
         return max(self.drift.values(), default=Decimal(0))
 
 
+def shares(targets: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """The targets as shares of the whole: as given, or scaled down to sum to exactly 1 when
+    they sum above it. The API accepts weights summing to up to WEIGHTS_SUM_BOUND (1.000001:
+    it adds them as doubles, as CEL does), and capital cannot be allocated 1.000001 times."""
+    total = sum(targets.values(), Decimal(0))
+    if total <= 1:
+        return dict(targets)
+    return {name: weight / total for name, weight in targets.items()}
+
+
 def weights(targets: Mapping[str, Decimal], equities: Mapping[str, Decimal]) -> Weights:
     total = sum((equities.get(name, Decimal(0)) for name in targets), Decimal(0))
     current = {

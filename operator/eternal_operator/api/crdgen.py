@@ -88,7 +88,10 @@ def _structural(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     if node.get("x-kubernetes-int-or-string"):
-        keep = ("description", "default", "x-kubernetes-int-or-string")
+        keep = (
+            "description", "default", "maxLength", "x-kubernetes-int-or-string",
+            "x-kubernetes-validations",
+        )  # fmt: skip
         return {k: v for k, v in node.items() if k in keep}
     if "anyOf" in node:
         node = _collapse_any_of(node)
@@ -129,6 +132,14 @@ def kind_schema(info: KindInfo) -> Schema:
     props["apiVersion"] = {"type": "string", "description": "The API version."}
     props["kind"] = {"type": "string", "description": "The kind."}
     props["metadata"] = {"type": "object"}
+    if info.name_rules:  # the only metadata a CRD may restrict: name (and generateName)
+        name = {
+            "type": "string",
+            "maxLength": 253,
+            "description": f"The {info.kind}'s name; the names of what it owns derive from it.",
+            "x-kubernetes-validations": list(info.name_rules),
+        }
+        props["metadata"]["properties"] = {"name": name}
     if "status" in props:
         props["status"].pop("default", None)
     schema["description"] = info.description

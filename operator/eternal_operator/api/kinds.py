@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
 from .v1alpha1 import GROUP, Allocation, CircuitBreakerPolicy, Engine
+from .v1alpha1.base import cel
+from .v1alpha1.names import ENGINE_NAME_MESSAGE, ENGINE_NAME_RULE
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class KindInfo:
     short_names: tuple[str, ...]
     description: str
     columns: tuple[PrinterColumn, ...] = field(default_factory=tuple)
+    name_rules: tuple[dict[str, Any], ...] = ()
+    """CEL rules on metadata.name, beyond the DNS subdomain the API server requires."""
 
     @property
     def crd_name(self) -> str:
@@ -53,6 +58,7 @@ KINDS: tuple[KindInfo, ...] = (
             PrinterColumn("Level", ".status.governance.level", "integer", "Breaker level."),
             AGE,
         ),
+        name_rules=(cel(ENGINE_NAME_RULE, ENGINE_NAME_MESSAGE),),
     ),
     KindInfo(
         model=Allocation,

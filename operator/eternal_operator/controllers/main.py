@@ -11,13 +11,14 @@ from typing import Any
 
 import kopf
 
-from eternal_operator.api.v1alpha1 import GROUP, VERSION
+from eternal_operator.api.v1alpha1 import GROUP, VERSION, Phase
 from eternal_operator.controllers.allocation import reconcile as allocation_reconcile
 from eternal_operator.controllers.policy import release
 from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor, PolicySnapshot
 from eternal_operator.metrics import OBJECT_WRITES, RECONCILE_DURATION, RECONCILE_ERRORS, RECONCILES
 from eternal_operator.settings import OperatorSettings
 
+from .engine import failures
 from .engine import reconcile as engine_reconcile
 
 ENGINES = (GROUP, VERSION, "engines")
@@ -25,6 +26,8 @@ POLICIES = (GROUP, VERSION, "circuitbreakerpolicies")
 ALLOCATIONS = (GROUP, VERSION, "allocations")
 
 log = logging.getLogger(__name__)
+BACKOFF_SLACK_S = 0.25
+"""A retry kopf schedules may wake this much before the backoff's own clock says go."""
 
 
 def _event_sink(namespace: str, policy_body: kopf.Body, engine_uids: dict[str, str]) -> Any:
@@ -53,32 +56,77 @@ async def _run(
     *,
     retry: bool,
 ) -> None:
+    uid = body.metadata.uid or ""
+    # After a failed pass (maybe the one this waited behind), the next waits out its delay,
+    # unless the Engine changed since: a new spec is tried at once.
+    wait = memo.backoff.remaining(uid, body.metadata.get("generation"))
+    if wait > BACKOFF_SLACK_S:
+        if retry:
+            raise kopf.TemporaryError(f"backing off after a failed pass: {wait:.0f}s", delay=wait)
+        return
     started = time.perf_counter()
+    failure: failures.Failure | None = None
     try:
         outcome = await step(memo.ctx, body)
-    except Exception:
+    except Exception as error:  # the boundary: every failure is a condition, an Event, a retry
         RECONCILE_ERRORS.labels(kind).inc()
         RECONCILES.labels(kind, "error").inc()
-        raise
+        failure, outcome, delay = _failed(memo, body, error, logged_by_kopf=retry)
+    else:
+        memo.backoff.succeeded(uid)
+        RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     finally:
         RECONCILE_DURATION.labels(kind).observe(time.perf_counter() - started)
-    RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     for written in outcome.changed:
         OBJECT_WRITES.labels(written).inc()
     current = body.get("status") or {}
     for key, value in outcome.status.items():
         if current.get(key) != value:  # compare before writing: an unchanged pass patches nothing
             patch.status[key] = value
-    # A timer and a change handler may both see the same stale phase: announce a phase once.
-    phase, uid = outcome.status.get("phase"), body.metadata.uid
+    # A timer and a change handler may both see the same stale phase: announce a phase once;
+    # and an Event that says it happens once (a shutdown's) once per its `once`.
+    phase = outcome.status.get("phase")
+    announced = memo.announced.setdefault(uid, {})
     for event in outcome.events:
         if event.reason.startswith("Phase") and memo.phases.get(uid) == phase:
             continue
+        if event.once is not None:
+            if announced.get(event.reason) == event.once:
+                continue
+            announced[event.reason] = event.once
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     if phase:
         memo.phases[uid] = phase
+    if failure is not None:
+        if retry:  # kopf logs it in one line and runs the handler again after the delay
+            raise kopf.TemporaryError(f"{failure.message}; next attempt in {delay:.0f}s", delay)
+        return  # the timer: its next passes wait out the backoff
     if retry and outcome.retry_after is not None:
         raise kopf.TemporaryError(outcome.retry_reason, delay=outcome.retry_after)
+
+
+def _failed(
+    memo: kopf.Memo, body: kopf.Body, error: Exception, *, logged_by_kopf: bool
+) -> tuple[failures.Failure, engine_reconcile.Outcome, float]:
+    """A failed pass: its status (Ready False, typed), a Warning Event, one log line (kopf's,
+    for a change handler; a traceback only for the first of an unexpected kind) and the delay."""
+    uid, meta = body.metadata.uid or "", body.metadata
+    failure = failures.classify(error)
+    delay = memo.backoff.failed(uid, body.metadata.get("generation"))
+    where = f"Engine {meta.namespace}/{meta.name}"
+    if not failure.expected and memo.backoff.failures(uid) == 1:
+        log.error("%s: %s; next attempt in %.0fs", where, failure.message, delay, exc_info=error)
+    elif not logged_by_kopf:
+        log.warning("%s: %s; next attempt in %.0fs", where, failure.message, delay)
+    now = memo.ctx.clock()
+    outcome = engine_reconcile.Outcome(status=failures.status_of(body, failure, now, delay))
+    message = f"{failure.message}; next attempt in {delay:.0f}s"
+    outcome.events.append(engine_reconcile.Event("Warning", "ReconcileFailed", message))
+    before = (body.get("status") or {}).get("phase")
+    if failure.blocking and before != Phase.FAILED.value:
+        detail = f"{before or 'None'} -> {Phase.FAILED.value}: {failure.message}"
+        outcome.events.append(engine_reconcile.Event("Warning", "PhaseFailed", detail))
+    return failure, outcome, delay
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
@@ -259,3 +307,5 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             await _run("Engine", engine_reconcile.finalize, memo, body, patch, retry=True)
         memo.locks.forget(body.metadata.uid)
         memo.phases.pop(body.metadata.uid, None)
+        memo.announced.pop(body.metadata.uid, None)
+        memo.backoff.forget(body.metadata.uid or "")

@@ -108,3 +108,21 @@ def test_a_round_waits_for_equity_measured_after_the_transfers_that_moved_it() -
     assert plan.unsettled(moves, measured) == ["core", "funding"]
     # An engine dropped from the targets is not waited for.
     assert plan.unsettled(moves, {"trend": after, "funding": after}) == []
+
+
+def test_weights_the_api_accepts_above_one_become_shares_of_at_most_the_whole() -> None:
+    # 1.0000009: within the API's bound (CEL adds doubles), more than the capital there is.
+    targets = {
+        "a": D("0.6"),
+        "b": D("0.2"),
+        "c": D("0.15"),
+        "d": D("0.0500009"),
+    }
+    shares = plan.shares(targets)
+    total = D("100000")
+    assert sum(shares.values()) <= 1
+    assert sum(shares.values()) > D("0.99999999999999999")
+    assert sum(total * s for s in shares.values()) <= total
+    assert shares["a"] < targets["a"]
+    under = {"a": D("0.6"), "b": D("0.3")}
+    assert plan.shares(under) == under  # the rest stays in the master account

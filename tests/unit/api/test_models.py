@@ -16,8 +16,9 @@ from eternal_operator.api.v1alpha1 import (
     StrategyParams,
     Venue,
 )
+from eternal_operator.api.v1alpha1.base import WEIGHTS_SUM_RULE, weights_within_bound
 from eternal_operator.api.v1alpha1.strategy_params import CoreHodlParams, TrendParams
-from support.malformed import CASES, SAMPLES, Malformed, sample
+from support.malformed import BOUNDARIES, CASES, SAMPLES, Boundary, Malformed, sample
 
 pytestmark = pytest.mark.unit
 
@@ -65,6 +66,42 @@ def test_sample_fleet_is_the_eternal_engine() -> None:
 def test_malformed_object_is_refused(case: Malformed) -> None:
     with pytest.raises(ValidationError):
         parse(case.manifest)
+
+
+def test_the_table_is_large_and_its_cases_distinct() -> None:
+    assert len(CASES) >= 60
+    assert len({c.id for c in CASES}) == len(CASES)
+    assert len({(c.manifest["kind"], c.manifest["metadata"]["name"]) for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", BOUNDARIES, ids=lambda c: c.id)
+def test_a_boundary_object_is_decided_as_the_server_decides(case: Boundary) -> None:
+    # tests/cluster/test_crds.py checks the same verdicts against the real API server.
+    if case.accepted:
+        parse(case.manifest)
+    else:
+        with pytest.raises(ValidationError):
+            parse(case.manifest)
+
+
+def test_numbers_are_read_as_the_server_stores_them() -> None:
+    manifest = sample("engine-trend.yaml")
+    manifest["spec"]["risk"]["dailyLossLimit"] = Decimal("0.02000000000000000001")
+    manifest["spec"]["params"]["trend"]["riskPerTrade"] = 0.01
+    engine = Engine.model_validate(manifest)
+    assert engine.spec.risk.daily_loss_limit == Decimal("0.02")  # what the server gives back
+    assert engine.spec.strategy_params().risk_per_trade == Decimal("0.01")
+    assert Engine.model_validate(engine.model_dump(mode="json", by_alias=True)) == engine
+
+
+def test_allocation_weights_sum_as_cel_sums_them() -> None:
+    # 0.05 + 0.55 + 0.3 + 0.1 is 1.0000000000000002 in doubles, under the bound: both accept.
+    assert weights_within_bound([Decimal("0.05"), Decimal("0.55"), Decimal("0.3"), Decimal("0.1")])
+    assert weights_within_bound([Decimal("0.5"), Decimal("0.5000009")])
+    # At the bound in decimals, 1.0000010000000001 in doubles: refused, as CEL refuses it.
+    assert not weights_within_bound([Decimal("0.5"), Decimal("0.500001")])
+    assert not weights_within_bound([Decimal("0.5"), Decimal("0.5000011")])
+    assert WEIGHTS_SUM_RULE == "self.map(t, t.weight).sum() <= 1.000001"
 
 
 def test_decimal_fields_stay_exact() -> None:

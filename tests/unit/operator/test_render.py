@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from eternal_operator.api.runtime_config import RuntimeConfig
-from eternal_operator.api.v1alpha1 import Engine
+from eternal_operator.api.v1alpha1 import Engine, names
 from eternal_operator.controllers.engine import render
 from eternal_operator.settings import OperatorSettings
 from support.malformed import sample
@@ -135,3 +136,47 @@ def test_resources_default_and_follow_the_spec() -> None:
         "requests": {"cpu": "250m"},
         "limits": {"memory": "1Gi"},
     }
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # A memory limit below the default request: the default request must not be rendered.
+        (
+            {"limits": {"memory": "128Mi"}},
+            {"requests": {"cpu": "100m"}, "limits": {"memory": "128Mi"}},
+        ),
+        # A memory request above the default limit: the default limit must not be rendered.
+        (
+            {"requests": {"memory": "1Gi"}},
+            {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {}},
+        ),
+        (
+            {"requests": {"cpu": 1}, "limits": {"cpu": 2}},
+            {
+                "requests": {"cpu": "1", "memory": "256Mi"},
+                "limits": {"cpu": "2", "memory": "512Mi"},
+            },
+        ),
+    ],
+)
+def test_a_default_never_contradicts_a_resource_the_spec_sets(
+    given: dict[str, dict[str, object]], expected: dict[str, dict[str, str]]
+) -> None:
+    dep = render.render_all(engine(resources=given), REF, SETTINGS, replicas=1)[-1]
+    assert dep["spec"]["template"]["spec"]["containers"][0]["resources"] == expected
+
+
+def test_every_derived_name_fits_for_the_longest_name_the_crd_allows() -> None:
+    longest = "e" * names.ENGINE_NAME_MAX
+    assert names.engine_name_problem(longest) is None
+    assert names.engine_name_problem(longest + "e") is not None
+    ref = render.EngineRef(name=longest, namespace="fleet", uid="u")
+    objs = render.render_all(engine(), ref, SETTINGS, replicas=1)
+    service = by_kind(objs)["Service"]["metadata"]["name"]  # type: ignore[index]
+    assert len(service) == 63  # a DNS-1035 label at its limit
+    assert re.fullmatch(names.DNS_1035_LABEL, service)
+    for obj in objs:
+        assert len(obj["metadata"]["name"]) <= 253  # type: ignore[index]
+        assert all(len(v) <= 63 for v in obj["metadata"]["labels"].values())  # type: ignore[index]
+    assert len(render.credentials_ref(engine(), ref)[0]) <= 253

@@ -10,6 +10,7 @@ from eternal_operator.api.v1alpha1 import Phase
 from eternal_operator.api.v1alpha1.engine import (
     GovernanceDirective,
     RuntimeReport,
+    RuntimeStartError,
     ShutdownReason,
     ShutdownRequest,
 )
@@ -38,6 +39,14 @@ def beat(seconds_ago: float, **kw: object) -> RuntimeReport:
     return RuntimeReport(heartbeat=NOW - timedelta(seconds=seconds_ago), **kw)  # type: ignore[arg-type]
 
 
+def failed_start(seconds_ago: float, beat_seconds_ago: float | None = None) -> RuntimeReport:
+    error = RuntimeStartError(
+        message="symbol NOPEUSDT (linear) is not listed", time=NOW - timedelta(seconds=seconds_ago)
+    )
+    beat_at = NOW - timedelta(seconds=beat_seconds_ago) if beat_seconds_ago is not None else None
+    return RuntimeReport(heartbeat=beat_at, venue_connected=True, start_error=error)
+
+
 @pytest.mark.parametrize(
     ("obs", "phase"),
     [
@@ -53,10 +62,40 @@ def beat(seconds_ago: float, **kw: object) -> RuntimeReport:
             observed(runtime=beat(5, flat=True), governance=GovernanceDirective(halt=True)),
             Phase.HALTED,
         ),
+        (observed(runtime=failed_start(10)), Phase.FAILED),
+        (observed(runtime=failed_start(10, beat_seconds_ago=20)), Phase.FAILED),
+        # A runtime that reported after the failed start has started since.
+        (observed(runtime=failed_start(10, beat_seconds_ago=5)), Phase.RUNNING),
+        (observed(runtime=failed_start(10), suspended=True), Phase.SUSPENDED),
+        (
+            observed(problem=Problem(EngineReason.SECRET_NOT_FOUND, "x"), suspended=True),
+            Phase.SUSPENDED,
+        ),
     ],
 )
 def test_phase(obs: Observed, phase: Phase) -> None:
     assert phase_of(obs) is phase
+
+
+def ready(obs: Observed) -> tuple[str, str, str]:
+    condition = conditions_of(obs, phase_of(obs), [])[0]
+    assert condition.type == "Ready"
+    return condition.status.value, condition.reason, condition.message
+
+
+def test_a_runtime_that_cannot_start_is_failed_with_its_message() -> None:
+    assert ready(observed(runtime=failed_start(3))) == (
+        "False", "RuntimeFailed", "the runtime cannot start: symbol NOPEUSDT (linear) is not listed"
+    )  # fmt: skip
+
+
+def test_a_halted_engine_says_governance_halted_it_and_why() -> None:
+    directive = GovernanceDirective(halt=True, reason="level 4: drawdown 0.26 >= 0.25")
+    for runtime in (None, beat(5), beat(5, flat=True)):
+        status, reason, message = ready(observed(runtime=runtime, governance=directive))
+        assert (status, reason) == ("False", "HaltDirective")
+        assert message == "halted by governance: level 4: drawdown 0.26 >= 0.25"
+        assert "heartbeat" not in message
 
 
 def test_conditions_name_the_problem_and_keep_transition_times() -> None:

@@ -13,6 +13,7 @@ from engine_runtime.adapters.bybit.errors import (
     OrderNotFoundError,
     RejectedError,
     RetryableError,
+    UnknownKeyError,
     classify,
     classify_http,
 )
@@ -26,7 +27,9 @@ def test_error_kinds() -> None:
     assert isinstance(storm, RetryableError)
     assert storm.retry_after_s == pytest.approx(0.5)
     assert isinstance(classify(10006, "x"), RetryableError)
+    assert isinstance(classify(10003, "invalid key"), UnknownKeyError)
     assert isinstance(classify(10003, "invalid key"), FatalError)
+    assert not isinstance(classify(10004, "sign"), UnknownKeyError)
     assert isinstance(classify(110007, "not enough"), InsufficientFundsError)
     assert isinstance(classify(110072, "dup"), DuplicateOrderError)
     assert isinstance(classify(110001, "gone"), OrderNotFoundError)

@@ -14,7 +14,7 @@ from engine_runtime.governance.obedience import Governor
 from engine_runtime.model.reports import CoinBalance, WalletReport
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.logs import Redactor
-from engine_runtime.reporting.status import build_report, money, status_patch
+from engine_runtime.reporting.status import build_report, money, start_error_patch, status_patch
 from support.runtime import engine_json
 
 pytestmark = pytest.mark.unit
@@ -99,6 +99,15 @@ def test_report_and_patch_shape() -> None:
     assert body["appliedDirective"] == 4
     assert body["heartbeat"].startswith("2026-01-01T00:00:00")
     assert body["lastError"] is None  # sent as null: clears an old error
+    assert body["startError"] is None  # a runtime that reports has started: clears it too
+
+
+def test_a_start_error_patch_writes_only_the_start_error() -> None:
+    patch = start_error_patch("x" * 2000, datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC))
+    assert list(patch["status"]["runtime"]) == ["startError"]
+    error = patch["status"]["runtime"]["startError"]
+    assert len(error["message"]) == 1024
+    assert error["time"].startswith("2026-01-01T00:00:00")
 
 
 def test_governor_flags_change_on_observe() -> None:

@@ -9,13 +9,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import ApiModel, Fraction, cel, rules
+from .base import WEIGHTS_SUM_RULE, ApiModel, Fraction, cel, rules, weights_within_bound
 from .common import Conditions, DecimalString, EngineName, SecretKeys
 from .engine import ObjectMeta
 from .strategy_params import CalendarPeriod
-
-WEIGHTS_SUM_RULE = "self.map(t, t.weight).sum() <= 1.000001"
-"""CEL sums doubles, so the bound allows for binary rounding (0.6+0.2+0.15+0.05 > 1 in floats)."""
 
 
 class AllocationTarget(ApiModel):
@@ -65,7 +62,7 @@ class AllocationSpec(ApiModel):
         names = [t.engine for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError("targets name an engine more than once")
-        if sum(t.weight for t in self.targets) > 1:
+        if not weights_within_bound(t.weight for t in self.targets):
             raise ValueError("targets weights must sum to at most 1")
         return self
 

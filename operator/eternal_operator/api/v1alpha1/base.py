@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -24,9 +25,62 @@ class ApiModel(BaseModel):
         use_enum_values=False,
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_as_the_server_reads_it(cls, value: Any, info: ValidationInfo) -> Any:
+        # What the API server refuses by type, refused here too (pydantic alone would read
+        # "yes" as true and "5" as 5); and every Decimal read as the server stores the number
+        # (`as_stored`) before its bounds are checked, so both accept and refuse alike.
+        field = cls.model_fields.get(info.field_name or "")
+        kinds = (field.annotation, *get_args(field.annotation)) if field is not None else ()
+        if Decimal in kinds:
+            return as_stored(value)
+        if bool in kinds and value is not None and not isinstance(value, bool):
+            raise ValueError("must be of type boolean")
+        if int in kinds and isinstance(value, str | bool):
+            raise ValueError("must be of type integer")
+        return value
+
+
+def as_stored(value: Any) -> Any:
+    """A number as the API server keeps it, so that Python compares what the server compares.
+
+    The API server decodes a JSON number into a float64 (an int64 when integral) and checks
+    bounds and CEL rules on that, so `0.05000000000000000001` is stored, compared and returned
+    as `0.05`. Read the same way here (the shortest decimal of that double, which is the number
+    as written for anything of 15 significant digits or fewer), the bounds and cross-field rules
+    of the models decide as the server's do. Money keeps its digits: it is not that long.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return value  # refused by the Decimal validation that follows
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return Decimal(value)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError, InvalidOperation):
+        return value
+    return Decimal(repr(number)) if number not in (float("inf"), float("-inf")) else value
+
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1)]
 """A share between 0 and 1 (weights, drawdowns, multipliers)."""
+
+WEIGHTS_SUM_BOUND = 1.000001
+"""Weights may sum to this much: CEL adds them as doubles, where 0.05 + 0.55 + 0.3 + 0.1 is
+1.0000000000000002, so the bound leaves room for binary rounding (the allocation scales targets
+that sum above 1 down to 1)."""
+
+WEIGHTS_SUM_RULE = f"self.map(t, t.weight).sum() <= {WEIGHTS_SUM_BOUND}"
+"""CEL on a list of `{weight}` objects; `weights_within_bound` is its Python twin."""
+
+
+def weights_within_bound(weights: Iterable[Decimal]) -> bool:
+    """WEIGHTS_SUM_RULE evaluated as CEL does: doubles added one by one in list order (not
+    `sum()`, which compensates rounding from Python 3.12 on), against the same bound."""
+    total = 0.0
+    for weight in weights:
+        total += float(weight)
+    return total <= WEIGHTS_SUM_BOUND
 
 
 def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:

@@ -7,9 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from .base import ApiModel
+from . import quantity
+from .base import ApiModel, cel, rules
+from .names import DNS_1035_LABEL, ENGINE_NAME_MAX
 
 GROUP = "trading.eternal-engine.io"
 VERSION = "v1alpha1"
@@ -19,7 +21,8 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 ObjectName = Annotated[str, Field(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
-EngineName = Annotated[str, Field(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
+EngineName = Annotated[str, Field(pattern=DNS_1035_LABEL, min_length=1, max_length=ENGINE_NAME_MAX)]
+"""A name an Engine can have (see names.py)."""
 DecimalString = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", max_length=40)]
 """Money in status is a decimal string (as Bybit sends it), never a float."""
 
@@ -109,33 +112,86 @@ class LabelSelector(ApiModel):
     )
 
 
+SecretKey = Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", min_length=1, max_length=253)]
+"""A key of a Secret's data, as Kubernetes allows them (the runtime's env refers to it)."""
+
+
 class SecretKeys(ApiModel):
     """Where an API key pair lives: a Secret in the object's namespace and the keys inside it."""
 
     secret_name: ObjectName = Field(description="Name of the Secret in the same namespace.")
-    api_key_key: str = Field(
-        default="apiKey", max_length=253, description="Key in the Secret holding the API key."
+    api_key_key: SecretKey = Field(
+        default="apiKey", description="Key in the Secret holding the API key."
     )
-    api_secret_key: str = Field(
-        default="apiSecret",
-        max_length=253,
-        description="Key in the Secret holding the API secret.",
+    api_secret_key: SecretKey = Field(
+        default="apiSecret", description="Key in the Secret holding the API secret."
     )
 
+
+def _quantity(value: int | str) -> int | str:
+    if not quantity.is_quantity(value):
+        raise ValueError(quantity.QUANTITY_MESSAGE)
+    return value
+
+
+def _resource_names(values: dict[str, int | str]) -> dict[str, int | str]:
+    unknown = sorted(set(values) - set(quantity.RESOURCE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown resources {unknown}: {_NAMES_MESSAGE}")
+    return values
+
+
+_NAMES_MESSAGE = "keys must be " + ", ".join(quantity.RESOURCE_NAMES[:-1])
+_NAMES_MESSAGE += f" or {quantity.RESOURCE_NAMES[-1]}"
 
 Quantity = Annotated[
     int | str,
-    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+    AfterValidator(_quantity),
+    Field(
+        json_schema_extra={
+            "x-kubernetes-int-or-string": True,
+            "maxLength": quantity.QUANTITY_MAX_LENGTH,
+            **rules(cel(quantity.VALUE_RULE, quantity.QUANTITY_MESSAGE)),
+        }
+    ),
 ]
-"""A Kubernetes quantity: 1, "500m", "512Mi"."""
+"""A Kubernetes quantity: 1, "500m", "512Mi" (quantity.py says which)."""
+
+ResourceList = Annotated[dict[str, Quantity], AfterValidator(_resource_names)]
+_RESOURCE_NAMES_RULES = rules(cel(quantity.NAMES_RULE, _NAMES_MESSAGE))
+
+_WITHIN_LIMITS_MESSAGE = "a request must not exceed the limit of the same resource"
 
 
 class Resources(ApiModel):
-    """CPU and memory for the runtime container (Kubernetes quantities)."""
+    """CPU, memory and ephemeral storage for the runtime container (Kubernetes quantities).
 
-    requests: dict[str, Quantity] = Field(
-        default_factory=dict, max_length=8, description="Requested resources, e.g. cpu: 100m."
+    A resource given in neither map keeps the operator's default (cpu 100m requested, memory
+    256Mi requested and 512Mi limited)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(quantity.WITHIN_LIMITS_RULE, _WITHIN_LIMITS_MESSAGE, ".requests")
+        )
     )
-    limits: dict[str, Quantity] = Field(
-        default_factory=dict, max_length=8, description="Resource limits, e.g. memory: 512Mi."
+
+    requests: ResourceList = Field(
+        default_factory=dict,
+        max_length=len(quantity.RESOURCE_NAMES),
+        description="Requested resources, e.g. cpu: 100m.",
+        json_schema_extra=_RESOURCE_NAMES_RULES,
     )
+    limits: ResourceList = Field(
+        default_factory=dict,
+        max_length=len(quantity.RESOURCE_NAMES),
+        description="Resource limits, e.g. memory: 512Mi.",
+        json_schema_extra=_RESOURCE_NAMES_RULES,
+    )
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> Resources:
+        for name, requested in self.requests.items():
+            limit = self.limits.get(name)
+            if limit is not None and quantity.parse(requested) > quantity.parse(limit):
+                raise ValueError(f"requests.{name}: {_WITHIN_LIMITS_MESSAGE}")
+        return self

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from .base import ApiModel, Fraction, cel, rules
 from .common import Conditions, DecimalString, Resources, SecretKeys
+from .names import engine_name_problem
 from .strategy_params import (
     CoreHodlParams,
     FundingParams,
@@ -160,8 +161,10 @@ class EngineSpec(ApiModel):
     )
     image: str | None = Field(
         default=None,
+        min_length=1,
         max_length=512,
-        description="Runtime image; the operator's default when unset.",
+        pattern=r"^[^\s]+$",
+        description="Runtime image (no whitespace); the operator's default when unset.",
     )
     resources: Resources = Field(
         default_factory=Resources, description="CPU and memory for the runtime container."
@@ -169,6 +172,8 @@ class EngineSpec(ApiModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> EngineSpec:
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError("spec.symbols lists a symbol more than once")
         for strategy, block in PARAMS_BLOCKS.items():
             if getattr(self.params, _snake(block)) is not None and self.strategy != strategy:
                 raise ValueError(
@@ -259,6 +264,13 @@ class PositionReport(ApiModel):
     unrealized_pnl: DecimalString = Field(description="Unrealized PnL in USDT.")
 
 
+class RuntimeStartError(ApiModel):
+    """A runtime that could not start says why before it exits."""
+
+    message: str = Field(max_length=1024, description="What stopped the start.")
+    time: datetime = Field(description="When.")
+
+
 class RuntimeReport(ApiModel):
     """What the runtime reports every few seconds (written by the runtime only)."""
 
@@ -293,6 +305,11 @@ class RuntimeReport(ApiModel):
         max_length=20,
         description="What a flatten could not close, and why (below the venue's minimum, no "
         "market to sell on): reported, never hidden.",
+    )
+    start_error: RuntimeStartError | None = Field(
+        default=None,
+        description="Why the runtime could not start (a symbol the venue does not list, a key "
+        "it refuses); cleared by the first report of a runtime that started.",
     )
 
 
@@ -422,3 +439,11 @@ class Engine(ApiModel):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: EngineSpec = Field(json_schema_extra=_SPEC_RULES)
     status: EngineStatus | None = None
+
+    @model_validator(mode="after")
+    def _buildable_name(self) -> Engine:
+        # The CRD checks metadata.name too (names.ENGINE_NAME_RULE); unnamed models (specs
+        # parsed on their own) have nothing to check.
+        if self.metadata.name is not None and (problem := engine_name_problem(self.metadata.name)):
+            raise ValueError(problem)
+        return self

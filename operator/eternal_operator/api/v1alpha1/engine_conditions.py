@@ -18,6 +18,14 @@ class EngineConditionType(StrEnum):
 
 class EngineReason(StrEnum):
     RUNTIME_REPORTING = "RuntimeReporting"
+    RUNTIME_FAILED = "RuntimeFailed"
+    """The runtime reported that it cannot start (status.runtime.startError)."""
+    OBJECT_REFUSED = "ObjectRefused"
+    """The API server refused an object the operator renders for the Engine."""
+    API_SERVER_UNAVAILABLE = "ApiServerUnavailable"
+    """The API server did not answer, or answered with a server error: retried with backoff."""
+    RECONCILE_ERROR = "ReconcileError"
+    """The reconcile failed unexpectedly (the message says what): retried with backoff."""
     RUNTIME_STARTING = "RuntimeStarting"
     RUNTIME_NOT_CREATED = "RuntimeNotCreated"
     HEARTBEAT_STALE = "HeartbeatStale"

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
 
-from .base import ApiModel, Fraction, cel, rules
+from .base import WEIGHTS_SUM_RULE, ApiModel, Fraction, cel, rules, weights_within_bound
 
 
 class CalendarPeriod(StrEnum):
@@ -64,12 +64,7 @@ class CoreHodlParams(ApiModel):
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["asset"],
-            **rules(
-                cel(
-                    "self.map(t, t.weight).sum() <= 1.000001",
-                    "targets weights must sum to at most 1",
-                )
-            ),
+            **rules(cel(WEIGHTS_SUM_RULE, "targets weights must sum to at most 1")),
         },
     )
     drift_threshold: Fraction = Field(
@@ -84,8 +79,9 @@ class CoreHodlParams(ApiModel):
         default=True,
         description="Place PostOnly limit orders only, re-priced when they would cross.",
     )
-    limit_offset: Fraction = Field(
+    limit_offset: Decimal = Field(
         default=Decimal("0.0005"),
+        ge=0,
         le=Decimal("0.05"),
         description=(
             "Distance of a maker limit order from the last price (0.0005 = 5 bps): buys below, "
@@ -101,7 +97,10 @@ class CoreHodlParams(ApiModel):
 
     @model_validator(mode="after")
     def _weights_sum(self) -> CoreHodlParams:
-        if sum(t.weight for t in self.targets) > 1:
+        assets = [t.asset for t in self.targets]
+        if len(set(assets)) != len(assets):
+            raise ValueError("targets name an asset more than once")
+        if not weights_within_bound(t.weight for t in self.targets):
             raise ValueError("targets weights must sum to at most 1")
         return self
 

@@ -92,6 +92,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], engines: list[EngineS
     out.status["acceptedTargets"] = [
         {"engine": n, "weight": float(w)} for n, w in sorted(targets.items())
     ]
+    targets = plan.shares(targets)  # from here on, shares of a whole that is at most 1
     missing = sorted(n for n in targets if n not in by_name)
     equities = {n: eq for n in targets if n in by_name and (eq := _equity(by_name[n])) is not None}
     unknown = sorted(set(targets) - set(equities) - set(missing))

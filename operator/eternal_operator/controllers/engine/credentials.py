@@ -18,6 +18,10 @@ from .status import Problem
 _PRINTABLE_KEY = re.compile(r"^[\x21-\x7e]{4,256}$")
 
 
+class UnknownKey(Exception):
+    """The venue does not know the engine's API key: no order can have been placed with it."""
+
+
 @dataclass(frozen=True)
 class ApiKeys:
     api_key: str

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from engine_runtime.execution.flatten import FlattenResult
-from eternal_operator.api.v1alpha1 import GROUP, Engine, Phase, Venue
+from eternal_operator.api.v1alpha1 import GROUP, Engine, Phase, Venue, names
 from eternal_operator.api.v1alpha1.engine import (
     EngineStatus,
     OnDelete,
@@ -23,11 +23,12 @@ from eternal_operator.api.v1alpha1.engine import (
     ShutdownRequest,
 )
 from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
-from eternal_operator.kube import KubeClient
+from eternal_operator.kube import KubeClient, KubeError
 from eternal_operator.settings import OperatorSettings
 
 from . import claims, credentials, render, shutdown
 from .diff import is_subset
+from .failures import ApplyRefused
 from .status import Observed, Problem, conditions_of, phase_of
 
 SKIP_CANCEL_ANNOTATION = f"{GROUP}/skip-cancel-on-delete"
@@ -91,6 +92,9 @@ class Event:
     type: str  # Normal or Warning
     reason: str
     message: str
+    once: str | None = None
+    """Post only if the last Event of this reason for this Engine had another `once`: a timer
+    pass and a change pass may both see the status from before either wrote it."""
 
 
 @dataclass
@@ -111,6 +115,9 @@ def _ref(body: Mapping[str, Any]) -> render.EngineRef:
 
 def _parse(body: Mapping[str, Any]) -> tuple[Engine | None, EngineStatus, Problem | None]:
     status = EngineStatus.model_validate(body.get("status") or {})
+    # Refused by the CRD since it states the rule; an Engine created before that cannot run.
+    if problem := names.engine_name_problem(str(body["metadata"].get("name") or "")):
+        return None, status, Problem(R.INVALID_SPEC, problem)
     try:
         engine = Engine.model_validate(
             {"metadata": {}, "spec": body.get("spec") or {}, "status": None}
@@ -183,7 +190,10 @@ async def _ensure(
     if live is not None and is_subset(desired, live):
         return live
     out.changed.append(desired["kind"])
-    return await ctx.kube.apply(desired)
+    try:
+        return await ctx.kube.apply(desired)
+    except KubeError as error:
+        raise ApplyRefused(desired["kind"], meta["namespace"], meta["name"], error) from error
 
 
 async def _operator_cancel(
@@ -191,10 +201,18 @@ async def _operator_cancel(
     engine: Engine,
     ref: render.EngineRef,
     request: ShutdownRequest,
+    observed: Observed,
     out: Outcome,
+    once: str,
 ) -> bool:
     keys = await _keys(ctx, engine, ref, out)
     if isinstance(keys, Problem):
+        reported = observed.runtime is not None and observed.runtime.heartbeat is not None
+        if observed.deployment is None and not reported:
+            # No runtime Deployment, and no runtime ever reported: none of it ever traded.
+            why = f"{keys.message}; no runtime of this Engine ever ran, so nothing to cancel"
+            out.events.append(Event("Normal", "NothingToCancel", why, once=once))
+            return True
         out.events.append(Event("Warning", "CancelFailed", keys.message))
         out.retry_after, out.retry_reason = 10.0, keys.message
         return False
@@ -203,13 +221,22 @@ async def _operator_cancel(
         summary = await ctx.venue.cancel_all(
             engine, ref, keys, flatten=request.flatten, request_id=request_id
         )
+    except credentials.UnknownKey as error:
+        message = (
+            f"the venue does not know the engine's API key ({error}): nothing was placed with "
+            "it, so nothing of it can rest there; going on without cancelling"
+        )
+        out.events.append(Event("Warning", "KeyUnknownToVenue", message, once=once))
+        return True
     except Exception as error:  # venue errors become a Warning Event and a retry
         message = f"cannot cancel orders through the venue ({error}); retrying"
         out.events.append(Event("Warning", "CancelFailed", message))
         out.retry_after, out.retry_reason = 10.0, message
         return False
     what = "cancelled orders and flattened" if request.flatten else "cancelled orders"
-    out.events.append(Event("Normal", "OperatorCancelled", f"the operator {what}: {summary}"))
+    out.events.append(
+        Event("Normal", "OperatorCancelled", f"the operator {what}: {summary}", once=once)
+    )
     return True
 
 
@@ -234,19 +261,22 @@ async def _shutdown(
         deadline=timedelta(seconds=ctx.settings.delete_deadline_seconds),
     )
     request = decision.request
+    # One shutdown per reason and spec generation: its Events are posted once even when two
+    # passes both see the status from before the request.
+    once = f"{reason.value}/{observed.generation}"
     if status.shutdown is None or status.shutdown.requested_at != request.requested_at:
         what = "cancel its orders and flatten" if flatten else "cancel its orders"
         out.events.append(
-            Event("Normal", f"{reason.value}Requested", f"asked the runtime to {what}")
+            Event("Normal", f"{reason.value}Requested", f"asked the runtime to {what}", once=once)
         )
     if decision.step is shutdown.Step.WAIT:
         out.retry_after, out.retry_reason = 2.0, decision.why
     elif decision.step is shutdown.Step.OPERATOR_CANCEL:
-        out.events.append(Event("Normal", "OperatorCancelling", decision.why))
-        if await _operator_cancel(ctx, engine, ref, request, out):
+        out.events.append(Event("Normal", "OperatorCancelling", decision.why, once=once))
+        if await _operator_cancel(ctx, engine, ref, request, observed, out, once):
             request = shutdown.completed_by_operator(request, now)
     elif status.shutdown is None or status.shutdown.completed_at is None:
-        out.events.append(Event("Normal", "RuntimeCancelled", decision.why))
+        out.events.append(Event("Normal", "RuntimeCancelled", decision.why, once=once))
     out.status["shutdown"] = request.model_dump(mode="json", by_alias=True, exclude_none=True)
     return request
 
@@ -275,6 +305,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     if isinstance(keys, Problem):
         problem = keys
     if problem is not None or engine is None:
+        if engine is not None and engine.spec.suspend:  # an Engine that cannot run still stops
+            base = await _suspend_despite(ctx, engine, ref, status, base, out)
         return _report(out, base, status, problem=problem)
 
     deployment_name = render.RuntimeNames.of(ref.name).deployment
@@ -292,7 +324,12 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     elif status.shutdown is not None:
         out.status["shutdown"] = None
         if status.shutdown.reason is ShutdownReason.SUSPEND:
-            out.events.append(Event("Normal", "Resumed", "spec.suspend is false: scaling to 1"))
+            out.events.append(
+                Event(
+                    "Normal", "Resumed", "spec.suspend is false: scaling to 1",
+                    once=f"Resume/{generation}",
+                )
+            )  # fmt: skip
 
     secret_name = render.credentials_ref(engine, ref)[0]
     out.status["credentialsSecret"] = secret_name
@@ -302,6 +339,31 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         else:
             await _ensure(ctx, desired, out)
     return _report(out, observed, status, problem=None)
+
+
+async def _suspend_despite(
+    ctx: Context,
+    engine: Engine,
+    ref: render.EngineRef,
+    status: EngineStatus,
+    base: Observed,
+    out: Outcome,
+) -> Observed:
+    """Suspend an Engine that cannot run (its Secret is gone, mainnet is refused): the same
+    handshake, and its Deployment, if there is one, scaled to zero once no runtime is alive to
+    answer; nothing else of it is rendered until the problem is fixed."""
+    deployment_name = render.RuntimeNames.of(ref.name).deployment
+    live = await ctx.kube.get_or_none("apps/v1", "Deployment", ref.namespace, deployment_name)
+    observed = _with(base, deployment=live)
+    request = await _shutdown(
+        ctx, engine, ref, status, observed, ShutdownReason.SUSPEND, False, out
+    )
+    suspended = request.completed_at is not None
+    if live is not None and (suspended or not observed.runtime_alive):
+        objects = render.render_all(engine, ref, ctx.settings, replicas=0)
+        desired = next(o for o in objects if o["kind"] == "Deployment")
+        observed = _with(observed, deployment=await _ensure(ctx, desired, out, live))
+    return _with(observed, suspended=suspended, suspending=not suspended)
 
 
 def _with(o: Observed, **changes: Any) -> Observed:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eternal_operator.api.runtime_config import EngineIdentity, RuntimeConfig, endpoints_for
-from eternal_operator.api.v1alpha1 import API_VERSION, GROUP, Engine
+from eternal_operator.api.v1alpha1 import API_VERSION, GROUP, Engine, names
 from eternal_operator.settings import OperatorSettings
 
 Obj = dict[str, Any]
@@ -41,14 +41,15 @@ class RuntimeNames:
 
     @classmethod
     def of(cls, engine_name: str) -> RuntimeNames:
-        runtime = f"{engine_name}-runtime"
+        """Built as names.py says, where the rule that keeps them valid lives too."""
+        runtime = names.derived(engine_name, names.RUNTIME)
         return cls(
-            config_map=f"{engine_name}-config",
+            config_map=names.derived(engine_name, names.CONFIG_MAP),
             deployment=runtime,
             service_account=runtime,
             role=runtime,
             role_binding=runtime,
-            service=f"{engine_name}-metrics",
+            service=names.derived(engine_name, names.METRICS_SERVICE),
         )
 
 
@@ -66,7 +67,7 @@ def credentials_ref(engine: Engine, ref: EngineRef) -> tuple[str, str, str]:
     creds = engine.spec.credentials
     if creds is not None:
         return creds.secret_name, creds.api_key_key, creds.api_secret_key
-    return f"{ref.name}-venue-credentials", "apiKey", "apiSecret"
+    return names.derived(ref.name, names.CREDENTIALS_SECRET), "apiKey", "apiSecret"
 
 
 def labels(ref: EngineRef) -> dict[str, str]:
@@ -132,10 +133,15 @@ def config_hash(config_map_obj: Obj) -> str:
 
 
 def _resources(engine: Engine) -> Obj:
+    """The spec's resources; a default only for a resource the spec names in neither map, so a
+    default can never sit on the wrong side of a request or limit the spec sets."""
     given = engine.spec.resources
-    requests = {k: str(v) for k, v in given.requests.items()} or DEFAULT_RESOURCES["requests"]
-    limits = {k: str(v) for k, v in given.limits.items()} or DEFAULT_RESOURCES["limits"]
-    return {"requests": requests, "limits": limits}
+    named = set(given.requests) | set(given.limits)
+    out: Obj = {}
+    for part, values in (("requests", given.requests), ("limits", given.limits)):
+        defaults = {k: v for k, v in DEFAULT_RESOURCES[part].items() if k not in named}
+        out[part] = {**defaults, **{k: str(v) for k, v in values.items()}}
+    return out
 
 
 def _env(engine: Engine, ref: EngineRef) -> list[Obj]:

@@ -7,7 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eternal_operator.api.v1alpha1 import Condition, ConditionStatus, Phase
-from eternal_operator.api.v1alpha1.engine import GovernanceDirective, RuntimeReport
+from eternal_operator.api.v1alpha1.engine import (
+    GovernanceDirective,
+    RuntimeReport,
+    RuntimeStartError,
+)
 from eternal_operator.api.v1alpha1.engine_conditions import EngineConditionType as T
 from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
 
@@ -39,6 +43,13 @@ class Observed:
         return beat is not None and self.now - beat <= self.heartbeat_timeout
 
     @property
+    def start_error(self) -> RuntimeStartError | None:
+        """Why the runtime could not start, unless a runtime has reported since."""
+        error = self.runtime.start_error if self.runtime else None
+        beat = self.runtime.heartbeat if self.runtime else None
+        return error if error is not None and (beat is None or beat <= error.time) else None
+
+    @property
     def runtime_alive(self) -> bool:
         """A runtime that could still act on a request: fresh heartbeat, Deployment scaled up."""
         replicas = (self.deployment or {}).get("spec", {}).get("replicas", 0)
@@ -46,15 +57,17 @@ class Observed:
 
 
 def phase_of(o: Observed) -> Phase:
+    if o.suspended:  # suspended is what was asked, even of an Engine that cannot run
+        return Phase.SUSPENDED
     if o.problem is not None:
         return Phase.FAILED
     if o.governance is not None and o.governance.halt:
         flat = o.governance.runtime_stopped or (o.runtime is not None and bool(o.runtime.flat))
         return Phase.HALTED if flat else Phase.HALTING
-    if o.suspended:
-        return Phase.SUSPENDED
     if o.deployment is None:
         return Phase.PENDING
+    if o.start_error is not None:
+        return Phase.FAILED
     if o.runtime is None or o.runtime.heartbeat is None:
         return Phase.STARTING
     if not o.heartbeat_fresh or o.runtime.venue_connected is False:
@@ -63,22 +76,31 @@ def phase_of(o: Observed) -> Phase:
 
 
 def _ready(o: Observed, phase: Phase) -> tuple[ConditionStatus, R, str]:
-    if o.problem is not None:
-        return ConditionStatus.FALSE, o.problem.reason, o.problem.message
-    if o.deleting:
-        return ConditionStatus.FALSE, R.DELETING, "the Engine is being deleted"
     if o.suspended:
         return (
             ConditionStatus.FALSE,
             R.SUSPENDED,
             "spec.suspend is true; the runtime is scaled to 0",
         )
+    if o.problem is not None:
+        return ConditionStatus.FALSE, o.problem.reason, o.problem.message
+    if o.deleting:
+        return ConditionStatus.FALSE, R.DELETING, "the Engine is being deleted"
     if o.suspending:
         return ConditionStatus.FALSE, R.SUSPENDING, "cancelling open orders before scaling to 0"
     if phase is Phase.RUNNING:
         return ConditionStatus.TRUE, R.RUNTIME_REPORTING, "the runtime reports a fresh heartbeat"
     if phase is Phase.PENDING:
         return ConditionStatus.FALSE, R.RUNTIME_NOT_CREATED, "the runtime Deployment is not there"
+    if phase in (Phase.HALTING, Phase.HALTED) and o.governance is not None:
+        why = o.governance.reason or "no reason given"
+        return ConditionStatus.FALSE, R.HALT_DIRECTIVE, f"halted by governance: {why}"
+    if phase is Phase.FAILED and o.start_error is not None:
+        return (
+            ConditionStatus.FALSE,
+            R.RUNTIME_FAILED,
+            f"the runtime cannot start: {o.start_error.message}",
+        )
     if o.runtime is not None and o.runtime.heartbeat is not None and not o.heartbeat_fresh:
         age = int((o.now - o.runtime.heartbeat).total_seconds())
         return ConditionStatus.FALSE, R.HEARTBEAT_STALE, f"last heartbeat {age}s ago"
