@@ -157,7 +157,11 @@ def _member_ids(session: object, subaccounts: list[str]) -> dict[str, int]:
 
 
 def _subaccount(session: object, username: str) -> str:
+    """The UID of the subaccount named by `username` (created if missing), or named by its UID
+    (which must exist: a UID cannot be created)."""
     uid = _find_subaccount(session, username)
+    if uid is None and username.isdigit():
+        raise VenueActionError(f"no subaccount with UID {username} under this master account")
     if uid is None:
         created = session.create_sub_uid(username=username, memberType=1)  # type: ignore[attr-defined]
         uid = str(created["result"]["uid"])
@@ -172,9 +176,10 @@ def _mint_key(session: object, uid: str, username: str) -> ApiKeys:
     return ApiKeys(api_key=key["apiKey"], api_secret=key["secret"])
 
 
-def _find_subaccount(session: object, username: str) -> str | None:
+def _find_subaccount(session: object, name: str) -> str | None:
+    """The UID of the subaccount with this username, or this UID."""
     members = session.get_sub_uid_list()["result"].get("subMembers") or []  # type: ignore[attr-defined]
     for member in members:
-        if member.get("username") == username:
+        if member.get("username") == name or str(member.get("uid")) == name:
             return str(member["uid"])
     return None

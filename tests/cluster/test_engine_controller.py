@@ -410,7 +410,7 @@ def test_delete_without_a_runtime_cancels_and_flattens_through_the_venue(
     positions = venue_sub1.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"]
     assert all(float(p["size"]) == 0 for p in positions)
     messages = [e["message"] for e in events(control_plane, ns, "gone")]
-    assert any("closed BTCUSDT Buy" in m for m in messages), messages
+    assert any("sent Sell 0.010 BTCUSDT" in m and m.endswith("; flat") for m in messages), messages
     wait_for(lambda: get(control_plane, "deployment", "gone-runtime", ns) is None, 30, "GC")
 
 

@@ -84,7 +84,7 @@ def test_chart_grants_exactly_the_agreed_rules(helm_bin: str) -> None:
     claims = one(namespaced, "Role", "eternal-operator-subaccount-claims")
     assert claims["metadata"]["namespace"] == "eternal-system"
     assert triples(claims) == {
-        ("coordination.k8s.io", "leases", v) for v in ["get", "create", "update", "delete"]
+        ("coordination.k8s.io", "leases", v) for v in ["get", "list", "create", "update", "delete"]
     }
 
 
@@ -189,7 +189,7 @@ def test_clusterwide_operator_can_do_nothing_more(
         assert not api.can(sa, verb, resource, group=group, namespace=namespace), (verb, resource)
     lease = {"group": "coordination.k8s.io"}
     # Leases only in its own namespace (its leader election, and its subaccount claims).
-    for verb in ["get", "create", "update", "delete"]:
+    for verb in ["get", "list", "create", "update", "delete"]:
         assert api.can(sa, verb, "leases", namespace=namespace, **lease), verb
         assert not api.can(sa, verb, "leases", namespace=other_namespace, **lease), verb
         assert not api.can(sa, verb, "leases", namespace="kube-system", **lease), verb

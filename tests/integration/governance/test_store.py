@@ -56,6 +56,8 @@ async def test_migrations_apply_once(database: str) -> None:
         versions = await conn.fetch(
             "SELECT version FROM schema_migrations WHERE component = 'governance'"
         )
-        assert [r["version"] for r in versions] == [1]
+        assert [r["version"] for r in versions] == sorted(
+            int(p.name[:4]) for p in MIGRATIONS.glob("*.sql")
+        )
     finally:
         await conn.close()

@@ -106,9 +106,14 @@ async def claim(
     return Problem(R.SUBACCOUNT_CONFLICT, f"subaccount {account} is being claimed concurrently")
 
 
-async def release(kube: KubeClient, namespace: str, account: Subaccount, ref: EngineRef) -> None:
-    """Give the claim up, if this Engine holds it."""
-    lease = await kube.get_or_none(LEASES, "Lease", namespace, account.lease)
-    if lease is not None and (lease.get("spec") or {}).get("holderIdentity") == holder_of(ref):
-        await kube.delete(LEASES, "Lease", namespace, account.lease)
-        log.info("subaccount %s released by %s", account, holder_of(ref))
+async def release(kube: KubeClient, namespace: str, ref: EngineRef) -> None:
+    """Give up every claim this Engine holds (its subaccount by each of its names)."""
+    listed = await kube.request(
+        "GET", f"/apis/{LEASES}/namespaces/{namespace}/leases",
+        params={"labelSelector": f"{CLAIM_LABEL}=true"},
+    )  # fmt: skip
+    for lease in listed.get("items") or []:
+        if (lease.get("spec") or {}).get("holderIdentity") == holder_of(ref):
+            await kube.delete(LEASES, "Lease", namespace, lease["metadata"]["name"])
+            account = (lease["metadata"].get("annotations") or {}).get(SUBACCOUNT_ANNOTATION)
+            log.info("subaccount %s released by %s", account, holder_of(ref))

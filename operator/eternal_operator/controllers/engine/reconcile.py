@@ -425,5 +425,5 @@ async def finalize(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     if request.completed_at is None and out.retry_after is None:
         out.retry_after, out.retry_reason = 2.0, "shutdown under way"
     elif request.completed_at is not None:
-        await claims.release(ctx.kube, ctx.settings.pod_namespace, account, ref)
+        await claims.release(ctx.kube, ctx.settings.pod_namespace, ref)
     return out
