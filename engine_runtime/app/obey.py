@@ -48,7 +48,7 @@ async def _record(rt: Runtime, directive: GovernanceDirective) -> None:
     detail = directive.model_dump(mode="json", by_alias=True)
     await rt.reporter.save_checkpoint()
     await rt.store.governance_event("directive", directive.sequence, detail)
-    await rt.cache.event("directive", detail)
+    rt.spawn(rt.cache.event("directive", detail))  # best effort: a stuck Redis waits aside
     rt.governor.mark_applied(directive)
     if not rt.governor.halted:
         rt.errors.clear(ErrorSource.HALT)  # no halt in force: its "not flat yet" is moot

@@ -77,7 +77,7 @@ class Reporter:
         rt.metrics.open_orders.set(report.open_orders)
         rt.metrics.directive.set(governor.applied_sequence or 0)
         if equity > 0:
-            await rt.cache.equity(equity, now_ms)
+            rt.spawn(rt.cache.equity(equity, now_ms))  # best effort, off the report's path
             if time.monotonic() - self._last_snapshot >= SNAPSHOT_EVERY_S:
                 self._last_snapshot = time.monotonic()
                 await rt.store.equity_snapshot(

@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 STREAM_WAIT_S = 20.0
 EQUITY_STEP = Decimal("0.001")
 """A price move that changes equity by this fraction reaches governance at once."""
+EQUITY_HEARTBEAT_S = 1.0
+"""The equity stream hears from a live runtime at least this often, changed or not: governance
+takes a runtime silent for a few seconds as gone, and measures its account itself."""
 
 
 class Runtime:
@@ -403,16 +406,9 @@ class Runtime:
             },
         )
         await self.store.discrepancy(kind, subject, ours, venue, resolution)
-        await self.cache.event(
-            "discrepancy",
-            {
-                "kind": kind,
-                "subject": subject,
-                "ours": ours,
-                "venue": venue,
-                "resolution": resolution,
-            },
-        )
+        detail = {"kind": kind, "subject": subject, "ours": ours, "venue": venue,
+                  "resolution": resolution}  # fmt: skip
+        self.spawn(self.cache.event("discrepancy", detail))  # best effort, off the resync's path
 
     # loops ------------------------------------------------------------------------------
     async def _governance_loop(self) -> None:
@@ -460,6 +456,7 @@ class Runtime:
         s = self.config.settings
         next_read = 0.0
         sent: valuation.WalletBasis | None = None  # the read the last figure came from
+        said = 0.0  # when the last figure went out: at least every EQUITY_HEARTBEAT_S
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.equity_wake.wait(), timeout=s.equity_interval_seconds)
@@ -478,9 +475,10 @@ class Runtime:
             if basis is None:
                 continue
             equity = valuation.revalue(basis, self.portfolio.marks)
-            if equity != self._equity_published or basis is not sent:
+            quiet = time.monotonic() - said >= EQUITY_HEARTBEAT_S
+            if equity != self._equity_published or basis is not sent or quiet:
                 await self.cache.equity(equity, basis.measured_ms)
-                self._equity_published, sent = equity, basis
+                self._equity_published, sent, said = equity, basis, time.monotonic()
 
     async def _housekeeping_loop(self) -> None:
         tick = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
 from engine_runtime.adapters.bybit.errors import UnknownKeyError
@@ -91,6 +92,15 @@ class BybitVenueActions:
             raise VenueActionError(f"{type(error).__name__}: {error}") from error
         log.info("venue actions for %s/%s: %s", ref.namespace, ref.name, result.summary())
         return result
+
+    async def equity(self, engine: Engine, ref: EngineRef, keys: ApiKeys) -> Decimal:
+        """The account's total equity, from the venue's wallet (the runtime's own source)."""
+        try:
+            return (await self._client(engine, keys).wallet()).total_equity
+        except UnknownKeyError as error:
+            raise UnknownKey(str(error)) from error
+        except Exception as error:
+            raise VenueActionError(f"{type(error).__name__}: {error}") from error
 
     async def cancel_all(
         self, engine: Engine, ref: EngineRef, keys: ApiKeys, *, flatten: bool, request_id: str

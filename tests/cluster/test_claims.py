@@ -33,7 +33,7 @@ def operator(
     log = Path(tmp_path_factory.mktemp("claims")) / "operator.log"
     op = processes.start_operator(
         control_plane.kubeconfig, paper_venue, log, name="op-claims", namespaces=f"{PREFIX}-*",
-        lease_name="claims-tests",
+        lease_name="claims-tests", error_backoff_seconds="1", error_backoff_max_seconds="4",
     )  # fmt: skip
     wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
     yield op
@@ -132,3 +132,47 @@ def test_a_second_engine_naming_a_claimed_subaccount_gets_nothing_and_touches_no
     assert not owner_venue.get_open_orders(category="linear", settleCoin="USDT")["result"]["list"]
     wait_for(lambda: get(control_plane, "deployment", "by-uid-runtime", intruder_ns), 30,
              "the next Engine naming it to run")  # fmt: skip
+
+
+def test_a_minted_key_is_stored_before_it_is_used_and_minted_once_whatever_fails(
+    control_plane: ControlPlane, two_namespaces: tuple[str, str], paper_venue: Venue
+) -> None:
+    ns, _ = two_namespaces
+    username = f"keep{secrets.token_hex(3)}1"
+    # The API server refuses the engine's Secret for a while: the operator has minted a key it
+    # cannot store yet, and its retries must store that key, not mint more.
+    deny = f"deny-secret-{ns}"
+    control_plane.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+        "items": [{
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": deny},
+            "spec": {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                "resources": ["secrets"]}]},
+                "validations": [{"expression":
+                    f"!(request.namespace == '{ns}' && object.metadata.name == "
+                    "'keep-venue-credentials')", "message": "not now"}]},
+        }, {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": deny},
+            "spec": {"policyName": deny, "validationActions": ["Deny"]},
+        }]}))  # fmt: skip
+    try:
+        wait_for(lambda: "not now" in control_plane.kubectl(
+            "create", "secret", "generic", "keep-venue-credentials", "-n", ns,
+            "--dry-run=server", check=False).stderr, 30, "the refusal in force")  # fmt: skip
+        apply(control_plane, ns, engine("keep", username))
+        wait_for(lambda: len([e for e in events(control_plane, ns)
+                              if e["reason"] == "ReconcileFailed"]) >= 2, 60,
+                 "two passes that could not store the key")  # fmt: skip
+    finally:
+        control_plane.kubectl("delete", "validatingadmissionpolicybinding,"
+                              "validatingadmissionpolicy", deny, check=False)  # fmt: skip
+    stored = wait_for(lambda: get(control_plane, "secret", "keep-venue-credentials", ns), 60,
+                      "the key stored once the API server takes it")  # fmt: skip
+    assert stored is not None
+    assert keys_of(paper_venue, username) is not None
+    assert keys_of(paper_venue, username)[1] == 1  # type: ignore[index]
+    key, secret = secret_keys(control_plane, ns, "keep")
+    assert http_session(paper_venue.url, key, secret).get_wallet_balance(
+        accountType="UNIFIED")["retCode"] == 0  # fmt: skip

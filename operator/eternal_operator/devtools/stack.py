@@ -32,6 +32,7 @@ from .controlplane import REPO_ROOT, SAMPLES_DIR, ControlPlane, ControlPlaneErro
 from .datastores import DatastoreError, PostgresServer, RedisServer
 from .processes import port_in_use, spawn
 from .supervisor import Child, Supervisor
+from .tcpproxy import TcpProxy
 
 STATE = REPO_ROOT / ".local"
 VENUE_MASTER_KEY = "PAPERMASTERKEY0001"  # the paper venue's documented default master key
@@ -91,11 +92,18 @@ class Stack:
         ports: dict[str, int] | None = None,
         operator_env: dict[str, str] | None = None,
         apply_samples: bool = True,
+        venue_settings: dict[str, object] | None = None,
+        pods_through_proxy: bool = False,
     ) -> None:
         self.root = root
         self.ports = {**PORTS, **(ports or {})}
         self.operator_env = operator_env or {}
         self.apply_samples = apply_samples
+        self.venue_settings = venue_settings or {}
+        """More paper-venue settings (e.g. an accelerated clock), for tests and benches."""
+        self.pods_through_proxy = pods_through_proxy
+        """Pods reach the API server through `self.pod_proxy`, which can cut the line."""
+        self.pod_proxy: TcpProxy | None = None
         self.logs = root / "logs"
         self.plane: ControlPlane | None = None
         self.postgres: PostgresServer | None = None
@@ -143,6 +151,10 @@ class Stack:
             sys.executable, "-m", "eternal_operator.devtools.podrunner",
             "--root", str(self.root / "pods"), "--ca-file", str(self.plane.ca_file),
         ]  # fmt: skip
+        if self.pods_through_proxy:
+            self.pod_proxy = TcpProxy(self.ports["kube-apiserver"])
+            self.pod_proxy.start()
+            runner += ["--pod-server", self.pod_proxy.url]
         self._child("pod-runner", 0, runner, env)
         if self.apply_samples:
             self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
@@ -190,7 +202,9 @@ class Stack:
         # The venue saves its state at shutdown and restores it at start: the fleet resumes.
         snapshot = str(config.with_name("state.json"))
         config.write_text(
-            json.dumps({"port": self.ports["paper-venue"], "snapshot_path": snapshot})
+            json.dumps(
+                {"port": self.ports["paper-venue"], "snapshot_path": snapshot} | self.venue_settings
+            )
         )
         # Its admin API (keys for any account, deposits) wants a token: a fresh one per `up`,
         # kept where the user can read it (`X-Admin-Token: $(cat .local/venue/admin-token)`).
@@ -228,6 +242,8 @@ class Stack:
     def down(self) -> None:
         """Stop everything this stack started, newest first (no restarts from then on)."""
         self.supervisor.stop()
+        if self.pod_proxy is not None:
+            self.pod_proxy.stop()
         for server in (self.redis, self.postgres):  # also one that failed to start
             if server is not None:
                 server.stop()

@@ -23,6 +23,11 @@ class Observation:
     engine: str
     equity: Decimal | None
     at: datetime | None
+    """When the equity was measured (a runtime revalues its last wallet read at the tickers'
+    prices between reads, and keeps the read's time)."""
+    heard: datetime | None = None
+    """When its runtime last said it (a runtime alive says it every second): liveness, not the
+    age of the figure."""
 
 
 @dataclass(frozen=True)

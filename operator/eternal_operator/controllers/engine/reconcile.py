@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -58,6 +59,11 @@ class VenueActions(Protocol):
         self, engine: Engine, ref: render.EngineRef, keys: credentials.ApiKeys, *, purpose: str
     ) -> FlattenResult:
         """Make the whole account flat for `purpose` (nothing is sent if it already is)."""
+
+    async def equity(
+        self, engine: Engine, ref: render.EngineRef, keys: credentials.ApiKeys
+    ) -> Decimal:
+        """The account's total equity in USDT, as the venue's wallet says it now."""
 
     async def member_ids(
         self, rest_url: str, master: credentials.ApiKeys, subaccounts: list[str]

@@ -30,12 +30,11 @@ from pydantic import ValidationError
 from eternal_operator.api.v1alpha1 import (
     GROUP,
     CircuitBreakerPolicySpec,
-    Engine,
     LabelSelector,
 )
 from eternal_operator.api.v1alpha1.policy import CircuitBreakerPolicyStatus
-from eternal_operator.controllers.engine import claims, credentials, render
-from eternal_operator.controllers.engine.reconcile import Context, subaccount_of
+from eternal_operator.controllers.engine import render
+from eternal_operator.controllers.engine.reconcile import Context
 from eternal_operator.governance import codec
 from eternal_operator.governance.conflicts import writer
 from eternal_operator.governance.evaluate import Reset, State, Step, evaluate
@@ -50,6 +49,7 @@ from eternal_operator.metrics import (
 )
 
 from . import sources
+from .measure import VenueEquity, account_of
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ DISPLAY_EVERY = timedelta(seconds=5)
 HISTORY = 20
 DISPLAY_FIELDS = {"equity", "navPerUnit", "drawdown", "unknownEngines", "engines", "conditions"}
 ENGINES_API = "trading.eternal-engine.io/v1alpha1"
+FLATTEN_RETRY_MAX_S = 60.0
+"""A flatten the venue did not let finish is tried again after 2 s, 4 s, ... up to this."""
 
 EventSink = Callable[[str, str, str, str | None], None]
 """(type, reason, message, engine name or None for the policy)."""
@@ -115,6 +117,15 @@ class Governor:
     _issued_at: datetime | None = None
     _conflicts: dict[str, list[str]] = field(default_factory=dict)
     _state_changed: bool = False
+    _failures: dict[str, int] = field(default_factory=dict)
+    _retry_at: dict[str, datetime] = field(default_factory=dict)
+    _venue_equity: VenueEquity | None = None
+
+    @property
+    def venue_equity(self) -> VenueEquity:
+        if self._venue_equity is None:
+            self._venue_equity = VenueEquity(self.ctx, self.namespace)
+        return self._venue_equity
 
     async def tick(
         self,
@@ -140,9 +151,15 @@ class Governor:
             key=lambda e: e.name,
         )
         names = {e.name for e in governed}
-        observations = await sources.observe(
+        reported = await sources.observe(
             self.namespace, [(e.name, e.runtime) for e in governed], self.redis
         )
+        # An engine whose runtime has gone quiet is measured on the venue by the operator.
+        observations = [
+            self.venue_equity.freshest(o, e.spec, e.uid, now)
+            for o, e in zip(reported, governed, strict=True)
+        ]
+        self.venue_equity.forget(names)
         annotations = (body.get("metadata") or {}).get("annotations") or {}
         reset = Reset(
             annotations.get(RESET_ANNOTATION), annotations.get(RESET_FORCE_ANNOTATION) == "true"
@@ -312,7 +329,7 @@ class Governor:
             ):
                 continue
             since = sources.parse_time(halted_at) or now
-            if now - since < deadline:
+            if now - since < deadline or now < self._retry_at.get(engine.name, since):
                 continue
             self._flattening.add(engine.name)
             asyncio.create_task(self._flatten(engine, governance, episode))  # noqa: RUF006
@@ -326,19 +343,12 @@ class Governor:
         )
         purpose = f"halt:{governance.get('policy') or self.name}:{governance.get('sequence')}"
         try:
-            engine = Engine.model_validate({"spec": snapshot.spec})
-            ref = render.EngineRef(snapshot.name, self.namespace, snapshot.uid)
-            operator_ns = self.ctx.settings.pod_namespace
-            refused = await claims.claim(self.ctx.kube, operator_ns, subaccount_of(engine), ref)
-            if refused is not None:
-                raise RuntimeError(f"{refused.message}: not touched")
-            name, key_key, secret_key = render.credentials_ref(engine, ref)
-            keys = await credentials.load(
-                self.ctx.kube, credentials.SecretRef(self.namespace, name, key_key, secret_key)
+            account = await account_of(
+                self.ctx, self.namespace, snapshot.name, snapshot.uid, snapshot.spec
             )
-            if not isinstance(keys, credentials.ApiKeys):
-                raise RuntimeError(keys.message)
-            result = await self.ctx.venue.flatten(engine, ref, keys, purpose=purpose)
+            result = await self.ctx.venue.flatten(
+                account.engine, account.ref, account.keys, purpose=purpose
+            )
             acted = bool(result.sent or result.cancelled)
             now = stamp(self.ctx.clock())
             residue = f" (residue: {', '.join(result.residue)})" if result.residue else ""
@@ -367,9 +377,14 @@ class Governor:
             if not result.flat:
                 raise RuntimeError(f"not flat yet: {result.plan.describe()}")
             self._enforced.add(episode)
-        except Exception as error:  # retried on a later tick
+            self._failures.pop(snapshot.name, None)
+        except Exception as error:  # retried later, backing off
+            failures = self._failures[snapshot.name] = self._failures.get(snapshot.name, 0) + 1
+            delay = min(FLATTEN_RETRY_MAX_S, 2.0**failures)
+            self._retry_at[snapshot.name] = self.ctx.clock() + timedelta(seconds=delay)
             log.warning("governance: flattening %s failed: %s", snapshot.name, error)
-            self.events("Warning", "FlattenFailed", f"cannot flatten through the venue: {error}",
+            self.events("Warning", "FlattenFailed",
+                        f"cannot flatten through the venue: {error}; next try in {delay:.0f}s",
                         snapshot.name)  # fmt: skip
         finally:
             self._flattening.discard(snapshot.name)

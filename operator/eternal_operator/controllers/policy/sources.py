@@ -38,7 +38,8 @@ def _decimal(text: Any) -> Decimal | None:
 def from_status(name: str, runtime: Mapping[str, Any] | None) -> Observation:
     """The durable fallback: what the runtime last wrote into its Engine's status."""
     runtime = runtime or {}
-    return Observation(name, _decimal(runtime.get("equity")), parse_time(runtime.get("heartbeat")))
+    beat = parse_time(runtime.get("heartbeat"))
+    return Observation(name, _decimal(runtime.get("equity")), beat, beat)
 
 
 async def observe(
@@ -60,12 +61,14 @@ async def observe(
     fresher = []
     for status_obs, entries in zip(observations, results, strict=True):
         if entries:
-            _, fields = entries[0]
+            entry, fields = entries[0]
             fields = {_s(k): _s(v) for k, v in fields.items()}
             at = datetime.fromtimestamp(int(fields.get("ts", 0)) / 1000, UTC)
+            # The entry's id is Redis' own time of the XADD: when the runtime last spoke.
+            heard = datetime.fromtimestamp(int(_s(entry).split("-")[0]) / 1000, UTC)
             equity = _decimal(fields.get("equity"))
             if equity is not None:
-                fresher.append(Observation(status_obs.engine, equity, at))
+                fresher.append(Observation(status_obs.engine, equity, at, heard))
                 continue
         fresher.append(status_obs)
     return fresher

@@ -13,14 +13,14 @@ from eternal_operator.kube import KubeClient
 from .runner import PodRunner
 
 
-async def _run(root: Path, ca_file: str | None) -> None:
+async def _run(root: Path, ca_file: str | None, pod_server: str | None) -> None:
     kube = KubeClient.from_environment()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
-        await PodRunner(kube, root, ca_file).run(stopping)
+        await PodRunner(kube, root, ca_file, pod_server=pod_server).run(stopping)
     finally:
         await kube.close()
 
@@ -29,9 +29,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, required=True, help="pods' files and logs go here")
     parser.add_argument("--ca-file", help="the API server's CA, for the pods' kubeconfigs")
+    parser.add_argument(
+        "--pod-server", help="the API server's URL as the pods reach it (default: the runner's)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(_run(args.root, args.ca_file))
+    asyncio.run(_run(args.root, args.ca_file, args.pod_server))
 
 
 if __name__ == "__main__":

@@ -66,10 +66,13 @@ class PodRunner:
         root: Path,
         ca_file: str | None,
         clock: Callable[[], float] = time.monotonic,
+        pod_server: str | None = None,
     ) -> None:
         self.kube = kube
         self.root = root
         self.ca_file = ca_file
+        self.pod_server = pod_server
+        """The API server's address as the pods reach it (default: the runner's own)."""
         self.clock = clock
         self.slots: dict[tuple[str, str], Slot] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -129,7 +132,9 @@ class PodRunner:
 
     async def _start(self, slot: Slot, deployment: dict[str, Any], template: str) -> None:
         try:
-            pod = await resolve(self.kube, deployment, self.root / "pods", self.ca_file)
+            pod = await resolve(
+                self.kube, deployment, self.root / "pods", self.ca_file, self.pod_server
+            )
         except (TemplateError, KubeError) as error:
             slot.last_error = str(error)
             slot.retry_at = self.clock() + 5

@@ -98,7 +98,12 @@ async def _value_from(kube: KubeClient, source: Obj, pod: LocalPod, sa: str) -> 
 
 
 async def _service_account_kubeconfig(
-    kube: KubeClient, namespace: str, service_account: str, target: Path, ca_file: str | None
+    kube: KubeClient,
+    namespace: str,
+    service_account: str,
+    target: Path,
+    ca_file: str | None,
+    server: str | None = None,
 ) -> Path:
     """A kubeconfig with a fresh token of the ServiceAccount (TokenRequest API)."""
     answer = await kube.request(
@@ -115,7 +120,7 @@ async def _service_account_kubeconfig(
     )
     target.write_text(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n"
-        f"    server: {kube.host}\n{cluster}"
+        f"    server: {server or kube.host}\n{cluster}"
         f"users:\n- name: {service_account}\n  user:\n    token: {token}\n"
         f"contexts:\n- name: local\n  context:\n    cluster: local\n    user: {service_account}\n"
         f"    namespace: {namespace}\ncurrent-context: local\n"
@@ -124,8 +129,15 @@ async def _service_account_kubeconfig(
     return target
 
 
-async def resolve(kube: KubeClient, deployment: Obj, root: Path, ca_file: str | None) -> LocalPod:
-    """The local pod for `deployment`'s template (its files written under `root`)."""
+async def resolve(
+    kube: KubeClient,
+    deployment: Obj,
+    root: Path,
+    ca_file: str | None,
+    server: str | None = None,
+) -> LocalPod:
+    """The local pod for `deployment`'s template (its files written under `root`); its
+    kubeconfig points at `server` (another way to the same API server) when given."""
     meta = deployment["metadata"]
     namespace = meta["namespace"]
     spec = deployment["spec"]["template"]["spec"]
@@ -173,7 +185,7 @@ async def resolve(kube: KubeClient, deployment: Obj, root: Path, ca_file: str | 
         pod.readiness_port = pod.ports.get(port) if isinstance(port, str) else port
     if spec.get("automountServiceAccountToken", True):
         kubeconfig = await _service_account_kubeconfig(
-            kube, namespace, sa, directory / "kubeconfig", ca_file
+            kube, namespace, sa, directory / "kubeconfig", ca_file, server
         )
         pod.env["KUBECONFIG"] = str(kubeconfig)
     return pod
