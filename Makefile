@@ -97,7 +97,7 @@ validate-deploy: install controlplane ## Dockerfile lint, charts, kustomize, Arg
 bench-runtime: install ## Engine runtime figures: tick-to-order, tick-to-ack, events/s, idle memory
 	$(PY) bench/runtime_bench.py
 
-bench: install controlplane ## Every benchmark, each against its baseline (about 30 minutes on 2 cores)
+bench: install controlplane bootstrap ## Every benchmark, each against its baseline, and the capital-safety matrix (about 70 minutes on 2 cores)
 	$(PY) bench/controlplane_bench.py
 	$(PY) bench/operator_bench.py --engines 200
 	$(PY) bench/paper_venue_bench.py
@@ -106,5 +106,9 @@ bench: install controlplane ## Every benchmark, each against its baseline (about
 	$(PY) bench/governance_bench.py --engines 4 50
 	$(PY) bench/stack_bench.py
 	$(PY) bench/namespace_bench.py
+	$(PY) bench/capital_safety.py
 
-.PHONY: bench-runtime bench
+bench-safety: install controlplane bootstrap ## The capital-safety matrix, quick subset (CI runs it; --quick)
+	$(PY) bench/capital_safety.py --quick
+
+.PHONY: bench-runtime bench bench-safety

@@ -56,12 +56,13 @@ from pathlib import Path
 from typing import Any
 
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
+from engine_runtime.adapters.bybit.errors import RetryableError
 from engine_runtime.adapters.bybit.ratelimit import RateLimiter
 from engine_runtime.adapters.bybit.raw import BybitRawClient
 from engine_runtime.execution.flatten import snapshot
 from engine_runtime.execution.flatten_plan import plan
 from engine_runtime.venue.session import http_session
-from eternal_operator.devtools.processes import free_port
+from eternal_operator.devtools.processes import free_port, runtime_pid
 from eternal_operator.devtools.stack import PORTS, Stack
 
 BENCH = Path(__file__).resolve().parent
@@ -173,20 +174,6 @@ class Bench:
         after = time.time()
         return now + int((wall_s - (before + after) / 2) * 1000 * CLOCK_SPEED)
 
-    def runtime_pid(self, ns: str, engine: str) -> int | None:
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                environ = (proc / "environ").read_bytes().split(b"\0")
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if (b"engine_runtime" in cmdline and f"EE_ENGINE_NAME={engine}".encode() in environ
-                    and f"EE_ENGINE_NAMESPACE={ns}".encode() in environ):  # fmt: skip
-                return int(proc.name)
-        return None
-
     # one cell ---------------------------------------------------------------------------
     def setup(self, ns: str, names: list[str], database: str, redis: str) -> None:
         self.kubectl("create", "namespace", ns)
@@ -286,8 +273,14 @@ class Bench:
     def account_state(self, ns: str, names: list[str]) -> tuple[bool, int]:
         async def one(name: str) -> tuple[bool, int]:
             venue = self.domain(ns, name)
-            result = plan(await snapshot(venue, {}), engine="", purpose="check")
-            return result.flat, len(result.residue)
+            for _ in range(20):  # the venue-storm cell limits the bench's reads too
+                try:
+                    result = plan(await snapshot(venue, {}), engine="", purpose="check")
+                except RetryableError:
+                    await asyncio.sleep(1)
+                    continue
+                return result.flat, len(result.residue)
+            raise TimeoutError(f"{ns}/{name}: the venue kept refusing the bench's reads")
 
         states = [asyncio.run(one(n)) for n in names]
         return all(f for f, _ in states), sum(r for _, r in states)
@@ -321,7 +314,7 @@ class Bench:
         frozen: list[int] = []
         redis_pid = self.stack.process("redis").pid if self.stack.process("redis") else None
         if fault in ("runtime-frozen", "operator-kill"):
-            pid = self.wait(lambda: self.runtime_pid(ns, names[0]), 30, "a runtime")
+            pid = self.wait(lambda: runtime_pid(names[0], ns), 30, "a runtime")
             os.kill(pid, signal.SIGSTOP)
             frozen.append(pid)
         elif fault == "two-policies":
@@ -388,7 +381,7 @@ class Bench:
 
     def mid_halt(self, fault: str, ns: str, names: list[str], frozen: list[int]) -> None:
         if fault == "runtime-kill":
-            pid = self.runtime_pid(ns, names[0])
+            pid = runtime_pid(names[0], ns)
             if pid:
                 os.kill(pid, signal.SIGKILL)
         elif fault == "operator-kill":

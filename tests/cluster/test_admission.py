@@ -25,6 +25,20 @@ def engine(name: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+POLICY = {
+    "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
+    "metadata": {"name": "eternal"}, "spec": {},
+}  # fmt: skip
+
+
+def grant_everything(plane: ControlPlane, ns: str, engine_name: str) -> None:
+    """RBAC lets the engine's runtime do anything in the namespace: admission still says no."""
+    plane.kubectl(
+        "create", "rolebinding", "too-wide", "-n", ns, "--clusterrole=cluster-admin",
+        f"--serviceaccount={ns}:{engine_name}-runtime",
+    )  # fmt: skip
+
+
 def runtime_identity(plane: ControlPlane, ns: str, name: str) -> str:
     """The runtime's ServiceAccount and Role as the operator renders them; a token of it."""
     created = get(plane, "engine", name, ns)
@@ -83,10 +97,7 @@ def test_a_runtime_token_writes_its_runtime_status_and_cannot_forge_a_directive(
     assert patch_as(control_plane, token, namespace, "engine", "other",
                     {"runtime": {"equity": "1"}}).returncode != 0  # fmt: skip
     other = runtime_identity(control_plane, namespace, "other")
-    control_plane.kubectl(
-        "create", "rolebinding", "too-wide", "-n", namespace, "--clusterrole=cluster-admin",
-        f"--serviceaccount={namespace}:other-runtime",
-    )  # fmt: skip
+    grant_everything(control_plane, namespace, "other")
     wide = patch_as(control_plane, other, namespace, "engine", "victim",
                     {"runtime": {"flat": True}})  # fmt: skip
     assert wide.returncode != 0
@@ -96,28 +107,27 @@ def test_a_runtime_token_writes_its_runtime_status_and_cannot_forge_a_directive(
 def test_only_the_operator_writes_policy_and_allocation_status(
     control_plane: ControlPlane, namespace: str
 ) -> None:
-    apply(control_plane, namespace, {
-        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
-        "metadata": {"name": "eternal"}, "spec": {},
-    })  # fmt: skip
+    apply(control_plane, namespace, POLICY)
     apply(control_plane, namespace, engine("e1"))
+    apply(control_plane, namespace, {
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Allocation",
+        "metadata": {"name": "eternal"}, "spec": {"targets": [{"engine": "e1", "weight": 0.5}]},
+    })  # fmt: skip
     token = runtime_identity(control_plane, namespace, "e1")
-    control_plane.kubectl(
-        "create", "rolebinding", "too-wide", "-n", namespace, "--clusterrole=cluster-admin",
-        f"--serviceaccount={namespace}:e1-runtime",
-    )  # fmt: skip
-    refused = patch_as(control_plane, token, namespace, "cbp", "eternal", {"halted": False})
-    assert refused.returncode != 0
-    assert "only the operator writes the status of circuitbreakerpolicies" in refused.stderr
+    grant_everything(control_plane, namespace, "e1")
+    for kind, plural, status in (
+        ("cbp", "circuitbreakerpolicies", {"halted": False}),
+        ("alloc", "allocations", {"transfers": []}),
+    ):
+        refused = patch_as(control_plane, token, namespace, kind, "eternal", status)
+        assert refused.returncode != 0
+        assert f"only the operator writes the status of {plural}" in refused.stderr
 
 
 def test_a_policy_holding_a_latched_halt_cannot_be_deleted_until_it_is_reset(
     control_plane: ControlPlane, namespace: str
 ) -> None:
-    apply(control_plane, namespace, {
-        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
-        "metadata": {"name": "eternal"}, "spec": {},
-    })  # fmt: skip
+    apply(control_plane, namespace, POLICY)
     status = ("patch", "cbp", "eternal", "-n", namespace, "--subresource=status", "--type=merge")
     control_plane.kubectl(*status, "-p", '{"status":{"halted":true}}')
     refused = control_plane.kubectl("delete", "cbp", "eternal", "-n", namespace, check=False)

@@ -197,7 +197,7 @@ def test_engine_becomes_owned_objects_and_a_runtime_deployment(
 def test_simulator_engine_without_credentials_gets_provisioned_keys(
     control_plane: ControlPlane, ns: str, operator: Operator, paper_venue: Venue
 ) -> None:
-    apply(control_plane, ns, engine_manifest("prov", subaccount=f"prov{secrets.token_hex(3)}"))
+    apply(control_plane, ns, engine_manifest("prov", subaccount=f"prov{secrets.token_hex(3)}1"))
 
     secret = wait_for(
         lambda: get(control_plane, "secret", "prov-venue-credentials", ns), 20, "provisioned keys"

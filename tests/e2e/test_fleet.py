@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from engine_runtime.venue.session import http_session
-from eternal_operator.devtools.processes import free_port
+from eternal_operator.devtools.processes import free_port, runtime_pid
 from eternal_operator.devtools.stack import PORTS, Stack
 from support.venue_admin import admin
 from support.waiting import wait_for
@@ -85,21 +85,6 @@ def orders(stack: Stack, engine: str) -> list[dict[str, Any]]:
     for category in ("spot", "linear"):
         found += session.get_order_history(category=category, limit=50)["result"]["list"]
     return found
-
-
-def runtime_pid(engine: str) -> int | None:
-    """The local process of an engine's pod (the pod runner starts it with EE_ENGINE_NAME)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            environ = (proc / "environ").read_bytes().split(b"\0")
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if f"EE_ENGINE_NAME={engine}".encode() in environ and b"engine_runtime" in cmdline:
-            return int(proc.name)
-    return None
 
 
 def test_the_sample_fleet_runs_reports_and_trades(stack: Stack) -> None:

@@ -62,3 +62,22 @@ def free_port() -> int:
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def runtime_pid(engine: str, namespace: str | None = None) -> int | None:
+    """The local process of an engine's pod, found by the environment the pod runner gives it
+    (EE_ENGINE_NAME, EE_ENGINE_NAMESPACE): for tests and benches that freeze or kill one."""
+    wanted = [f"EE_ENGINE_NAME={engine}".encode()]
+    if namespace is not None:
+        wanted.append(f"EE_ENGINE_NAMESPACE={namespace}".encode())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue  # exited meanwhile, or not ours to read
+        if b"engine_runtime" in cmdline and all(w in environ for w in wanted):
+            return int(proc.name)
+    return None

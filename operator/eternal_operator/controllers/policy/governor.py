@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,6 @@ from eternal_operator.api.v1alpha1 import (
     LabelSelector,
 )
 from eternal_operator.api.v1alpha1.policy import CircuitBreakerPolicyStatus
-from eternal_operator.controllers.engine import render
 from eternal_operator.controllers.engine.reconcile import Context
 from eternal_operator.governance import codec
 from eternal_operator.governance.conflicts import writer
@@ -49,7 +48,8 @@ from eternal_operator.metrics import (
 )
 
 from . import sources
-from .measure import VenueEquity, account_of
+from .enforce import ENGINES_API, EventSink, HaltEnforcer, patch_engine, stamp
+from .measure import VenueEquity
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,6 @@ RESET_FORCE_ANNOTATION = f"{GROUP}/reset-force"
 DISPLAY_EVERY = timedelta(seconds=5)
 HISTORY = 20
 DISPLAY_FIELDS = {"equity", "navPerUnit", "drawdown", "unknownEngines", "engines", "conditions"}
-ENGINES_API = "trading.eternal-engine.io/v1alpha1"
-FLATTEN_RETRY_MAX_S = 60.0
-"""A flatten the venue did not let finish is tried again after 2 s, 4 s, ... up to this."""
-
-EventSink = Callable[[str, str, str, str | None], None]
-"""(type, reason, message, engine name or None for the policy)."""
-
-
-def stamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -111,21 +101,16 @@ class Governor:
     state: State | None = None
     _written: dict[str, Any] = field(default_factory=dict)
     _displayed_at: datetime | None = None
-    _flattening: set[str] = field(default_factory=set)
-    _enforced: set[tuple[str, str]] = field(default_factory=set)
     _issued: dict[str, Any] | None = None
     _issued_at: datetime | None = None
     _conflicts: dict[str, list[str]] = field(default_factory=dict)
     _state_changed: bool = False
-    _failures: dict[str, int] = field(default_factory=dict)
-    _retry_at: dict[str, datetime] = field(default_factory=dict)
-    _venue_equity: VenueEquity | None = None
+    venue_equity: VenueEquity = field(init=False)
+    enforcer: HaltEnforcer = field(init=False)
 
-    @property
-    def venue_equity(self) -> VenueEquity:
-        if self._venue_equity is None:
-            self._venue_equity = VenueEquity(self.ctx, self.namespace)
-        return self._venue_equity
+    def __post_init__(self) -> None:
+        self.venue_equity = VenueEquity(self.ctx, self.namespace)
+        self.enforcer = HaltEnforcer(self.ctx, self.namespace, self.name, self.events)
 
     async def tick(
         self,
@@ -197,10 +182,7 @@ class Governor:
         await self._publish(step, status, governed, published, conflicts, now)
         await self._tell_engines(mine, content, conflicts, now)
         await self._release_strays(engines, names)
-        if step.directive.halt:
-            await self._enforce_halt(spec, mine, now)
-        else:
-            self._enforced.clear()
+        self.enforcer.enforce(spec.halt_deadline_seconds, mine if step.directive.halt else [], now)
         self._account(step, conflicts)
         if self.store is not None and self._state_changed:
             await self.store.save(self.namespace, self.name, self.state, step.changes, now)
@@ -266,7 +248,7 @@ class Governor:
         patches = [self._engine_patch(e, content, conflicts.get(e.name, []), now) for e in stale]
         results = await asyncio.gather(
             *(
-                self._patch_engine(e.name, {"governance": p})
+                patch_engine(self.ctx, self.namespace, e.name, {"governance": p})
                 for e, p in zip(stale, patches, strict=True)
             ),
             return_exceptions=True,
@@ -297,97 +279,12 @@ class Governor:
             sequence = max(self.state.sequence, int(current.get("sequence") or 0) + 1)
             patch = release_patch(self.name, sequence, f"no longer governed by {self.name}")
             try:
-                await self._patch_engine(engine.name, patch)
+                await patch_engine(self.ctx, self.namespace, engine.name, patch)
             except KubeError as error:
                 log.warning("governance: releasing %s failed: %s", engine.name, error)
                 continue
             engine.governance = {k: v for k, v in patch["governance"].items() if v is not None}
             self.events("Normal", "Released", f"no longer governed by {self.name}", engine.name)
-
-    async def _patch_engine(self, engine: str, status: dict[str, Any]) -> None:
-        await self.ctx.kube.merge_patch(
-            ENGINES_API, "Engine", self.namespace, engine, {"status": status},
-            subresource="status",
-        )  # fmt: skip
-
-    async def _enforce_halt(
-        self, spec: CircuitBreakerPolicySpec, mine: list[EngineSnapshot], now: datetime
-    ) -> None:
-        """Past the deadline, read every halted account this policy writes: verify it flat,
-        or flatten it through the venue and stop the runtime."""
-        deadline = timedelta(seconds=spec.halt_deadline_seconds)
-        for engine in mine:
-            governance = engine.governance or {}
-            halted_at = governance.get("haltedAt") or ""
-            episode = (engine.name, str(halted_at))
-            if (
-                not governance.get("halt")
-                or governance.get("runtimeStopped")
-                or governance.get("verifiedFlatAt")
-                or episode in self._enforced
-                or engine.name in self._flattening
-            ):
-                continue
-            since = sources.parse_time(halted_at) or now
-            if now - since < deadline or now < self._retry_at.get(engine.name, since):
-                continue
-            self._flattening.add(engine.name)
-            asyncio.create_task(self._flatten(engine, governance, episode))  # noqa: RUF006
-
-    async def _flatten(
-        self, snapshot: EngineSnapshot, governance: dict[str, Any], episode: tuple[str, str]
-    ) -> None:
-        runtime = snapshot.runtime or {}
-        confirmed = bool(runtime.get("flat")) and (
-            runtime.get("appliedDirective") == governance.get("sequence")
-        )
-        purpose = f"halt:{governance.get('policy') or self.name}:{governance.get('sequence')}"
-        try:
-            account = await account_of(
-                self.ctx, self.namespace, snapshot.name, snapshot.uid, snapshot.spec
-            )
-            result = await self.ctx.venue.flatten(
-                account.engine, account.ref, account.keys, purpose=purpose
-            )
-            acted = bool(result.sent or result.cancelled)
-            now = stamp(self.ctx.clock())
-            residue = f" (residue: {', '.join(result.residue)})" if result.residue else ""
-            if confirmed and result.flat and not acted:
-                await self._patch_engine(snapshot.name, {"governance": {"verifiedFlatAt": now}})
-                verified = f"the venue shows the account flat{residue}"
-                self.events("Normal", "HaltVerified", verified, snapshot.name)
-            else:
-                update = {
-                    "runtimeStopped": True,
-                    **({"verifiedFlatAt": now} if result.flat else {}),
-                }
-                await self._patch_engine(snapshot.name, {"governance": update})
-                await self.ctx.kube.merge_patch(
-                    "apps/v1", "Deployment", self.namespace,
-                    render.RuntimeNames.of(snapshot.name).deployment, {"spec": {"replicas": 0}},
-                )  # fmt: skip
-                why = (
-                    "the runtime reported flat but the venue did not show it"
-                    if confirmed
-                    else "the runtime did not confirm flat in time"
-                )
-                self.events("Warning", "OperatorFlattened",
-                            f"{why}; the operator {result.summary()} and scaled it to zero",
-                            snapshot.name)  # fmt: skip
-            if not result.flat:
-                raise RuntimeError(f"not flat yet: {result.plan.describe()}")
-            self._enforced.add(episode)
-            self._failures.pop(snapshot.name, None)
-        except Exception as error:  # retried later, backing off
-            failures = self._failures[snapshot.name] = self._failures.get(snapshot.name, 0) + 1
-            delay = min(FLATTEN_RETRY_MAX_S, 2.0**failures)
-            self._retry_at[snapshot.name] = self.ctx.clock() + timedelta(seconds=delay)
-            log.warning("governance: flattening %s failed: %s", snapshot.name, error)
-            self.events("Warning", "FlattenFailed",
-                        f"cannot flatten through the venue: {error}; next try in {delay:.0f}s",
-                        snapshot.name)  # fmt: skip
-        finally:
-            self._flattening.discard(snapshot.name)
 
     async def _publish(
         self,

@@ -16,7 +16,8 @@ from eternal_operator.controllers.engine.reconcile import Context
 from eternal_operator.governance import codec
 from eternal_operator.kube import KubeError
 
-from .governor import ENGINES_API, EngineSnapshot, release_patch
+from .enforce import patch_engine
+from .governor import EngineSnapshot, release_patch
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,7 @@ async def _release(
     policy = str(governance.get("policy") or "")
     patch = release_patch(policy, int(governance.get("sequence") or 0) + 1, why)
     try:
-        await ctx.kube.merge_patch(
-            ENGINES_API, "Engine", namespace, engine, {"status": patch}, subresource="status"
-        )
+        await patch_engine(ctx, namespace, engine, patch)
     except KubeError as error:  # the next resync tries again
         log.warning("releasing %s/%s from %s failed: %s", namespace, engine, policy, error)
         return
