@@ -86,7 +86,7 @@ async def snapshot(venue: BybitDomainClient, instruments: Instruments) -> Accoun
     return AccountSnapshot(
         open_orders=open_orders,
         positions=positions,
-        coins={**coins, **({QUOTE: wallet.coins[QUOTE]} if QUOTE in wallet.coins else {})},
+        coins=coins,
         instruments={k: v for k, v in instruments.items() if k in wanted},
         prices=prices,
     )

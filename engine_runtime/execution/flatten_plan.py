@@ -44,12 +44,6 @@ class AccountSnapshot:
     prices: Mapping[str, Decimal] = field(default_factory=dict)
     """Last prices of spot markets, to tell an order below the minimum value."""
 
-    def holdings(self) -> dict[str, Decimal]:
-        """Non-quote coins with a balance, and open linear positions, as text for a report."""
-        out = {c.coin: c.wallet_balance for c in self.coins.values() if c.coin != QUOTE}
-        out.update({f"{p.symbol} {p.side}": p.size for p in self.positions if p.size > 0})
-        return {k: v for k, v in out.items() if v != 0}
-
 
 @dataclass(frozen=True)
 class Residue:

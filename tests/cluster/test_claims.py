@@ -16,7 +16,7 @@ import pytest
 
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
-from support import processes
+from support.engines import leading_operator
 from support.kube import apply, get
 from support.processes import Operator, Venue
 from support.venue_admin import admin
@@ -31,11 +31,8 @@ def operator(
     control_plane: ControlPlane, paper_venue: Venue, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
     log = Path(tmp_path_factory.mktemp("claims")) / "operator.log"
-    op = processes.start_operator(
-        control_plane.kubeconfig, paper_venue, log, name="op-claims", namespaces=f"{PREFIX}-*",
-        lease_name="claims-tests", error_backoff_seconds="1", error_backoff_max_seconds="4",
-    )  # fmt: skip
-    wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
+    op = leading_operator(control_plane, paper_venue, log, PREFIX, error_backoff_seconds="1",
+                          error_backoff_max_seconds="4")  # fmt: skip
     yield op
     op.stop()
 

@@ -10,7 +10,8 @@ import yaml
 
 from eternal_operator.api.kinds import KINDS
 from eternal_operator.devtools.controlplane import ControlPlane
-from support.malformed import BOUNDARIES, CASES, SAMPLES, Boundary, Malformed, sample, to_json
+from support.boundaries import BOUNDARIES, Boundary, to_json
+from support.malformed import CASES, SAMPLES, Malformed, sample
 
 pytestmark = pytest.mark.cluster
 

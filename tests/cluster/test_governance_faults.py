@@ -21,6 +21,7 @@ from support import processes
 from support.governance import (
     LABEL,
     Runtimes,
+    after_evaluations,
     directive,
     engine,
     keys,
@@ -129,7 +130,7 @@ def test_a_restarted_operator_fires_the_backstop_on_the_persisted_deadline(
 
 
 def test_two_policies_over_one_engine_keep_the_most_restrictive_directive_and_say_so(
-    control_plane: ControlPlane, ns: str
+    control_plane: ControlPlane, ns: str, operator: Operator
 ) -> None:
     keys(control_plane, ns)
     apply(control_plane, ns, engine("shared"))
@@ -147,10 +148,12 @@ def test_two_policies_over_one_engine_keep_the_most_restrictive_directive_and_sa
                      == "True", 10, f"{name}'s Conflict condition")  # fmt: skip
         # No tug of war: the directive stays put while both policies keep evaluating.
         seen = set()
-        for _ in range(15):
+
+        def sample() -> None:
             d = directive(control_plane, ns, "shared")
             seen.add((d["policy"], d["sequence"], d["halt"]))
-            time.sleep(0.2)
+
+        after_evaluations(operator, 20, sample)  # ten of each policy
         assert len(seen) == 1, seen
         assert len(events(control_plane, ns, "Directive")) <= 3
         assert events(control_plane, ns, "PolicyConflict")
@@ -166,7 +169,7 @@ def test_two_policies_over_one_engine_keep_the_most_restrictive_directive_and_sa
             '{"spec":{"selector":{"matchLabels":{"nobody":"x"}}}}',
         )
         # zeta's halt is latched and reached the engine: it holds until zeta is reset.
-        time.sleep(1.5)
+        after_evaluations(operator, 10)
         assert directive(control_plane, ns, "shared")["halt"] is True
         control_plane.kubectl("patch", "cbp", "zeta", "-n", ns, "--type=merge",
                               "-p", '{"spec":{"emergencyHalt":false}}')  # fmt: skip
@@ -207,7 +210,7 @@ def test_deleting_a_policy_releases_the_engines_it_restricted(
 
 
 def test_a_halted_policy_cannot_be_deleted_and_its_engines_stay_halted(
-    control_plane: ControlPlane, ns: str
+    control_plane: ControlPlane, ns: str, operator: Operator
 ) -> None:
     keys(control_plane, ns)
     apply(control_plane, ns, engine("held"))
@@ -219,6 +222,6 @@ def test_a_halted_policy_cannot_be_deleted_and_its_engines_stay_halted(
         assert "holds a latched halt" in refused.stderr
         control_plane.kubectl("label", "engine", "held", "-n", ns, "--overwrite",
                               f"{next(iter(LABEL))}=elsewhere")  # fmt: skip
-        time.sleep(1.5)  # evaluations go on: the relabelled engine stays halted
+        after_evaluations(operator, 5)  # the relabelled engine stays halted meanwhile
         assert directive(control_plane, ns, "held")["halt"] is True
         assert status_of(control_plane, "cbp", "eternal", ns)["haltedEngines"] == ["held"]

@@ -4,6 +4,7 @@ policies, and stand-in runtimes that play the status contract (equity, heartbeat
 from __future__ import annotations
 
 import secrets
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,3 +126,28 @@ def directive(plane: ControlPlane, ns: str, name: str) -> dict[str, Any]:
 
 def policy_status(plane: ControlPlane, ns: str) -> dict[str, Any]:
     return dict((get(plane, "cbp", "eternal", ns) or {}).get("status") or {})
+
+
+def evaluations(op: Operator) -> float:
+    """Policy evaluations this operator has made (its own metric), to wait on instead of time."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("eternal_operator_reconciles_total{")
+        and 'kind="CircuitBreakerPolicy"' in line
+        and 'result="evaluated"' in line
+    )
+
+
+def after_evaluations(op: Operator, count: int, probe: Any = None) -> None:
+    """Return once the operator has made `count` more evaluations, calling `probe` meanwhile."""
+    target = evaluations(op) + count
+
+    def done() -> bool:
+        if probe is not None:
+            probe()
+        return evaluations(op) >= target
+
+    wait_for(done, 30, f"{count} more evaluations")

@@ -7,9 +7,7 @@ against this one table, so the Python side and the CRD cannot drift apart.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ class Malformed:
     words: str  # a fragment of the message that says what is wrong
 
 
-def _edit(name: str, path: str, value: Any, new_name: str) -> dict[str, Any]:
+def edit(name: str, path: str, value: Any, new_name: str) -> dict[str, Any]:
     obj = copy.deepcopy(sample(name))
     obj["metadata"]["name"] = new_name
     *parents, leaf = path.split(".")
@@ -57,7 +55,7 @@ NAME_WORDS = "must be a DNS-1035 label of at most 55 characters"
 QUANTITY_WORDS = "must be a Kubernetes quantity"
 
 
-def _named(name: str, new_name: str) -> dict[str, Any]:
+def named(name: str, new_name: str) -> dict[str, Any]:
     obj = copy.deepcopy(sample(name))
     obj["metadata"]["name"] = new_name
     return obj
@@ -66,175 +64,175 @@ def _named(name: str, new_name: str) -> dict[str, Any]:
 CASES: list[Malformed] = [
     Malformed(
         "weights-over-one",
-        _edit(ALLOC, "spec.targets.0.weight", 0.9, "bad-weights"),
+        edit(ALLOC, "spec.targets.0.weight", 0.9, "bad-weights"),
         "spec.targets",
         "must sum to at most 1",
     ),
     Malformed(
         "weight-above-one",
-        _edit(ALLOC, "spec.targets.3.weight", 1.5, "bad-weight"),
+        edit(ALLOC, "spec.targets.3.weight", 1.5, "bad-weight"),
         "spec.targets[3].weight",
         "less than or equal to 1",
     ),
     Malformed(
         "duplicate-allocation-target",
-        _edit(ALLOC, "spec.targets.1", {"engine": "core-hodl", "weight": 0.1}, "dup-target"),
+        edit(ALLOC, "spec.targets.1", {"engine": "core-hodl", "weight": 0.1}, "dup-target"),
         "spec.targets[1]",
         "Duplicate value",
     ),
     Malformed(
         "unknown-strategy",
-        _edit(ENGINE, "spec.strategy", "scalper", "bad-strategy"),
+        edit(ENGINE, "spec.strategy", "scalper", "bad-strategy"),
         "spec.strategy",
         'Unsupported value: "scalper"',
     ),
     Malformed(
         "unknown-venue",
-        _edit(ENGINE, "spec.venue", "binance", "bad-venue"),
+        edit(ENGINE, "spec.venue", "binance", "bad-venue"),
         "spec.venue",
         'Unsupported value: "binance"',
     ),
     Malformed(
         "negative-leverage",
-        _edit(ENGINE, "spec.risk.maxLeverage", -2, "bad-leverage"),
+        edit(ENGINE, "spec.risk.maxLeverage", -2, "bad-leverage"),
         "spec.risk.maxLeverage",
         "greater than or equal to 1",
     ),
     Malformed(
         "leverage-above-ten",
-        _edit(ENGINE, "spec.params.trend.leverage", 25, "bad-trend-leverage"),
+        edit(ENGINE, "spec.params.trend.leverage", 25, "bad-trend-leverage"),
         "spec.params.trend.leverage",
         "less than or equal to 10",
     ),
     Malformed(
         "unordered-levels",
-        _edit(POLICY, "spec.levels.1.drawdown", 0.05, "bad-levels"),
+        edit(POLICY, "spec.levels.1.drawdown", 0.05, "bad-levels"),
         "spec.levels",
         "strictly increasing",
     ),
     Malformed(
         "level-drawdown-not-under-one",
-        _edit(POLICY, "spec.levels.3.drawdown", 1, "bad-level-one"),
+        edit(POLICY, "spec.levels.3.drawdown", 1, "bad-level-one"),
         "spec.levels[3].drawdown",
         "less than 1",
     ),
     Malformed(
         "mainnet-without-secret",
-        _edit(ENGINE, "spec.venue", "mainnet", "bad-mainnet"),
+        edit(ENGINE, "spec.venue", "mainnet", "bad-mainnet"),
         "spec.credentials",
         "mainnet Engine trades real money",
     ),
     Malformed(
         "testnet-without-secret",
-        _edit(ENGINE, "spec.venue", "testnet", "bad-testnet"),
+        edit(ENGINE, "spec.venue", "testnet", "bad-testnet"),
         "spec.credentials",
         "required for the demo and testnet venues",
     ),
     Malformed(
         "symbols-wrong-type",
-        _edit(ENGINE, "spec.symbols", "BTCUSDT", "bad-symbols-type"),
+        edit(ENGINE, "spec.symbols", "BTCUSDT", "bad-symbols-type"),
         "spec.symbols",
         "must be of type array",
     ),
     Malformed(
         "symbols-empty",
-        _edit(ENGINE, "spec.symbols", [], "bad-symbols-empty"),
+        edit(ENGINE, "spec.symbols", [], "bad-symbols-empty"),
         "spec.symbols",
         "should have at least 1 items",
     ),
     Malformed(
         "symbol-lowercase",
-        _edit(ENGINE, "spec.symbols", ["btcusdt"], "bad-symbol-case"),
+        edit(ENGINE, "spec.symbols", ["btcusdt"], "bad-symbol-case"),
         "spec.symbols[0]",
         "should match",
     ),
     Malformed(
         "subaccount-missing",
-        _edit(ENGINE, "spec.subaccount", _DELETE, "bad-no-subaccount"),
+        edit(ENGINE, "spec.subaccount", _DELETE, "bad-no-subaccount"),
         "spec.subaccount",
         "Required value",
     ),
     Malformed(
         "subaccount-not-a-bybit-username",
-        _edit(ENGINE, "spec.subaccount", "trend", "bad-subaccount"),
+        edit(ENGINE, "spec.subaccount", "trend", "bad-subaccount"),
         "spec.subaccount",
         "6-16 letters and digits",
     ),
     Malformed(
         "params-for-another-strategy",
-        _edit(CORE, "spec.params.trend", {"smaFast": 20}, "bad-params-block"),
+        edit(CORE, "spec.params.trend", {"smaFast": 20}, "bad-params-block"),
         "spec.params.trend",
         "only valid with strategy trend",
     ),
     Malformed(
         "sma-fast-not-below-slow",
-        _edit(ENGINE, "spec.params.trend.smaFast", 200, "bad-sma"),
+        edit(ENGINE, "spec.params.trend.smaFast", 200, "bad-sma"),
         "spec.params.trend.smaFast",
         "smaFast must be shorter than smaSlow",
     ),
     Malformed(
         "daily-loss-above-weekly",
-        _edit(ENGINE, "spec.risk.dailyLossLimit", 0.2, "bad-loss-limits"),
+        edit(ENGINE, "spec.risk.dailyLossLimit", 0.2, "bad-loss-limits"),
         "spec.risk.dailyLossLimit",
         "must not exceed weeklyLossLimit",
     ),
     Malformed(
         "leverage-wrong-type",
-        _edit(ENGINE, "spec.risk.maxLeverage", "lots", "bad-leverage-type"),
+        edit(ENGINE, "spec.risk.maxLeverage", "lots", "bad-leverage-type"),
         "spec.risk.maxLeverage",
         "must be of type number",
     ),
     Malformed(
         "unknown-field",
-        _edit(ENGINE, "spec.leverage", 3, "bad-unknown-field"),
+        edit(ENGINE, "spec.leverage", 3, "bad-unknown-field"),
         "spec.leverage",
         "unknown field",
     ),
     # -- Engine: names the operator could not build from --------------------------------------
-    Malformed("name-with-a-dot", _named(ENGINE, "trend.v2"), "metadata.name", NAME_WORDS),
-    Malformed("name-of-56-characters", _named(ENGINE, "e" * 56), "metadata.name", NAME_WORDS),
-    Malformed("name-of-74-characters", _named(ENGINE, "t" * 74), "metadata.name", NAME_WORDS),
-    Malformed("name-starting-with-a-digit", _named(ENGINE, "1trend"), "metadata.name", NAME_WORDS),
+    Malformed("name-with-a-dot", named(ENGINE, "trend.v2"), "metadata.name", NAME_WORDS),
+    Malformed("name-of-56-characters", named(ENGINE, "e" * 56), "metadata.name", NAME_WORDS),
+    Malformed("name-of-74-characters", named(ENGINE, "t" * 74), "metadata.name", NAME_WORDS),
+    Malformed("name-starting-with-a-digit", named(ENGINE, "1trend"), "metadata.name", NAME_WORDS),
     # -- Engine: resources -----------------------------------------------------------------------
     Malformed(
         "memory-limit-lots",
-        _edit(ENGINE, "spec.resources", {"limits": {"memory": "lots"}}, "bad-memory"),
+        edit(ENGINE, "spec.resources", {"limits": {"memory": "lots"}}, "bad-memory"),
         "spec.resources.limits[memory]",
         QUANTITY_WORDS,
     ),
     Malformed(
         "negative-cpu-request",
-        _edit(ENGINE, "spec.resources", {"requests": {"cpu": "-1"}}, "bad-cpu"),
+        edit(ENGINE, "spec.resources", {"requests": {"cpu": "-1"}}, "bad-cpu"),
         "spec.resources.requests[cpu]",
         QUANTITY_WORDS,
     ),
     Malformed(
         "quantity-with-a-space",
-        _edit(ENGINE, "spec.resources", {"limits": {"memory": "1 Gi"}}, "bad-space"),
+        edit(ENGINE, "spec.resources", {"limits": {"memory": "1 Gi"}}, "bad-space"),
         "spec.resources.limits[memory]",
         QUANTITY_WORDS,
     ),
     Malformed(
         "quantity-lower-case-binary-suffix",
-        _edit(ENGINE, "spec.resources", {"requests": {"memory": "512mi"}}, "bad-suffix"),
+        edit(ENGINE, "spec.resources", {"requests": {"memory": "512mi"}}, "bad-suffix"),
         "spec.resources.requests[memory]",
         QUANTITY_WORDS,
     ),
     Malformed(
         "quantity-too-long",
-        _edit(ENGINE, "spec.resources", {"limits": {"memory": "1" * 65}}, "bad-long-quantity"),
+        edit(ENGINE, "spec.resources", {"limits": {"memory": "1" * 65}}, "bad-long-quantity"),
         "spec.resources.limits.memory",
         "may not be more than 64",
     ),
     Malformed(
         "unknown-resource-name",
-        _edit(ENGINE, "spec.resources", {"limits": {"nvidia.com/gpu": 1}}, "bad-resource"),
+        edit(ENGINE, "spec.resources", {"limits": {"nvidia.com/gpu": 1}}, "bad-resource"),
         "spec.resources.limits",
         "keys must be cpu, memory or ephemeral-storage",
     ),
     Malformed(
         "request-above-limit",
-        _edit(
+        edit(
             ENGINE,
             "spec.resources",
             {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}},
@@ -245,150 +243,148 @@ CASES: list[Malformed] = [
     ),
     Malformed(
         "cpu-as-a-fraction",
-        _edit(ENGINE, "spec.resources", {"requests": {"cpu": 0.5}}, "bad-cpu-float"),
+        edit(ENGINE, "spec.resources", {"requests": {"cpu": 0.5}}, "bad-cpu-float"),
         "spec.resources.requests.cpu",
         "must be of type integer",
     ),
     # -- Engine: image, credentials, symbols, subaccount -----------------------------------------
     Malformed(
         "image-with-a-space",
-        _edit(ENGINE, "spec.image", "example/runtime: 2", "bad-image"),
+        edit(ENGINE, "spec.image", "example/runtime: 2", "bad-image"),
         "spec.image",
         "should match",
     ),
     Malformed(
         "image-empty",
-        _edit(ENGINE, "spec.image", "", "bad-image-empty"),
+        edit(ENGINE, "spec.image", "", "bad-image-empty"),
         "spec.image",
         "at least 1 chars long",
     ),
     Malformed(
         "secret-key-with-a-slash",
-        _edit(
-            ENGINE, "spec.credentials", {"secretName": "keys", "apiKeyKey": "api/key"}, "bad-key"
-        ),
+        edit(ENGINE, "spec.credentials", {"secretName": "keys", "apiKeyKey": "api/key"}, "bad-key"),
         "spec.credentials.apiKeyKey",
         "should match",
     ),
     Malformed(
         "secret-name-not-dns",
-        _edit(ENGINE, "spec.credentials", {"secretName": "Bad_Keys"}, "bad-secret-name"),
+        edit(ENGINE, "spec.credentials", {"secretName": "Bad_Keys"}, "bad-secret-name"),
         "spec.credentials.secretName",
         "should match",
     ),
     Malformed(
         "duplicate-symbol",
-        _edit(ENGINE, "spec.symbols", ["BTCUSDT", "BTCUSDT"], "bad-dup-symbol"),
+        edit(ENGINE, "spec.symbols", ["BTCUSDT", "BTCUSDT"], "bad-dup-symbol"),
         "spec.symbols[1]",
         "Duplicate value",
     ),
     Malformed(
         "too-many-symbols",
-        _edit(ENGINE, "spec.symbols", [f"C{i:02d}USDT" for i in range(21)], "bad-many-symbols"),
+        edit(ENGINE, "spec.symbols", [f"C{i:02d}USDT" for i in range(21)], "bad-many-symbols"),
         "spec.symbols",
         "must have at most 20 items",
     ),
     Malformed(
         "symbol-too-short",
-        _edit(ENGINE, "spec.symbols", ["B"], "bad-short-symbol"),
+        edit(ENGINE, "spec.symbols", ["B"], "bad-short-symbol"),
         "spec.symbols[0]",
         "should match",
     ),
     Malformed(
         "subaccount-too-long",
-        _edit(ENGINE, "spec.subaccount", "1" * 21, "bad-long-subaccount"),
+        edit(ENGINE, "spec.subaccount", "1" * 21, "bad-long-subaccount"),
         "spec.subaccount",
         "may not be more than 20",
     ),
     Malformed(
         "subaccount-with-a-dash",
-        _edit(ENGINE, "spec.subaccount", "trend-01", "bad-dash-subaccount"),
+        edit(ENGINE, "spec.subaccount", "trend-01", "bad-dash-subaccount"),
         "spec.subaccount",
         "should match",
     ),
     Malformed(
         "unknown-on-delete",
-        _edit(ENGINE, "spec.onDelete", "liquidate", "bad-on-delete"),
+        edit(ENGINE, "spec.onDelete", "liquidate", "bad-on-delete"),
         "spec.onDelete",
         'Unsupported value: "liquidate"',
     ),
     Malformed(
         "suspend-as-a-string",
-        _edit(ENGINE, "spec.suspend", "yes", "bad-suspend"),
+        edit(ENGINE, "spec.suspend", "yes", "bad-suspend"),
         "spec.suspend",
         "must be of type boolean",
     ),
     # -- Engine: risk limits ---------------------------------------------------------------------
     Malformed(
         "leverage-above-ten-in-risk",
-        _edit(ENGINE, "spec.risk.maxLeverage", 11, "bad-risk-leverage"),
+        edit(ENGINE, "spec.risk.maxLeverage", 11, "bad-risk-leverage"),
         "spec.risk.maxLeverage",
         "less than or equal to 10",
     ),
     Malformed(
         "no-concurrent-position",
-        _edit(ENGINE, "spec.risk.maxConcurrentPositions", 0, "bad-positions"),
+        edit(ENGINE, "spec.risk.maxConcurrentPositions", 0, "bad-positions"),
         "spec.risk.maxConcurrentPositions",
         "greater than or equal to 1",
     ),
     Malformed(
         "concurrent-positions-as-a-string",
-        _edit(ENGINE, "spec.risk.maxConcurrentPositions", "4", "bad-positions-type"),
+        edit(ENGINE, "spec.risk.maxConcurrentPositions", "4", "bad-positions-type"),
         "spec.risk.maxConcurrentPositions",
         "must be of type integer",
     ),
     Malformed(
         "position-fraction-above-one",
-        _edit(ENGINE, "spec.risk.maxPositionFraction", 1.5, "bad-fraction"),
+        edit(ENGINE, "spec.risk.maxPositionFraction", 1.5, "bad-fraction"),
         "spec.risk.maxPositionFraction",
         "less than or equal to 1",
     ),
     Malformed(
         "negative-weekly-loss-limit",
-        _edit(ENGINE, "spec.risk.weeklyLossLimit", -0.1, "bad-weekly"),
+        edit(ENGINE, "spec.risk.weeklyLossLimit", -0.1, "bad-weekly"),
         "spec.risk.weeklyLossLimit",
         "greater than or equal to 0",
     ),
     Malformed(
         "confidence-above-one",
-        _edit(ENGINE, "spec.risk.minSignalConfidence", 2, "bad-confidence"),
+        edit(ENGINE, "spec.risk.minSignalConfidence", 2, "bad-confidence"),
         "spec.risk.minSignalConfidence",
         "less than or equal to 1",
     ),
     # -- Engine: strategy parameters -------------------------------------------------------------
     Malformed(
         "sma-slow-above-2000",
-        _edit(ENGINE, "spec.params.trend.smaSlow", 5000, "bad-sma-slow"),
+        edit(ENGINE, "spec.params.trend.smaSlow", 5000, "bad-sma-slow"),
         "spec.params.trend.smaSlow",
         "less than or equal to 2000",
     ),
     Malformed(
         "unknown-kline-interval",
-        _edit(ENGINE, "spec.params.trend.interval", "2h", "bad-interval"),
+        edit(ENGINE, "spec.params.trend.interval", "2h", "bad-interval"),
         "spec.params.trend.interval",
         'Unsupported value: "2h"',
     ),
     Malformed(
         "risk-per-trade-above-one",
-        _edit(ENGINE, "spec.params.trend.riskPerTrade", 2, "bad-risk-per-trade"),
+        edit(ENGINE, "spec.params.trend.riskPerTrade", 2, "bad-risk-per-trade"),
         "spec.params.trend.riskPerTrade",
         "less than or equal to 1",
     ),
     Malformed(
         "zero-atr-stop",
-        _edit(ENGINE, "spec.params.trend.atrStopMultiple", 0, "bad-atr"),
+        edit(ENGINE, "spec.params.trend.atrStopMultiple", 0, "bad-atr"),
         "spec.params.trend.atrStopMultiple",
         "greater than 0",
     ),
     Malformed(
         "unknown-trend-parameter",
-        _edit(ENGINE, "spec.params.trend.fastSma", 20, "bad-param-name"),
+        edit(ENGINE, "spec.params.trend.fastSma", 20, "bad-param-name"),
         "spec.params.trend.fastSma",
         "unknown field",
     ),
     Malformed(
         "core-hodl-weights-over-one",
-        _edit(
+        edit(
             CORE,
             "spec.params.coreHodl.targets",
             [{"asset": "BTC", "weight": 0.7}, {"asset": "ETH", "weight": 0.4}],
@@ -399,7 +395,7 @@ CASES: list[Malformed] = [
     ),
     Malformed(
         "core-hodl-duplicate-asset",
-        _edit(
+        edit(
             CORE,
             "spec.params.coreHodl.targets",
             [{"asset": "BTC", "weight": 0.5}, {"asset": "BTC", "weight": 0.2}],
@@ -410,99 +406,99 @@ CASES: list[Malformed] = [
     ),
     Malformed(
         "core-hodl-limit-offset-above-5-percent",
-        _edit(CORE, "spec.params.coreHodl.limitOffset", 0.1, "bad-offset"),
+        edit(CORE, "spec.params.coreHodl.limitOffset", 0.1, "bad-offset"),
         "spec.params.coreHodl.limitOffset",
         "less than or equal to 0.05",
     ),
     Malformed(
         "funding-params-on-a-trend-engine",
-        _edit(ENGINE, "spec.params.funding", {"entryPeriods": 3}, "bad-funding-block"),
+        edit(ENGINE, "spec.params.funding", {"entryPeriods": 3}, "bad-funding-block"),
         "spec.params.funding",
         "only valid with strategy funding",
     ),
     Malformed(
         "funding-entry-rate-above-1-percent",
-        _edit(FUNDING, "spec.params.funding.entryRate", 0.5, "bad-entry-rate"),
+        edit(FUNDING, "spec.params.funding.entryRate", 0.5, "bad-entry-rate"),
         "spec.params.funding.entryRate",
         "less than or equal to 0.01",
     ),
     Malformed(
         "tactical-tranches-reversed",
-        _edit(TACTICAL, "spec.params.tactical.firstTrancheDrawdown", 0.8, "bad-tranches"),
+        edit(TACTICAL, "spec.params.tactical.firstTrancheDrawdown", 0.8, "bad-tranches"),
         "spec.params.tactical.firstTrancheDrawdown",
         "firstTrancheDrawdown must be smaller than secondTrancheDrawdown",
     ),
     Malformed(
         "tactical-positive-funding-threshold",
-        _edit(TACTICAL, "spec.params.tactical.fundingThreshold", 0.01, "bad-funding-threshold"),
+        edit(TACTICAL, "spec.params.tactical.fundingThreshold", 0.01, "bad-funding-threshold"),
         "spec.params.tactical.fundingThreshold",
         "less than or equal to 0",
     ),
     # -- Allocation ------------------------------------------------------------------------------
     Malformed(
         "weights-over-the-bound-by-a-millionth",
-        _edit(ALLOC, "spec.targets.3.weight", 0.050002, "bad-weights-bound"),
+        edit(ALLOC, "spec.targets.3.weight", 0.050002, "bad-weights-bound"),
         "spec.targets",
         "must sum to at most 1",
     ),
     Malformed(
         "allocation-engine-with-a-dot",
-        _edit(ALLOC, "spec.targets.0.engine", "core.hodl", "bad-target-name"),
+        edit(ALLOC, "spec.targets.0.engine", "core.hodl", "bad-target-name"),
         "spec.targets[0].engine",
         "should match",
     ),
     Malformed(
         "allocation-without-targets",
-        _edit(ALLOC, "spec.targets", [], "bad-no-targets"),
+        edit(ALLOC, "spec.targets", [], "bad-no-targets"),
         "spec.targets",
         "should have at least 1 items",
     ),
     Malformed(
         "negative-weight",
-        _edit(ALLOC, "spec.targets.3.weight", -0.05, "bad-negative-weight"),
+        edit(ALLOC, "spec.targets.3.weight", -0.05, "bad-negative-weight"),
         "spec.targets[3].weight",
         "greater than or equal to 0",
     ),
     Malformed(
         "drift-threshold-above-one",
-        _edit(ALLOC, "spec.driftThreshold", 2, "bad-drift"),
+        edit(ALLOC, "spec.driftThreshold", 2, "bad-drift"),
         "spec.driftThreshold",
         "less than or equal to 1",
     ),
     Malformed(
         "weekly-calendar",
-        _edit(ALLOC, "spec.calendarFallback", "weekly", "bad-calendar"),
+        edit(ALLOC, "spec.calendarFallback", "weekly", "bad-calendar"),
         "spec.calendarFallback",
         'Unsupported value: "weekly"',
     ),
     Malformed(
         "negative-contribution",
-        _edit(ALLOC, "spec.monthlyContribution", -100, "bad-contribution"),
+        edit(ALLOC, "spec.monthlyContribution", -100, "bad-contribution"),
         "spec.monthlyContribution",
         "greater than or equal to 0",
     ),
     Malformed(
         "master-secret-key-empty",
-        _edit(ALLOC, "spec.masterCredentials", {"secretName": "m", "apiSecretKey": ""}, "bad-mk"),
+        edit(ALLOC, "spec.masterCredentials", {"secretName": "m", "apiSecretKey": ""}, "bad-mk"),
         "spec.masterCredentials.apiSecretKey",
         "at least 1 chars long",
     ),
     # -- CircuitBreakerPolicy --------------------------------------------------------------------
     Malformed(
         "level-five",
-        _edit(POLICY, "spec.levels.3.level", 5, "bad-level-five"),
+        edit(POLICY, "spec.levels.3.level", 5, "bad-level-five"),
         "spec.levels[3].level",
         "less than or equal to 4",
     ),
     Malformed(
         "duplicate-level",
-        _edit(POLICY, "spec.levels.1.level", 1, "bad-dup-level"),
+        edit(POLICY, "spec.levels.1.level", 1, "bad-dup-level"),
         "spec.levels[1]",
         "Duplicate value",
     ),
     Malformed(
         "levels-out-of-order",
-        _edit(
+        edit(
             POLICY,
             "spec.levels",
             [{"level": 2, "drawdown": 0.15}, {"level": 1, "drawdown": 0.1}],
@@ -513,37 +509,37 @@ CASES: list[Malformed] = [
     ),
     Malformed(
         "zero-drawdown",
-        _edit(POLICY, "spec.levels.0.drawdown", 0, "bad-zero-drawdown"),
+        edit(POLICY, "spec.levels.0.drawdown", 0, "bad-zero-drawdown"),
         "spec.levels[0].drawdown",
         "greater than 0",
     ),
     Malformed(
         "policy-daily-above-weekly",
-        _edit(POLICY, "spec.dailyLossLimit", 0.2, "bad-policy-limits"),
+        edit(POLICY, "spec.dailyLossLimit", 0.2, "bad-policy-limits"),
         "spec.dailyLossLimit",
         "must not exceed weeklyLossLimit",
     ),
     Malformed(
         "stale-after-zero",
-        _edit(POLICY, "spec.staleAfterSeconds", 0, "bad-stale"),
+        edit(POLICY, "spec.staleAfterSeconds", 0, "bad-stale"),
         "spec.staleAfterSeconds",
         "greater than or equal to 1",
     ),
     Malformed(
         "unknown-on-unknown",
-        _edit(POLICY, "spec.onUnknown", "Panic", "bad-on-unknown"),
+        edit(POLICY, "spec.onUnknown", "Panic", "bad-on-unknown"),
         "spec.onUnknown",
         'Unsupported value: "Panic"',
     ),
     Malformed(
         "halt-deadline-above-an-hour",
-        _edit(POLICY, "spec.haltDeadlineSeconds", 100000, "bad-deadline"),
+        edit(POLICY, "spec.haltDeadlineSeconds", 100000, "bad-deadline"),
         "spec.haltDeadlineSeconds",
         "less than or equal to 3600",
     ),
     Malformed(
         "five-levels",
-        _edit(
+        edit(
             POLICY,
             "spec.levels",
             [{"level": n, "drawdown": n / 10} for n in (1, 2, 3, 4)]
@@ -555,7 +551,7 @@ CASES: list[Malformed] = [
     ),
     Malformed(
         "selector-operator-like",
-        _edit(
+        edit(
             POLICY,
             "spec.selector",
             {"matchExpressions": [{"key": "tier", "operator": "Like", "values": ["a"]}]},
@@ -566,123 +562,8 @@ CASES: list[Malformed] = [
     ),
     Malformed(
         "emergency-halt-as-a-string",
-        _edit(POLICY, "spec.emergencyHalt", "now", "bad-halt-type"),
+        edit(POLICY, "spec.emergencyHalt", "now", "bad-halt-type"),
         "spec.emergencyHalt",
         "must be of type boolean",
     ),
 ]
-
-
-@dataclass(frozen=True)
-class Boundary:
-    """An object at the edge of a rule: the API server and the models must both accept it, or
-    both refuse it. Numbers given as Decimal go on the wire as written (`to_json`)."""
-
-    id: str
-    manifest: dict[str, Any]
-    accepted: bool
-
-
-def _weights(*weights: Any) -> list[dict[str, Any]]:
-    return [{"engine": f"e{i}", "weight": w} for i, w in enumerate(weights)]
-
-
-def _resources(**limits: Any) -> dict[str, Any]:
-    return {"limits": limits}
-
-
-QUANTITY_EDGES: list[tuple[Any, bool]] = [
-    ("1.", True), (".5", True), ("1e3", True), ("1E-3", True), ("1.5Gi", True), (2, True),
-    ("0", True), ("1n", True), ("e3", False), (".", False), ("+1", False), ("-0", False),
-    ("1Ki ", False), ("1e1000", False), ("0x10", False),
-]  # fmt: skip
-
-BOUNDARIES: list[Boundary] = [
-    # Weights: CEL adds doubles in list order against 1.000001, and so do the models.
-    Boundary(
-        "sample-weights", _edit(ALLOC, "spec.targets", _weights(0.6, 0.2, 0.15, 0.05), "w1"), True
-    ),
-    Boundary(
-        "weights-one-in-decimals-above-one-in-doubles",
-        _edit(ALLOC, "spec.targets", _weights(0.05, 0.55, 0.3, 0.1), "w2"),
-        True,
-    ),
-    Boundary(
-        "weights-1.0000009",
-        _edit(ALLOC, "spec.targets", _weights(0.6, 0.2, 0.15, 0.0500009), "w3"),
-        True,
-    ),
-    Boundary(
-        "weights-1.0000011", _edit(ALLOC, "spec.targets", _weights(0.5, 0.5000011), "w4"), False
-    ),
-    Boundary(
-        "weights-at-the-bound-in-decimals-above-it-in-doubles",
-        _edit(ALLOC, "spec.targets", _weights(0.5, 0.500001), "w7"),
-        False,
-    ),
-    Boundary("integer-weights", _edit(ALLOC, "spec.targets", _weights(1, 0), "w5"), True),
-    Boundary("ten-tenths", _edit(ALLOC, "spec.targets", _weights(*[0.1] * 10), "w6"), True),
-    # Decimals longer than a double: the server compares the double, so do the models.
-    Boundary(
-        "daily-limit-a-hair-above-weekly",
-        _edit(ENGINE, "spec.risk.dailyLossLimit", Decimal("0.05000000000000000001"), "d1"),
-        True,
-    ),
-    Boundary(
-        "leverage-a-hair-above-ten",
-        _edit(ENGINE, "spec.risk.maxLeverage", Decimal("10.0000000000000000001"), "d2"),
-        True,
-    ),
-    Boundary(
-        "drawdown-a-hair-below-one",
-        _edit(POLICY, "spec.levels.3.drawdown", Decimal("0.99999999999999999999"), "d3"),
-        False,
-    ),
-    Boundary(
-        "drawdowns-equal-as-doubles",
-        _edit(POLICY, "spec.levels.1.drawdown", Decimal("0.10000000000000000001"), "d4"),
-        False,
-    ),
-    # An integral number where an integer goes: read as the integer by both.
-    Boundary(
-        "integer-written-4.0",
-        _edit(ENGINE, "spec.risk.maxConcurrentPositions", Decimal("4.0"), "i1"),
-        True,
-    ),
-    Boundary(
-        "integer-written-4.5",
-        _edit(ENGINE, "spec.risk.maxConcurrentPositions", Decimal("4.5"), "i2"),
-        False,
-    ),
-    # Names at the limit.
-    Boundary("name-of-55-characters", _named(ENGINE, "e" * 55), True),
-    Boundary("name-with-digits-and-dashes", _named(ENGINE, "trend-2-b"), True),
-    # Quantities: the models' grammar is a subset of Kubernetes' and the CEL rule asks both.
-    *(
-        Boundary(
-            f"quantity-{i}", _edit(ENGINE, "spec.resources", _resources(memory=q), f"q{i}"), ok
-        )
-        for i, (q, ok) in enumerate(QUANTITY_EDGES)
-    ),
-    Boundary(
-        "request-equal-to-limit-in-other-units",
-        _edit(ENGINE, "spec.resources", {"requests": {"cpu": 1}, "limits": {"cpu": "1000m"}}, "r1"),
-        True,
-    ),
-    Boundary(
-        "request-a-millicore-above-limit",
-        _edit(ENGINE, "spec.resources", {"requests": {"cpu": "1001m"}, "limits": {"cpu": 1}}, "r2"),
-        False,
-    ),
-]
-
-
-def to_json(obj: Any) -> str:
-    """JSON with Decimals written as the numbers they are (not as doubles)."""
-    if isinstance(obj, Decimal):
-        return str(obj)
-    if isinstance(obj, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {to_json(v)}" for k, v in obj.items()) + "}"
-    if isinstance(obj, list):
-        return "[" + ", ".join(to_json(v) for v in obj) + "]"
-    return json.dumps(obj)

@@ -206,6 +206,9 @@ def test_a_runtime_woken_from_a_freeze_checks_before_it_sends(
         20,
         "halted and flat",
     )
-    time.sleep(2)  # bars go on: the commands are tried (and refused)
+    # Both commands are tried, at the next bars, and refused: by the gate or by the risk checks.
+    wait_for(lambda: len(refusals(postgres, namespace)) + len(rtdb.fetch(
+        postgres, "SELECT 1 FROM risk_refusals WHERE engine=$1", f"{namespace}/rt")) >= 2,
+        20, "both commands refused")  # fmt: skip
     venue = http_session(fast_venue, account.api_key, account.api_secret)
     assert orders(venue, "Buy") == []  # none before the freeze, none after

@@ -18,7 +18,8 @@ from eternal_operator.api.v1alpha1 import (
 )
 from eternal_operator.api.v1alpha1.base import WEIGHTS_SUM_RULE, weights_within_bound
 from eternal_operator.api.v1alpha1.strategy_params import CoreHodlParams, TrendParams
-from support.malformed import BOUNDARIES, CASES, SAMPLES, Boundary, Malformed, sample
+from support.boundaries import BOUNDARIES, Boundary
+from support.malformed import CASES, SAMPLES, Malformed, sample
 
 pytestmark = pytest.mark.unit
 
