@@ -266,7 +266,10 @@ class Runtime:
             log.error("no Kubernetes access (%s): status will not be reported", error)
             return
         engine = Watcher("engine", self.kube.engines, self._observe_engine)
-        policies = Watcher("policies", self.kube.policies, self.governor.observe_policy)
+        policies = Watcher(
+            "policies", self.kube.policies, self.governor.observe_policy,
+            on_deleted=self.governor.forget_policy,
+        )  # fmt: skip
         self.watchers = [engine, policies]
         for watcher in self.watchers:
             self.spawn(watcher.run())

@@ -8,6 +8,12 @@ background. Halts go through the `HaltLatch`: heard from any source, lifted only
 that issued them. A directive is applied when its sequence is new, persisted in the checkpoint
 (a restart obeys it, and every halt it knew, before the API server answers) and recorded as a
 governance event; `applied_sequence` then says so in the status.
+
+A directive is heard from two places: the policy's own status (`status.directive`, written once
+for the whole fleet, so every runtime hears a halt, a level or a reset from one watch event) and
+the Engine's `status.governance` (the per-engine record the operator writes after). Of each
+policy the newer word counts; of several policies governing this engine, the most restrictive
+(`governance.conflicts.writer`, the operator's own rule for which policy writes the record).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pydantic import ValidationError
 
 from eternal_operator.api.v1alpha1 import LabelSelector
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective, ShutdownRequest
+from eternal_operator.governance.conflicts import writer
 
 from .latch import Halt, HaltLatch
 
@@ -48,6 +55,11 @@ class Governor:
     def __init__(self, engine_name: str = "") -> None:
         self.engine_name = engine_name
         self.directive = GovernanceDirective()
+        """The directive in force: the most restrictive newest word of the governing policies."""
+        self.record: GovernanceDirective | None = None
+        """The Engine's `status.governance` (or the checkpoint's directive, after a restart)."""
+        self.published: dict[str, GovernanceDirective] = {}
+        """What each policy governing this engine publishes in its own status."""
         self.latch = HaltLatch()
         self.labels: dict[str, str] = {}
         self.applied_sequence: int | None = None
@@ -95,7 +107,7 @@ class Governor:
             return
         raw = saved.get("directive") if "halts" in saved else saved  # older checkpoints
         try:
-            self.directive = GovernanceDirective.model_validate(raw or {})
+            self.directive = self.record = GovernanceDirective.model_validate(raw or {})
         except ValidationError:
             log.warning("checkpointed directive is invalid; ignoring it")
         else:
@@ -133,12 +145,8 @@ class Governor:
             except ValidationError as error:
                 log.warning("unreadable directive: %s", error)
             else:
-                if _essence(directive) != _essence(self.directive):
-                    self.directive = directive  # flags take effect now
-                    self._pending = directive
-                    if directive.close_directional and not directive.halt:
-                        self.flat = None
-                    self.wake.set()
+                self.record = directive
+                self._decide()
                 self._hear_directive(directive)
         self._observe_shutdown(engine, status)
         if beat is not None:
@@ -158,6 +166,16 @@ class Governor:
         governs = (selector is not None and selector.matches(self.labels)) or (
             self.engine_name in (status.get("haltedEngines") or [])
         )
+        published = status.get("directive")
+        self.published.pop(name, None)
+        if governs and isinstance(published, dict):
+            try:
+                self.published[name] = GovernanceDirective.model_validate(
+                    {**published, "policy": name}
+                )
+            except ValidationError as error:
+                log.warning("unreadable directive of policy %s: %s", name, error)
+        self._decide()
         self._hear(
             name,
             int(status.get("directiveSequence") or 0),
@@ -165,6 +183,34 @@ class Governor:
             reason=str(status.get("haltReason") or "halted"),
             governs=governs,
         )
+
+    def forget_policy(self, policy: dict[str, Any]) -> None:
+        """A policy deleted: what it published no longer counts (its halt stays latched until
+        the operator's releasing word, written into the Engine, lifts it)."""
+        if self.published.pop(str((policy.get("metadata") or {}).get("name") or ""), None):
+            self._decide()
+
+    def _decide(self) -> None:
+        """The directive in force from what the policies and the Engine say; acted on when what
+        the runtime does changes (the flags take effect now, the rest in the background)."""
+        words = dict(self.published)
+        record = self.record
+        if record is not None:
+            policy = record.policy or ""
+            if policy not in words or record.sequence >= words[policy].sequence:
+                words[policy] = record  # the record carries the bookkeeping of the same word
+        if not words:
+            return
+        contents = {p: d.model_dump(mode="json", by_alias=True) for p, d in words.items()}
+        directive = words[writer(contents)]
+        if _essence(directive) == _essence(self.directive):
+            self.directive = directive  # the same word, maybe with the record's bookkeeping
+            return
+        self.directive = directive
+        self._pending = directive
+        if directive.close_directional and not directive.halt:
+            self.flat = None
+        self.wake.set()
 
     def _hear_directive(self, directive: GovernanceDirective) -> None:
         self._hear(

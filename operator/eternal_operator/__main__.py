@@ -33,13 +33,15 @@ async def run(settings: OperatorSettings) -> int:
     from .controllers.engine.reconcile import Context
 
     kube = KubeClient.from_environment()
+    venue = BybitVenueActions(settings)
     registry = kopf.OperatorRegistry()
     register(registry, settings)
     memo = kopf.Memo(
-        ctx=Context(kube=kube, settings=settings, venue=BybitVenueActions(settings)),
+        ctx=Context(kube=kube, settings=settings, venue=venue),
         locks=KeyedLocks(),
         wakeups=Wakeups(),
         phases={},
+        phase_inputs={},
         announced={},
         backoff=Backoff(settings.error_backoff_seconds, settings.error_backoff_max_seconds),
         redis=redis_client(settings),
@@ -83,6 +85,7 @@ async def run(settings: OperatorSettings) -> int:
                 await keeper
             if settings.leader_election:
                 await elector.release()
+        await venue.close()
         await kube.close()
     return 1 if elector.lost else 0
 

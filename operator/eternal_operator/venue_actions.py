@@ -1,15 +1,19 @@
 """The operator's own hands on the venue: provisioning paper-venue keys, and cancelling or
 flattening an engine's account when its runtime cannot, through the same classified Bybit
 client and the same flatten plan as the runtime (so both agree on what flat is, and on the
-ids of the closes)."""
+ids of the closes). Calls on engines' accounts share one aiohttp session (pybit signs them):
+a whole fleet flattened at once is sent at once, not queued behind a few worker threads."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+import aiohttp
+
+from engine_runtime.adapters.bybit.aio import AioTransport
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
 from engine_runtime.adapters.bybit.errors import UnknownKeyError
 from engine_runtime.adapters.bybit.ratelimit import RateLimiter
@@ -45,6 +49,19 @@ class VenueActionError(Exception):
 @dataclass
 class BybitVenueActions:
     settings: OperatorSettings
+    _http: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
+
+    def _aio(self) -> aiohttp.ClientSession:
+        """The shared session (made on the operator's event loop, at first use)."""
+        if self._http is None or self._http.closed:
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)  # every account at once
+            self._http = aiohttp.ClientSession(connector=connector)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def _rest_url(self, engine: Engine) -> str:
         s = self.settings
@@ -74,7 +91,10 @@ class BybitVenueActions:
 
     def _client(self, engine: Engine, keys: ApiKeys) -> BybitDomainClient:
         limiter = RateLimiter({"orders": ORDERS_PER_SECOND, "queries": QUERIES_PER_SECOND})
-        raw = BybitRawClient(self._rest_url(engine), keys.api_key, keys.api_secret, limiter=limiter)
+        url = self._rest_url(engine)
+        transport = AioTransport(self._aio(), url, keys.api_key, keys.api_secret)
+        raw = BybitRawClient(url, keys.api_key, keys.api_secret, limiter=limiter,
+                             transport=transport)  # fmt: skip
         return BybitDomainClient(raw)
 
     async def flatten(

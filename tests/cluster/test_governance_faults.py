@@ -84,9 +84,12 @@ def events(plane: ControlPlane, ns: str, reason: str) -> list[dict[str, Any]]:
     return [e for e in json.loads(out)["items"] if e.get("reason") == reason]
 
 
-def test_a_restarted_operator_fires_the_backstop_on_the_persisted_deadline(
+def test_the_operator_flattens_at_once_and_a_restarted_one_keeps_the_persisted_deadline(
     control_plane: ControlPlane, paper_venue: Venue, tmp_path: Path
 ) -> None:
+    """The runtime is frozen (it obeys nothing): the operator's own flatten, started as the
+    halt is published, gets the account flat before the engine's record is even written; the
+    backstop then still fires on the deadline persisted in that record, across a restart."""
     deadline = 12
     venue = http_session(paper_venue.url, processes.SUB1_KEY, processes.SUB1_SECRET)
     with own_namespace(control_plane, "bks") as ns:
@@ -106,20 +109,22 @@ def test_a_restarted_operator_fires_the_backstop_on_the_persisted_deadline(
                 halted_at = wait_for(
                     lambda: directive(control_plane, ns, "frozen").get("haltedAt"), 20, "the halt"
                 )
+                assert not exposure(venue)  # flat before the record: the operator's own flatten
+                assert events(control_plane, ns, "FlattenedAtOnce")
                 runtimes.equity.clear()  # frozen: it says nothing more
             op.process.kill()  # mid-halt, long before the deadline
             op.process.wait(timeout=10)
             op = start(control_plane, paper_venue, tmp_path / "b.log", name="bks-b",
                        prefix="bks")  # fmt: skip
-            wait_for(lambda: not exposure(venue), deadline + 20, "the account flat")
-            flat_after = time.time() - datetime.fromisoformat(halted_at).timestamp()
-            # The deadline plus one evaluation and the flatten itself, not a fresh deadline.
-            assert deadline <= flat_after < deadline + 3, flat_after
             governance = wait_for(
                 lambda: (d := directive(control_plane, ns, "frozen")).get("runtimeStopped") and d,
-                10, "the runtime marked stopped",
+                deadline + 20, "the runtime marked stopped",
             )  # fmt: skip
+            stopped_after = time.time() - datetime.fromisoformat(halted_at).timestamp()
+            # The deadline plus one evaluation and the check itself, not a fresh deadline.
+            assert deadline <= stopped_after < deadline + 3, stopped_after
             assert governance["haltedAt"] == halted_at  # the restart kept it
+            assert not exposure(venue)
             assert (get(control_plane, "deployment", "frozen-runtime", ns) or {})["spec"][
                 "replicas"
             ] == 0

@@ -1,9 +1,11 @@
 """The raw Bybit V5 REST client: one method per endpoint, pybit underneath, off the event loop.
 
-pybit is synchronous, so every call runs in a worker thread (`asyncio.to_thread`); it is asked
-to retry nothing, and every failure leaves here as one of the kinds in `errors`. Calls are
-paced by the `RateLimiter` before they go and observed after (Bybit's limit headers). Methods
-return the `result` object of Bybit's envelope, unparsed: parsing is `parsing`'s job.
+pybit is synchronous, so every call runs in a worker thread (`asyncio.to_thread`), unless the
+client is given an asynchronous transport (`aio.AioTransport`: pybit signs, a shared aiohttp
+session sends; for an actor with many accounts at once). pybit is asked to retry nothing, and
+every failure leaves here as one of the kinds in `errors`. Calls are paced by the `RateLimiter`
+before they go and observed after (Bybit's limit headers). Methods return the `result` object
+of Bybit's envelope, unparsed: parsing is `parsing`'s job.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import aiohttp
 import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 
 from engine_runtime.venue.session import NO_RETRY_CODES, http_session
 
+from .aio import AioTransport
 from .errors import RATE_LIMIT, RetryableError, VenueError, classify, classify_http
 from .ratelimit import RateLimiter
 
@@ -47,7 +51,9 @@ class BybitRawClient:
         limiter: RateLimiter,
         timeout_s: int = 10,
         on_call: CallHook | None = None,
+        transport: AioTransport | None = None,
     ) -> None:
+        self._transport = transport
         self._session = http_session(
             rest_url,
             api_key,
@@ -62,11 +68,14 @@ class BybitRawClient:
 
     async def _call(self, group: str, name: str, params: Mapping[str, Any]) -> Result:
         await self.limiter.acquire(group)
-        method = getattr(self._session, name)
         started = time.perf_counter()
         code = 0
         try:
-            body, _elapsed, headers = await asyncio.to_thread(method, **params)
+            if self._transport is not None:
+                body, headers = await self._transport(name, params)
+            else:
+                method = getattr(self._session, name)
+                body, _elapsed, headers = await asyncio.to_thread(method, **params)
         except InvalidRequestError as error:
             code = int(error.status_code)
             mapped = classify(code, str(error.message), error.resp_headers, _now_ms())
@@ -76,7 +85,7 @@ class BybitRawClient:
         except FailedRequestError as error:
             code = -int(error.status_code or 0)
             raise classify_http(int(error.status_code or 0), str(error.message)) from None
-        except requests.RequestException as error:
+        except (requests.RequestException, aiohttp.ClientError, TimeoutError) as error:
             code = -1
             raise RetryableError(0, f"{name}: {type(error).__name__}", 0.5) from None
         finally:

@@ -20,6 +20,7 @@ from eternal_operator.settings import OperatorSettings
 
 from .engine import failures
 from .engine import reconcile as engine_reconcile
+from .engine import status as engine_status
 
 ENGINES = (GROUP, VERSION, "engines")
 POLICIES = (GROUP, VERSION, "circuitbreakerpolicies")
@@ -154,6 +155,23 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     async def engine_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         async with memo.locks.get(body.metadata.uid):
             await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=True)
+
+    @kopf.on.event(*ENGINES, registry=registry, id="engine-phase")
+    async def engine_status_changed(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, type: str | None, **_: Any
+    ) -> None:
+        # A halt, a runtime's flat report or a resume shows in the phase at once, not at the
+        # next resync: a change in what the phase is made of runs the reconcile now.
+        uid = body.metadata.uid or ""
+        if type == "DELETED" or body.metadata.deletion_timestamp:
+            return
+        inputs = engine_status.phase_inputs(body.get("status") or {})
+        before = memo.phase_inputs.get(uid)
+        memo.phase_inputs[uid] = inputs
+        if before is None or before == inputs:
+            return  # first seen (the resume handler reconciles it) or nothing of the phase
+        async with memo.locks.get(uid):
+            await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=False)
 
     @kopf.timer(*ENGINES, interval=settings.resync_seconds, registry=registry, id="engine-resync")
     async def engine_resync(
@@ -307,5 +325,6 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             await _run("Engine", engine_reconcile.finalize, memo, body, patch, retry=True)
         memo.locks.forget(body.metadata.uid)
         memo.phases.pop(body.metadata.uid, None)
+        memo.phase_inputs.pop(body.metadata.uid, None)
         memo.announced.pop(body.metadata.uid, None)
         memo.backoff.forget(body.metadata.uid or "")

@@ -37,13 +37,18 @@ def engine(governance: dict[str, Any] | None = None, heartbeat: str | None = Non
 
 
 def policy(name: str, sequence: int, *, halted: bool, selector: dict[str, Any] | None = None,
-           halted_engines: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+           halted_engines: list[str] | None = None, **published: Any) -> dict[str, Any]:  # fmt: skip
+    """A policy's object; `published` fields make its `status.directive` (as the operator
+    publishes it: the directive without its policy's name)."""
+    status: dict[str, Any] = {"halted": halted, "directiveSequence": sequence,
+                              "haltReason": "crash", "haltedEngines": halted_engines or []}  # fmt: skip
+    if published:
+        status["directive"] = {"sequence": sequence, "halt": halted, "reason": "r", **published}
     return {
         "metadata": {"name": name},
         "spec": {"selector": selector if selector is not None else {"matchLabels": {"p": "1"}}},
-        "status": {"halted": halted, "directiveSequence": sequence, "haltReason": "crash",
-                   "haltedEngines": halted_engines or []},
-    }  # fmt: skip
+        "status": status,
+    }
 
 
 def test_a_halt_is_lifted_only_by_its_own_policy_with_a_higher_sequence() -> None:
@@ -198,3 +203,53 @@ async def test_a_halt_heard_while_confirming_or_no_answer_refuses_the_order() ->
     with pytest.raises(OrderRefused, match="governance unconfirmed"):
         await quiet.check(order(Category.SPOT, OrderSide.BUY))
     await quiet.check(order(Category.SPOT, OrderSide.SELL))  # a close needs no confirmation
+
+
+def test_a_level_published_by_the_policy_takes_effect_before_the_engine_record() -> None:
+    g = Governor("e1")
+    g.observe(engine(directive("a", 2, level=0)))
+    assert g.take_directive() is not None
+    g.observe_policy(policy("a", 3, halted=False, level=2, sizeMultiplier="0.5",
+                            entriesPaused=True))  # fmt: skip
+    assert g.entries_paused
+    assert g.size_multiplier == D("0.5")
+    taken = g.take_directive()
+    assert taken is not None
+    assert (taken.policy, taken.sequence) == ("a", 3)
+    g.observe(engine(directive("a", 2, level=0)))  # the record, written after, lags: no step back
+    assert g.entries_paused
+    assert g.take_directive() is None
+    record = directive("a", 3, level=2, sizeMultiplier="0.5", entriesPaused=True,
+                       conflicts=["b"])  # fmt: skip
+    g.observe(engine(record))  # the same word arrives as the record: nothing new to do
+    assert g.take_directive() is None
+    assert g.directive.conflicts == ["b"]
+
+
+def test_a_reset_published_by_the_policy_resumes_before_the_engine_record() -> None:
+    g = Governor("e1")
+    g.observe(engine(directive("a", 4, halt=True, level=4, entriesPaused=True)))
+    assert g.halted
+    g.observe_policy(policy("a", 5, halted=False, level=0))
+    assert not g.halted
+    assert not g.entries_paused
+    taken = g.take_directive()
+    assert taken is not None
+    assert taken.sequence == 5
+    assert not taken.halt
+
+
+def test_of_several_policies_the_most_restrictive_published_word_counts() -> None:
+    g = Governor("e1")
+    g.observe(engine(labels={"p": "1"}))
+    g.observe_policy(policy("a", 7, halted=False, level=0))
+    g.observe_policy(policy("b", 2, halted=False, level=2, entriesPaused=True))
+    assert g.entries_paused
+    assert g.directive.policy == "b"
+    outsider = policy("c", 9, halted=False, selector={"matchLabels": {"p": "2"}}, level=3,
+                      sizeMultiplier="0", entriesPaused=True, closeDirectional=True)  # fmt: skip
+    g.observe_policy(outsider)  # does not select us: its word is not ours
+    assert g.directive.policy == "b"
+    g.forget_policy(policy("b", 2, halted=False))  # deleted
+    assert g.directive.policy == "a"
+    assert not g.entries_paused

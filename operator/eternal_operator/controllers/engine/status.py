@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +55,21 @@ class Observed:
         """A runtime that could still act on a request: fresh heartbeat, Deployment scaled up."""
         replicas = (self.deployment or {}).get("spec", {}).get("replicas", 0)
         return self.heartbeat_fresh and replicas > 0
+
+
+def phase_inputs(status: Mapping[str, Any]) -> tuple[object, ...]:
+    """What of the Engine's own status its phase is made of (besides the clock and the
+    Deployment): when this changes, so may the phase, and the operator looks at once."""
+    governance = status.get("governance") or {}
+    runtime = status.get("runtime") or {}
+    return (
+        bool(governance.get("halt")),
+        bool(governance.get("runtimeStopped")),
+        runtime.get("flat"),
+        runtime.get("venueConnected"),
+        runtime.get("heartbeat") is None,
+        (runtime.get("startError") or {}).get("time"),
+    )
 
 
 def phase_of(o: Observed) -> Phase:

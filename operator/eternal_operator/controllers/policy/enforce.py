@@ -1,4 +1,11 @@
-"""A halt enforced from persisted state, past its deadline, whatever the runtime does.
+"""A halt carried out by the operator itself: at once, and past its deadline whatever the
+runtime does.
+
+At once: when a halt is published, the operator flattens every account it governs
+concurrently (`flatten_now`), racing the runtimes, which hear the same halt from the policy's
+status. Both run the shared flatten with the halt's purpose (`halt:<policy>:<sequence>`), so
+they plan the same closes under the same order ids: whoever sends first fills, the other's copy
+is refused as a duplicate, and an account already flat is only read.
 
 Each halted engine's directive carries `haltedAt`, when the halt first reached it, so a restarted
 or newly elected operator keeps the deadline. Past `haltDeadlineSeconds` the operator reads the
@@ -56,6 +63,33 @@ class HaltEnforcer:
     _failures: dict[str, int] = field(default_factory=dict)
     _retry_at: dict[str, datetime] = field(default_factory=dict)
 
+    async def flatten_now(self, engines: list[Any], purpose: str) -> None:
+        """Flatten every account of `engines` now, all at once; one Event on the policy says
+        what was done. What fails here is left to the runtimes and to the deadline."""
+        results = await asyncio.gather(
+            *(self._flatten(e, purpose) for e in engines), return_exceptions=True
+        )
+        sent = sum(len(r.sent) for r in results if not isinstance(r, BaseException))
+        flat = sum(1 for r in results if not isinstance(r, BaseException) and r.flat)
+        failed = [f"{e.name}: {r}" for e, r in zip(engines, results, strict=True)
+                  if isinstance(r, BaseException)]  # fmt: skip
+        for line in failed:
+            log.warning("governance: flattening at once failed for %s", line)
+        message = (
+            f"{purpose}: the operator flattened {len(engines)} accounts at once: {flat} flat, "
+            f"{sent} closes sent by it (the runtimes may have sent theirs first)"
+        )
+        if failed:
+            message += f"; failed: {'; '.join(failed)[:512]}"
+        self.events("Warning" if failed else "Normal", "FlattenedAtOnce", message, None)
+
+    async def _flatten(self, engine: Any, purpose: str) -> Any:
+        account = await account_of(self.ctx, self.namespace, engine.name, engine.uid,
+                                   engine.spec)  # fmt: skip
+        return await self.ctx.venue.flatten(
+            account.engine, account.ref, account.keys, purpose=purpose
+        )
+
     def enforce(self, deadline_s: float, engines: list[Any], now: datetime) -> None:
         """Start the check of every halted engine whose deadline has passed (in the
         background: a slow venue does not hold the evaluation up). No engines: no halt."""
@@ -89,11 +123,7 @@ class HaltEnforcer:
         )
         purpose = f"halt:{governance.get('policy') or self.policy}:{governance.get('sequence')}"
         try:
-            account = await account_of(self.ctx, self.namespace, name, snapshot.uid,
-                                       snapshot.spec)  # fmt: skip
-            result = await self.ctx.venue.flatten(
-                account.engine, account.ref, account.keys, purpose=purpose
-            )
+            result = await self._flatten(snapshot, purpose)
             trusted = confirmed and result.flat and not (result.sent or result.cancelled)
             if not trusted and not governance.get("runtimeStopped"):
                 await self._stop_runtime(name)

@@ -10,6 +10,12 @@ An engine selected by several policies is a conflict (a condition on the policy,
 directive names the others, an Event): only the policy with the most restrictive directive
 writes that engine (`governance.conflicts`), so the policies never undo each other.
 
+The halting fact is written once, in the policy's status: every runtime hears it from its watch
+of the policies, and the operator flattens every account it governs itself at once, racing
+them (`HaltEnforcer.flatten_now`). Each engine's `status.governance`, the durable per-engine
+record, is written after: once the operator's own flatten is done (at most `RECORD_AFTER`
+later), so a fleet's worth of writes does not stand between the halt and the venue.
+
 A halt is enforced from persisted state: each engine's directive carries `haltedAt`, so a
 restarted or newly elected operator keeps the deadline. Past it, the operator reads the account
 itself: a runtime that confirmed flat and is, is marked verified; otherwise the operator
@@ -56,6 +62,8 @@ log = logging.getLogger(__name__)
 RESET_ANNOTATION = f"{GROUP}/reset"
 RESET_FORCE_ANNOTATION = f"{GROUP}/reset-force"
 DISPLAY_EVERY = timedelta(seconds=5)
+RECORD_AFTER = timedelta(seconds=2)
+"""The longest the engines' records of a new halt wait for the operator's own flatten."""
 HISTORY = 20
 DISPLAY_FIELDS = {"equity", "navPerUnit", "drawdown", "unknownEngines", "engines", "conditions"}
 
@@ -105,6 +113,8 @@ class Governor:
     _issued_at: datetime | None = None
     _conflicts: dict[str, list[str]] = field(default_factory=dict)
     _state_changed: bool = False
+    _at_once: asyncio.Task[None] | None = None
+    _at_once_at: datetime | None = None
     venue_equity: VenueEquity = field(init=False)
     enforcer: HaltEnforcer = field(init=False)
 
@@ -178,8 +188,10 @@ class Governor:
             if writer({self.name: published, **{o: by_name.get(o) for o in others[e.name]}})
             == self.name
         ]
-        # The policy's own status first: the halting fact is written once, before the engines.
+        # The policy's own status first: the halting fact is written once, before the engines,
+        # whose records of a new halt wait for the operator's own flatten.
         await self._publish(step, status, governed, published, conflicts, now)
+        await self._flatten_first(step, mine, now)
         await self._tell_engines(mine, content, conflicts, now)
         await self._release_strays(engines, names)
         self.enforcer.enforce(spec.halt_deadline_seconds, mine if step.directive.halt else [], now)
@@ -187,6 +199,21 @@ class Governor:
         if self.store is not None and self._state_changed:
             await self.store.save(self.namespace, self.name, self.state, step.changes, now)
         return step
+
+    async def _flatten_first(self, step: Step, mine: list[EngineSnapshot], now: datetime) -> None:
+        """On a halt new to this operator, flatten every account it governs at once, and wait
+        for that (RECORD_AFTER at most, then it goes on in the background) before the records."""
+        assert self.state is not None
+        if not step.directive.halt:
+            self._at_once = self._at_once_at = None
+            return
+        if self._at_once is None:
+            purpose = f"halt:{self.name}:{self.state.sequence}"
+            self._at_once = asyncio.create_task(self.enforcer.flatten_now(mine, purpose))
+            self._at_once_at = now
+        waited = now - (self._at_once_at or now)
+        if not self._at_once.done() and waited < RECORD_AFTER:
+            await asyncio.wait({self._at_once}, timeout=(RECORD_AFTER - waited).total_seconds())
 
     async def _restore(self, status: CircuitBreakerPolicyStatus) -> State:
         state = codec.state_from_status(status)
