@@ -1,10 +1,11 @@
 """Carrying out what governance and the operator asked (the flags are already in force).
 
-A directive is persisted and recorded first, then acted on. A halt (from the directive or from
-a policy's latched status, whichever is heard first) cancels everything and flattens the whole
-account until the venue shows it flat; close-directional closes the linear positions. The
-applied sequence is reported at once, or for these two once carried out (one status write per
-engine instead of two, when a whole fleet halts together). A shutdown (or suspend) cancels all
+A directive is persisted and recorded first, then acted on; but a halt (from the directive or
+from a policy's status, whichever is heard first) is carried out before anything is recorded:
+it cancels everything and flattens the whole account until the venue shows it flat (the
+checkpoint saved meanwhile). Close-directional closes the linear positions. The applied
+sequence is reported at once, or for these two once carried out (one status write per engine
+instead of two, when a whole fleet halts together). A shutdown (or suspend) cancels all
 open orders, flattens if asked, and answers with `shutdownDoneAt`.
 """
 
@@ -33,11 +34,13 @@ async def obey(rt: Runtime) -> None:
     if governor.take_shutdown():
         await _shutdown(rt)
     directive = governor.take_directive()
-    if directive is not None:
-        await _record(rt, directive)
     halt = governor.take_halt()
     if halt is not None:
-        await _halt(rt, halt)
+        await _halt(rt, halt)  # the account first: the directive's record can wait
+    if directive is not None:
+        await _record(rt, directive)
+    if halt is not None:
+        rt.report_now.set()  # applied once carried out (and flat, or not)
     elif directive is not None and directive.close_directional and not governor.halted:
         await _close_directional(rt, directive)
     elif directive is not None:
@@ -68,7 +71,8 @@ async def _record(rt: Runtime, directive: GovernanceDirective) -> None:
 
 async def _halt(rt: Runtime, halt: Halt) -> None:
     governor = rt.governor
-    await rt.reporter.save_checkpoint()  # the halt survives a crash before it is carried out
+    # The halt survives a crash before it is carried out: checkpointed while the flatten starts.
+    saved = asyncio.create_task(rt.reporter.save_checkpoint())
     try:
         result = await rt.flattener.flatten(halt.purpose)
     except VenueError as error:
@@ -76,6 +80,8 @@ async def _halt(rt: Runtime, halt: Halt) -> None:
         rt.spawn(_retry_halt_later(rt))
         rt.report_now.set()
         return
+    finally:
+        await saved
     governor.flat = result.flat
     governor.residue = result.residue
     await rt.store.governance_event(
@@ -88,7 +94,6 @@ async def _halt(rt: Runtime, halt: Halt) -> None:
     else:
         rt.errors.set(ErrorSource.HALT, f"not flat yet: {result.plan.describe()}")
         rt.spawn(_retry_halt_later(rt))
-    rt.report_now.set()  # applied once carried out (and flat, or not)
     rt.spawn(_resync_soon(rt, "halt"))
 
 

@@ -67,24 +67,33 @@ class FlattenResult:
 
 async def snapshot(venue: BybitDomainClient, instruments: Instruments) -> AccountSnapshot:
     """The whole account now. `instruments` is a cache of markets, filled in as coins and
-    positions need one."""
-    open_orders = {c: len(await venue.open_orders(c)) for c in CATEGORIES}
-    positions = [p for p in await venue.positions() if p.size > 0]
-    wallet = await venue.wallet()
+    positions need one. Reads that do not depend on each other go together."""
+
+    async def open_orders() -> dict[Category, int]:
+        counts = await asyncio.gather(*(venue.open_orders(c) for c in CATEGORIES))
+        return {c: len(listed) for c, listed in zip(CATEGORIES, counts, strict=True)}
+
+    counts, held, wallet = await asyncio.gather(open_orders(), venue.positions(), venue.wallet())
+    positions = [p for p in held if p.size > 0]
     coins = {c: b for c, b in wallet.coins.items() if c != QUOTE and b.wallet_balance > 0}
     wanted = {(spot_symbol(c), Category.SPOT) for c in coins}
     wanted |= {(p.symbol, Category.LINEAR) for p in positions}
-    for category in CATEGORIES:
+
+    async def markets(category: Category) -> None:
         missing = sorted(s for s, c in wanted if c is category and (s, c) not in instruments)
         if missing:
             found = await venue.instruments(category, missing)
             instruments.update({(s, category): inst for s, inst in found.items()})
-    prices: dict[str, Decimal] = {}
-    if coins:
-        everything = await venue.last_prices(Category.SPOT)
-        prices = {s: everything[s] for s, c in wanted if c is Category.SPOT and s in everything}
+
+    async def last_prices() -> dict[str, Decimal]:
+        return await venue.last_prices(Category.SPOT) if coins else {}
+
+    _, _, everything = await asyncio.gather(
+        markets(Category.SPOT), markets(Category.LINEAR), last_prices()
+    )
+    prices = {s: everything[s] for s, c in wanted if c is Category.SPOT and s in everything}
     return AccountSnapshot(
-        open_orders=open_orders,
+        open_orders=counts,
         positions=positions,
         coins=coins,
         instruments={k: v for k, v in instruments.items() if k in wanted},
@@ -104,13 +113,19 @@ async def flatten_account(
 ) -> FlattenResult:
     """Cancel, close and sell until the venue shows the account flat (or `rounds` run out).
 
-    Venue errors are retried on the next round (the account is read again first); keys the
-    venue refuses (FatalError) end it at once: nothing more can be done with them."""
+    The first round cancels every open order before it reads anything (a cancel and a close:
+    the least a halt can do). Venue errors are retried on the next round (the account is read
+    again first); keys the venue refuses (FatalError) end it at once: nothing more can be done
+    with them."""
     cache: Instruments = instruments if instruments is not None else {}
     result = FlattenResult()
     sent_rounds = 0  # the first closes of every actor carry attempt 0, hence the same ids
+    cancelled_first = False
     for round_ in range(rounds):
         try:
+            if not cancelled_first:
+                result.cancelled += await closer.cancel_all(CATEGORIES)
+                cancelled_first = True
             state = await snapshot(venue, cache)
             result.plan = plan(
                 state,
@@ -127,9 +142,15 @@ async def flatten_account(
                 result.cancelled += await closer.cancel_all(result.plan.cancel)
                 continue  # locked coins are free now: plan again from the venue's word
             sent_rounds += 1
-            for order in result.plan.orders:
-                await closer.submit(order, purpose)
-                result.sent.append(f"{order.side.value} {order.qty} {order.symbol}")
+            orders = result.plan.orders
+            sent = await asyncio.gather(
+                *(closer.submit(o, purpose) for o in orders), return_exceptions=True
+            )
+            result.sent += [f"{o.side.value} {o.qty} {o.symbol}"
+                            for o, r in zip(orders, sent, strict=True) if r is None]  # fmt: skip
+            failed = next((r for r in sent if isinstance(r, BaseException)), None)
+            if failed is not None:
+                raise failed
         except FatalError:
             raise
         except VenueError as error:

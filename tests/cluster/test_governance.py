@@ -144,14 +144,20 @@ def test_halt_and_hwm_survive_an_operator_restart(
 def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
     control_plane: ControlPlane, paper_venue: Venue, gov_operator: Operator, tmp_path: Path
 ) -> None:
+    """Neither governance's tick (60 s) nor the Engine's resync (an hour) is waited for: the
+    patch is evaluated at once, and the Engine's phase follows the halt, the runtime's flat
+    report and the reset as they happen."""
     with own_namespace(control_plane, "wake") as ns:
-        op = start(control_plane, paper_venue, tmp_path / "op.log", prefix="wake", interval="60")
+        op = start(control_plane, paper_venue, tmp_path / "op.log", prefix="wake", interval="60",
+                   resync_seconds="3600")  # fmt: skip
         try:
             # The policy's first evaluation opens the book: the next tick is 60 s away.
             with governed(control_plane, ns, {"a": "100"}):
+                wait_for(lambda: phase_of(control_plane, ns, "a") == "Running", 10, "Running")
                 started = time.monotonic()
                 emergency_halt(control_plane, ns, True)
                 wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 20, "the halt")
+                wait_for(lambda: phase_of(control_plane, ns, "a") == "Halted", 10, "Halted")
                 assert time.monotonic() - started < 10
                 emergency_halt(control_plane, ns, False)
                 wait_for(lambda: policy_status(control_plane, ns).get("halted"), 10, "halted")
@@ -162,9 +168,14 @@ def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
                 wait_for(
                     lambda: directive(control_plane, ns, "a").get("halt") is False, 20, "reset"
                 )
+                wait_for(lambda: phase_of(control_plane, ns, "a") == "Running", 10, "Running")
                 assert time.monotonic() - started < 10
         finally:
             op.stop()
+
+
+def phase_of(plane: ControlPlane, ns: str, name: str) -> str | None:
+    return ((get(plane, "engine", name, ns) or {}).get("status") or {}).get("phase")
 
 
 def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(

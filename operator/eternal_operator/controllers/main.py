@@ -67,6 +67,7 @@ async def _run(
         return
     started = time.perf_counter()
     failure: failures.Failure | None = None
+    memo.phase_inputs[uid] = engine_status.phase_inputs(body.get("status") or {})
     try:
         outcome = await step(memo.ctx, body)
     except Exception as error:  # the boundary: every failure is a condition, an Event, a retry
@@ -130,6 +131,17 @@ def _failed(
     return failure, outcome, delay
 
 
+def _phase_inputs_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> bool:
+    """Filters the Engine events `engine-phase` handles (the filter, unlike a handler, neither
+    runs nor logs for each of a runtime's heartbeats): those where what the phase is made of
+    differs from what the last reconcile of the Engine saw. An Engine never reconciled yet is
+    the create or resume handler's."""
+    uid = body.metadata.uid or ""
+    if type == "DELETED" or body.metadata.deletion_timestamp or uid not in memo.phase_inputs:
+        return False
+    return bool(memo.phase_inputs[uid] != engine_status.phase_inputs(body.get("status") or {}))
+
+
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
     """Register the handlers on `registry` with the intervals from `settings`."""
 
@@ -156,21 +168,12 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         async with memo.locks.get(body.metadata.uid):
             await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=True)
 
-    @kopf.on.event(*ENGINES, registry=registry, id="engine-phase")
-    async def engine_status_changed(
-        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, type: str | None, **_: Any
-    ) -> None:
+    @kopf.on.event(*ENGINES, registry=registry, id="engine-phase", when=_phase_inputs_changed)
+    async def engine_status_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
+                                    **_: Any) -> None:  # fmt: skip
         # A halt, a runtime's flat report or a resume shows in the phase at once, not at the
         # next resync: a change in what the phase is made of runs the reconcile now.
-        uid = body.metadata.uid or ""
-        if type == "DELETED" or body.metadata.deletion_timestamp:
-            return
-        inputs = engine_status.phase_inputs(body.get("status") or {})
-        before = memo.phase_inputs.get(uid)
-        memo.phase_inputs[uid] = inputs
-        if before is None or before == inputs:
-            return  # first seen (the resume handler reconciles it) or nothing of the phase
-        async with memo.locks.get(uid):
+        async with memo.locks.get(body.metadata.uid):
             await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=False)
 
     @kopf.timer(*ENGINES, interval=settings.resync_seconds, registry=registry, id="engine-resync")

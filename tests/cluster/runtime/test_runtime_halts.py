@@ -212,3 +212,55 @@ def test_a_runtime_woken_from_a_freeze_checks_before_it_sends(
         20, "both commands refused")  # fmt: skip
     venue = http_session(fast_venue, account.api_key, account.api_secret)
     assert orders(venue, "Buy") == []  # none before the freeze, none after
+
+
+def publish(plane: ControlPlane, ns: str, sequence: int, **directive: Any) -> None:
+    """The policy's status as the operator publishes it: the latch and the fleet's directive."""
+    halted = bool(directive.get("halt"))
+    whole = {
+        "sequence": sequence,
+        "level": 0,
+        "sizeMultiplier": 1,
+        "entriesPaused": False,
+        "closeDirectional": False,
+        "halt": halted,
+        "reason": "published",
+        "issuedAt": datetime.now(UTC).isoformat(),
+        **directive,
+    }  # every field: a merge patch
+    status = {"halted": halted, "directiveSequence": sequence, "haltReason": "level 4",
+              "directive": whole}  # fmt: skip
+    plane.kubectl(
+        "patch", "cbp", "crash", "-n", ns, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": status}),
+    )  # fmt: skip
+
+
+def test_a_policy_s_published_level_and_reset_alone_steer_the_runtime(
+    control_plane: ControlPlane, namespace: str, rt: RuntimeProcess, fast_venue: str,
+    account: Account, postgres: str,
+) -> None:  # fmt: skip
+    """No operator runs and no directive reaches the Engine: the policy's status, written once
+    for a fleet, pauses entries, halts, and its reset lets the runtime trade again."""
+    venue = http_session(fast_venue, account.api_key, account.api_secret)
+    control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps({
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
+        "metadata": {"name": "crash"}, "spec": {"selector": {"matchLabels": LABELS}},
+    }))  # fmt: skip
+    publish(control_plane, namespace, 2, level=2, entriesPaused=True, sizeMultiplier=0.5)
+    wait_for(lambda: runtime_status(control_plane, namespace).get("appliedDirective") == 2, 10,
+             "the published level applied")  # fmt: skip
+    rt.command(op="submit", id="paused", side="Buy", type="Market", qty="0.01")
+    wait_for(lambda: rtdb.fetch(postgres, "SELECT 1 FROM risk_refusals WHERE engine=$1 AND "
+                                "check_name='entries_paused'", f"{namespace}/rt"),
+             15, "the entry refused: entries paused")  # fmt: skip
+    publish(control_plane, namespace, 3, level=4, halt=True, entriesPaused=True,
+            sizeMultiplier=0)  # fmt: skip
+    wait_for(lambda: runtime_status(control_plane, namespace).get("appliedDirective") == 3
+             and runtime_status(control_plane, namespace).get("flat"), 15, "flat")  # fmt: skip
+    publish(control_plane, namespace, 4, level=0)  # the reset
+    wait_for(lambda: runtime_status(control_plane, namespace).get("appliedDirective") == 4, 10,
+             "the reset applied")  # fmt: skip
+    assert orders(venue, "Buy") == []
+    rt.command(op="submit", id="after-reset", side="Buy", type="Market", qty="0.001")
+    wait_for(lambda: orders(venue, "Buy"), 15, "trading again after the published reset")

@@ -1,30 +1,39 @@
 """The shared flatten against the real paper venue, through the classified client: the whole
 account (coins and positions the engine's spec never named, orders of every category), dust
-reported, and two actors flattening at once close each position once."""
+reported, and two actors flattening at once close each position once (the runtime through
+pybit's own sending, the operator through the shared aiohttp session), and both ways of sending
+give the same answers and the same kinds of failure."""
 
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 
+import aiohttp
 import pytest
 from pybit.unified_trading import HTTP
 
+from engine_runtime.adapters.bybit.aio import AioTransport
 from engine_runtime.adapters.bybit.domain import BybitDomainClient
+from engine_runtime.adapters.bybit.errors import DuplicateOrderError, UnknownKeyError
 from engine_runtime.adapters.bybit.ratelimit import RateLimiter
 from engine_runtime.adapters.bybit.raw import BybitRawClient
 from engine_runtime.execution.flatten import VenueCloser, flatten_account, snapshot
 from engine_runtime.execution.flatten_plan import plan
+from engine_runtime.model.enums import Category
 from support.runtime import Account
 
 pytestmark = pytest.mark.integration
 
 
-def client(url: str, account: Account) -> BybitDomainClient:
+def client(
+    url: str, account: Account, http: aiohttp.ClientSession | None = None
+) -> BybitDomainClient:
+    """The classified client; with `http`, its requests go through that shared session."""
     limiter = RateLimiter({"orders": 20, "queries": 50})
-    return BybitDomainClient(
-        BybitRawClient(url, account.api_key, account.api_secret, limiter=limiter)
-    )
+    key, secret = account.api_key, account.api_secret
+    transport = AioTransport(http, url, key, secret) if http is not None else None
+    return BybitDomainClient(BybitRawClient(url, key, secret, limiter=limiter, transport=transport))
 
 
 def expose(venue: HTTP) -> None:
@@ -86,11 +95,12 @@ async def test_two_actors_flattening_at_once_close_each_position_once(
 ) -> None:
     venue_http.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Market",
                            qty="0.02")  # fmt: skip
-    runtime, operator = client(fast_venue, account), client(fast_venue, account)
-    results = await asyncio.gather(
-        flatten_account(runtime, VenueCloser(runtime), engine="uid-2", purpose="halt:p:9"),
-        flatten_account(operator, VenueCloser(operator), engine="uid-2", purpose="halt:p:9"),
-    )
+    async with aiohttp.ClientSession() as http:
+        runtime, operator = client(fast_venue, account), client(fast_venue, account, http)
+        results = await asyncio.gather(
+            flatten_account(runtime, VenueCloser(runtime), engine="uid-2", purpose="halt:p:9"),
+            flatten_account(operator, VenueCloser(operator), engine="uid-2", purpose="halt:p:9"),
+        )
     assert all(r.flat for r in results)
     history = venue_http.get_order_history(category="linear", symbol="BTCUSDT")["result"]["list"]
     closes = [o for o in history if o["side"] == "Sell"]
@@ -98,3 +108,31 @@ async def test_two_actors_flattening_at_once_close_each_position_once(
     filled = sum(Decimal(o["cumExecQty"]) for o in closes)
     assert filled == Decimal("0.02")
     assert "BTCUSDT" not in held(venue_http)
+
+
+async def test_the_shared_session_answers_and_fails_as_pybit_s_own_sending(
+    fast_venue: str, account: Account, venue_http: HTTP
+) -> None:
+    venue_http.place_order(category="spot", symbol="BTCUSDT", side="Buy", orderType="Market",
+                           qty="500", marketUnit="quoteCoin")  # fmt: skip
+    threads = client(fast_venue, account)
+    async with aiohttp.ClientSession() as http:
+        shared = client(fast_venue, account, http)
+        held_now = {c: b.wallet_balance for c, b in (await threads.wallet()).coins.items()}
+        assert {c: b.wallet_balance for c, b in (await shared.wallet()).coins.items()} == held_now
+        assert held_now["BTC"] > 0  # (equity moves with prices; what is held does not)
+        assert await shared.positions() == await threads.positions()
+        params = {"category": "spot", "symbol": "BTCUSDT", "side": "Sell", "orderType": "Limit",
+                  "qty": "0.001", "price": "900000", "orderLinkId": "aio-once"}  # fmt: skip
+        await shared.raw.place_order(**params)
+        for one in (shared, threads):  # the venue's 110072, classified alike
+            with pytest.raises(DuplicateOrderError):
+                await one.raw.place_order(**params)
+        assert len(await shared.open_orders(Category.SPOT)) == 1
+        stranger = Account(account.uid, "not-a-key", "nor-a-secret")
+        for one in (client(fast_venue, stranger, http), client(fast_venue, stranger)):
+            with pytest.raises(UnknownKeyError):
+                await one.wallet()
+        many = [client(fast_venue, account, http) for _ in range(40)]
+        walls = await asyncio.gather(*(c.wallet() for c in many))  # at once, one session
+        assert all({c: b.wallet_balance for c, b in w.coins.items()} == held_now for w in walls)

@@ -116,7 +116,7 @@ class Clock:
 
 def memo(clock: Clock | None = None) -> kopf.Memo:
     backoff = Backoff(5, 300, clock=clock or Clock())
-    return kopf.Memo(ctx=Ctx(), phases={}, announced={}, backoff=backoff)
+    return kopf.Memo(ctx=Ctx(), phases={}, phase_inputs={}, announced={}, backoff=backoff)
 
 
 def run(
