@@ -31,6 +31,9 @@ class Halt:
 class HaltLatch:
     def __init__(self) -> None:
         self._halts: dict[str, Halt] = {}
+        self._lifted: dict[str, int] = {}
+        """The sequence of each policy's last release: its older words (a record written late,
+        a watch event delivered late) halt nothing again."""
 
     @property
     def active(self) -> bool:
@@ -56,12 +59,19 @@ class HaltLatch:
         if halt:
             if not governs or (current is not None and sequence <= current.sequence):
                 return False
+            if sequence <= self._lifted.get(policy, -1):
+                return False
             self._halts[policy] = Halt(policy, sequence, reason)
             return current is None
         if current is not None and sequence > current.sequence:
             del self._halts[policy]
+            self._lifted[policy] = sequence
             return True
         return False
+
+    def forget(self, policy: str) -> None:
+        """A deleted policy: a new one of that name starts its sequence afresh."""
+        self._lifted.pop(policy, None)
 
     def dump(self) -> list[dict[str, Any]]:
         return [asdict(h) for h in self.halts]

@@ -187,7 +187,9 @@ class Governor:
     def forget_policy(self, policy: dict[str, Any]) -> None:
         """A policy deleted: what it published no longer counts (its halt stays latched until
         the operator's releasing word, written into the Engine, lifts it)."""
-        if self.published.pop(str((policy.get("metadata") or {}).get("name") or ""), None):
+        name = str((policy.get("metadata") or {}).get("name") or "")
+        self.latch.forget(name)
+        if self.published.pop(name, None):
             self._decide()
 
     def _decide(self) -> None:

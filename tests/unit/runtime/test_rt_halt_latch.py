@@ -36,12 +36,20 @@ def engine(governance: dict[str, Any] | None = None, heartbeat: str | None = Non
     return {"metadata": {"name": "e1", "labels": labels or {"p": "1"}}, "status": status}
 
 
-def policy(name: str, sequence: int, *, halted: bool, selector: dict[str, Any] | None = None,
-           halted_engines: list[str] | None = None, **published: Any) -> dict[str, Any]:  # fmt: skip
+def policy(
+    name: str,
+    sequence: int,
+    *,
+    halted: bool,
+    selector: dict[str, Any] | None = None,
+    halted_engines: list[str] | None = None,
+    **published: Any,
+) -> dict[str, Any]:
     """A policy's object; `published` fields make its `status.directive` (as the operator
     publishes it: the directive without its policy's name)."""
     status: dict[str, Any] = {"halted": halted, "directiveSequence": sequence,
-                              "haltReason": "crash", "haltedEngines": halted_engines or []}  # fmt: skip
+                              "haltReason": "crash",
+                              "haltedEngines": halted_engines or []}  # fmt: skip
     if published:
         status["directive"] = {"sequence": sequence, "halt": halted, "reason": "r", **published}
     return {
@@ -62,6 +70,12 @@ def test_a_halt_is_lifted_only_by_its_own_policy_with_a_higher_sequence() -> Non
     assert latch.newest().purpose == "halt:a:5"
     assert latch.hear("a", 6, halt=False, reason="reset")
     assert not latch.active
+    assert not latch.hear("a", 5, halt=True, reason="emergency")  # its record, written late
+    assert not latch.active
+    assert latch.hear("a", 7, halt=True, reason="again")  # a new halt of the same policy
+    latch.hear("a", 8, halt=False, reason="reset")
+    latch.forget("a")  # deleted: a new policy of that name counts from its own first word
+    assert latch.hear("a", 1, halt=True, reason="recreated")
 
 
 def test_two_halts_need_two_releases_and_a_halt_that_does_not_govern_is_ignored() -> None:

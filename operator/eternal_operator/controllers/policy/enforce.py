@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,9 +67,11 @@ class HaltEnforcer:
     async def flatten_now(self, engines: list[Any], purpose: str) -> None:
         """Flatten every account of `engines` now, all at once; one Event on the policy says
         what was done. What fails here is left to the runtimes and to the deadline."""
+        started = time.monotonic()
         results = await asyncio.gather(
             *(self._flatten(e, purpose) for e in engines), return_exceptions=True
         )
+        took = time.monotonic() - started
         sent = sum(len(r.sent) for r in results if not isinstance(r, BaseException))
         flat = sum(1 for r in results if not isinstance(r, BaseException) and r.flat)
         failed = [f"{e.name}: {r}" for e, r in zip(engines, results, strict=True)
@@ -76,8 +79,8 @@ class HaltEnforcer:
         for line in failed:
             log.warning("governance: flattening at once failed for %s", line)
         message = (
-            f"{purpose}: the operator flattened {len(engines)} accounts at once: {flat} flat, "
-            f"{sent} closes sent by it (the runtimes may have sent theirs first)"
+            f"{purpose}: the operator flattened {len(engines)} accounts at once in {took:.2f}s: "
+            f"{flat} flat, {sent} closes sent by it (the runtimes may have sent theirs first)"
         )
         if failed:
             message += f"; failed: {'; '.join(failed)[:512]}"
