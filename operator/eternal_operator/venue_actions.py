@@ -54,8 +54,7 @@ class BybitVenueActions:
     def _aio(self) -> aiohttp.ClientSession:
         """The shared session (made on the operator's event loop, at first use)."""
         if self._http is None or self._http.closed:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)  # every account at once
-            self._http = aiohttp.ClientSession(connector=connector)
+            self._http = aiohttp.ClientSession()  # at most 100 requests in flight: the rest queue
         return self._http
 
     async def close(self) -> None:

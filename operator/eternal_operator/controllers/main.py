@@ -174,7 +174,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         # A halt, a runtime's flat report or a resume shows in the phase at once, not at the
         # next resync: a change in what the phase is made of runs the reconcile now.
         async with memo.locks.get(body.metadata.uid):
-            await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=False)
+            await _run("Engine", engine_reconcile.refresh_phase, memo, body, patch, retry=False)
 
     @kopf.timer(*ENGINES, interval=settings.resync_seconds, registry=registry, id="engine-resync")
     async def engine_resync(

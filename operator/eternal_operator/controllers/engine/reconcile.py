@@ -347,6 +347,40 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     return _report(out, observed, status, problem=None)
 
 
+async def refresh_phase(ctx: Context, body: Mapping[str, Any]) -> Outcome:
+    """The phase and conditions after a change in the Engine's own status (governance's record,
+    the runtime's report), from that status and the Deployment alone: one read, not a whole
+    reconcile, for each engine of a fleet that halts or resumes together. Anything the phase
+    alone cannot settle (a problem, a suspend or shutdown, replicas to change) gets the whole
+    reconcile."""
+    engine, status, problem = _parse(body)
+    settled = (Phase.RUNNING, Phase.DEGRADED, Phase.STARTING, Phase.HALTING, Phase.HALTED)
+    if (
+        engine is None
+        or problem
+        or engine.spec.suspend
+        or status.shutdown
+        or (status.phase not in settled)
+    ):
+        return await reconcile(ctx, body)
+    ref = _ref(body)
+    name = render.RuntimeNames.of(ref.name).deployment
+    live = await ctx.kube.get_or_none("apps/v1", "Deployment", ref.namespace, name)
+    governance = status.governance
+    replicas = 0 if governance is not None and governance.halt and governance.runtime_stopped else 1
+    if live is None or (live.get("spec") or {}).get("replicas") != replicas:
+        return await reconcile(ctx, body)
+    observed = Observed(
+        now=ctx.clock(),
+        generation=int(body["metadata"].get("generation") or 0),
+        heartbeat_timeout=timedelta(seconds=ctx.settings.heartbeat_timeout_seconds),
+        deployment=live,
+        runtime=status.runtime,
+        governance=governance,
+    )
+    return _report(Outcome(), observed, status, problem=None)
+
+
 async def _suspend_despite(
     ctx: Context,
     engine: Engine,
