@@ -67,6 +67,8 @@ class HaltEnforcer:
     async def flatten_now(self, engines: list[Any], purpose: str) -> None:
         """Flatten every account of `engines` now, all at once; one Event on the policy says
         what was done. What fails here is left to the runtimes and to the deadline."""
+        if not engines:
+            return
         started = time.monotonic()
         results = await asyncio.gather(
             *(self._flatten(e, purpose) for e in engines), return_exceptions=True
