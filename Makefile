@@ -103,7 +103,7 @@ bench: install controlplane bootstrap ## Every benchmark, each against its basel
 	$(PY) bench/paper_venue_bench.py
 	$(PY) bench/runtime_bench.py
 	$(PY) bench/backtest_bench.py
-	$(PY) bench/governance_bench.py --engines 4 50
+	$(PY) bench/governance_bench.py --engines 4 50 --standins 500
 	$(PY) bench/stack_bench.py
 	$(PY) bench/namespace_bench.py
 	$(PY) bench/capital_safety.py

@@ -1,17 +1,35 @@
-"""Governance latency with real runtimes on the local stack.
+"""Governance latency on the local stack, with real runtimes and with stand-ins.
 
-    .venv/bin/python bench/governance_bench.py [--engines 4 50] [--runs 5]
+    .venv/bin/python bench/governance_bench.py [--engines 4 50] [--standins 500] [--runs 10]
 
-For each fleet size: a fresh stack (control plane, PostgreSQL, Redis, paper venue, operator,
-pod runner) and N funded engines, each holding a resting order and spot BTC. Then, repeated:
-- emergency halt: from `kubectl patch ... emergencyHalt: true` to every engine flat on the venue
-  (the last order the halt cancelled or filled there, by the venue's own order times), and to
-  every runtime reporting flat for the halting directive in its status;
+For each fleet size: a fresh stack (control plane with an audit log of writes, PostgreSQL,
+Redis, paper venue, operator and, for real runtimes, the pod runner) and N engines.
+
+Real runtimes (`--engines`): each engine funded, holding a resting order and spot BTC. Repeated:
 - breach: from the venue's price move that puts drawdown over level 1 to every runtime
-  reporting that directive applied.
-Prints p50/p99 over the runs of the time until the LAST engine is done, and where the
-machine's CPU went meanwhile (every process, from /proc): with all cores busy for the whole
-run, the time is bounded by the work on this machine, not by waiting.
+  reporting that directive applied;
+- emergency halt, from the merge patch of `emergencyHalt: true` to: every runtime heard it (the
+  "halt in force" record in its pod log), the first and the last engine flat on the venue (the
+  last order the halt cancelled or filled there, by the venue's own order times), every runtime
+  reporting flat, every Engine's phase Halted, every Engine's `status.governance.halt`;
+- resume, from the reset annotation (after `emergencyHalt: false`) to every runtime trading
+  again (it reports the Engine's newest directive applied, and that directive lifts the halt),
+  and every phase Running.
+
+Stand-ins (`--standins`): no pod runner; each Engine's runtime is played in this process by the
+runtime's own governance code (an `EngineClient` with the engine's ServiceAccount token, the
+runtime's `Watcher`s on its Engine and on the policies, feeding a `Governor`), reporting
+`status.runtime` at the runtime's cadence (every 10 s, at once when a directive is applied) and
+its equity to the Redis stream governance reads (every second, one pipeline for all). A stand-in
+is told when its Governor's `halted` first turns true (no write needed to say so); it holds
+nothing, so it reports flat. Halt: every stand-in told, every one reporting flat, every phase
+Halted, every `status.governance.halt`; resume: every Governor lifted, every stand-in trading
+again, every phase Running.
+
+For every halt, the API server's writes (its audit log) from the patch to the last engine flat
+on the venue (stand-ins: the last one told), by writer and resource, the bench's patch excluded.
+Prints p50/p99 over the runs of the time until the LAST engine is done, and where the machine's
+CPU went meanwhile (every process, from /proc).
 """
 
 from __future__ import annotations
@@ -21,7 +39,9 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import os
+import ssl
 import statistics
 import sys
 import tempfile
@@ -29,22 +49,38 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import redis.asyncio as aioredis
 from pybit.exceptions import InvalidRequestError
 
+from engine_runtime.governance.kube import EngineClient, KubeError
+from engine_runtime.governance.obedience import Governor
+from engine_runtime.governance.watcher import Watcher
+from engine_runtime.persistence.cache import EQUITY_MAXLEN, equity_key
+from engine_runtime.reporting.status import status_patch
 from engine_runtime.venue.session import http_session
+from eternal_operator.api.v1alpha1.engine import RuntimeReport
+from eternal_operator.devtools.controlplane import ADMIN_USER
 from eternal_operator.devtools.processes import free_port
 from eternal_operator.devtools.stack import PORTS, Stack
 from eternal_operator.kube import KubeClient
 
-API = "/apis/trading.eternal-engine.io/v1alpha1/namespaces/default"
-
+NAMESPACE = "default"
+API = f"/apis/trading.eternal-engine.io/v1alpha1/namespaces/{NAMESPACE}"
+AGENT = "governance-bench"
+"""The bench's User-Agent: its own writes are told apart from the operator's (same user)."""
+RUNTIME_REPORT_S = 10.0
+"""A runtime's status report interval (`report_interval_seconds`' default): stand-ins' too."""
+EQUITY_HEARTBEAT_S = 1.0
+"""A runtime says its equity at least this often (engine_runtime.app.runtime): stand-ins too."""
+STANDIN_EQUITY = "1000"
+LIMIT_S = 300.0
 
 CLOCK_HZ = os.sysconf("SC_CLK_TCK")
 ROLES = (("kube-apiserver", "API server"), ("/etcd ", "etcd"), ("paper_venue", "paper venue"),
@@ -52,29 +88,58 @@ ROLES = (("kube-apiserver", "API server"), ("/etcd ", "etcd"), ("paper_venue", "
          ("-m eternal_operator", "operator"), ("postgres", "PostgreSQL"), ("redis", "Redis"),
          ("governance_bench", "this bench"))  # fmt: skip
 
+log = logging.getLogger("governance_bench")
 
-def cpu_by_role() -> dict[str, float]:
-    """CPU seconds every process on the machine has used so far, by role (its command line)."""
-    used: dict[str, float] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+
+Cpu = dict[tuple[int, int], tuple[str, float]]
+"""(pid, start time): role, CPU seconds used so far."""
+
+
+def cpu_now() -> Cpu:
+    """Every process on the machine: its role (by command line; outside this bench's process
+    tree, e.g. another stack or a test run, "not this bench") and the CPU seconds it used."""
+    procs: dict[int, tuple[int, int, str, float]] = {}  # pid: parent, start, command, CPU
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue  # exited meanwhile
-        fields = stat[stat.rfind(")") + 2 :].split()  # from field 3 on: utime, stime at 14, 15
+        fields = stat[stat.rfind(")") + 2 :].split()  # from field 3: ppid 4, utime 14, stime 15
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_HZ
+        procs[int(entry)] = (int(fields[1]), int(fields[19]), command, cpu)
+    ours = {os.getpid()}
+    grown = True
+    while grown:
+        grown = False
+        for pid, (parent, *_) in procs.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                grown = True
+    snapshot: Cpu = {}
+    for pid, (_, start, command, cpu) in procs.items():
         role = next((name for key, name in ROLES if key in command), "other")
-        used[role] = used.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_HZ
+        snapshot[(pid, start)] = (role if pid in ours else "not this bench", cpu)
+    return snapshot
+
+
+def cpu_since(before: Cpu) -> dict[str, float]:
+    """CPU seconds by role since `before`, of the processes alive now (one that exited
+    meanwhile is not counted)."""
+    used: dict[str, float] = {}
+    for key, (role, cpu) in cpu_now().items():
+        used[role] = used.get(role, 0.0) + cpu - before.get(key, (role, 0.0))[1]
     return used
-
-
-def cpu_since(before: dict[str, float]) -> dict[str, float]:
-    return {role: seconds - before.get(role, 0.0) for role, seconds in cpu_by_role().items()}
 
 
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def wall_s(text: str) -> float:
+    """An RFC 3339 / ISO time (the audit log's, the runtime log's) as epoch seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def rest_one(session: Any) -> None:
@@ -88,7 +153,40 @@ def rest_one(session: Any) -> None:
             continue
 
 
-Engines = dict[str, dict[str, Any]]
+Engine = dict[str, Any]
+Check = Callable[[Engine], bool]
+"""Whether one Engine (as the API server has it) has reached a stage."""
+
+
+def _status(e: Engine, part: str) -> dict[str, Any]:
+    return dict((e.get("status") or {}).get(part) or {})
+
+
+def phase_is(phase: str) -> Check:
+    return lambda e: (e.get("status") or {}).get("phase") == phase
+
+
+def governance_halt(e: Engine) -> bool:
+    return bool(_status(e, "governance").get("halt"))
+
+
+def reported_flat(before: int) -> Check:
+    """The runtime reports flat, having applied a directive newer than `before` (the policy's
+    sequence before the halt): whether it took the halt from the policy or from its Engine."""
+
+    def check(e: Engine) -> bool:
+        runtime = _status(e, "runtime")
+        return bool(runtime.get("flat")) and int(runtime.get("appliedDirective") or 0) > before
+
+    return check
+
+
+def trading_again(e: Engine) -> bool:
+    """The runtime applied the Engine's newest directive, and that directive lifts the halt."""
+    runtime, governance = _status(e, "runtime"), _status(e, "governance")
+    return not governance.get("halt") and (
+        int(runtime.get("appliedDirective") or 0) >= int(governance.get("sequence") or 0)
+    )  # fmt: skip
 
 
 @dataclass
@@ -97,16 +195,52 @@ class Run:
     """Seconds from the start until each stage held for every engine."""
     cpu: dict[str, float]
     """CPU seconds each role used meanwhile."""
+    writes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """API writes (writer, resource) from the start until the last engine was done."""
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """API writes refused (writer, resource and code) from the halt until the fleet resumed."""
+
+
+class Probe:
+    """Stages of one run: the first time each check held for every engine at once. Each event
+    re-checks only the engine it is about, so a fleet of 500 costs little per event."""
+
+    def __init__(self, n: int, checks: list[Check], started: float) -> None:
+        self.n, self.checks, self.started = n, checks, started
+        self.holding: list[set[str]] = [set() for _ in checks]
+        self.times: list[float | None] = [None] * len(checks)
+        self.done = asyncio.Event()
+
+    def see(self, name: str, engine: Engine | None) -> None:
+        now = time.monotonic()
+        for i, check in enumerate(self.checks):
+            if engine is not None and check(engine):
+                self.holding[i].add(name)
+            else:
+                self.holding[i].discard(name)
+            if self.times[i] is None and len(self.holding[i]) >= self.n:
+                self.times[i] = now - self.started
+        if all(t is not None for t in self.times):
+            self.done.set()
+
+    async def wait(self, limit_s: float, what: str) -> list[float]:
+        try:
+            await asyncio.wait_for(self.done.wait(), limit_s - (time.monotonic() - self.started))
+        except TimeoutError:
+            pending = [i for i, t in enumerate(self.times) if t is None]
+            counts = [f"stage {i}: {len(self.holding[i])}/{self.n}" for i in pending]
+            raise TimeoutError(f"{what} ({', '.join(counts)})") from None
+        return [t for t in self.times if t is not None]
 
 
 class Fleet:
     """The engines as a watch on the API server shows them: waiting costs no polling load on the
     API server the operator and the runtimes are using, and sees each change as it happens."""
 
-    def __init__(self, kube: KubeClient) -> None:
-        self.kube = kube
-        self.engines: Engines = {}
-        self.changed = asyncio.Condition()
+    def __init__(self, kube: KubeClient, n: int) -> None:
+        self.kube, self.n = kube, n
+        self.engines: dict[str, Engine] = {}
+        self._probes: list[Probe] = []
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Fleet:
@@ -119,14 +253,40 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def probe(self, checks: list[Check], started: float | None = None) -> Probe:
+        """Armed now (before the action it times), checked against the fleet as it is."""
+        probe = Probe(self.n, checks, time.monotonic() if started is None else started)
+        self._probes.append(probe)
+        for name, engine in self.engines.items():
+            probe.see(name, engine)
+        return probe
+
+    async def stages(self, checks: list[Check], limit_s: float, what: str) -> list[float]:
+        probe = self.probe(checks)
+        try:
+            return await probe.wait(limit_s, what)
+        finally:
+            self.drop(probe)
+
+    def drop(self, probe: Probe) -> None:
+        with contextlib.suppress(ValueError):
+            self._probes.remove(probe)
+
+    def _see(self, name: str, engine: Engine | None) -> None:
+        if engine is None:
+            self.engines.pop(name, None)
+        else:
+            self.engines[name] = engine
+        for probe in self._probes:
+            probe.see(name, engine)
+
     async def _watch(self) -> None:
         kube = self.kube
         async with aiohttp.ClientSession(headers=kube.headers) as session:
             while True:
                 listed = await kube.request("GET", f"{API}/engines")
-                async with self.changed:
-                    self.engines = {e["metadata"]["name"]: e for e in listed["items"]}
-                    self.changed.notify_all()
+                for engine in listed["items"]:
+                    self._see(engine["metadata"]["name"], engine)
                 params = {"watch": "1", "resourceVersion": listed["metadata"]["resourceVersion"]}
                 async with session.get(
                     f"{kube.host}{API}/engines", params=params, ssl=kube.ssl_context,
@@ -137,42 +297,286 @@ class Fleet:
                         obj = event["object"]
                         if event["type"] not in ("ADDED", "MODIFIED", "DELETED"):
                             break  # an error (e.g. expired version): list again
-                        async with self.changed:
-                            if event["type"] == "DELETED":
-                                self.engines.pop(obj["metadata"]["name"], None)
-                            else:
-                                self.engines[obj["metadata"]["name"]] = obj
-                            self.changed.notify_all()
+                        gone = event["type"] == "DELETED"
+                        self._see(obj["metadata"]["name"], None if gone else obj)
 
-    def _holds(self, check: Callable[[Engines], bool]) -> bool:
-        return check(self.engines)
 
-    async def stages(
-        self, started: float, checks: list[Callable[[Engines], bool]], limit_s: float, what: str
-    ) -> list[float]:
-        """Seconds from `started` (monotonic) until each check in turn first holds."""
-        times: list[float] = []
-        async with self.changed:
-            for check in checks:
-                remaining = limit_s - (time.monotonic() - started)
+class Audit:
+    """The API server's audit log of writes (Metadata level: who, what, when)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def mark(self) -> None:
+        """Later reads start here: what was logged before is not this run's."""
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def writes(
+        self, since: float, until: float, fleet: str, refused_only: bool = False
+    ) -> Counter[tuple[str, str]]:
+        """Writes received in [since, until] (epoch s), by writer and resource (with the answer's
+        code when refused, e.g. `engines/status 429`); the bench's patch that started the run
+        excluded."""
+        counted: Counter[tuple[str, str]] = Counter()
+        with self.path.open("rb") as lines:
+            lines.seek(self.offset)
+            for line in lines:
                 try:
-                    await asyncio.wait_for(
-                        self.changed.wait_for(partial(self._holds, check)), remaining
-                    )
-                except TimeoutError:
-                    raise TimeoutError(what) from None
-                times.append(time.monotonic() - started)
-        return times
+                    event = json.loads(line)
+                    received = wall_s(event["requestReceivedTimestamp"])
+                except (ValueError, KeyError):
+                    continue  # a line being written
+                if not since <= received <= until:
+                    continue
+                ref = event.get("objectRef") or {}
+                resource = ref.get("resource", "?") + (
+                    f"/{ref['subresource']}" if ref.get("subresource") else ""
+                )
+                who = writer(event, resource, fleet)
+                if not who or (who == "bench" and resource == "circuitbreakerpolicies"):
+                    continue  # the emergencyHalt patch itself (and, after it, the reset)
+                code = int((event.get("responseStatus") or {}).get("code") or 0)
+                if code >= 400:
+                    resource += f" {code}"
+                elif refused_only:
+                    continue
+                counted[(who, resource)] += 1
+        return counted
+
+
+def writer(event: dict[str, Any], resource: str, fleet: str) -> str:
+    user = str((event.get("user") or {}).get("username") or "?")
+    agent = str(event.get("userAgent") or "")
+    if user == "system:apiserver":
+        return ""  # its own leases and endpoints, every 10 s whatever happens: not counted
+    if user.startswith(f"system:serviceaccount:{NAMESPACE}:") and user.endswith("-runtime"):
+        return fleet  # "runtimes" or "stand-ins"
+    if user == ADMIN_USER:  # the operator, the pod runner and the bench share the admin token
+        if agent.startswith((AGENT, "kubectl")):
+            return "bench"
+        if resource == "deployments/status":
+            return "pod runner"
+        return "operator (kopf)" if agent.startswith("kopf") else "operator"
+    return user
+
+
+class RuntimeLogs:
+    """Each real runtime's pod log (the pod runner appends it: <root>/pods/logs/<ns>_<pod>.log,
+    JSON lines stamped `ts`, UTC to the millisecond)."""
+
+    def __init__(self, root: Path, names: list[str]) -> None:
+        self.paths = {n: root / "pods" / "logs" / f"{NAMESPACE}_{n}-runtime.log" for n in names}
+        self.offsets = dict.fromkeys(names, 0)
+
+    def mark(self) -> None:
+        self.offsets = {n: p.stat().st_size if p.exists() else 0 for n, p in self.paths.items()}
+
+    def first(self, message: str) -> dict[str, float]:
+        """Each runtime's first record `message` since the mark (epoch s)."""
+        found: dict[str, float] = {}
+        for name, path in self.paths.items():
+            with path.open("rb") as lines:
+                lines.seek(self.offsets[name])
+                for line in lines:
+                    if message.encode() not in line:
+                        continue
+                    with contextlib.suppress(ValueError, KeyError):
+                        record = json.loads(line)
+                        if record.get("msg") == message:
+                            found[name] = wall_s(record["ts"])
+                            break
+        return found
+
+
+class StandIn:
+    """One engine's runtime, as far as governance goes: the runtime's watchers and Governor,
+    its status report (runtime's cadence), its obedience (a directive applied at once, a halt
+    flat at once: it holds nothing)."""
+
+    def __init__(self, name: str, client: EngineClient, fleet: StandIns) -> None:
+        self.name, self.client, self.fleet = name, client, fleet
+        self.governor = Governor(name)
+        self.report_now = asyncio.Event()
+        self.halted = False
+        self.changed_at: float | None = None
+        """Monotonic time the Governor's `halted` last flipped."""
+
+    def _observe_engine(self, engine: Engine) -> None:
+        self.governor.observe(engine)
+        self._note()
+
+    def _observe_policy(self, policy: dict[str, Any]) -> None:
+        self.governor.observe_policy(policy)
+        self._note()
+
+    def _note(self) -> None:
+        if self.governor.halted != self.halted:
+            self.halted = self.governor.halted
+            self.changed_at = time.monotonic()
+            self.fleet.flipped(self.halted)
+
+    async def run(self, first_report_in: float) -> None:
+        watchers = [
+            Watcher("engine", self.client.engines, self._observe_engine),
+            Watcher("policies", self.client.policies, self._observe_policy),
+        ]
+        tasks = [asyncio.create_task(w.run()) for w in watchers]
+        tasks.append(asyncio.create_task(self._obey()))
+        try:
+            await asyncio.sleep(first_report_in)
+            while True:
+                await self.report()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.report_now.wait(), RUNTIME_REPORT_S)
+                self.report_now.clear()
+        finally:
+            for w in watchers:
+                w.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.client.close()
+
+    async def _obey(self) -> None:
+        governor = self.governor
+        while True:
+            await governor.wake.wait()
+            governor.wake.clear()
+            act = False
+            if governor.take_shutdown():
+                governor.mark_shutdown_done()
+                act = True
+            directive = governor.take_directive()
+            if directive is not None:
+                governor.mark_applied(directive)
+                act = True
+            if governor.take_halt() is not None:
+                governor.flat, governor.residue = True, []  # nothing held: flat at once
+                act = True
+            if act:
+                self.report_now.set()
+
+    async def report(self) -> None:
+        governor = self.governor
+        sent = time.time_ns() // 1_000_000
+        beat = datetime.fromtimestamp(sent / 1000, UTC).replace(microsecond=0)
+        report = RuntimeReport(
+            equity=STANDIN_EQUITY, cash=STANDIN_EQUITY, day_pnl="0", drawdown="0",
+            open_orders=0, heartbeat=beat,
+            applied_directive=governor.applied_sequence, flat=True, venue_connected=True,
+            shutdown_done_at=governor.shutdown_done_at,
+        )  # fmt: skip
+        try:
+            engine = await self.client.patch_status(status_patch(report))
+        except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
+            # as the runtime does: the next report in RUNTIME_REPORT_S (the audit counts these)
+            log.debug("%s: status patch failed: %s", self.name, error)
+            return
+        self._observe_engine(engine)  # the answer is the Engine as of this write
+        governor.confirm(sent)
+
+
+class StandIns:
+    """The stand-ins of a fleet, and when their Governors were last all halted / all lifted."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.members: list[StandIn] = []
+        self.halted = 0
+        self.all_halted = asyncio.Event()
+        self.all_lifted = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def flipped(self, halted: bool) -> None:
+        self.halted += 1 if halted else -1
+        if self.halted == len(self.members):
+            self.all_halted.set()
+        if self.halted == 0:
+            self.all_lifted.set()
+
+    async def start(self, kube: KubeClient, names: list[str], ca_file: Path) -> None:
+        """A ServiceAccount token per engine (the runtime's own RBAC and admission rules), then
+        the stand-ins, started over a few seconds as a fleet's pods would be."""
+        context = ssl.create_default_context(cafile=str(ca_file))
+        limit = asyncio.Semaphore(16)
+
+        async def token(name: str) -> str:
+            async with limit:
+                answer = await kube.request(
+                    "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{name}-runtime/token",
+                    {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                     "spec": {"expirationSeconds": 86400}},
+                )  # fmt: skip
+                return str(answer["status"]["token"])
+
+        tokens = await asyncio.gather(*(token(n) for n in names))
+        for name, secret in zip(names, tokens, strict=True):
+            headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+            client = EngineClient(kube.host, headers, context, NAMESPACE, name)
+            self.members.append(StandIn(name, client, self))
+        for i, member in enumerate(self.members):
+            # first reports spread over the report interval, as runtimes started apart
+            self._tasks.append(asyncio.create_task(member.run(RUNTIME_REPORT_S * i / len(names))))
+            if i % 25 == 24:
+                await asyncio.sleep(0.5)
+        self._tasks.append(asyncio.create_task(self._equity()))
+
+    async def _equity(self) -> None:
+        """Every stand-in's equity into its Redis stream, every second, one pipeline for all:
+        governance takes a runtime heard from within 3 s as live (and reads no venue for it)."""
+        client = aioredis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            while True:
+                ts = str(time.time_ns() // 1_000_000)
+                async with client.pipeline(transaction=False) as pipe:
+                    for member in self.members:
+                        pipe.xadd(equity_key(NAMESPACE, member.name),
+                                  {"equity": STANDIN_EQUITY, "ts": ts},
+                                  maxlen=EQUITY_MAXLEN, approximate=True)  # fmt: skip
+                    with contextlib.suppress(Exception):
+                        await pipe.execute()
+                await asyncio.sleep(EQUITY_HEARTBEAT_S)
+        finally:
+            await client.aclose()
+
+    def arm(self, halting: bool) -> None:
+        """Before a halt (or a resume): its time is the last flip from now on."""
+        (self.all_halted if halting else self.all_lifted).clear()
+
+    async def last(self, halting: bool, started: float, limit_s: float) -> float:
+        event = self.all_halted if halting else self.all_lifted
+        want = len(self.members) if halting else 0
+        try:
+            await asyncio.wait_for(event.wait(), limit_s - (time.monotonic() - started))
+        except TimeoutError:
+            raise TimeoutError(
+                f"stand-ins {'told' if halting else 'lifted'}: {self.halted} of "
+                f"{len(self.members)} halted, want {want}"
+            ) from None
+        return max(m.changed_at or started for m in self.members) - started
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class Bench:
-    def __init__(self, stack: Stack, n: int) -> None:
-        self.stack, self.n = stack, n
+    def __init__(self, stack: Stack, n: int, standins: bool) -> None:
+        self.stack, self.n, self.standins = stack, n, standins
         self.names = [f"bench-{i:03d}" for i in range(n)]
         self.kube: KubeClient | None = None
         self.fleet: Fleet | None = None
+        self.stand: StandIns | None = None
+        self.audit = Audit(stack.audit_log) if stack.audit_log else None
+        self.logs = RuntimeLogs(stack.root, self.names)
         self._sessions: dict[str, Any] = {}
         self.venue = f"http://127.0.0.1:{stack.ports['paper-venue']}"
+
+    @property
+    def who(self) -> str:
+        return "stand-ins" if self.standins else "runtimes"
 
     def kubectl(self, *args: str, body: Any = None) -> str:
         assert self.stack.plane is not None
@@ -183,29 +587,32 @@ class Bench:
         assert self.kube is not None
         return await self.kube.request("GET", f"{API}/circuitbreakerpolicies/bench")
 
-    async def patch_policy(self, spec: dict[str, Any]) -> None:
+    async def patch_policy(self, patch: dict[str, Any]) -> None:
         assert self.kube is not None
         await self.kube.merge_patch(
-            "trading.eternal-engine.io/v1alpha1", "CircuitBreakerPolicy", "default", "bench",
-            {"spec": spec},
-        )  # fmt: skip
+            "trading.eternal-engine.io/v1alpha1", "CircuitBreakerPolicy", NAMESPACE, "bench", patch
+        )
 
-    async def wait(self, check: Callable[[Engines], bool], limit_s: float, what: str) -> None:
+    async def wait(self, check: Check, limit_s: float, what: str) -> None:
         assert self.fleet is not None
-        await self.fleet.stages(time.monotonic(), [check], limit_s, what)
+        await self.fleet.stages([check], limit_s, what)
 
     async def explain(self) -> None:
         """What governance and the engines said when a run timed out."""
         assert self.fleet is not None
-        status = (await self.policy()).get("status") or {}
-        print("policy status:", json.dumps(status, indent=1)[:4000], file=sys.stderr)
         assert self.kube is not None
-        allocation = await self.kube.request("GET", f"{API}/allocations/bench")
-        transfers = (allocation.get("status") or {}).get("transfers") or []
-        states = Counter(t["state"] for t in transfers)
-        print("allocation transfers by state:", dict(states), file=sys.stderr)
+        status = (await self.policy()).get("status") or {}
+        status.pop("history", None)
+        print("policy status:", json.dumps(status, indent=1)[:3000], file=sys.stderr)
+        if not self.standins:
+            allocation = await self.kube.request("GET", f"{API}/allocations/bench")
+            transfers = (allocation.get("status") or {}).get("transfers") or []
+            states = Counter(t["state"] for t in transfers)
+            print("allocation transfers by state:", dict(states), file=sys.stderr)
+        phases = Counter((e.get("status") or {}).get("phase") for e in self.fleet.engines.values())
+        print("phases:", dict(phases), file=sys.stderr)
         for name, engine in sorted(self.fleet.engines.items())[:3]:
-            print(name, json.dumps({k: engine["status"].get(k) for k in ("governance", "runtime")}),
+            print(name, json.dumps({k: _status(engine, k) for k in ("governance", "runtime")}),
                   file=sys.stderr)  # fmt: skip
 
     def session(self, engine: str) -> Any:
@@ -231,20 +638,21 @@ class Bench:
         urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
 
     async def setup(self) -> None:
-        weight = round(1 / self.n, 6)
         items: list[dict[str, Any]] = [{
             "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
             "metadata": {"name": name, "labels": {"bench": "yes"}},
             "spec": {"strategy": "core-hodl", "symbols": ["BTCUSDT"],
                      "subaccount": f"bench{i:03d}x", "risk": {"maxPositionFraction": 1}},
         } for i, name in enumerate(self.names)]  # fmt: skip
-        items.append({
-            "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Allocation",
-            "metadata": {"name": "bench"},
-            "spec": {"targets": [{"engine": n, "weight": weight} for n in self.names],
-                     "monthlyContribution": 200 * self.n, "driftThreshold": 1,
-                     "calendarFallback": "none"},
-        })  # fmt: skip
+        if not self.standins:  # stand-ins hold nothing: no money to allocate
+            weight = round(1 / self.n, 6)
+            items.append({
+                "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Allocation",
+                "metadata": {"name": "bench"},
+                "spec": {"targets": [{"engine": n, "weight": weight} for n in self.names],
+                         "monthlyContribution": 200 * self.n, "driftThreshold": 1,
+                         "calendarFallback": "none"},
+            })  # fmt: skip
         items.append({
             "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "CircuitBreakerPolicy",
             "metadata": {"name": "bench"},
@@ -252,16 +660,38 @@ class Bench:
                      "hysteresis": 0.01, "dailyLossLimit": 0.9, "weeklyLossLimit": 0.95,
                      "staleAfterSeconds": 120},
         })  # fmt: skip
+        started = time.monotonic()
         self.kubectl("apply", "-f", "-", body={"apiVersion": "v1", "kind": "List", "items": items})
+        if self.standins:
+            await self._start_standins()
 
-        def running(engines: Engines) -> bool:
-            return len(engines) == self.n and all(
-                e.get("status", {}).get("phase") == "Running"
-                and Decimal((e["status"].get("runtime") or {}).get("equity") or 0) > 0
-                for e in engines.values()
+        def running(e: Engine) -> bool:
+            equity = Decimal(_status(e, "runtime").get("equity") or 0)
+            return phase_is("Running")(e) and equity > 0
+
+        await self.wait(running, 1800, "every engine Running and funded")
+        print(f"{self.n:3d} {self.who}: every engine Running after "
+              f"{time.monotonic() - started:.0f} s of setup", flush=True)  # fmt: skip
+
+    async def _start_standins(self) -> None:
+        """Once the operator has made each engine's ServiceAccount."""
+        assert self.kube is not None
+        assert self.stack.plane is not None
+        wanted = {f"{n}-runtime" for n in self.names}
+        deadline = time.monotonic() + 1800
+        while True:
+            listed = await self.kube.request(
+                "GET", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts"
             )
-
-        await self.wait(running, 900, "every engine Running and funded")
+            have = {sa["metadata"]["name"] for sa in listed["items"]}
+            if wanted <= have:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"ServiceAccounts: {len(wanted & have)} of {self.n}")
+            await asyncio.sleep(2)
+        assert self.stack.redis is not None
+        self.stand = StandIns(self.stack.redis.url)
+        await self.stand.start(self.kube, self.names, self.stack.plane.ca_file)
 
     async def expose(self) -> None:
         """Most of each account in BTC, so that a price move is a drawdown (a halt sells it)."""
@@ -279,11 +709,11 @@ class Bench:
                     )  # fmt: skip
         await asyncio.sleep(5)  # a report: governance sees the holdings at today's price
 
-    def flat_on_venue(self, since_ms: int) -> float:
-        """Seconds from `since_ms` until the last engine was flat on the venue: the latest time
-        the venue finished one of its orders (cancelled the resting one, filled the sale). The
-        local venue's clock is the wall clock; it is asked after the run, so as not to load it
-        during one."""
+    def flat_on_venue(self, since_ms: int) -> tuple[float, float]:
+        """Seconds from `since_ms` until the first and the last engine were flat on the venue:
+        for each, the latest time the venue finished one of its orders (cancelled the resting
+        one, filled the sale). The local venue's clock is the wall clock; it is asked after the
+        run, so as not to load it during one."""
         last = []
         for name in self.names:
             orders = self.session(name).get_order_history(category="spot", limit=50)["result"]
@@ -292,43 +722,67 @@ class Bench:
             if not finished:
                 raise RuntimeError(f"{name}: the venue shows no order the halt finished")
             last.append(max(finished))
-        return (max(last) - since_ms) / 1000
+        return (min(last) - since_ms) / 1000, (max(last) - since_ms) / 1000
 
-    async def halt_once(self) -> Run:
-        """Seconds from the patch until every engine has the halt, until every one is flat on
-        the venue, and until every runtime has reported it flat."""
+    async def halt_once(self) -> tuple[Run, Run]:
+        """The emergency halt and the resume after it (see the module's docstring)."""
         assert self.fleet is not None
-        for name in self.names:  # a resting order each: flat means cancelled on the venue
-            rest_one(self.session(name))
-        cpu, started, wall_ms = cpu_by_role(), time.monotonic(), time.time_ns() // 1_000_000
-        await self.patch_policy({"emergencyHalt": True})
+        if not self.standins:
+            for name in self.names:  # a resting order each: flat means cancelled on the venue
+                rest_one(self.session(name))
+            self.logs.mark()
+        if self.audit is not None:
+            self.audit.mark()
+        before = int((await self.policy()).get("status", {}).get("directiveSequence") or 0)
+        checks = [reported_flat(before), phase_is("Halted"), governance_halt]
+        if self.stand is not None:
+            self.stand.arm(halting=True)
+        cpu, started, wall = cpu_now(), time.monotonic(), time.time()
+        probe = self.fleet.probe(checks, started)
+        await self.patch_policy({"spec": {"emergencyHalt": True}})
+        try:
+            if self.stand is not None:
+                told = await self.stand.last(True, started, LIMIT_S)
+            watched = await probe.wait(LIMIT_S, "halt: every engine flat and Halted")
+        finally:
+            self.fleet.drop(probe)
+        used = cpu_since(cpu)  # before the venue and the logs are read
+        if self.stand is not None:
+            halt = Run([told, *watched], used)
+            done = told
+        else:
+            heard = self.logs.first("halt in force")
+            missing = set(self.names) - set(heard)
+            if missing:
+                raise RuntimeError(f"no 'halt in force' in the logs of {sorted(missing)[:5]}")
+            first, last = self.flat_on_venue(int(wall * 1000))
+            halt = Run([max(heard.values()) - wall, first, last, *watched], used)
+            done = last
+        resume = await self.resume()
+        if self.audit is not None:
+            halt.writes = self.audit.writes(wall, wall + done, self.who)
+            halt.refused = self.audit.writes(wall, time.time(), self.who, refused_only=True)
+        return halt, resume
 
-        def told(engines: Engines) -> bool:
-            return all((e["status"].get("governance") or {}).get("halt") for e in engines.values())
-
-        def flat(engines: Engines) -> bool:
-            return all(
-                (e["status"].get("runtime") or {}).get("flat")
-                and (e["status"]["runtime"].get("appliedDirective") or 0)
-                >= e["status"]["governance"]["sequence"]
-                for e in engines.values()
-            )
-
-        told_s, reported_s = await self.fleet.stages(started, [told, flat], 120, "all flat")
-        used = cpu_since(cpu)  # before the venue is asked
-        run = Run([told_s, self.flat_on_venue(wall_ms), reported_s], used)
-        await self.patch_policy({"emergencyHalt": False})
-        self.kubectl(
-            "annotate", "cbp", "bench", "--overwrite",
-            f"trading.eternal-engine.io/reset={time.time()}",
-        )  # fmt: skip
-        await self.wait(
-            lambda engines: all(
-                not (e["status"].get("governance") or {}).get("halt") for e in engines.values()
-            ),
-            120, "resumed",
-        )  # fmt: skip
-        return run
+    async def resume(self) -> Run:
+        """From the reset annotation (after emergencyHalt false) until trading again."""
+        assert self.fleet is not None
+        assert self.kube is not None
+        await self.patch_policy({"spec": {"emergencyHalt": False}})
+        if self.stand is not None:
+            self.stand.arm(halting=False)
+        cpu, started = cpu_now(), time.monotonic()
+        probe = self.fleet.probe([trading_again, phase_is("Running")], started)
+        annotations = {"trading.eternal-engine.io/reset": str(time.time())}
+        await self.patch_policy({"metadata": {"annotations": annotations}})
+        try:
+            lifted = []
+            if self.stand is not None:
+                lifted = [await self.stand.last(False, started, LIMIT_S)]
+            watched = await probe.wait(LIMIT_S, "resume: every engine trading")
+        finally:
+            self.fleet.drop(probe)
+        return Run([*lifted, *watched], cpu_since(cpu))
 
     async def breach_once(self, base: Decimal) -> Run:
         """Seconds from the price move until every engine has the new directive, and until every
@@ -336,28 +790,29 @@ class Bench:
         assert self.fleet is not None
         await self.expose()
         before = (await self.policy())["status"].get("directiveSequence", 0)
-        cpu, started = cpu_by_role(), time.monotonic()
+
+        def told(e: Engine) -> bool:
+            governance = _status(e, "governance")
+            return int(governance.get("sequence") or 0) > before and (
+                int(governance.get("level") or 0) >= 1
+            )
+
+        def applied(e: Engine) -> bool:
+            sequence = int(_status(e, "governance").get("sequence") or 0)
+            return sequence > before and (
+                int(_status(e, "runtime").get("appliedDirective") or 0) >= sequence
+            )
+
+        cpu, started = cpu_now(), time.monotonic()
+        probe = self.fleet.probe([told, applied], started)
         self.price(base * Decimal("0.8"))  # BTC -20%: with most of the fleet in BTC, level 1+
-
-        def told(engines: Engines) -> bool:
-            return all(
-                (e["status"].get("governance") or {}).get("sequence", 0) > before
-                and (e["status"].get("governance") or {}).get("level", 0) >= 1
-                for e in engines.values()
-            )
-
-        def applied(engines: Engines) -> bool:
-            return all(
-                ((e["status"].get("runtime") or {}).get("appliedDirective") or 0)
-                >= e["status"]["governance"]["sequence"]
-                for e in engines.values()
-            )
-
-        what = "every runtime applying the breach directive"
-        times = await self.fleet.stages(started, [told, applied], 120, what)
+        try:
+            times = await probe.wait(LIMIT_S, "every runtime applying the breach directive")
+        finally:
+            self.fleet.drop(probe)
         run = Run(times, cpu_since(cpu))
         self.price(base)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + LIMIT_S
         while (await self.policy())["status"].get("level", 0) != 0:
             if time.monotonic() > deadline:
                 raise TimeoutError("back to level 0")
@@ -365,66 +820,135 @@ class Bench:
         return run
 
 
+def line(label: str, values: list[float], extra: str = "") -> None:
+    print(f"{'':14}{label:<36} p50 {statistics.median(values):6.3f} s   "
+          f"p99 {quantile(values, 0.99):6.3f} s{extra}", flush=True)  # fmt: skip
+
+
 def report(n: int, what: str, runs: list[Run], stages: tuple[str, ...], goal: int) -> None:
     """p50/p99 of the time until the LAST engine is done (stage `goal`), the same from the start
     until each stage, and the machine's CPU in the median run (until the last stage)."""
     done = [r.times[goal] for r in runs]
-    print(f"{n:3d} engines, {what:<28} p50 {statistics.median(done):6.3f} s   "
+    print(f"{n:3d} engines, {what:<36} p50 {statistics.median(done):6.3f} s   "
           f"p99 {quantile(done, 0.99):6.3f} s   ({len(runs)} runs)", flush=True)  # fmt: skip
     for i, name in enumerate(stages):
-        values = [r.times[i] for r in runs]
-        print(f"{'':14}{name:<28} p50 {statistics.median(values):6.3f} s   "
-              f"p99 {quantile(values, 0.99):6.3f} s", flush=True)  # fmt: skip
-    median = sorted(runs, key=lambda r: r.times[-1])[len(runs) // 2]
-    busy = sum(median.cpu.values()) / median.times[-1]
+        line(f"  {name}", [r.times[i] for r in runs])
+    median = sorted(runs, key=lambda r: max(r.times))[len(runs) // 2]
+    busy = sum(median.cpu.values()) / max(median.times)
     top = sorted(median.cpu.items(), key=lambda item: -item[1])[:5]
     parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in top)
-    print(f"{'':14}{'CPU in the median run':<28} {busy:.2f} of {os.cpu_count()} cores busy "
+    print(f"{'':14}{'CPU in the median run':<36} {busy:.2f} of {os.cpu_count()} cores busy "
           f"({parts} s)", flush=True)  # fmt: skip
 
 
-async def measure(n: int, runs: int) -> None:
-    root = Path(tempfile.mkdtemp(prefix=f"gov-bench-{n}-"))
+def lag(label: str, runs: list[Run], after: int, before: int) -> None:
+    """How long after stage `before` stage `after` held (e.g. the phase after the reports)."""
+    line(label, [r.times[after] - r.times[before] for r in runs])
+
+
+def writes_table(n: int, until: str, runs: list[Run]) -> None:
+    """The API writes from the patch until `until`, per run, by writer and resource; and the
+    writes the API server refused from the patch until the fleet had resumed."""
+    totals = [float(sum(r.writes.values())) for r in runs]
+    print(f"{n:3d} engines, API writes from the patch to {until}: p50 "
+          f"{statistics.median(totals):.0f}, p99 {quantile(totals, 0.99):.0f} per run "
+          f"(bench's own patch excluded); mean per run:", flush=True)  # fmt: skip
+    counts(runs, "writes")
+    refused = [float(sum(r.refused.values())) for r in runs]
+    print(f"{'':14}writes refused from the patch until resumed: p50 "
+          f"{statistics.median(refused):.0f}, p99 {quantile(refused, 0.99):.0f} per run"
+          + ("; mean per run:" if any(refused) else ""), flush=True)  # fmt: skip
+    counts(runs, "refused")
+
+
+def counts(runs: list[Run], which: str) -> None:
+    summed: Counter[tuple[str, str]] = Counter()
+    for r in runs:
+        summed.update(getattr(r, which))
+    for (who, resource), count in sorted(summed.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        print(f"{'':14}{who:<18} {resource:<34} {count / len(runs):7.1f}", flush=True)
+
+
+async def measure(n: int, runs: int, standins: bool) -> None:
+    root = Path(tempfile.mkdtemp(prefix=f"gov-bench-{n}{'s' if standins else ''}-"))
     stack = Stack(root=root, ports={k: free_port() for k in PORTS}, apply_samples=False,
                   operator_env={"EE_OPERATOR_LOG_LEVEL": "WARNING",
-                                "EE_OPERATOR_HEARTBEAT_TIMEOUT_SECONDS": "120"})  # fmt: skip
+                                "EE_OPERATOR_HEARTBEAT_TIMEOUT_SECONDS": "120"},
+                  run_pods=not standins, audit_log=root / "audit.log")  # fmt: skip
+    began = time.monotonic()
     stack.up()
+    print(f"stack up in {time.monotonic() - began:.0f} s ({root})", flush=True)
+    bench = Bench(stack, n, standins)
     try:
-        os.environ["KUBECONFIG"] = str(stack.plane.kubeconfig)  # type: ignore[union-attr]
-        bench = Bench(stack, n)
+        assert stack.plane is not None
+        os.environ["KUBECONFIG"] = str(stack.plane.kubeconfig)
         bench.kube = KubeClient.from_environment()
-        async with Fleet(bench.kube) as bench.fleet:
-            await bench.setup()
-            base = Decimal("60000")
-            bench.price(base)
+        bench.kube.headers["User-Agent"] = AGENT
+        async with Fleet(bench.kube, n) as bench.fleet:
             try:
-                breaches = [await bench.breach_once(base) for _ in range(runs)]
-            except TimeoutError:
+                await bench.setup()
+                if not standins:
+                    base = Decimal("60000")
+                    bench.price(base)
+                    breaches = [await bench.breach_once(base) for _ in range(runs)]
+                    report(n, "breach -> all applied", breaches,
+                           ("directive on every engine", "applied by every runtime"),
+                           goal=1)  # fmt: skip
+                halts, resumes = [], []
+                for _ in range(runs):
+                    halt, resume = await bench.halt_once()
+                    halts.append(halt)
+                    resumes.append(resume)
+            except (TimeoutError, RuntimeError):
                 await bench.explain()
                 raise
-            report(n, "breach -> all applied", breaches,
-                   ("  directive on every engine", "  applied by every runtime"),
-                   goal=1)  # fmt: skip
-            try:
-                halts = [await bench.halt_once() for _ in range(runs)]
-            except TimeoutError:
-                await bench.explain()
-                raise
-            report(n, "emergency halt -> all flat", halts,
-                   ("  halt on every engine", "  all flat on the venue", "  all reported flat"),
-                   goal=1)  # fmt: skip
-        await bench.kube.close()
+            after = ("every runtime reported flat", "every phase Halted",
+                     "every status.governance.halt")  # fmt: skip
+            if standins:
+                report(n, "emergency halt -> stand-ins told", halts,
+                       ("every stand-in told", *after), goal=0)  # fmt: skip
+                lag("phase Halted after reports", halts, 2, 1)
+                writes_table(n, "the last stand-in told", halts)
+                report(n, "resume -> stand-ins lifted", resumes,
+                       ("every Governor lifted", "every stand-in trading", "every phase Running"),
+                       goal=0)  # fmt: skip
+                lag("phase Running after reports", resumes, 2, 1)
+            else:
+                report(n, "emergency halt -> all flat", halts,
+                       ("every runtime heard the halt", "first engine flat on the venue",
+                        "all flat on the venue", *after), goal=2)  # fmt: skip
+                lag("phase Halted after reports", halts, 4, 3)
+                writes_table(n, "the last engine flat on the venue", halts)
+                report(
+                    n,
+                    "resume -> all trading",
+                    resumes,
+                    ("every runtime trading again", "every phase Running"),
+                    goal=0,
+                )
+                lag("phase Running after reports", resumes, 1, 0)
     finally:
+        if bench.stand is not None:
+            await bench.stand.stop()
+        if bench.kube is not None:
+            await bench.kube.close()
         stack.down()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--engines", type=int, nargs="+", default=[4, 50])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--engines", type=int, nargs="*", default=[4, 50],
+                        help="fleet sizes with real runtimes")  # fmt: skip
+    parser.add_argument("--standins", type=int, nargs="*", default=[],
+                        help="fleet sizes with stand-in runtimes in this process")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("engine_runtime").setLevel(logging.ERROR)  # 500 stand-ins' "halt in force"
     for n in args.engines:
-        asyncio.run(measure(n, args.runs))
+        asyncio.run(measure(n, args.runs, standins=False))
+    for n in args.standins:
+        asyncio.run(measure(n, args.runs, standins=True))
     return 0
 
 

@@ -38,6 +38,18 @@ ADMIN_USER = "eternal-admin"
 """The control plane's admin (token auth); the local operator and the tests act as it."""
 
 
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived", "ResponseStarted"]
+rules:
+- level: Metadata
+  verbs: ["create", "update", "patch", "delete", "deletecollection"]
+- level: None
+"""
+"""Writes only, once each (when answered), without bodies: what the benches count."""
+
+
 class ControlPlaneError(RuntimeError):
     """The control plane could not be built or started; the message says what to do."""
 
@@ -80,6 +92,9 @@ class ControlPlane:
     ephemeral: bool = True
     start_timeout_s: float = 120.0
     bin_dir: Path = field(default_factory=find_binaries)
+    audit_log: Path | None = None
+    """Opt-in (benches): the API server's audit log, one JSON line per write (create, update,
+    patch, delete) at Metadata level (who, what, when; no bodies); reads and watches unlogged."""
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
 
     @property
@@ -208,7 +223,22 @@ class ControlPlane:
             "--enable-priority-and-fairness=false",
             "--v=1",
         ]
+        if self.audit_log is not None:
+            argv += self._audit_flags(self.audit_log)
         self._procs["kube-apiserver"] = spawn(argv, self.logs / "kube-apiserver.log")
+
+    def _audit_flags(self, log: Path) -> list[str]:
+        policy = self.data_dir / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        # Blocking (the default mode): each line is written before the answer, so the log is
+        # complete the moment a request has been answered.
+        return [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={log}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=100000",  # MB: never rotated under a reader (default 100)
+        ]
 
     def _start_controller_manager(self) -> None:
         binary = self.bin_dir / "kube-controller-manager"

@@ -94,6 +94,8 @@ class Stack:
         apply_samples: bool = True,
         venue_settings: dict[str, object] | None = None,
         pods_through_proxy: bool = False,
+        run_pods: bool = True,
+        audit_log: Path | None = None,
     ) -> None:
         self.root = root
         self.ports = {**PORTS, **(ports or {})}
@@ -104,6 +106,10 @@ class Stack:
         self.pods_through_proxy = pods_through_proxy
         """Pods reach the API server through `self.pod_proxy`, which can cut the line."""
         self.pod_proxy: TcpProxy | None = None
+        self.run_pods = run_pods
+        """Start the pod runner (off: engine Deployments get no process; a bench plays them)."""
+        self.audit_log = audit_log
+        """The API server's audit log of writes (`ControlPlane.audit_log`), for benches."""
         self.logs = root / "logs"
         self.plane: ControlPlane | None = None
         self.postgres: PostgresServer | None = None
@@ -117,7 +123,7 @@ class Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self.plane = ControlPlane(
             data_dir=self.root / "controlplane", apiserver_port=self.ports["kube-apiserver"],
-            ephemeral=False,
+            ephemeral=False, audit_log=self.audit_log,
         )  # fmt: skip
         self.plane.start()
         apiserver = self.plane._procs["kube-apiserver"].pid
@@ -147,6 +153,14 @@ class Stack:
             "EE_OPERATOR_POD_NAMESPACE": "default",
             **self.operator_env,
         })  # fmt: skip
+        if self.run_pods:
+            self._pod_runner(env)
+        if self.apply_samples:
+            self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
+        self._save()
+
+    def _pod_runner(self, env: dict[str, str]) -> None:
+        assert self.plane is not None
         runner = [
             sys.executable, "-m", "eternal_operator.devtools.podrunner",
             "--root", str(self.root / "pods"), "--ca-file", str(self.plane.ca_file),
@@ -156,9 +170,6 @@ class Stack:
             self.pod_proxy.start()
             runner += ["--pod-server", self.pod_proxy.url]
         self._child("pod-runner", 0, runner, env)
-        if self.apply_samples:
-            self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
-        self._save()
 
     def _child(self, name: str, port: int, argv: list[str], env: dict[str, str]) -> None:
         """Start a process of ours, supervised, and wait until it listens on `port`."""
