@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ class Reporter:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.reports = 0
+        self.failures = 0
+        """Status writes refused or lost in a row: each is tried again soon, not at the next
+        interval (a fleet answering one halt together can meet an API server's 429)."""
         self._last_snapshot = 0.0
         self._saved: tuple[object, ...] | None = None
 
@@ -95,9 +99,19 @@ class Reporter:
                 rt.metrics.heartbeat.set(time.time())
                 rt.governor.observe(engine)  # the answer is the Engine as of this write
                 rt.governor.confirm(sent)
+                self.failures = 0
             except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
-                log.warning("status patch failed: %s", error)
+                self.failures += 1
+                delay = min(rt.config.settings.report_interval_seconds,
+                            0.5 * 2 ** min(self.failures - 1, 4)) * (0.5 + random.random())  # noqa: S311  # fmt: skip
+                log.warning("status patch failed (%s); again in %.1fs",
+                            str(error) or type(error).__name__, delay)  # fmt: skip
+                rt.spawn(self._again(delay))
         self.reports += 1
+
+    async def _again(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.rt.report_now.set()
 
     async def save_checkpoint(self) -> None:
         rt = self.rt

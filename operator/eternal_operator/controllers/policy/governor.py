@@ -64,6 +64,9 @@ RESET_FORCE_ANNOTATION = f"{GROUP}/reset-force"
 DISPLAY_EVERY = timedelta(seconds=5)
 RECORD_AFTER = timedelta(seconds=2)
 """The longest the engines' records of a new halt wait for the operator's own flatten."""
+RECORDS_IN_FLIGHT = 32
+"""Engine records written at once: a fleet's worth together would meet the API server's limit
+on requests in flight (429) and come back slower."""
 HISTORY = 20
 DISPLAY_FIELDS = {"equity", "navPerUnit", "drawdown", "unknownEngines", "engines", "conditions"}
 
@@ -273,12 +276,14 @@ class Governor:
         if not stale:
             return
         patches = [self._engine_patch(e, content, conflicts.get(e.name, []), now) for e in stale]
+        slots = asyncio.Semaphore(RECORDS_IN_FLIGHT)
+
+        async def write(engine: EngineSnapshot, patch: dict[str, Any]) -> None:
+            async with slots:
+                await patch_engine(self.ctx, self.namespace, engine.name, {"governance": patch})
+
         results = await asyncio.gather(
-            *(
-                patch_engine(self.ctx, self.namespace, e.name, {"governance": p})
-                for e, p in zip(stale, patches, strict=True)
-            ),
-            return_exceptions=True,
+            *(write(e, p) for e, p in zip(stale, patches, strict=True)), return_exceptions=True
         )
         GOVERNANCE_DIRECTIVES.labels(self.name).inc(len(stale))
         for engine, patch, result in zip(stale, patches, results, strict=True):

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 QUIET_S = 3.0
 REMEASURE_S = 1.0
+RETRY_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class VenueEquity:
     namespace: str
     measured: dict[str, Observation] = field(default_factory=dict)
     _last_try: dict[str, float] = field(default_factory=dict)
+    _failures: dict[str, int] = field(default_factory=dict)
+    """Failed readings in a row by engine: the next waits 2, 4, ... up to 30 s."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def freshest(
@@ -85,7 +88,8 @@ class VenueEquity:
     def _start(self, engine: str, spec: dict[str, object], uid: str) -> None:
         clock = time.monotonic()
         in_flight = any(t.get_name() == engine for t in self._tasks)
-        if in_flight or clock - self._last_try.get(engine, 0.0) < REMEASURE_S:
+        wait = min(RETRY_MAX_S, 2.0 ** self._failures[engine]) if engine in self._failures else 0
+        if in_flight or clock - self._last_try.get(engine, 0.0) < max(REMEASURE_S, wait):
             return
         self._last_try[engine] = clock
         task = asyncio.create_task(self._measure(engine, spec, uid), name=engine)
@@ -97,9 +101,12 @@ class VenueEquity:
             account = await account_of(self.ctx, self.namespace, engine, uid, spec)
             at = self.ctx.clock()  # before the read: a figure never claims to be newer
             equity = await self.ctx.venue.equity(account.engine, account.ref, account.keys)
-        except Exception as error:  # the next tick tries again; the figure stays unknown
-            log.warning("governance: cannot measure %s on the venue: %s", engine, error)
+        except Exception as error:  # tried again, backing off; the figure stays unknown
+            failures = self._failures[engine] = self._failures.get(engine, 0) + 1
+            level = logging.WARNING if failures == 1 else logging.DEBUG  # said once, not per try
+            log.log(level, "governance: cannot measure %s on the venue: %s", engine, error)
             return
+        self._failures.pop(engine, None)
         if engine not in self.measured:
             log.info("governance: measuring %s on the venue (its runtime is quiet)", engine)
         self.measured[engine] = Observation(engine, equity, at)
@@ -108,3 +115,5 @@ class VenueEquity:
         """Drop figures of engines no longer governed."""
         for name in set(self.measured) - engines:
             del self.measured[name]
+        for name in set(self._failures) - engines:
+            del self._failures[name]
