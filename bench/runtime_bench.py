@@ -1,6 +1,6 @@
 """The engine runtime's figures; prints them.
 
-    .venv/bin/python bench/runtime_bench.py [--bars 2000] [--e2e 100]
+    .venv/bin/python bench/runtime_bench.py [--bars 2000] [--e2e 100] [--memory-only]
 
 1. Tick-to-order in process: a confirmed-kline WebSocket message (raw JSON) goes through the
    runtime's own path (parse, dispatch, candle window and features, the strategy's on_bar,
@@ -10,7 +10,10 @@
    (pybit off the loop) against a paper venue process; p50/p99 of tick-to-ack.
 3. Events per second on one core: public ticker messages, and private order updates (each one a
    state change written to PostgreSQL), pushed through the dispatcher as fast as it absorbs them.
-4. Memory of one idle runtime: `python -m engine_runtime` ready and idle, VmRSS.
+4. Memory of one idle runtime: `python -m engine_runtime` ready and idle, VmRSS, with the
+   scripted strategy (no features, like CORE-HODL and FUNDING); then the same for each built-in
+   strategy on its sample symbols and default parameters, side by side: TREND and TACTICAL
+   compute their features with pandas, which the others never load.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import json
 import sys
 import tempfile
@@ -329,15 +333,29 @@ async def events_per_second(pg: str, redis: str, n: int) -> tuple[float, float]:
     return public_rate, private_rate
 
 
-def idle_memory(work: Path, pg: str, redis: str, venue_url: str) -> float:
-    account = new_account(venue_url, "benchidle")
+SAMPLE_SYMBOLS = {  # manifests/samples
+    "core-hodl": ["BTCUSDT", "ETHUSDT"],
+    "trend": ["BTCUSDT", "ETHUSDT"],
+    "funding": ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
+    "tactical": ["BTCUSDT", "ETHUSDT"],
+}
+
+
+def idle_memory(
+    work: Path, pg: str, redis: str, venue_url: str, builtin: str | None = None
+) -> float:
+    """VmRSS of a runtime 10 s after it is ready: the scripted strategy, or `builtin`."""
+    slug = (builtin or "").replace("-", "")
+    account = new_account(venue_url, f"benchidle{slug}")
     rt = make_runtime(
-        work / "idle",
-        name="idle",
+        work / f"idle{slug}",
+        name=f"idle{slug}",
         venue_url=venue_url,
         database_url=pg,
         redis_url=redis,
         account=account,
+        builtin=builtin,
+        symbols=SAMPLE_SYMBOLS[builtin] if builtin else None,
     )
     rt.start()
     try:
@@ -350,30 +368,61 @@ def idle_memory(work: Path, pg: str, redis: str, venue_url: str) -> float:
         rt.stop()
 
 
+def bytecode_state() -> str:
+    """Whether the dependencies (this process's modules, which are the runtime's) load from
+    .pyc files: the image compiles them all; a venv installed without them, under
+    PYTHONDONTWRITEBYTECODE=1, compiles them at every start, about 15 MiB more resident (the
+    unit tests' subprocesses that do not inherit the variable leave some .pyc behind)."""
+    files = [
+        f
+        for m in list(sys.modules.values())
+        if (f := getattr(m, "__file__", None)) and "site-packages" in f and f.endswith(".py")
+    ]
+    cached = sum(Path(importlib.util.cache_from_source(f)).exists() for f in files)
+    if cached == len(files):
+        return "dependencies precompiled"
+    if cached == 0:
+        return "dependencies compiled at start: no .pyc"
+    return f"dependencies partly precompiled: {cached} of {len(files)} modules"
+
+
+def latency_and_throughput(args: argparse.Namespace, pg: str, redis: str, venue_url: str) -> None:
+    d50, d99, w50, w99 = asyncio.run(tick_to_order(pg, redis, args.bars))
+    print(
+        f"tick-to-order in process ({args.bars} bars): p50 {d50:.3f} ms  p99 {d99:.3f} ms; "
+        f"with the write-ahead order insert (PostgreSQL round trip): "
+        f"p50 {w50:.3f} ms  p99 {w99:.3f} ms"
+    )
+    e50, e99 = asyncio.run(tick_to_ack(pg, redis, venue_url, args.e2e))
+    print(f"tick-to-ack, paper venue ({args.e2e} orders): p50 {e50:.2f} ms  p99 {e99:.2f} ms")
+    public, private = asyncio.run(events_per_second(pg, redis, args.events))
+    print(
+        f"events/s on one core: public tickers {public:,.0f}/s; "
+        f"private order updates (with a PostgreSQL write each) {private:,.0f}/s"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bars", type=int, default=2000)
     parser.add_argument("--e2e", type=int, default=100)
     parser.add_argument("--events", type=int, default=50000)
+    parser.add_argument("--memory-only", action="store_true", help="only the idle memory (4.)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="runtime-bench-"))
     venue_url, venue = start_fast_venue(work / "venue")
     with PostgresServer(work / "pg") as pg, RedisServer(work / "redis") as rs:
-        d50, d99, w50, w99 = asyncio.run(tick_to_order(pg.url, rs.url, args.bars))
-        print(
-            f"tick-to-order in process ({args.bars} bars): p50 {d50:.3f} ms  p99 {d99:.3f} ms; "
-            f"with the write-ahead order insert (PostgreSQL round trip): "
-            f"p50 {w50:.3f} ms  p99 {w99:.3f} ms"
-        )
-        e50, e99 = asyncio.run(tick_to_ack(pg.url, rs.url, venue_url, args.e2e))
-        print(f"tick-to-ack, paper venue ({args.e2e} orders): p50 {e50:.2f} ms  p99 {e99:.2f} ms")
-        public, private = asyncio.run(events_per_second(pg.url, rs.url, args.events))
-        print(
-            f"events/s on one core: public tickers {public:,.0f}/s; "
-            f"private order updates (with a PostgreSQL write each) {private:,.0f}/s"
-        )
+        if not args.memory_only:
+            latency_and_throughput(args, pg.url, rs.url, venue_url)
         rss = idle_memory(work, pg.url, rs.url, venue_url)
-        print(f"idle runtime memory (VmRSS): {rss:.1f} MiB")
+        state = bytecode_state()
+        print(f"idle runtime memory (VmRSS): {rss:.1f} MiB ({state})")
+        each = {name: idle_memory(work, pg.url, rs.url, venue_url, name) for name in SAMPLE_SYMBOLS}
+        print(
+            "idle runtime memory by built-in strategy (VmRSS): "
+            + ", ".join(f"{name} {mib:.1f}" for name, mib in each.items())
+            + " MiB (trend and tactical load pandas for their features)"
+        )
     stop(venue)
     return 0
 

@@ -1,10 +1,16 @@
 """The Eternal Engine's strategies and their versioned interface (see ``interface``).
 
-Pure code over numpy/pandas: the live runtime and the backtester call the same objects.
+Pure code (TREND, TACTICAL and SMA-cross over numpy/pandas): the live runtime and the backtester
+call the same objects. The concrete strategies load on first use (``from engine_runtime.strategies
+import TrendStrategy`` works as before): importing the interface or the registry loads no
+strategy, so a live runtime holds only the one its Engine names (``registry``).
 """
 
-from .core_hodl import CoreHodlState, CoreHodlStrategy
-from .funding import FundingState, FundingStrategy
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .interface import (
     NORMAL,
     STRATEGY_API_VERSION,
@@ -27,9 +33,36 @@ from .interface import (
     intent_id,
 )
 from .registry import REGISTRY, create_strategy
-from .sma_cross import SmaCrossStrategy
-from .tactical import TacticalState, TacticalStrategy
-from .trend import TrendState, TrendStrategy
+
+if TYPE_CHECKING:
+    from .core_hodl import CoreHodlState, CoreHodlStrategy
+    from .funding import FundingState, FundingStrategy
+    from .sma_cross import SmaCrossStrategy
+    from .tactical import TacticalState, TacticalStrategy
+    from .trend import TrendState, TrendStrategy
+
+_LAZY = {
+    "CoreHodlState": "core_hodl",
+    "CoreHodlStrategy": "core_hodl",
+    "FundingState": "funding",
+    "FundingStrategy": "funding",
+    "SmaCrossStrategy": "sma_cross",
+    "TacticalState": "tactical",
+    "TacticalStrategy": "tactical",
+    "TrendState": "trend",
+    "TrendStrategy": "trend",
+}
+"""The concrete strategies by the module that defines them, imported when first asked for."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "NORMAL",

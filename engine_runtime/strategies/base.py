@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal
-from typing import ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar
 
 from .interface import (
     QUOTE,
@@ -19,6 +17,9 @@ from .interface import (
     OrderEvent,
     StrategyContext,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ZERO = Decimal(0)
 DEFAULT_QTY_STEP = Decimal("0.000001")
@@ -41,6 +42,8 @@ class BaseStrategy:
         return 0
 
     def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd  # only a strategy without features gets here; the live runtime skips it
+
         return pd.DataFrame(index=candles.index)
 
     def on_bar(self, ctx: StrategyContext) -> Sequence[Intent]:

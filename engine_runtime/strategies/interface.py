@@ -30,13 +30,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, Protocol, runtime_checkable
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from engine_runtime.model.enums import Category as Category
 from engine_runtime.model.enums import OrderSide
 from engine_runtime.model.enums import OrderType as OrderType
+
+if TYPE_CHECKING:  # pandas is for the strategies that compute features; the rest never load it
+    import pandas as pd
 
 STRATEGY_API_VERSION = 1
 """Bumped on any incompatible change to the views, the intents or the callbacks."""

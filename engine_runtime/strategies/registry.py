@@ -1,4 +1,8 @@
-"""Strategies by name (``Engine.spec.strategy``), built from the Engine's typed parameters."""
+"""Strategies by name (``Engine.spec.strategy``), built from the Engine's typed parameters.
+
+Each factory imports its strategy's module when it is called: a runtime loads the one strategy
+its Engine names, and only that strategy's dependencies (pandas for TREND and TACTICAL).
+"""
 
 from __future__ import annotations
 
@@ -12,30 +16,34 @@ from eternal_operator.api.v1alpha1.strategy_params import (
     TrendParams,
 )
 
-from .core_hodl import CoreHodlStrategy
-from .funding import FundingStrategy
 from .interface import Strategy
-from .tactical import TacticalStrategy
-from .trend import TrendStrategy
 
 StrategyFactory = Callable[[StrategyParams, Sequence[str] | None], Strategy]
 
 
 def _core_hodl(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .core_hodl import CoreHodlStrategy
+
     return CoreHodlStrategy(params=params.core_hodl or CoreHodlParams())
 
 
 def _trend(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .trend import TrendStrategy
+
     chosen = tuple(symbols) if symbols else ("BTCUSDT", "ETHUSDT")
     return TrendStrategy(params=params.trend or TrendParams(), symbols=chosen)
 
 
 def _funding(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .funding import FundingStrategy
+
     chosen = tuple(symbols) if symbols else ("BTCUSDT", "ETHUSDT", "SOLUSDT")
     return FundingStrategy(params=params.funding or FundingParams(), symbols=chosen)
 
 
 def _tactical(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .tactical import TacticalStrategy
+
     return TacticalStrategy(params=params.tactical or TacticalParams())
 
 

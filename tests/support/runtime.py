@@ -81,11 +81,12 @@ def engine_json(
     metrics_port: int,
     risk: dict[str, Any] | None = None,
     subaccount: str = "100001",
+    strategy: str = "trend",
 ) -> dict[str, Any]:
     ws = "ws://" + venue_url.removeprefix("http://")
     return {
         "engine": {"name": name, "namespace": namespace, "uid": "uid-" + name},
-        "strategy": "trend",
+        "strategy": strategy,
         "params": params,
         "symbols": symbols or ["BTCUSDT"],
         "venue": "simulator",
@@ -191,14 +192,17 @@ def make_runtime(
     extra_env: dict[str, str] | None = None,
     symbols: list[str] | None = None,
     risk: dict[str, Any] | None = None,
+    builtin: str | None = None,
 ) -> RuntimeProcess:
+    """The runtime driven by the scripted strategy; with `builtin` ('core-hodl', 'trend', ...),
+    that strategy from the registry on its default parameters instead."""
     directory.mkdir(parents=True, exist_ok=True)
     health, metrics = free_port(), free_port()
-    params = {
+    scripted = {
         "commandsFile": str(directory / "commands.jsonl"),
         "eventsFile": str(directory / "events.jsonl"),
-        **(extra_params or {}),
     }
+    params = {**({} if builtin else scripted), **(extra_params or {})}
     config = engine_json(
         name,
         namespace,
@@ -209,6 +213,7 @@ def make_runtime(
         metrics_port=metrics,
         risk=risk,
         subaccount=str(account.uid),
+        strategy=builtin or "trend",
     )
     (directory / "engine.json").write_text(json.dumps(config))
     key, secret = account.api_key, account.api_secret
@@ -223,7 +228,7 @@ def make_runtime(
         "EE_REDIS_URL": redis_url,
         "BYBIT_API_KEY": key,
         "BYBIT_API_SECRET": secret,
-        "EE_STRATEGY_FACTORY": "support.scripted_strategy:create",
+        "EE_STRATEGY_FACTORY": "" if builtin else "support.scripted_strategy:create",
         "EE_REPORT_INTERVAL_SECONDS": "1",
         "EE_DCP_WINDOW_SECONDS": "0",
         "EE_BAR_INTERVAL": "1",

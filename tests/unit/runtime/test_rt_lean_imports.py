@@ -1,0 +1,138 @@
+"""What a live runtime loads: only its own strategy and that strategy's dependencies.
+
+Each case is a fresh interpreter that does what `python -m engine_runtime` does before it
+connects (the entry module, the configuration, `Runtime(config)` building the strategy from the
+registry) and then computes a bar's features the way the live market does; it prints the modules
+it holds. An idle runtime is about 89 MiB resident without pandas and 167 MiB with it
+(docs/runtime.md, "Memory"): an import at the top of a shared module brings that back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.runtime import TESTS, engine_json
+
+pytestmark = pytest.mark.unit
+
+NEVER_LIVE = (
+    "matplotlib",
+    "engine_runtime.backtest",
+    "engine_runtime.paper_venue",
+    "kubernetes",
+    "kopf",
+    "scipy",
+)
+"""Modules no live runtime needs, whatever its strategy."""
+
+FEATURE_STACK = ("pandas", "numpy", "pyarrow")
+"""What a strategy with features (TREND, TACTICAL) needs, and one without must not load."""
+
+STRATEGY_MODULES = {
+    "core-hodl": "engine_runtime.strategies.core_hodl",
+    "trend": "engine_runtime.strategies.trend",
+    "funding": "engine_runtime.strategies.funding",
+    "tactical": "engine_runtime.strategies.tactical",
+}
+
+SCRIPT = """
+import json, sys
+from engine_runtime.__main__ import main  # the entry module, as `python -m` loads it
+from engine_runtime.app.runtime import Runtime
+from engine_runtime.config import load_config
+from engine_runtime.live.market import LiveMarket
+
+runtime = Runtime(load_config())
+market = LiveMarket(runtime.markets, 50, "1")
+for (symbol, category), window in market.windows.items():
+    window.add(0, "100", "101", "99", "100", "1")
+    window.compute(runtime.strategy, symbol, category)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+CASES = {
+    **{s: (s, "") for s in STRATEGY_MODULES},
+    "scripted": ("trend", "support.scripted_strategy:create"),
+}
+"""Case -> (Engine strategy, EE_STRATEGY_FACTORY); "scripted" is what the benchmark idles with."""
+
+
+def start(directory: Path, strategy: str, factory: str) -> subprocess.Popen[str]:
+    directory.mkdir()
+    config = engine_json(
+        "e1",
+        "ns",
+        "http://127.0.0.1:1",
+        params={},
+        symbols=["BTCUSDT", "ETHUSDT"],
+        health_port=8081,
+        metrics_port=9100,
+        strategy=strategy,
+    )
+    (directory / "engine.json").write_text(json.dumps(config))
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("EE_", "BYBIT_"))}
+    env = {
+        **inherited,  # PYTHONDONTWRITEBYTECODE too: the test leaves the venv as it found it
+        "PYTHONPATH": str(TESTS),
+        "EE_CONFIG_PATH": str(directory / "engine.json"),
+        "EE_ENGINE_NAME": "e1",
+        "EE_ENGINE_NAMESPACE": "ns",
+        "EE_DATABASE_URL": "postgresql://u@127.0.0.1:1/db",
+        "EE_REDIS_URL": "redis://127.0.0.1:1",
+        "BYBIT_API_KEY": "KEY12345",
+        "BYBIT_API_SECRET": "SECRET12345",
+        "EE_STRATEGY_FACTORY": factory,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """The modules each case holds (the interpreters run side by side)."""
+    root = tmp_path_factory.mktemp("lean")
+    running = {case: start(root / case, *how) for case, how in CASES.items()}
+    modules = {}
+    for case, process in running.items():
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, f"{case}: {err}"
+        modules[case] = set(json.loads(out))
+    return modules
+
+
+def heavy(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """Those of `names` that `modules` holds, themselves or a module inside them."""
+    return sorted({n for n in names for m in modules if m == n or m.startswith(n + ".")})
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGY_MODULES))
+def test_a_live_runtime_loads_its_strategy_and_nothing_it_does_not_use(
+    loaded: dict[str, set[str]], strategy: str
+) -> None:
+    modules = loaded[strategy]
+    assert STRATEGY_MODULES[strategy] in modules
+    others = tuple(m for s, m in STRATEGY_MODULES.items() if s != strategy)
+    assert heavy(modules, (*others, "engine_runtime.strategies.sma_cross")) == []
+    assert heavy(modules, NEVER_LIVE) == []
+    if strategy in ("core-hodl", "funding"):  # no features: no candle frames
+        assert heavy(modules, FEATURE_STACK) == []
+
+
+def test_the_benchmarks_scripted_strategy_loads_no_feature_stack(
+    loaded: dict[str, set[str]],
+) -> None:
+    """bench/runtime_bench.py measures idle memory with this strategy (no features)."""
+    modules = loaded["scripted"]
+    assert "support.scripted_strategy" in modules
+    assert heavy(modules, (*STRATEGY_MODULES.values(), *NEVER_LIVE, *FEATURE_STACK)) == []
