@@ -164,7 +164,8 @@ def test_a_policy_s_latched_halt_alone_flattens_the_whole_account(
         )
 
     wait_for(flat, 20, "the whole account flat, ETH included")
-    assert runtime_status(control_plane, namespace).get("flat") is True
+    wait_for(lambda: runtime_status(control_plane, namespace).get("flat") is True, 10,
+             "the runtime reporting it flat")  # fmt: skip
 
 
 def test_cut_from_the_api_server_it_refuses_entries_once_the_lease_runs_out(
