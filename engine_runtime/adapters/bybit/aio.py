@@ -47,12 +47,13 @@ def _now() -> str:
 
 
 class AioTransport:
-    """Sends one account's requests (its keys) through `session`; `await transport(name,
-    params)` calls the pybit method `name` and returns (Bybit's envelope, response headers)."""
+    """Sends one account's requests (its keys) through `session` (shared; or, if None, its own,
+    made at the first request and closed by `close`); `await transport(name, params)` calls the
+    pybit method `name` and returns (Bybit's envelope, response headers)."""
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | None,
         rest_url: str,
         api_key: str,
         api_secret: str,
@@ -61,6 +62,7 @@ class AioTransport:
         timeout_s: float = 10.0,
     ) -> None:
         self._session = session
+        self._own = session is None
         self._pybit = _Describer(api_key=api_key, api_secret=api_secret,
                                  recv_window=recv_window_ms, log_requests=False)  # fmt: skip
         self._pybit.endpoint = rest_url.rstrip("/")
@@ -80,6 +82,8 @@ class AioTransport:
         get = request.method == "GET"
         url = f"{request.path}?{payload}" if get and payload else request.path
         described = f"{request.method} {request.path}"
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
         async with self._session.request(
             request.method, url, data=None if get else payload, headers=headers,
             timeout=self._timeout,
@@ -100,3 +104,9 @@ class AioTransport:
                 time=_now(), resp_headers=answer_headers,
             )  # fmt: skip
         return body, answer_headers
+
+    async def close(self) -> None:
+        """Close the session if it is this transport's own."""
+        if self._own and self._session is not None:
+            await self._session.close()
+            self._session = None
