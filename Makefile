@@ -97,7 +97,7 @@ validate-deploy: install controlplane ## Dockerfile lint, charts, kustomize, Arg
 bench-runtime: install ## Engine runtime figures: tick-to-order, tick-to-ack, events/s, idle memory
 	$(PY) bench/runtime_bench.py
 
-bench: install controlplane bootstrap ## Every benchmark, each against its baseline, and the capital-safety matrix (about 70 minutes on 2 cores)
+bench: install controlplane bootstrap ## Every benchmark, each against its baseline, and the capital-safety matrix (about 85 minutes on 2 cores)
 	$(PY) bench/controlplane_bench.py
 	$(PY) bench/operator_bench.py --engines 200
 	$(PY) bench/paper_venue_bench.py
@@ -108,7 +108,10 @@ bench: install controlplane bootstrap ## Every benchmark, each against its basel
 	$(PY) bench/namespace_bench.py
 	$(PY) bench/capital_safety.py
 
+bench-governance: install controlplane bootstrap ## Halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 25 minutes)
+	$(PY) bench/governance_bench.py --engines 4 50 --standins 500
+
 bench-safety: install controlplane bootstrap ## The capital-safety matrix, quick subset (CI runs it; --quick)
 	$(PY) bench/capital_safety.py --quick
 
-.PHONY: bench-runtime bench bench-safety
+.PHONY: bench-runtime bench bench-governance bench-safety
