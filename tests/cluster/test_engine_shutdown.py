@@ -136,9 +136,10 @@ def test_a_shutdown_is_announced_once_when_a_timer_pass_queues_behind_it(
     apply(control_plane, ns, engine_manifest("slow", credentials=SUB1_CREDS))
     wait_for(lambda: replicas(control_plane, ns, "slow") == 1, 20, "one replica")
     order_id = resting_order(venue_sub1)
-    # Each venue request now takes 1.5 s: the operator's cancel pass outlasts the 2 s resync, so
-    # the timer's pass waits behind it with the Engine as it was before the request was written.
-    admin(paper_venue.url, "faults", {"latency_ms": 1500})
+    # Each venue request now takes 3 s: the operator's cancel pass (its cancels go together)
+    # outlasts the 2 s resync, so the timer's pass waits behind it with the Engine as it was
+    # before the request was written.
+    admin(paper_venue.url, "faults", {"latency_ms": 3000})
     try:
         control_plane.kubectl(
             "patch", "engine", "slow", "-n", ns, "--type=merge", "-p", '{"spec":{"suspend":true}}'

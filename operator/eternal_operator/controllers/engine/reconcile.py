@@ -290,17 +290,9 @@ async def _shutdown(
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     """Bring the Engine's objects to its spec and report what is observed."""
     out = Outcome()
-    now = ctx.clock()
     ref = _ref(body)
-    generation = int(body["metadata"].get("generation") or 0)
     engine, status, problem = _parse(body)
-    base = Observed(
-        now=now,
-        generation=generation,
-        heartbeat_timeout=timedelta(seconds=ctx.settings.heartbeat_timeout_seconds),
-        runtime=status.runtime,
-        governance=status.governance,
-    )
+    base = _observed(ctx, body, status, governance=status.governance)
     if engine is not None and engine.spec.venue is Venue.MAINNET and not ctx.settings.allow_mainnet:
         problem = Problem(
             R.MAINNET_NOT_ALLOWED,
@@ -318,8 +310,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     deployment_name = render.RuntimeNames.of(ref.name).deployment
     live = await ctx.kube.get_or_none("apps/v1", "Deployment", ref.namespace, deployment_name)
     observed = _with(base, deployment=live)
-    governance = status.governance
-    replicas = 0 if governance is not None and governance.halt and governance.runtime_stopped else 1
+    replicas = _replicas(status)
     if engine.spec.suspend:
         request = await _shutdown(
             ctx, engine, ref, status, observed, ShutdownReason.SUSPEND, False, out
@@ -333,7 +324,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
             out.events.append(
                 Event(
                     "Normal", "Resumed", "spec.suspend is false: scaling to 1",
-                    once=f"Resume/{generation}",
+                    once=f"Resume/{base.generation}",
                 )
             )  # fmt: skip
 
@@ -366,18 +357,9 @@ async def refresh_phase(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     ref = _ref(body)
     name = render.RuntimeNames.of(ref.name).deployment
     live = await ctx.kube.get_or_none("apps/v1", "Deployment", ref.namespace, name)
-    governance = status.governance
-    replicas = 0 if governance is not None and governance.halt and governance.runtime_stopped else 1
-    if live is None or (live.get("spec") or {}).get("replicas") != replicas:
+    if live is None or (live.get("spec") or {}).get("replicas") != _replicas(status):
         return await reconcile(ctx, body)
-    observed = Observed(
-        now=ctx.clock(),
-        generation=int(body["metadata"].get("generation") or 0),
-        heartbeat_timeout=timedelta(seconds=ctx.settings.heartbeat_timeout_seconds),
-        deployment=live,
-        runtime=status.runtime,
-        governance=governance,
-    )
+    observed = _observed(ctx, body, status, deployment=live, governance=status.governance)
     return _report(Outcome(), observed, status, problem=None)
 
 
@@ -404,6 +386,23 @@ async def _suspend_despite(
         desired = next(o for o in objects if o["kind"] == "Deployment")
         observed = _with(observed, deployment=await _ensure(ctx, desired, out, live))
     return _with(observed, suspended=suspended, suspending=not suspended)
+
+
+def _observed(ctx: Context, body: Mapping[str, Any], status: EngineStatus, **more: Any) -> Observed:
+    """What is observed of the Engine now, from its own status (and `more`)."""
+    return Observed(
+        now=ctx.clock(),
+        generation=int(body["metadata"].get("generation") or 0),
+        heartbeat_timeout=timedelta(seconds=ctx.settings.heartbeat_timeout_seconds),
+        runtime=status.runtime,
+        **more,
+    )
+
+
+def _replicas(status: EngineStatus) -> int:
+    """The runtime's replicas: none once the operator stopped it for a halt, else one."""
+    governance = status.governance
+    return 0 if governance is not None and governance.halt and governance.runtime_stopped else 1
 
 
 def _with(o: Observed, **changes: Any) -> Observed:
@@ -451,13 +450,7 @@ async def finalize(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     live = await ctx.kube.get_or_none(
         "apps/v1", "Deployment", ref.namespace, render.RuntimeNames.of(ref.name).deployment
     )
-    observed = Observed(
-        now=ctx.clock(),
-        generation=int(body["metadata"].get("generation") or 0),
-        heartbeat_timeout=timedelta(seconds=ctx.settings.heartbeat_timeout_seconds),
-        deployment=live,
-        runtime=status.runtime,
-    )
+    observed = _observed(ctx, body, status, deployment=live)
     flatten = engine.spec.on_delete is OnDelete.FLATTEN
     request = await _shutdown(
         ctx, engine, ref, status, observed, ShutdownReason.DELETE, flatten, out
