@@ -41,105 +41,46 @@ import contextlib
 import json
 import logging
 import os
-import ssl
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import redis.asyncio as aioredis
+from cpu_roles import cpu_now, cpu_since
+from fleet_watch import (
+    Check,
+    Engine,
+    Fleet,
+    governance_halt,
+    phase_is,
+    reported_flat,
+    status_part,
+    trading_again,
+)
+from governance_records import AGENT, NAMESPACE, Audit, RuntimeLogs
+from governance_standins import StandIns
 from pybit.exceptions import InvalidRequestError
 
-from engine_runtime.governance.kube import EngineClient, KubeError
-from engine_runtime.governance.obedience import Governor
-from engine_runtime.governance.watcher import Watcher
-from engine_runtime.persistence.cache import EQUITY_MAXLEN, equity_key
-from engine_runtime.reporting.status import status_patch
 from engine_runtime.venue.session import http_session
-from eternal_operator.api.v1alpha1.engine import RuntimeReport
-from eternal_operator.devtools.controlplane import ADMIN_USER
 from eternal_operator.devtools.processes import free_port
 from eternal_operator.devtools.stack import PORTS, Stack
 from eternal_operator.kube import KubeClient
 
-NAMESPACE = "default"
 API = f"/apis/trading.eternal-engine.io/v1alpha1/namespaces/{NAMESPACE}"
-AGENT = "governance-bench"
-"""The bench's User-Agent: its own writes are told apart from the operator's (same user)."""
-RUNTIME_REPORT_S = 10.0
-"""A runtime's status report interval (`report_interval_seconds`' default): stand-ins' too."""
-EQUITY_HEARTBEAT_S = 1.0
-"""A runtime says its equity at least this often (engine_runtime.app.runtime): stand-ins too."""
-STANDIN_EQUITY = "1000"
 LIMIT_S = 300.0
 
-CLOCK_HZ = os.sysconf("SC_CLK_TCK")
-ROLES = (("kube-apiserver", "API server"), ("/etcd ", "etcd"), ("paper_venue", "paper venue"),
-         ("-m engine_runtime", "runtimes"), ("podrunner", "pod runner"),
-         ("-m eternal_operator", "operator"), ("postgres", "PostgreSQL"), ("redis", "Redis"),
-         ("governance_bench", "this bench"))  # fmt: skip
-
 log = logging.getLogger("governance_bench")
-
-
-Cpu = dict[tuple[int, int], tuple[str, float]]
-"""(pid, start time): role, CPU seconds used so far."""
-
-
-def cpu_now() -> Cpu:
-    """Every process on the machine: its role (by command line; outside this bench's process
-    tree, e.g. another stack or a test run, "not this bench") and the CPU seconds it used."""
-    procs: dict[int, tuple[int, int, str, float]] = {}  # pid: parent, start, command, CPU
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue  # exited meanwhile
-        fields = stat[stat.rfind(")") + 2 :].split()  # from field 3: ppid 4, utime 14, stime 15
-        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_HZ
-        procs[int(entry)] = (int(fields[1]), int(fields[19]), command, cpu)
-    ours = {os.getpid()}
-    grown = True
-    while grown:
-        grown = False
-        for pid, (parent, *_) in procs.items():
-            if parent in ours and pid not in ours:
-                ours.add(pid)
-                grown = True
-    snapshot: Cpu = {}
-    for pid, (_, start, command, cpu) in procs.items():
-        role = next((name for key, name in ROLES if key in command), "other")
-        snapshot[(pid, start)] = (role if pid in ours else "not this bench", cpu)
-    return snapshot
-
-
-def cpu_since(before: Cpu) -> dict[str, float]:
-    """CPU seconds by role since `before`, of the processes alive now (one that exited
-    meanwhile is not counted)."""
-    used: dict[str, float] = {}
-    for key, (role, cpu) in cpu_now().items():
-        used[role] = used.get(role, 0.0) + cpu - before.get(key, (role, 0.0))[1]
-    return used
 
 
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def wall_s(text: str) -> float:
-    """An RFC 3339 / ISO time (the audit log's, the runtime log's) as epoch seconds."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def rest_one(session: Any) -> None:
@@ -153,42 +94,6 @@ def rest_one(session: Any) -> None:
             continue
 
 
-Engine = dict[str, Any]
-Check = Callable[[Engine], bool]
-"""Whether one Engine (as the API server has it) has reached a stage."""
-
-
-def _status(e: Engine, part: str) -> dict[str, Any]:
-    return dict((e.get("status") or {}).get(part) or {})
-
-
-def phase_is(phase: str) -> Check:
-    return lambda e: (e.get("status") or {}).get("phase") == phase
-
-
-def governance_halt(e: Engine) -> bool:
-    return bool(_status(e, "governance").get("halt"))
-
-
-def reported_flat(before: int) -> Check:
-    """The runtime reports flat, having applied a directive newer than `before` (the policy's
-    sequence before the halt): whether it took the halt from the policy or from its Engine."""
-
-    def check(e: Engine) -> bool:
-        runtime = _status(e, "runtime")
-        return bool(runtime.get("flat")) and int(runtime.get("appliedDirective") or 0) > before
-
-    return check
-
-
-def trading_again(e: Engine) -> bool:
-    """The runtime applied the Engine's newest directive, and that directive lifts the halt."""
-    runtime, governance = _status(e, "runtime"), _status(e, "governance")
-    return not governance.get("halt") and (
-        int(runtime.get("appliedDirective") or 0) >= int(governance.get("sequence") or 0)
-    )  # fmt: skip
-
-
 @dataclass
 class Run:
     times: list[float]
@@ -199,367 +104,6 @@ class Run:
     """API writes (writer, resource) from the start until the last engine was done."""
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)
     """API writes refused (writer, resource and code) from the halt until the fleet resumed."""
-
-
-class Probe:
-    """Stages of one run: the first time each check held for every engine at once. Each event
-    re-checks only the engine it is about, so a fleet of 500 costs little per event."""
-
-    def __init__(self, n: int, checks: list[Check], started: float) -> None:
-        self.n, self.checks, self.started = n, checks, started
-        self.holding: list[set[str]] = [set() for _ in checks]
-        self.times: list[float | None] = [None] * len(checks)
-        self.done = asyncio.Event()
-
-    def see(self, name: str, engine: Engine | None) -> None:
-        now = time.monotonic()
-        for i, check in enumerate(self.checks):
-            if engine is not None and check(engine):
-                self.holding[i].add(name)
-            else:
-                self.holding[i].discard(name)
-            if self.times[i] is None and len(self.holding[i]) >= self.n:
-                self.times[i] = now - self.started
-        if all(t is not None for t in self.times):
-            self.done.set()
-
-    async def wait(self, limit_s: float, what: str) -> list[float]:
-        try:
-            await asyncio.wait_for(self.done.wait(), limit_s - (time.monotonic() - self.started))
-        except TimeoutError:
-            pending = [i for i, t in enumerate(self.times) if t is None]
-            counts = [f"stage {i}: {len(self.holding[i])}/{self.n}" for i in pending]
-            raise TimeoutError(f"{what} ({', '.join(counts)})") from None
-        return [t for t in self.times if t is not None]
-
-
-class Fleet:
-    """The engines as a watch on the API server shows them: waiting costs no polling load on the
-    API server the operator and the runtimes are using, and sees each change as it happens."""
-
-    def __init__(self, kube: KubeClient, n: int) -> None:
-        self.kube, self.n = kube, n
-        self.engines: dict[str, Engine] = {}
-        self._probes: list[Probe] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Fleet:
-        self._task = asyncio.create_task(self._watch())
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def probe(self, checks: list[Check], started: float | None = None) -> Probe:
-        """Armed now (before the action it times), checked against the fleet as it is."""
-        probe = Probe(self.n, checks, time.monotonic() if started is None else started)
-        self._probes.append(probe)
-        for name, engine in self.engines.items():
-            probe.see(name, engine)
-        return probe
-
-    async def stages(self, checks: list[Check], limit_s: float, what: str) -> list[float]:
-        probe = self.probe(checks)
-        try:
-            return await probe.wait(limit_s, what)
-        finally:
-            self.drop(probe)
-
-    def drop(self, probe: Probe) -> None:
-        with contextlib.suppress(ValueError):
-            self._probes.remove(probe)
-
-    def _see(self, name: str, engine: Engine | None) -> None:
-        if engine is None:
-            self.engines.pop(name, None)
-        else:
-            self.engines[name] = engine
-        for probe in self._probes:
-            probe.see(name, engine)
-
-    async def _watch(self) -> None:
-        kube = self.kube
-        async with aiohttp.ClientSession(headers=kube.headers) as session:
-            while True:
-                listed = await kube.request("GET", f"{API}/engines")
-                for engine in listed["items"]:
-                    self._see(engine["metadata"]["name"], engine)
-                params = {"watch": "1", "resourceVersion": listed["metadata"]["resourceVersion"]}
-                async with session.get(
-                    f"{kube.host}{API}/engines", params=params, ssl=kube.ssl_context,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
-                ) as response:  # fmt: skip
-                    async for line in response.content:
-                        event = json.loads(line)
-                        obj = event["object"]
-                        if event["type"] not in ("ADDED", "MODIFIED", "DELETED"):
-                            break  # an error (e.g. expired version): list again
-                        gone = event["type"] == "DELETED"
-                        self._see(obj["metadata"]["name"], None if gone else obj)
-
-
-class Audit:
-    """The API server's audit log of writes (Metadata level: who, what, when)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-
-    def mark(self) -> None:
-        """Later reads start here: what was logged before is not this run's."""
-        self.offset = self.path.stat().st_size if self.path.exists() else 0
-
-    def writes(
-        self, since: float, until: float, fleet: str, refused_only: bool = False
-    ) -> Counter[tuple[str, str]]:
-        """Writes received in [since, until] (epoch s), by writer and resource (with the answer's
-        code when refused, e.g. `engines/status 429`); the bench's patch that started the run
-        excluded."""
-        counted: Counter[tuple[str, str]] = Counter()
-        with self.path.open("rb") as lines:
-            lines.seek(self.offset)
-            for line in lines:
-                try:
-                    event = json.loads(line)
-                    received = wall_s(event["requestReceivedTimestamp"])
-                except (ValueError, KeyError):
-                    continue  # a line being written
-                if not since <= received <= until:
-                    continue
-                ref = event.get("objectRef") or {}
-                resource = ref.get("resource", "?") + (
-                    f"/{ref['subresource']}" if ref.get("subresource") else ""
-                )
-                who = writer(event, resource, fleet)
-                if not who or (who == "bench" and resource == "circuitbreakerpolicies"):
-                    continue  # the emergencyHalt patch itself (and, after it, the reset)
-                code = int((event.get("responseStatus") or {}).get("code") or 0)
-                if code >= 400:
-                    resource += f" {code}"
-                elif refused_only:
-                    continue
-                counted[(who, resource)] += 1
-        return counted
-
-
-def writer(event: dict[str, Any], resource: str, fleet: str) -> str:
-    user = str((event.get("user") or {}).get("username") or "?")
-    agent = str(event.get("userAgent") or "")
-    if user == "system:apiserver":
-        return ""  # its own leases and endpoints, every 10 s whatever happens: not counted
-    if user.startswith(f"system:serviceaccount:{NAMESPACE}:") and user.endswith("-runtime"):
-        return fleet  # "runtimes" or "stand-ins"
-    if user == ADMIN_USER:  # the operator, the pod runner and the bench share the admin token
-        if agent.startswith((AGENT, "kubectl")):
-            return "bench"
-        if resource == "deployments/status":
-            return "pod runner"
-        return "operator (kopf)" if agent.startswith("kopf") else "operator"
-    return user
-
-
-class RuntimeLogs:
-    """Each real runtime's pod log (the pod runner appends it: <root>/pods/logs/<ns>_<pod>.log,
-    JSON lines stamped `ts`, UTC to the millisecond)."""
-
-    def __init__(self, root: Path, names: list[str]) -> None:
-        self.paths = {n: root / "pods" / "logs" / f"{NAMESPACE}_{n}-runtime.log" for n in names}
-        self.offsets = dict.fromkeys(names, 0)
-
-    def mark(self) -> None:
-        self.offsets = {n: p.stat().st_size if p.exists() else 0 for n, p in self.paths.items()}
-
-    def first(self, message: str) -> dict[str, float]:
-        """Each runtime's first record `message` since the mark (epoch s)."""
-        found: dict[str, float] = {}
-        for name, path in self.paths.items():
-            with path.open("rb") as lines:
-                lines.seek(self.offsets[name])
-                for line in lines:
-                    if message.encode() not in line:
-                        continue
-                    with contextlib.suppress(ValueError, KeyError):
-                        record = json.loads(line)
-                        if record.get("msg") == message:
-                            found[name] = wall_s(record["ts"])
-                            break
-        return found
-
-
-class StandIn:
-    """One engine's runtime, as far as governance goes: the runtime's watchers and Governor,
-    its status report (runtime's cadence), its obedience (a directive applied at once, a halt
-    flat at once: it holds nothing)."""
-
-    def __init__(self, name: str, client: EngineClient, fleet: StandIns) -> None:
-        self.name, self.client, self.fleet = name, client, fleet
-        self.governor = Governor(name)
-        self.report_now = asyncio.Event()
-        self.halted = False
-        self.changed_at: float | None = None
-        """Monotonic time the Governor's `halted` last flipped."""
-
-    def _observe_engine(self, engine: Engine) -> None:
-        self.governor.observe(engine)
-        self._note()
-
-    def _observe_policy(self, policy: dict[str, Any]) -> None:
-        self.governor.observe_policy(policy)
-        self._note()
-
-    def _note(self) -> None:
-        if self.governor.halted != self.halted:
-            self.halted = self.governor.halted
-            self.changed_at = time.monotonic()
-            self.fleet.flipped(self.halted)
-
-    async def run(self, first_report_in: float) -> None:
-        watchers = [
-            Watcher("engine", self.client.engines, self._observe_engine),
-            Watcher("policies", self.client.policies, self._observe_policy),
-        ]
-        tasks = [asyncio.create_task(w.run()) for w in watchers]
-        tasks.append(asyncio.create_task(self._obey()))
-        try:
-            await asyncio.sleep(first_report_in)
-            while True:
-                await self.report()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.report_now.wait(), RUNTIME_REPORT_S)
-                self.report_now.clear()
-        finally:
-            for w in watchers:
-                w.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.client.close()
-
-    async def _obey(self) -> None:
-        governor = self.governor
-        while True:
-            await governor.wake.wait()
-            governor.wake.clear()
-            act = False
-            if governor.take_shutdown():
-                governor.mark_shutdown_done()
-                act = True
-            directive = governor.take_directive()
-            if directive is not None:
-                governor.mark_applied(directive)
-                act = True
-            if governor.take_halt() is not None:
-                governor.flat, governor.residue = True, []  # nothing held: flat at once
-                act = True
-            if act:
-                self.report_now.set()
-
-    async def report(self) -> None:
-        governor = self.governor
-        sent = time.time_ns() // 1_000_000
-        beat = datetime.fromtimestamp(sent / 1000, UTC).replace(microsecond=0)
-        report = RuntimeReport(
-            equity=STANDIN_EQUITY, cash=STANDIN_EQUITY, day_pnl="0", drawdown="0",
-            open_orders=0, heartbeat=beat,
-            applied_directive=governor.applied_sequence, flat=True, venue_connected=True,
-            shutdown_done_at=governor.shutdown_done_at,
-        )  # fmt: skip
-        try:
-            engine = await self.client.patch_status(status_patch(report))
-        except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
-            # as the runtime does: the next report in RUNTIME_REPORT_S (the audit counts these)
-            log.debug("%s: status patch failed: %s", self.name, error)
-            return
-        self._observe_engine(engine)  # the answer is the Engine as of this write
-        governor.confirm(sent)
-
-
-class StandIns:
-    """The stand-ins of a fleet, and when their Governors were last all halted / all lifted."""
-
-    def __init__(self, redis_url: str) -> None:
-        self.redis_url = redis_url
-        self.members: list[StandIn] = []
-        self.halted = 0
-        self.all_halted = asyncio.Event()
-        self.all_lifted = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def flipped(self, halted: bool) -> None:
-        self.halted += 1 if halted else -1
-        if self.halted == len(self.members):
-            self.all_halted.set()
-        if self.halted == 0:
-            self.all_lifted.set()
-
-    async def start(self, kube: KubeClient, names: list[str], ca_file: Path) -> None:
-        """A ServiceAccount token per engine (the runtime's own RBAC and admission rules), then
-        the stand-ins, started over a few seconds as a fleet's pods would be."""
-        context = ssl.create_default_context(cafile=str(ca_file))
-        limit = asyncio.Semaphore(16)
-
-        async def token(name: str) -> str:
-            async with limit:
-                answer = await kube.request(
-                    "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{name}-runtime/token",
-                    {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                     "spec": {"expirationSeconds": 86400}},
-                )  # fmt: skip
-                return str(answer["status"]["token"])
-
-        tokens = await asyncio.gather(*(token(n) for n in names))
-        for name, secret in zip(names, tokens, strict=True):
-            headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
-            client = EngineClient(kube.host, headers, context, NAMESPACE, name)
-            self.members.append(StandIn(name, client, self))
-        for i, member in enumerate(self.members):
-            # first reports spread over the report interval, as runtimes started apart
-            self._tasks.append(asyncio.create_task(member.run(RUNTIME_REPORT_S * i / len(names))))
-            if i % 25 == 24:
-                await asyncio.sleep(0.5)
-        self._tasks.append(asyncio.create_task(self._equity()))
-
-    async def _equity(self) -> None:
-        """Every stand-in's equity into its Redis stream, every second, one pipeline for all:
-        governance takes a runtime heard from within 3 s as live (and reads no venue for it)."""
-        client = aioredis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        try:
-            while True:
-                ts = str(time.time_ns() // 1_000_000)
-                async with client.pipeline(transaction=False) as pipe:
-                    for member in self.members:
-                        pipe.xadd(equity_key(NAMESPACE, member.name),
-                                  {"equity": STANDIN_EQUITY, "ts": ts},
-                                  maxlen=EQUITY_MAXLEN, approximate=True)  # fmt: skip
-                    with contextlib.suppress(Exception):
-                        await pipe.execute()
-                await asyncio.sleep(EQUITY_HEARTBEAT_S)
-        finally:
-            await client.aclose()
-
-    def arm(self, halting: bool) -> None:
-        """Before a halt (or a resume): its time is the last flip from now on."""
-        (self.all_halted if halting else self.all_lifted).clear()
-
-    async def last(self, halting: bool, started: float, limit_s: float) -> float:
-        event = self.all_halted if halting else self.all_lifted
-        want = len(self.members) if halting else 0
-        try:
-            await asyncio.wait_for(event.wait(), limit_s - (time.monotonic() - started))
-        except TimeoutError:
-            raise TimeoutError(
-                f"stand-ins {'told' if halting else 'lifted'}: {self.halted} of "
-                f"{len(self.members)} halted, want {want}"
-            ) from None
-        return max(m.changed_at or started for m in self.members) - started
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class Bench:
@@ -612,7 +156,7 @@ class Bench:
         phases = Counter((e.get("status") or {}).get("phase") for e in self.fleet.engines.values())
         print("phases:", dict(phases), file=sys.stderr)
         for name, engine in sorted(self.fleet.engines.items())[:3]:
-            print(name, json.dumps({k: _status(engine, k) for k in ("governance", "runtime")}),
+            print(name, json.dumps({k: status_part(engine, k) for k in ("governance", "runtime")}),
                   file=sys.stderr)  # fmt: skip
 
     def session(self, engine: str) -> Any:
@@ -666,7 +210,7 @@ class Bench:
             await self._start_standins()
 
         def running(e: Engine) -> bool:
-            equity = Decimal(_status(e, "runtime").get("equity") or 0)
+            equity = Decimal(status_part(e, "runtime").get("equity") or 0)
             return phase_is("Running")(e) and equity > 0
 
         await self.wait(running, 1800, "every engine Running and funded")
@@ -792,15 +336,15 @@ class Bench:
         before = (await self.policy())["status"].get("directiveSequence", 0)
 
         def told(e: Engine) -> bool:
-            governance = _status(e, "governance")
+            governance = status_part(e, "governance")
             return int(governance.get("sequence") or 0) > before and (
                 int(governance.get("level") or 0) >= 1
             )
 
         def applied(e: Engine) -> bool:
-            sequence = int(_status(e, "governance").get("sequence") or 0)
+            sequence = int(status_part(e, "governance").get("sequence") or 0)
             return sequence > before and (
-                int(_status(e, "runtime").get("appliedDirective") or 0) >= sequence
+                int(status_part(e, "runtime").get("appliedDirective") or 0) >= sequence
             )
 
         cpu, started = cpu_now(), time.monotonic()

@@ -7,8 +7,6 @@ import base64
 import json
 import secrets
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +19,6 @@ from support.engines import (
     engine_manifest,
     engine_when,
     events,
-    leading_operator,
     phase,
     reasons,
     replicas,
@@ -33,32 +30,7 @@ from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
-PREFIX = "eng"
-
-
-@pytest.fixture(scope="module")
-def operator(
-    control_plane: ControlPlane, paper_venue: Venue, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Operator]:
-    log = Path(tmp_path_factory.mktemp("operator")) / "operator.log"
-    op = leading_operator(
-        control_plane,
-        paper_venue,
-        log,
-        PREFIX,
-        error_backoff_seconds="1",
-        error_backoff_max_seconds="30",
-    )
-    yield op
-    op.stop()
-
-
-@pytest.fixture
-def ns(control_plane: ControlPlane, operator: Operator) -> Iterator[str]:
-    name = f"{PREFIX}-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", name)
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+PREFIX = "eng"  # the namespaces and the operator of this module (conftest)
 
 
 # -- creation -------------------------------------------------------------------------------

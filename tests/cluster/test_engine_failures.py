@@ -6,15 +6,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import secrets
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from support import processes
 from support.engines import (
@@ -23,7 +20,6 @@ from support.engines import (
     engine_manifest,
     engine_when,
     events,
-    leading_operator,
     open_orders,
     phase,
     reasons,
@@ -32,46 +28,13 @@ from support.engines import (
     sub1_secret,
 )
 from support.kube import apply, get
-from support.processes import Operator, Venue
+from support.processes import Operator
 from support.runtime import RuntimeProcess, pod_runtime
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
-PREFIX = "efl"
-
-
-@pytest.fixture(scope="module")
-def operator(
-    control_plane: ControlPlane, paper_venue: Venue, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Operator]:
-    log = Path(tmp_path_factory.mktemp("operator")) / "operator.log"
-    op = leading_operator(
-        control_plane,
-        paper_venue,
-        log,
-        PREFIX,
-        error_backoff_seconds="1",
-        error_backoff_max_seconds="30",
-    )
-    yield op
-    op.stop()
-
-
-@pytest.fixture
-def ns(control_plane: ControlPlane, operator: Operator) -> Iterator[str]:
-    name = f"{PREFIX}-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", name)
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-@pytest.fixture
-def venue_sub1(paper_venue: Venue) -> Iterator[Any]:
-    session = http_session(paper_venue.url, processes.SUB1_KEY, processes.SUB1_SECRET)
-    yield session
-    session.cancel_all_orders(category="spot")
-    session.cancel_all_orders(category="linear", settleCoin="USDT")
+PREFIX = "efl"  # the namespaces and the operator of this module (conftest)
 
 
 # -- failures: explained, retried with backoff, and still suspendable and deletable ---------------
