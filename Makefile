@@ -14,7 +14,8 @@ help: ## List the targets
 bootstrap: ## Install the Debian packages the project needs (openssl, redis-server, postgresql)
 	bash scripts/bootstrap.sh
 
-$(STAMP): requirements.lock pyproject.toml
+# bootstrap first (order only): a bare machine needs python3-venv before the venv.
+$(STAMP): requirements.lock pyproject.toml | bootstrap
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv
 	$(UV) pip install --python $(PY) -q -r requirements.lock
@@ -59,7 +60,7 @@ test: install controlplane lint ## Everything CI runs: lint and every test (unit
 cluster-up: install controlplane ## Start etcd + kube-apiserver in the foreground for debugging (Ctrl-C stops)
 	$(PY) -m eternal_operator.devtools.controlplane up
 
-up: install controlplane bootstrap ## Start the whole fleet locally on the embedded defaults (Ctrl-C stops)
+up: install controlplane ## Start the whole fleet locally on the embedded defaults (Ctrl-C stops)
 	$(PY) -m eternal_operator.devtools.stack up
 
 down: ## Stop a stack started by `make up` (from another shell)
@@ -97,7 +98,7 @@ validate-deploy: install controlplane ## Dockerfile lint, charts, kustomize, Arg
 bench-runtime: install ## Engine runtime figures: tick-to-order, tick-to-ack, events/s, idle memory
 	$(PY) bench/runtime_bench.py
 
-bench: install controlplane bootstrap ## Every benchmark, each against its baseline, and the capital-safety matrix (about 85 minutes on 2 cores)
+bench: install controlplane ## Every benchmark, each against its baseline, and the capital-safety matrix (about 85 minutes on 2 cores)
 	$(PY) bench/controlplane_bench.py
 	$(PY) bench/operator_bench.py --engines 200
 	$(PY) bench/paper_venue_bench.py
@@ -108,10 +109,10 @@ bench: install controlplane bootstrap ## Every benchmark, each against its basel
 	$(PY) bench/namespace_bench.py
 	$(PY) bench/capital_safety.py
 
-bench-governance: install controlplane bootstrap ## Halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 25 minutes)
+bench-governance: install controlplane ## Halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 25 minutes)
 	$(PY) bench/governance_bench.py --engines 4 50 --standins 500
 
-bench-safety: install controlplane bootstrap ## The capital-safety matrix, quick subset (CI runs it; --quick)
+bench-safety: install controlplane ## The capital-safety matrix, quick subset (CI runs it; --quick)
 	$(PY) bench/capital_safety.py --quick
 
 .PHONY: bench-runtime bench bench-governance bench-safety

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the project needs on a fresh Debian machine, and nothing twice.
-#   Go >= 1.24     builds kube-apiserver, etcd and kube-controller-manager (must be installed)
-#   python3 3.11+  the project itself (must be installed)
+#   Go >= 1.24     builds kube-apiserver, etcd and kube-controller-manager (Debian: golang-go)
+#   python3 3.11+  the project itself (must be installed); its venv module (Debian: python3-venv)
 #   openssl        the control plane's service-account signing key (Debian: openssl)
 #   redis-server   Redis for the runtime and governance (Debian: redis-server)
 #   postgresql     PostgreSQL for the runtime and governance (Debian: postgresql)
@@ -10,6 +10,8 @@
 set -euo pipefail
 
 missing=()
+command -v go >/dev/null || missing+=(golang-go)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v redis-server >/dev/null || missing+=(redis-server)
 { command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } \
@@ -24,6 +26,8 @@ if ((${#missing[@]})); then
   $sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
 fi
 
-command -v go >/dev/null || { echo "bootstrap: Go >= 1.24 is required (https://go.dev/doc/install)" >&2; exit 1; }
+go_minor=$(go env GOVERSION 2>/dev/null | sed -nE 's/^go1\.([0-9]+).*/\1/p')
+((${go_minor:-0} >= 24)) \
+  || { echo "bootstrap: Go >= 1.24 is required (https://go.dev/doc/install)" >&2; exit 1; }
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || { echo "bootstrap: Python >= 3.11 is required" >&2; exit 1; }

@@ -30,7 +30,22 @@ from typing import Self
 
 from .processes import free_port, spawn, stop
 
-PG_BIN = Path(os.environ.get("EE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def pg_bin(debian: Path = Path("/usr/lib/postgresql")) -> Path:
+    """`EE_PG_BIN`, else the newest Debian PostgreSQL (`/usr/lib/postgresql/N/bin`), else PATH's."""
+    if chosen := os.environ.get("EE_PG_BIN"):
+        return Path(chosen)
+    versions = sorted(
+        (p for p in debian.glob("*/bin") if p.parent.name.isdigit()),
+        key=lambda p: int(p.parent.name),
+    )
+    if versions:
+        return versions[-1]
+    on_path = shutil.which("postgres") or shutil.which("pg_ctl")
+    return Path(on_path).parent if on_path else Path("/usr/lib/postgresql/bin")
+
+
+PG_BIN = pg_bin()
 REDIS_SERVER = os.environ.get("EE_REDIS_SERVER", "redis-server")
 START_TIMEOUT_SECONDS = 30.0
 

@@ -27,7 +27,8 @@ fi
 command -v go >/dev/null || { log "the Go toolchain is required to build the control plane (install Go >= 1.24)"; exit 1; }
 
 cache_root=${EE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eternal-engine}
-key=$(sha256sum "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)
+# Content only (not the checkout's path): every clone of the same pins shares the cache.
+key=$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)
 out="$cache_root/controlplane/$k8s_version-$key"
 mkdir -p "$cache_root/controlplane"
 

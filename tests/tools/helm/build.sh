@@ -23,7 +23,8 @@ fi
 command -v go >/dev/null || { log "the Go toolchain is required to build helm (install Go >= 1.24)"; exit 1; }
 
 cache_root=${EE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eternal-engine}
-key=$(sha256sum "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)
+# Content only (not the checkout's path): every clone of the same pins shares the cache.
+key=$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)
 out="$cache_root/helm/$version-$key"
 mkdir -p "$cache_root/helm"
 
