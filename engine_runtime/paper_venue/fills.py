@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from engine_runtime.paper_venue import ledger
 from engine_runtime.paper_venue.decimals import ZERO
 from engine_runtime.paper_venue.instruments import Category
 from engine_runtime.paper_venue.orders import Execution, Order, OrderStatus
@@ -33,7 +34,7 @@ def execute(
     now = venue.clock.now_ms()
     rate = fee_rate(venue, inst.category, is_maker)
     value = price * qty
-    closed = ZERO
+    closed = pnl = ZERO
     seq = venue.next_seq()
     if inst.category is Category.SPOT:
         if order.is_buy:
@@ -96,6 +97,7 @@ def execute(
         exec_type=exec_type,
     )
     venue.record_execution(ex)
+    ledger.record_fill(venue, ex, pnl)
     venue.market.record_trade(inst.symbol, now, price, qty)
     taker_side = order.side if not is_maker else ("Sell" if order.is_buy else "Buy")
     for listener in venue.trade_listeners:
