@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from engine_runtime.paper_venue import ledger
 from engine_runtime.paper_venue.decimals import ZERO
@@ -17,6 +17,10 @@ def fee_rate(venue: Venue, category: Category, is_maker: bool) -> Decimal:
     if category is Category.SPOT:
         return fees.spot_maker if is_maker else fees.spot_taker
     return fees.linear_maker if is_maker else fees.linear_taker
+
+
+FEE_PLACES = Decimal("0.00000001")
+"""Fees are charged in whole units of 8 decimals, the precision the venue reports them in."""
 
 
 def execute(
@@ -38,20 +42,20 @@ def execute(
     seq = venue.next_seq()
     if inst.category is Category.SPOT:
         if order.is_buy:
-            fee = qty * rate
+            fee = (qty * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
             fee_coin = inst.base
             acct.credit(inst.quote, -value)
             acct.credit(inst.base, qty - fee)
             release = value if order.price is None else order.price * qty
             order.locked = max(ZERO, order.locked - release)
         else:
-            fee = value * rate
+            fee = (value * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
             fee_coin = inst.quote
             acct.credit(inst.base, -qty)
             acct.credit(inst.quote, value - fee)
             order.locked = max(ZERO, order.locked - qty)
     else:
-        fee = value * rate
+        fee = (value * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
         fee_coin = inst.quote
         pos = acct.position(inst.symbol, venue.default_leverage(inst))
         was_flat = pos.size == 0
