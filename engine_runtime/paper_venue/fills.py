@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+from engine_runtime.paper_venue import ledger
 from engine_runtime.paper_venue.decimals import ZERO
 from engine_runtime.paper_venue.instruments import Category
 from engine_runtime.paper_venue.orders import Execution, Order, OrderStatus
@@ -16,6 +17,10 @@ def fee_rate(venue: Venue, category: Category, is_maker: bool) -> Decimal:
     if category is Category.SPOT:
         return fees.spot_maker if is_maker else fees.spot_taker
     return fees.linear_maker if is_maker else fees.linear_taker
+
+
+FEE_PLACES = Decimal("0.00000001")
+"""Fees are charged in whole units of 8 decimals, the precision the venue reports them in."""
 
 
 def execute(
@@ -33,24 +38,24 @@ def execute(
     now = venue.clock.now_ms()
     rate = fee_rate(venue, inst.category, is_maker)
     value = price * qty
-    closed = ZERO
+    closed = pnl = ZERO
     seq = venue.next_seq()
     if inst.category is Category.SPOT:
         if order.is_buy:
-            fee = qty * rate
+            fee = (qty * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
             fee_coin = inst.base
             acct.credit(inst.quote, -value)
             acct.credit(inst.base, qty - fee)
             release = value if order.price is None else order.price * qty
             order.locked = max(ZERO, order.locked - release)
         else:
-            fee = value * rate
+            fee = (value * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
             fee_coin = inst.quote
             acct.credit(inst.base, -qty)
             acct.credit(inst.quote, value - fee)
             order.locked = max(ZERO, order.locked - qty)
     else:
-        fee = value * rate
+        fee = (value * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
         fee_coin = inst.quote
         pos = acct.position(inst.symbol, venue.default_leverage(inst))
         was_flat = pos.size == 0
@@ -96,6 +101,7 @@ def execute(
         exec_type=exec_type,
     )
     venue.record_execution(ex)
+    ledger.record_fill(venue, ex, pnl)
     venue.market.record_trade(inst.symbol, now, price, qty)
     taker_side = order.side if not is_maker else ("Sell" if order.is_buy else "Buy")
     for listener in venue.trade_listeners:

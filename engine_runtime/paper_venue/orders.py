@@ -81,6 +81,19 @@ class Order:
             return None
         return self.cum_exec_value / self.cum_exec_qty
 
+    @property
+    def fee_coin(self) -> str:
+        """The coin its fees are charged in: spot buys pay in the base coin received,
+        spot sells in the quote coin, linear in the settle coin (USDT)."""
+        inst = self.inst
+        return inst.base if inst.category is Category.SPOT and self.is_buy else inst.quote
+
+    def fee_detail(self) -> dict[str, str]:
+        """Bybit's `cumFeeDetail`: the cumulative fee by coin (empty before any fill)."""
+        if self.cum_exec_qty == 0:
+            return {}
+        return {self.fee_coin: fmt_fixed8(self.cum_exec_fee)}
+
     def to_wire(self) -> dict[str, object]:
         """The order as /v5/order/realtime and the `order` stream show it."""
         inst = self.inst
@@ -132,6 +145,7 @@ class Order:
             "smpOrderId": "",
             "createdTime": str(self.created_ms),
             "updatedTime": str(self.updated_ms or self.created_ms),
+            "cumFeeDetail": self.fee_detail(),
         }
         if inst.category is Category.LINEAR:
             wire["createType"] = self.create_type

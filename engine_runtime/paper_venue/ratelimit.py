@@ -41,10 +41,15 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "/v5/position/set-leverage": Limit(10),
     "/v5/position/trading-stop": Limit(10),
     "/v5/account/wallet-balance": Limit(50),
-    "/v5/account/fee-rate": Limit(10),
+    "/v5/account/fee-rate": Limit(5),
+    "/v5/account/info": Limit(50),
+    "/v5/account/transaction-log": Limit(25),
     "/v5/asset/transfer/inter-transfer": Limit(20, 60_000),
     "/v5/asset/transfer/universal-transfer": Limit(20, 60_000),
     "/v5/asset/transfer/query-account-coins-balance": Limit(60, 60_000),
+    "/v5/asset/transfer/query-inter-transfer-list": Limit(60, 60_000),
+    "/v5/asset/transfer/query-universal-transfer-list": Limit(5),
+    "/v5/asset/coin/query-info": Limit(5),
     "/v5/user/create-sub-member": Limit(5),
     "/v5/user/create-sub-api": Limit(5),
     "/v5/user/query-sub-members": Limit(10),
@@ -55,6 +60,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "/v5/market/instruments-info": Limit(600, 5000),
     "/v5/market/funding/history": Limit(600, 5000),
     "/v5/market/time": Limit(600, 5000),
+    "/v5/market/recent-trade": Limit(600, 5000),
 }
 
 

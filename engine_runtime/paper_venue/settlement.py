@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from engine_runtime.paper_venue import fills, trading
+from engine_runtime.paper_venue import fills, ledger, trading
 from engine_runtime.paper_venue.decimals import ZERO
 from engine_runtime.paper_venue.errors import BybitError
 from engine_runtime.paper_venue.instruments import Category
@@ -72,6 +72,7 @@ def settle_funding(venue: Venue, at_ms: int) -> None:
                 exec_type="Funding",
             )
             venue.record_execution(ex)
+            ledger.record_funding(venue, ex, payment)
             if venue.listening(acct.uid):
                 venue.emit(acct.uid, "execution", [ex.to_wire(stream=True)])
             fills.publish_account(venue, acct.uid, {symbol})

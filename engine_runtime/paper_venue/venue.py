@@ -22,8 +22,10 @@ from engine_runtime.paper_venue.decimals import floor_to
 from engine_runtime.paper_venue.errors import BybitError, Code, params_error
 from engine_runtime.paper_venue.feed import CandleReplay, PriceSource, RandomWalk, ScriptedPath
 from engine_runtime.paper_venue.instruments import Category, Instrument, build_instruments
+from engine_runtime.paper_venue.ledger import LedgerEntry
 from engine_runtime.paper_venue.market import MINUTE_MS, Market
 from engine_runtime.paper_venue.orders import Execution, Order
+from engine_runtime.paper_venue.public_trades import RecentTrades
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Venue:
         self.history: dict[int, deque[Order]] = {}
         self.executions: dict[int, deque[Execution]] = {}
         self.transfers: dict[str, Transfer] = {}
+        self.ledger: dict[int, deque[LedgerEntry]] = {}
         self.funding_history: dict[str, list[tuple[int, Decimal]]] = {
             s: [] for s in settings.symbols
         }
@@ -79,6 +82,8 @@ class Venue:
         self._spot_ids = itertools.count(1_900_000_000_000_000_000 + now)
         self._uids = itertools.count(200_000)
         self._key_ids = itertools.count(1)
+        self.recent_trades = RecentTrades(self.next_seq, 2_100_000_000_000_000_000 + now)
+        self.trade_listeners.append(self.recent_trades.record)
         self._refresh_books()
         self._bootstrap(settings)
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from engine_runtime.paper_venue.gateway import Endpoint
-from engine_runtime.paper_venue.rest import account, asset, market, trade, user
+from engine_runtime.paper_venue.rest import (
+    account,
+    asset,
+    market,
+    trade,
+    transaction_log,
+    transfer_records,
+    user,
+)
 
 
 def all_endpoints() -> list[Endpoint]:
@@ -12,6 +20,8 @@ def all_endpoints() -> list[Endpoint]:
         *market.ENDPOINTS,
         *trade.ENDPOINTS,
         *account.ENDPOINTS,
+        *transaction_log.ENDPOINTS,
         *asset.ENDPOINTS,
+        *transfer_records.ENDPOINTS,
         *user.ENDPOINTS,
     ]

@@ -10,7 +10,12 @@ from engine_runtime.paper_venue.errors import BybitError, Code, params_error
 from engine_runtime.paper_venue.gateway import Ctx, Endpoint
 from engine_runtime.paper_venue.instruments import Category
 from engine_runtime.paper_venue.params import Params
-from engine_runtime.paper_venue.rest.common import page, req_category
+from engine_runtime.paper_venue.rest.common import (
+    listed_category,
+    page,
+    req_category,
+    unlisted_symbol,
+)
 from engine_runtime.paper_venue.wallet import margin, position_wire, wallet_wire
 
 
@@ -29,11 +34,34 @@ def wallet_balance(ctx: Ctx, p: Params) -> object:
     return {"list": [wire]}
 
 
+UTA_2 = 5
+"""unifiedMarginStatus: Unified trading account 2.0 (Bybit's enum)."""
+
+
+def account_info(ctx: Ctx, p: Params) -> object:
+    p.done()
+    acct = ctx.venue.account(ctx.uid)
+    return {
+        "marginMode": "REGULAR_MARGIN",
+        "updatedTime": str(acct.created_ms),
+        "unifiedMarginStatus": UTA_2,
+        "dcpStatus": "OFF",
+        "timeWindow": 0,
+        "smpGroup": 0,
+        "isMasterTrader": False,
+        "spotHedgingStatus": "OFF",
+    }
+
+
 def fee_rate(ctx: Ctx, p: Params) -> object:
-    cat = req_category(p)
+    listed = listed_category(p)
     symbol = p.string("symbol")
     p.accept("baseCoin")
     p.done()
+    if listed is None:
+        unlisted_symbol(symbol)
+        return {"category": p.req_string("category"), "list": []}
+    cat = listed
     fees = ctx.venue.settings.fees
     maker, taker = (
         (fees.spot_maker, fees.spot_taker)
@@ -53,13 +81,17 @@ def fee_rate(ctx: Ctx, p: Params) -> object:
 
 
 def positions(ctx: Ctx, p: Params) -> object:
-    cat = req_category(p)
+    listed = listed_category(p)
     symbol = p.string("symbol")
     settle = p.string("settleCoin")
     p.accept("baseCoin", "limit", "cursor")
     p.done()
-    if cat is not Category.LINEAR:
+    if listed is Category.SPOT:
         raise params_error("category only support linear, inverse or option")
+    if listed is None:
+        unlisted_symbol(symbol)
+        return {"list": [], "nextPageCursor": "", "category": p.req_string("category")}
+    cat = listed
     if not symbol and not settle:
         raise params_error("symbol or settleCoin is required")
     venue = ctx.venue
@@ -164,6 +196,7 @@ def trading_stop(ctx: Ctx, p: Params) -> object:
 ENDPOINTS = [
     Endpoint("GET", "/v5/account/wallet-balance", wallet_balance, "read"),
     Endpoint("GET", "/v5/account/fee-rate", fee_rate, "read"),
+    Endpoint("GET", "/v5/account/info", account_info, "read"),
     Endpoint("GET", "/v5/position/list", positions, "read"),
     Endpoint("POST", "/v5/position/set-leverage", set_leverage, "trade"),
     Endpoint("POST", "/v5/position/trading-stop", trading_stop, "trade"),

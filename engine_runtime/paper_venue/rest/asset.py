@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from engine_runtime.paper_venue import fills
+from engine_runtime.paper_venue import fills, ledger
 from engine_runtime.paper_venue.accounts import Account, Transfer
 from engine_runtime.paper_venue.decimals import ZERO, fmt_fixed8
 from engine_runtime.paper_venue.errors import BybitError, Code, params_error
@@ -62,6 +62,7 @@ def _move(venue: Venue, t: Transfer) -> dict[str, object]:
     src[t.coin] = src.get(t.coin, ZERO) - t.amount
     dst[t.coin] = dst.get(t.coin, ZERO) + t.amount
     venue.transfers[t.transfer_id] = t
+    ledger.record_transfer(venue, t)
     for uid in {t.from_uid, t.to_uid}:
         fills.publish_account(venue, uid, set())
     return {"transferId": t.transfer_id, "status": "SUCCESS"}
@@ -139,8 +140,44 @@ def coins_balance(ctx: Ctx, p: Params) -> object:
     }
 
 
+def listed_coins(venue: Venue) -> list[str]:
+    """Every coin the venue trades: USDT and the base coin of each symbol."""
+    bases = {inst.base for inst in venue.instruments.values()}
+    return ["USDT", *sorted(bases - {"USDT"})]
+
+
+def _chain(coin: str) -> dict[str, object]:
+    """The paper venue moves coins only between its own accounts: one chain, named after
+    the coin, with deposits and withdrawals suspended ("0") and no withdrawal fee ("")."""
+    return {
+        "chainType": coin,
+        "confirmation": "0",
+        "withdrawFee": "",
+        "depositMin": "0",
+        "withdrawMin": "0",
+        "chain": coin,
+        "chainDeposit": "0",
+        "chainWithdraw": "0",
+        "minAccuracy": "8",
+        "withdrawPercentageFee": "0",
+        "contractAddress": "",
+        "safeConfirmNumber": "0",
+        "withdrawMax": "0",
+    }
+
+
+def coin_info(ctx: Ctx, p: Params) -> object:
+    coin = p.string("coin")
+    p.done()
+    names = [c for c in listed_coins(ctx.venue) if coin is None or c == coin]
+    return {
+        "rows": [{"name": c, "coin": c, "remainAmount": "0", "chains": [_chain(c)]} for c in names]
+    }
+
+
 ENDPOINTS = [
     Endpoint("POST", "/v5/asset/transfer/inter-transfer", inter_transfer, "trade"),
     Endpoint("POST", "/v5/asset/transfer/universal-transfer", universal_transfer, "master"),
     Endpoint("GET", "/v5/asset/transfer/query-account-coins-balance", coins_balance, "read"),
+    Endpoint("GET", "/v5/asset/coin/query-info", coin_info, "read"),
 ]

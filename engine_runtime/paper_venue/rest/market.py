@@ -9,7 +9,12 @@ from engine_runtime.paper_venue.gateway import Ctx, Endpoint
 from engine_runtime.paper_venue.instruments import Category, Instrument, instrument_info
 from engine_runtime.paper_venue.market import INTERVALS
 from engine_runtime.paper_venue.params import Params
-from engine_runtime.paper_venue.rest.common import category, req_category
+from engine_runtime.paper_venue.rest.common import (
+    category,
+    listed_category,
+    req_category,
+    unlisted_symbol,
+)
 from engine_runtime.paper_venue.venue import Venue
 
 
@@ -90,10 +95,13 @@ def ticker_row(venue: Venue, inst: Instrument) -> dict[str, object]:
 
 
 def tickers(ctx: Ctx, p: Params) -> object:
-    cat = req_category(p)
+    cat = listed_category(p)
     symbol = p.string("symbol")
     p.accept("baseCoin", "expDate")
     p.done()
+    if cat is None:
+        unlisted_symbol(symbol)
+        return {"category": p.req_string("category"), "list": []}
     venue = ctx.venue
     if symbol:
         insts = [venue.instrument(cat, symbol)]
@@ -119,8 +127,8 @@ def book_snapshot(venue: Venue, inst: Instrument, depth: int) -> dict[str, list[
 def orderbook(ctx: Ctx, p: Params) -> object:
     cat = req_category(p)
     symbol = p.req_string("symbol")
-    high = 200 if cat is Category.SPOT else 500
-    limit = p.integer("limit", default=1 if cat is Category.SPOT else 25, low=1, high=high)
+    # Bybit: spot [1, 1000] default 1; linear [1, 1000] default 25 (option [1, 25]).
+    limit = p.integer("limit", default=1 if cat is Category.SPOT else 25, low=1, high=1000)
     p.done()
     venue = ctx.venue
     inst = venue.instrument(cat, symbol)
@@ -140,13 +148,18 @@ def orderbook(ctx: Ctx, p: Params) -> object:
 
 
 def instruments_info(ctx: Ctx, p: Params) -> object:
-    cat = req_category(p)
+    cat = listed_category(p)
     symbol = p.string("symbol")
-    p.accept("status", "baseCoin", "limit", "cursor")
+    status = p.string("status", choices=("PreLaunch", "Trading", "Delivering", "Closed"))
+    p.accept("baseCoin", "limit", "cursor")
     p.done()
+    if cat is None:
+        return {"category": p.req_string("category"), "list": [], "nextPageCursor": ""}
     venue = ctx.venue
     insts = [
-        i for (c, s), i in venue.instruments.items() if c is cat and (not symbol or s == symbol)
+        i
+        for (c, s), i in venue.instruments.items()
+        if c is cat and (not symbol or s == symbol) and status in (None, "Trading")
     ]
     if symbol and not insts:
         venue.instrument(cat, symbol)
@@ -176,6 +189,44 @@ def funding_history(ctx: Ctx, p: Params) -> object:
     return {"category": cat.value, "list": rows[:limit]}
 
 
+def recent_trades(ctx: Ctx, p: Params) -> object:
+    cat = listed_category(p)
+    symbol = p.string("symbol")
+    p.string("optionType", choices=("Call", "Put"))
+    p.accept("baseCoin")
+    high, default = (60, 60) if cat is Category.SPOT else (1000, 500)
+    limit = p.integer("limit", default=default, low=1, high=high)
+    p.done()
+    name = p.req_string("category")
+    if cat is None:
+        if name != "option" and not symbol:
+            raise params_error("symbol is required")
+        unlisted_symbol(symbol)
+        return {"category": name, "list": []}
+    if not symbol:
+        raise params_error("symbol is required")
+    inst = ctx.venue.instrument(cat, symbol)
+    assert limit is not None
+    pd, qd = inst.price_decimals, inst.qty_decimals
+    return {
+        "category": cat.value,
+        "list": [
+            {
+                "execId": t.exec_id,
+                "symbol": inst.symbol,
+                "price": fmt(t.price, pd),
+                "size": fmt(t.qty, qd),
+                "side": t.side,
+                "time": str(t.time_ms),
+                "isBlockTrade": False,
+                "isRPITrade": False,
+                "seq": str(t.seq),
+            }
+            for t in ctx.venue.recent_trades.latest(cat, inst.symbol, limit)
+        ],
+    }
+
+
 def server_time(ctx: Ctx, p: Params) -> object:
     p.done()
     now = Clock.wall_ms()  # the reference for request timestamps, whatever the market clock
@@ -188,5 +239,6 @@ ENDPOINTS = [
     Endpoint("GET", "/v5/market/orderbook", orderbook, "public"),
     Endpoint("GET", "/v5/market/instruments-info", instruments_info, "public"),
     Endpoint("GET", "/v5/market/funding/history", funding_history, "public"),
+    Endpoint("GET", "/v5/market/recent-trade", recent_trades, "public"),
     Endpoint("GET", "/v5/market/time", server_time, "public"),
 ]

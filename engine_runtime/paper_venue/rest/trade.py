@@ -11,8 +11,38 @@ from engine_runtime.paper_venue.gateway import Ctx, Endpoint
 from engine_runtime.paper_venue.instruments import Category
 from engine_runtime.paper_venue.orders import Order
 from engine_runtime.paper_venue.params import Params
-from engine_runtime.paper_venue.rest.common import page, req_category
+from engine_runtime.paper_venue.rest.common import (
+    DAY_MS,
+    listed_category,
+    page,
+    req_category,
+    time_window,
+    unlisted_symbol,
+)
 
+ORDER_STATUSES = (
+    "New",
+    "PartiallyFilled",
+    "Untriggered",
+    "Rejected",
+    "PartiallyFilledCanceled",
+    "Filled",
+    "Cancelled",
+    "Triggered",
+    "Deactivated",
+)
+EXEC_TYPES = (
+    "Trade",
+    "AdlTrade",
+    "Funding",
+    "BustTrade",
+    "Delivery",
+    "Settle",
+    "BlockTrade",
+    "MovePosition",
+    "FutureSpread",
+    "CorporateAction",
+)
 LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 UNMODELLED = (
     "triggerPrice",
@@ -156,9 +186,23 @@ def _filtered(orders: list[Order], cat: Category, p: Params) -> list[Order]:
     return out
 
 
+def _unlisted(p: Params, default: int, high: int) -> dict[str, object]:
+    """An order or execution list in a category the venue lists nothing in: empty."""
+    for name in ("orderId", "orderLinkId", "baseCoin", "settleCoin", "orderFilter", "cursor"):
+        p.string(name)
+    unlisted_symbol(p.string("symbol"))
+    p.integer("limit", default=default, low=1, high=high)
+    return {"list": [], "nextPageCursor": "", "category": p.req_string("category")}
+
+
 def realtime(ctx: Ctx, p: Params) -> object:
-    cat = req_category(p)
+    listed = listed_category(p)
     open_only = p.integer("openOnly", default=0, low=0, high=2)
+    if listed is None:
+        out = _unlisted(p, 20, 50)
+        p.done()
+        return out
+    cat = listed
     venue = ctx.venue
     by_id = p.string("orderId") or p.string("orderLinkId")
     if cat is Category.LINEAR and not (
@@ -178,19 +222,20 @@ def realtime(ctx: Ctx, p: Params) -> object:
 
 
 def history(ctx: Ctx, p: Params) -> object:
-    cat = req_category(p)
-    start = p.integer("startTime", low=0)
-    end = p.integer("endTime", low=0)
-    status = p.string("orderStatus")
+    listed = listed_category(p)
     venue = ctx.venue
+    start, end = time_window(p, venue.clock.now_ms(), 7 * DAY_MS)
+    status = p.string("orderStatus", choices=ORDER_STATUSES)
+    if listed is None:
+        out = _unlisted(p, 20, 50)
+        p.done()
+        return out
+    cat = listed
     candidates = list(venue.history.get(ctx.uid, [])) + list(venue.open_orders(ctx.uid))
     orders = _filtered(candidates, cat, p)
     if status:
         orders = [o for o in orders if o.status.value == status]
-    if start is not None:
-        orders = [o for o in orders if o.created_ms >= start]
-    if end is not None:
-        orders = [o for o in orders if o.created_ms <= end]
+    orders = [o for o in orders if start <= o.created_ms <= end]
     orders.sort(key=lambda o: o.created_ms, reverse=True)
     rows, cursor = page([o.to_wire() for o in orders], p, 20, 50)
     p.done()
@@ -198,15 +243,23 @@ def history(ctx: Ctx, p: Params) -> object:
 
 
 def executions(ctx: Ctx, p: Params) -> object:
-    cat = req_category(p)
+    listed = listed_category(p)
+    venue = ctx.venue
+    start, end = time_window(p, venue.clock.now_ms(), 7 * DAY_MS)
+    exec_type = p.string("execType", choices=EXEC_TYPES)
+    # ccxt's fetchFundingHistory sends `size` (not Bybit's); Bybit ignores it, so do we.
+    p.accept("size")
+    if listed is None:
+        out = _unlisted(p, 50, 100)
+        p.done()
+        return out
+    cat = listed
     symbol = p.string("symbol")
     order_id = p.string("orderId")
     link = p.string("orderLinkId")
     base = p.string("baseCoin")
-    start = p.integer("startTime", low=0)
-    end = p.integer("endTime", low=0)
-    exec_type = p.string("execType")
-    rows = [e for e in ctx.venue.executions.get(ctx.uid, []) if e.inst.category is cat]
+    settle = p.string("settleCoin")
+    rows = [e for e in venue.executions.get(ctx.uid, []) if e.inst.category is cat]
     if order_id:
         rows = [e for e in rows if e.order_id == order_id]
     elif link:
@@ -216,12 +269,11 @@ def executions(ctx: Ctx, p: Params) -> object:
             rows = [e for e in rows if e.inst.symbol == symbol]
         if base:
             rows = [e for e in rows if e.inst.base == base]
+        if settle:
+            rows = [e for e in rows if e.inst.quote == settle]
     if exec_type:
         rows = [e for e in rows if e.exec_type == exec_type]
-    if start is not None:
-        rows = [e for e in rows if e.exec_time_ms >= start]
-    if end is not None:
-        rows = [e for e in rows if e.exec_time_ms <= end]
+    rows = [e for e in rows if start <= e.exec_time_ms <= end]
     items, cursor = page([e.to_wire() for e in rows], p, 50, 100)
     p.done()
     return {"nextPageCursor": cursor, "category": cat.value, "list": items}
