@@ -33,7 +33,7 @@ def execute(
     now = venue.clock.now_ms()
     rate = fee_rate(venue, inst.category, is_maker)
     value = price * qty
-    closed = ZERO
+    closed = pnl = ZERO
     seq = venue.next_seq()
     if inst.category is Category.SPOT:
         if order.is_buy:
@@ -61,6 +61,8 @@ def execute(
         pos.updated_ms = now
         pos.seq = seq
         acct.credit("USDT", pnl - fee)
+        if closed > 0:
+            order.closed_pnl += pnl - fee * closed / qty
         for key in ("USDT", f"pos:{inst.symbol}"):
             acct.cum_realised[key] = acct.cum_realised.get(key, ZERO) + pnl - fee
     order.cum_exec_qty += qty
@@ -92,6 +94,8 @@ def execute(
         mark_price=venue.market.price(inst.symbol),
         seq=seq,
         closed_size=closed,
+        exec_pnl=pnl,
+        market_unit=order.market_unit,
         create_type=order.create_type,
         exec_type=exec_type,
     )
@@ -102,6 +106,8 @@ def execute(
         listener(inst, price, qty, taker_side, now)
     if venue.listening(order.uid):
         venue.emit(order.uid, "execution", [ex.to_wire(stream=True)])
+        if exec_type == "Trade":
+            venue.emit(order.uid, "execution.fast", [ex.to_fast_wire()])
     return ex
 
 
@@ -116,7 +122,9 @@ def publish_account(venue: Venue, uid: int, symbols: set[str]) -> None:
     for symbol in sorted(symbols):
         pos = acct.positions.get(symbol)
         if pos is not None:
-            rows.append({**position_wire(venue, acct, pos), "category": "linear"})
+            wire = position_wire(venue, acct, pos)
+            # The stream names the average entry price `entryPrice` (REST: `avgPrice`).
+            rows.append({**wire, "entryPrice": wire["avgPrice"], "category": "linear"})
     if rows:
         venue.emit(uid, "position", rows)
     venue.emit(uid, "wallet", [wallet_wire(venue, acct)])
@@ -125,4 +133,4 @@ def publish_account(venue: Venue, uid: int, symbols: set[str]) -> None:
 def publish_order(venue: Venue, order: Order) -> None:
     if not venue.listening(order.uid):
         return
-    venue.emit(order.uid, "order", [{**order.to_wire(), "category": order.inst.category.value}])
+    venue.emit(order.uid, "order", [order.to_stream_wire()])

@@ -9,7 +9,7 @@ from engine_runtime.paper_venue.gateway import Ctx, Endpoint
 from engine_runtime.paper_venue.instruments import Category, Instrument, instrument_info
 from engine_runtime.paper_venue.market import INTERVALS
 from engine_runtime.paper_venue.params import Params
-from engine_runtime.paper_venue.rest.common import category, req_category
+from engine_runtime.paper_venue.rest.common import category, page, req_category
 from engine_runtime.paper_venue.venue import Venue
 
 
@@ -78,11 +78,16 @@ def ticker_row(venue: Venue, inst: Instrument) -> dict[str, object]:
             "openInterestValue": "0.00",
             "fundingRate": fmt_plain(venue.funding_rate(inst.symbol)),
             "nextFundingTime": str(venue.next_funding_ms),
+            "fundingIntervalHour": str(venue.settings.funding.interval_hours),
+            "fundingCap": str(inst.funding_cap),
             "predictedDeliveryPrice": "",
             "basisRate": "",
             "deliveryFeeRate": "",
             "deliveryTime": "0",
             "basis": "",
+            "basisRateYear": "",
+            "preOpenPrice": "",
+            "preQty": "",
             "curPreListingPhase": "",
         }
     )
@@ -142,19 +147,24 @@ def orderbook(ctx: Ctx, p: Params) -> object:
 def instruments_info(ctx: Ctx, p: Params) -> object:
     cat = req_category(p)
     symbol = p.string("symbol")
-    p.accept("status", "baseCoin", "limit", "cursor")
-    p.done()
+    status = p.string("status")
+    base = p.string("baseCoin")
     venue = ctx.venue
     insts = [
-        i for (c, s), i in venue.instruments.items() if c is cat and (not symbol or s == symbol)
+        i
+        for (c, s), i in venue.instruments.items()
+        if c is cat
+        and (not symbol or s == symbol)
+        and (not base or i.base == base)
+        and status in (None, "Trading")
     ]
     if symbol and not insts:
         venue.instrument(cat, symbol)
-    return {
-        "category": cat.value,
-        "list": [instrument_info(i, venue.started_ms) for i in insts],
-        "nextPageCursor": "",
-    }
+    minutes = venue.settings.funding.interval_hours * 60
+    rows = [instrument_info(i, venue.started_ms, minutes) for i in insts]
+    items, cursor = page(rows, p, 500, 1000)
+    p.done()
+    return {"category": cat.value, "list": items, "nextPageCursor": cursor}
 
 
 def funding_history(ctx: Ctx, p: Params) -> object:
