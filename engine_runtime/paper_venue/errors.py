@@ -40,6 +40,7 @@ class Code(IntEnum):
     SPOT_QTY_LOWER = 170136
     SPOT_QTY_DECIMALS = 170137
     SPOT_VALUE_LOWER = 170140
+    SPOT_ORDER_LINK_ID_DUPLICATE = 170141
     ASSET_INSUFFICIENT = 131212
     ASSET_PARAMS = 131001
 
@@ -72,6 +73,7 @@ MESSAGES: dict[Code, str] = {
     Code.SPOT_QTY_LOWER: "Order quantity exceeded lower limit.",
     Code.SPOT_QTY_DECIMALS: "Order quantity has too many decimals.",
     Code.SPOT_VALUE_LOWER: "Order value exceeded lower limit.",
+    Code.SPOT_ORDER_LINK_ID_DUPLICATE: "Duplicate clientOrderId",
     Code.ASSET_INSUFFICIENT: "Insufficient balance in the account to transfer.",
     Code.ASSET_PARAMS: "Request parameter error.",
 }

@@ -66,6 +66,8 @@ def execute(
         pos.updated_ms = now
         pos.seq = seq
         acct.credit("USDT", pnl - fee)
+        if closed > 0:
+            order.closed_pnl += pnl - fee * closed / qty
         for key in ("USDT", f"pos:{inst.symbol}"):
             acct.cum_realised[key] = acct.cum_realised.get(key, ZERO) + pnl - fee
     order.cum_exec_qty += qty
@@ -97,6 +99,8 @@ def execute(
         mark_price=venue.market.price(inst.symbol),
         seq=seq,
         closed_size=closed,
+        exec_pnl=pnl,
+        market_unit=order.market_unit,
         create_type=order.create_type,
         exec_type=exec_type,
     )
@@ -108,6 +112,8 @@ def execute(
         listener(inst, price, qty, taker_side, now)
     if venue.listening(order.uid):
         venue.emit(order.uid, "execution", [ex.to_wire(stream=True)])
+        if exec_type == "Trade":
+            venue.emit(order.uid, "execution.fast", [ex.to_fast_wire()])
     return ex
 
 
@@ -122,7 +128,9 @@ def publish_account(venue: Venue, uid: int, symbols: set[str]) -> None:
     for symbol in sorted(symbols):
         pos = acct.positions.get(symbol)
         if pos is not None:
-            rows.append({**position_wire(venue, acct, pos), "category": "linear"})
+            wire = position_wire(venue, acct, pos)
+            # The stream names the average entry price `entryPrice` (REST: `avgPrice`).
+            rows.append({**wire, "entryPrice": wire["avgPrice"], "category": "linear"})
     if rows:
         venue.emit(uid, "position", rows)
     venue.emit(uid, "wallet", [wallet_wire(venue, acct)])
@@ -131,4 +139,4 @@ def publish_account(venue: Venue, uid: int, symbols: set[str]) -> None:
 def publish_order(venue: Venue, order: Order) -> None:
     if not venue.listening(order.uid):
         return
-    venue.emit(order.uid, "order", [{**order.to_wire(), "category": order.inst.category.value}])
+    venue.emit(order.uid, "order", [order.to_stream_wire()])

@@ -35,6 +35,10 @@ class Instrument:
     min_notional: Decimal
     max_leverage: Decimal
     maintenance_margin_rate: Decimal
+    symbol_id: int = 0
+    """Bybit's numeric `symbolId`: the symbol's place in the venue's list, from 1."""
+    funding_cap: Decimal = Decimal("0.00375")
+    """Linear: the largest funding rate either way (`fundingCap`, upper/lowerFundingRate)."""
 
     @property
     def price_decimals(self) -> int:
@@ -58,7 +62,7 @@ _GENERIC = ("0.0001", "0.0001", "1", "0.01", "25", "0.01")
 def build_instruments(symbols: list[str]) -> dict[tuple[Category, str], Instrument]:
     """Spot and linear instruments for each `XXXUSDT` symbol."""
     out: dict[tuple[Category, str], Instrument] = {}
-    for symbol in symbols:
+    for symbol_id, symbol in enumerate(symbols, start=1):
         if not symbol.endswith("USDT") or len(symbol) <= 4:
             raise ValueError(f"{symbol}: only USDT-quoted symbols are listed")
         tick, spot_tick, lin_step, spot_step, lev, mmr = _SPECS.get(symbol, _GENERIC)
@@ -75,6 +79,7 @@ def build_instruments(symbols: list[str]) -> dict[tuple[Category, str], Instrume
             min_notional=Decimal(5),
             max_leverage=Decimal(lev),
             maintenance_margin_rate=Decimal(mmr),
+            symbol_id=symbol_id,
         )
         out[(Category.SPOT, symbol)] = Instrument(
             category=Category.SPOT,
@@ -88,15 +93,19 @@ def build_instruments(symbols: list[str]) -> dict[tuple[Category, str], Instrume
             min_notional=Decimal(1),
             max_leverage=Decimal(1),
             maintenance_margin_rate=Decimal(0),
+            symbol_id=symbol_id,
         )
     return out
 
 
-def instrument_info(inst: Instrument, launch_ms: int) -> dict[str, object]:
+def instrument_info(
+    inst: Instrument, launch_ms: int, funding_interval_minutes: int = 480
+) -> dict[str, object]:
     """The `list` entry of /v5/market/instruments-info for one instrument."""
     tick = str(inst.tick_size)
     if inst.category is Category.SPOT:
         return {
+            "symbolId": inst.symbol_id,
             "symbol": inst.symbol,
             "baseCoin": inst.base,
             "quoteCoin": inst.quote,
@@ -111,12 +120,18 @@ def instrument_info(inst: Instrument, launch_ms: int) -> dict[str, object]:
                 "maxOrderQty": str(inst.max_qty),
                 "minOrderAmt": str(inst.min_notional),
                 "maxOrderAmt": "2000000",
+                "maxLimitOrderQty": str(inst.max_qty),
+                "maxMarketOrderQty": str(inst.max_qty),
+                "postOnlyMaxLimitOrderSize": str(inst.max_qty),
             },
             "priceFilter": {"tickSize": tick},
             "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.05"},
+            "symbolType": "",
         }
+    cap = str(inst.funding_cap)
     return {
         "symbol": inst.symbol,
+        "symbolId": inst.symbol_id,
         "contractType": "LinearPerpetual",
         "status": "Trading",
         "baseCoin": inst.base,
@@ -140,11 +155,16 @@ def instrument_info(inst: Instrument, launch_ms: int) -> dict[str, object]:
             "minNotionalValue": str(inst.min_notional),
         },
         "unifiedMarginTrade": True,
-        "fundingInterval": 480,
+        "fundingInterval": funding_interval_minutes,
         "settleCoin": "USDT",
         "copyTrading": "both",
-        "upperFundingRate": "0.00375",
-        "lowerFundingRate": "-0.00375",
+        "upperFundingRate": cap,
+        "lowerFundingRate": f"-{cap}",
         "isPreListing": False,
         "preListingInfo": None,
+        # The linear price band (trading.PRICE_BAND): a limit more than 10% through the
+        # last price is refused.
+        "riskParameters": {"priceLimitRatioX": "0.1", "priceLimitRatioY": "0.1"},
+        "symbolType": "",
+        "forbidUplWithdrawal": False,
     }

@@ -64,6 +64,8 @@ class Order:
     """Spot: the coin amount held for this order (quote for buys, base for sells)."""
     quote_qty: Decimal | None = None
     """Spot market buy in quote units: the quote amount to spend."""
+    closed_pnl: Decimal = ZERO
+    """Linear: PnL of the position this order closed, net of the closing fills' fees."""
 
     @property
     def is_buy(self) -> bool:
@@ -101,6 +103,7 @@ class Order:
         avg = self.avg_price
         leaves = self.leaves_qty
         ref_price = self.price if self.price is not None else self.last_price_on_created
+        unset = fmt(ZERO, pd)  # Bybit's "0.00" (at the price scale) for no trigger/TP/SL
         wire: dict[str, object] = {
             "orderId": self.order_id,
             "orderLinkId": self.order_link_id,
@@ -122,20 +125,20 @@ class Order:
             "cumExecFee": fmt_fixed8(self.cum_exec_fee),
             "timeInForce": self.time_in_force,
             "orderType": self.order_type,
-            "stopOrderType": self.stop_order_type,
+            "stopOrderType": self.stop_order_type or "UNKNOWN",
             "orderIv": "",
             "marketUnit": self.market_unit,
-            "triggerPrice": "0",
-            "takeProfit": "0",
-            "stopLoss": "0",
+            "triggerPrice": unset,
+            "takeProfit": unset,
+            "stopLoss": unset,
             "tpslMode": "" if inst.category is Category.SPOT else "UNKNOWN",
             "ocoTriggerBy": "",
-            "tpLimitPrice": "0",
-            "slLimitPrice": "0",
-            "tpTriggerBy": "",
-            "slTriggerBy": "",
+            "tpLimitPrice": "",
+            "slLimitPrice": "",
+            "tpTriggerBy": "UNKNOWN",
+            "slTriggerBy": "UNKNOWN",
             "triggerDirection": 0,
-            "triggerBy": "",
+            "triggerBy": "UNKNOWN",
             "lastPriceOnCreated": fmt(self.last_price_on_created, pd),
             "reduceOnly": self.reduce_only,
             "closeOnTrigger": self.close_on_trigger,
@@ -146,9 +149,30 @@ class Order:
             "createdTime": str(self.created_ms),
             "updatedTime": str(self.updated_ms or self.created_ms),
             "cumFeeDetail": self.fee_detail(),
+            "parentOrderLinkId": "",
+            "slippageToleranceType": "UNKNOWN",
+            "slippageTolerance": "",
+            "extraFees": "",
+            "rpiTakerAccess": False,
+            "rpiMatchedQty": "0",
         }
         if inst.category is Category.LINEAR:
             wire["createType"] = self.create_type
+        return wire
+
+    @property
+    def fee_currency(self) -> str:
+        """Spot: the coin fees are charged in (the coin received); linear: none."""
+        if self.inst.category is not Category.SPOT:
+            return ""
+        return self.inst.base if self.is_buy else self.inst.quote
+
+    def to_stream_wire(self) -> dict[str, object]:
+        """The order as the `order` stream shows it: the REST form and stream-only fields."""
+        wire = self.to_wire()
+        wire["category"] = self.inst.category.value
+        wire["closedPnl"] = fmt_fixed8(self.closed_pnl)
+        wire["feeCurrency"] = self.fee_currency
         return wire
 
 
@@ -177,6 +201,9 @@ class Execution:
     seq: int
     exec_type: str = "Trade"
     closed_size: Decimal = ZERO
+    exec_pnl: Decimal = ZERO
+    """Linear: PnL realised by this fill's closing part, before fees (Bybit's cashFlow)."""
+    market_unit: str = ""
     create_type: str = "CreateByUser"
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -213,6 +240,8 @@ class Execution:
             "closedSize": fmt(self.closed_size, qd) if inst.category is Category.LINEAR else "",
             "extraFees": "",
             "seq": self.seq,
+            "execPnl": fmt_fixed8(self.exec_pnl),
+            "marketUnit": self.market_unit,
         }
         if inst.category is Category.LINEAR:
             wire["createType"] = self.create_type
@@ -220,3 +249,21 @@ class Execution:
             wire["category"] = inst.category.value
             wire["isLeverage"] = "0" if inst.category is Category.SPOT else ""
         return wire
+
+    def to_fast_wire(self) -> dict[str, object]:
+        """The fill as the `execution.fast` stream shows it (fewer fields; a maker fill's
+        orderLinkId is always empty there)."""
+        inst = self.inst
+        return {
+            "category": inst.category.value,
+            "symbol": inst.symbol,
+            "execId": self.exec_id,
+            "execPrice": fmt(self.exec_price, inst.price_decimals),
+            "execQty": fmt(self.exec_qty, inst.qty_decimals),
+            "orderId": self.order_id,
+            "isMaker": self.is_maker,
+            "orderLinkId": "" if self.is_maker else self.order_link_id,
+            "side": self.side,
+            "execTime": str(self.exec_time_ms),
+            "seq": self.seq,
+        }

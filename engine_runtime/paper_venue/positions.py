@@ -64,6 +64,15 @@ class Position:
             self.take_profit = self.stop_loss = None
         return pnl, closed
 
+    def break_even(self, taker_rate: Decimal) -> Decimal:
+        """Bybit's break-even price: (entry x qty - realised PnL) / (qty - |qty| x taker rate),
+        qty signed; zero when flat."""
+        if self.size == 0:
+            return ZERO
+        return (self.entry * self.size - self.cur_realised) / (
+            self.size - abs(self.size) * taker_rate
+        )
+
     def liq_price(self, margin_balance: Decimal, mark: Decimal, mmr: Decimal) -> Decimal | None:
         """Mark price at which the account's margin balance meets this position's maintenance
         margin, other things equal (cross margin, one position carrying the account)."""

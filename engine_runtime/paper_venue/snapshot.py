@@ -156,6 +156,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
             "cum_exec_fee",
             "locked",
             "quote_qty",
+            "closed_pnl",
         )
         order = Order(**raw)
         venue.register(order)
@@ -176,6 +177,7 @@ def load(venue: Venue, data: dict[str, Any]) -> None:
             "fee_rate",
             "mark_price",
             "closed_size",
+            "exec_pnl",
         )
         venue.record_execution(Execution(**raw))
     venue.transfers.clear()

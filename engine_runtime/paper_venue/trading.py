@@ -84,7 +84,10 @@ def place_order(
     acct = venue.account(uid)
     spot = inst.category is Category.SPOT
     if req.order_link_id and (uid, req.order_link_id) in venue.by_link:
-        raise BybitError(Code.ORDER_LINK_ID_DUPLICATE)
+        # error.mdx: the same refusal is 110072 for derivatives, 170141 for spot.
+        raise BybitError(
+            Code.SPOT_ORDER_LINK_ID_DUPLICATE if spot else Code.ORDER_LINK_ID_DUPLICATE
+        )
     is_market = req.order_type == "Market"
     if not is_market and req.price is None:
         raise params_error("price is required for a Limit order")

@@ -16,6 +16,9 @@ from engine_runtime.paper_venue.decimals import ZERO, fmt, fmt_fixed8
 from engine_runtime.paper_venue.instruments import Category
 from engine_runtime.paper_venue.positions import Position
 
+BREAK_EVEN_MIN_FEE = Decimal("0.00055")
+"""Bybit's break-even formula charges at least this taker rate (position/position.mdx)."""
+
 if TYPE_CHECKING:
     from engine_runtime.paper_venue.venue import Venue
 
@@ -124,22 +127,31 @@ def wallet_wire(venue: Venue, acct: Account) -> dict[str, object]:
                 "marginCollateral": coin == "USDT",
                 "coin": coin,
                 "free": fmt_fixed8(max(ZERO, free)),
+                "spotBorrow": "0",
+                "colRes": "0",
             }
         )
     im, mm = m.position_im + m.order_im, m.position_mm
     mb = m.margin_balance
+    im_rate = fmt(im / mb, 4) if mb > 0 else "0"
+    mm_rate = fmt(mm / mb, 4) if mb > 0 else "0"
+    # The margin is computed at the mark price already: the "ByMp" fields are the same.
     return {
         "totalEquity": fmt_fixed8(total_equity),
-        "accountIMRate": fmt(im / mb, 4) if mb > 0 else "0",
+        "accountIMRate": im_rate,
+        "accountIMRateByMp": im_rate,
         "totalMarginBalance": fmt_fixed8(mb),
         "totalInitialMargin": fmt_fixed8(im),
+        "totalInitialMarginByMp": fmt_fixed8(im),
         "accountType": "UNIFIED",
         "totalAvailableBalance": fmt_fixed8(max(ZERO, m.available)),
-        "accountMMRate": fmt(mm / mb, 4) if mb > 0 else "0",
+        "accountMMRate": mm_rate,
+        "accountMMRateByMp": mm_rate,
         "totalPerpUPL": fmt_fixed8(m.upnl),
         "totalWalletBalance": fmt_fixed8(total_wallet),
         "accountLTV": "0",
         "totalMaintenanceMargin": fmt_fixed8(mm),
+        "totalMaintenanceMarginByMp": fmt_fixed8(mm),
         "coin": coins,
     }
 
@@ -153,6 +165,10 @@ def position_wire(venue: Venue, acct: Account, pos: Position) -> dict[str, objec
     liq = pos.liq_price(m.margin_balance, mark, inst.maintenance_margin_rate)
     value = pos.value(mark)
     entry_value = abs(pos.size) * pos.entry
+    unset = fmt(ZERO, pd)  # Bybit's "0.00" (at the price scale) for no TP/SL/trailing stop
+    position_im = fmt_fixed8(value / pos.leverage)
+    position_mm = fmt_fixed8(value * inst.maintenance_margin_rate)
+    taker = max(venue.settings.fees.linear_taker, BREAK_EVEN_MIN_FEE)
     return {
         "positionIdx": 0,
         "riskId": 1,
@@ -171,12 +187,15 @@ def position_wire(venue: Venue, acct: Account, pos: Position) -> dict[str, objec
         "markPrice": fmt(mark, pd),
         "liqPrice": fmt(liq, pd) if liq is not None else "",
         "bustPrice": "",
-        "positionMM": fmt_fixed8(value * inst.maintenance_margin_rate),
-        "positionIM": fmt_fixed8(value / pos.leverage),
+        "positionMM": position_mm,
+        "positionMMByMp": position_mm,
+        "positionIM": position_im,
+        "positionIMByMp": position_im,
+        "breakEvenPrice": fmt_fixed8(pos.break_even(taker)),
         "tpslMode": "Full",
-        "takeProfit": fmt(pos.take_profit, pd) if pos.take_profit is not None else "",
-        "stopLoss": fmt(pos.stop_loss, pd) if pos.stop_loss is not None else "",
-        "trailingStop": "0",
+        "takeProfit": fmt(pos.take_profit, pd) if pos.take_profit is not None else unset,
+        "stopLoss": fmt(pos.stop_loss, pd) if pos.stop_loss is not None else unset,
+        "trailingStop": unset,
         "unrealisedPnl": fmt_fixed8(pos.unrealised(mark)),
         "curRealisedPnl": fmt_fixed8(pos.cur_realised),
         "cumRealisedPnl": fmt_fixed8(acct.cum_realised.get(f"pos:{pos.symbol}", ZERO)),
@@ -187,4 +206,5 @@ def position_wire(venue: Venue, acct: Account, pos: Position) -> dict[str, objec
         "leverageSysUpdatedTime": "",
         "createdTime": str(pos.created_ms),
         "updatedTime": str(pos.updated_ms),
+        "openTime": pos.created_ms if pos.size else 0,
     }

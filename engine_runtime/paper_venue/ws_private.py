@@ -30,7 +30,11 @@ BASE_TOPICS = (
 CATEGORY_TOPICS = {
     f"{t}.{c}" for t in ("order", "execution", "position") for c in ("spot", "linear")
 }
-ALL_TOPICS = set(BASE_TOPICS) | CATEGORY_TOPICS | {"execution.fast", "execution.fast.linear"}
+ALL_TOPICS = (
+    set(BASE_TOPICS)
+    | CATEGORY_TOPICS
+    | {"execution.fast", "execution.fast.linear", "execution.fast.spot"}
+)
 
 
 class PrivateStreams:

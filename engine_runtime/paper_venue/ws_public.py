@@ -20,6 +20,8 @@ from engine_runtime.paper_venue.rest.market import book_snapshot, ticker_row
 from engine_runtime.paper_venue.venue import Venue
 from engine_runtime.paper_venue.ws_conn import Connection
 
+TOPIC_KINDS = ("orderbook", "tickers", "kline", "publicTrade")
+"""The public topics, by the first part of their name."""
 DEPTHS = {Category.SPOT: (1, 50, 200), Category.LINEAR: (1, 50, 200, 500)}
 KLINE_INTERVALS = [*INTERVALS_MS, "M"]
 

@@ -4,7 +4,8 @@
   `retry_after_s`;
 * `RejectedError`: this request is wrong (params, price, qty, state); trying again fails too;
   `InsufficientFundsError` is the rejection for money, `OrderNotFoundError` for an order that
-  is gone, `DuplicateOrderError` (110072) says an order with this orderLinkId already exists;
+  is gone, `DuplicateOrderError` (110072; spot's 170141) says an order with this
+  orderLinkId already exists;
 * `FatalError`: the keys, permissions or IP are refused; the runtime stops trading.
   `UnknownKeyError` (10003) is the venue not knowing the API key at all.
 
@@ -19,6 +20,9 @@ from collections.abc import Mapping
 RATE_LIMIT = 10006
 UNKNOWN_API_KEY = 10003
 DUPLICATE_ORDER_LINK_ID = 110072
+SPOT_DUPLICATE_ORDER_LINK_ID = 170141
+"""Spot's code for the same refusal (error.mdx, Spot Trade: "Duplicate clientOrderId")."""
+DUPLICATE_CODES = frozenset({DUPLICATE_ORDER_LINK_ID, SPOT_DUPLICATE_ORDER_LINK_ID})
 RETRYABLE_CODES = frozenset({10000, 10002, 10006, 10016, 10019, 10429, 30034, 30035, 130150})
 FATAL_CODES = frozenset({10003, 10004, 10005, 10007, 10008, 10009, 10010, 10027, 33004})
 INSUFFICIENT_CODES = frozenset({110004, 110006, 110007, 110012, 110044, 110045, 170131})
@@ -94,7 +98,7 @@ def classify(
         return UnknownKeyError(code, message)
     if code in FATAL_CODES:
         return FatalError(code, message)
-    if code == DUPLICATE_ORDER_LINK_ID:
+    if code in DUPLICATE_CODES:
         return DuplicateOrderError(code, message)
     if code in INSUFFICIENT_CODES:
         return InsufficientFundsError(code, message)

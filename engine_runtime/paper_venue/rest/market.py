@@ -12,6 +12,7 @@ from engine_runtime.paper_venue.params import Params
 from engine_runtime.paper_venue.rest.common import (
     category,
     listed_category,
+    page,
     req_category,
     unlisted_symbol,
 )
@@ -83,11 +84,16 @@ def ticker_row(venue: Venue, inst: Instrument) -> dict[str, object]:
             "openInterestValue": "0.00",
             "fundingRate": fmt_plain(venue.funding_rate(inst.symbol)),
             "nextFundingTime": str(venue.next_funding_ms),
+            "fundingIntervalHour": str(venue.settings.funding.interval_hours),
+            "fundingCap": str(inst.funding_cap),
             "predictedDeliveryPrice": "",
             "basisRate": "",
             "deliveryFeeRate": "",
             "deliveryTime": "0",
             "basis": "",
+            "basisRateYear": "",
+            "preOpenPrice": "",
+            "preQty": "",
             "curPreListingPhase": "",
         }
     )
@@ -151,23 +157,27 @@ def instruments_info(ctx: Ctx, p: Params) -> object:
     cat = listed_category(p)
     symbol = p.string("symbol")
     status = p.string("status", choices=("PreLaunch", "Trading", "Delivering", "Closed"))
-    p.accept("baseCoin", "limit", "cursor")
-    p.done()
+    base = p.string("baseCoin")
     if cat is None:
+        p.accept("limit", "cursor")
+        p.done()
         return {"category": p.req_string("category"), "list": [], "nextPageCursor": ""}
     venue = ctx.venue
     insts = [
         i
         for (c, s), i in venue.instruments.items()
-        if c is cat and (not symbol or s == symbol) and status in (None, "Trading")
+        if c is cat
+        and (not symbol or s == symbol)
+        and (not base or i.base == base)
+        and status in (None, "Trading")
     ]
     if symbol and not insts:
         venue.instrument(cat, symbol)
-    return {
-        "category": cat.value,
-        "list": [instrument_info(i, venue.started_ms) for i in insts],
-        "nextPageCursor": "",
-    }
+    minutes = venue.settings.funding.interval_hours * 60
+    rows = [instrument_info(i, venue.started_ms, minutes) for i in insts]
+    items, cursor = page(rows, p, 500, 1000)
+    p.done()
+    return {"category": cat.value, "list": items, "nextPageCursor": cursor}
 
 
 def funding_history(ctx: Ctx, p: Params) -> object:

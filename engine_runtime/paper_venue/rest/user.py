@@ -22,16 +22,26 @@ def _token(n: int) -> str:
 
 
 def _permissions(read_only: bool) -> dict[str, list[str]]:
+    """Bybit's permission groups (user/apikey-info.mdx), granted as the venue models them:
+    trading and transfers, or nothing for a read-only key."""
     return {
         "ContractTrade": [] if read_only else ["Order", "Position"],
         "Spot": [] if read_only else ["SpotTrade"],
         "Wallet": [] if read_only else ["AccountTransfer"],
         "Options": [],
-        "Derivatives": [],
+        "Derivatives": [] if read_only else ["DerivativesTrade"],
         "CopyTrading": [],
         "BlockTrade": [],
         "Exchange": [],
         "NFT": [],
+        "Affiliate": [],
+        "Earn": [],
+        "FiatP2P": [],
+        "FiatConvertBroker": [],
+        "FiatGlobalPay": [],
+        "FiatBitPay": [],
+        "BitCard": [],
+        "ByXPost": [],
     }
 
 
@@ -132,6 +142,9 @@ def query_api(ctx: Ctx, p: Params) -> object:
         "parentUid": str(acct.parent_uid or 0),
         "kycLevel": "LEVEL_DEFAULT",
         "kycRegion": "",
+        "userIDInt64": str(key.uid),
+        "inviterIDInt64": "0",
+        "affiliateIDInt64": "0",
     }
 
 

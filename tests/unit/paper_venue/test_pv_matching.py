@@ -225,7 +225,14 @@ def test_order_events_are_published_in_bybit_shape(
 ) -> None:
     place(venue)
     topics = [t for _, t, _ in events]
-    assert topics[:2] == ["execution", "order"]
+    assert topics[:3] == ["execution", "execution.fast", "order"]
+    full = events[0][2][0]
+    fast = events[1][2][0]
+    assert fast == {k: full[k] for k in fast}  # the fast form is a subset of the same fill
+    assert set(fast) == {
+        "category", "symbol", "execId", "execPrice", "execQty", "orderId", "isMaker",
+        "orderLinkId", "side", "execTime", "seq",
+    }  # fmt: skip
     assert "position" in topics
     assert "wallet" in topics
     order_row = next(rows[0] for _, t, rows in events if t == "order")

@@ -72,6 +72,13 @@ def test_snapshot_round_trip(make_venue: Callable[..., Venue], tmp_path: Path) -
         ),
     )
     venue.account(100001).positions["BTCUSDT"].stop_loss = D("50000.0")
+    venue.market.move("BTCUSDT", D(60600), venue.clock.now_ms())
+    closing = trading.place_order(
+        venue,
+        100001,
+        trading.PlaceOrder(Category.LINEAR, "BTCUSDT", "Sell", "Market", D("0.005")),
+    )
+    assert closing.closed_pnl != 0
     path = tmp_path / "state.json"
     snapshot.save(venue, path)
     assert path.stat().st_mode & 0o777 == 0o600
@@ -79,13 +86,20 @@ def test_snapshot_round_trip(make_venue: Callable[..., Venue], tmp_path: Path) -
     snapshot.restore(fresh, path)
     acct = fresh.account(100001)
     assert acct.balance("USDT") == venue.account(100001).balance("USDT")
-    assert acct.positions["BTCUSDT"].size == D("0.01")
+    assert acct.positions["BTCUSDT"].size == D("0.005")
+    again = fresh.find_order(100001, closing.order_id, None)
+    assert again is not None
+    assert again.closed_pnl == closing.closed_pnl
+    assert [e.exec_pnl for e in fresh.executions[100001]] == [
+        e.exec_pnl for e in venue.executions[100001]
+    ]
+    assert isinstance(fresh.executions[100001][0].exec_pnl, D)
     assert acct.positions["BTCUSDT"].stop_loss == D("50000.0")
     restored = fresh.find_order(100001, None, "keep-me")
     assert restored is not None
     assert restored.order_id == resting.order_id
     assert restored.status.is_open
-    assert len(fresh.executions[100001]) == 1
+    assert len(fresh.executions[100001]) == 2
     fresh.market.move("BTCUSDT", D(58900), fresh.clock.now_ms())
     fresh.update()
     assert not restored.status.is_open

@@ -32,6 +32,7 @@ def test_error_kinds() -> None:
     assert not isinstance(classify(10004, "sign"), UnknownKeyError)
     assert isinstance(classify(110007, "not enough"), InsufficientFundsError)
     assert isinstance(classify(110072, "dup"), DuplicateOrderError)
+    assert isinstance(classify(170141, "Duplicate clientOrderId"), DuplicateOrderError)
     assert isinstance(classify(110001, "gone"), OrderNotFoundError)
     rejected = classify(10001, "params")
     assert type(rejected) is RejectedError
