@@ -115,7 +115,7 @@ class Order:
             "triggerPrice": "0",
             "takeProfit": "0",
             "stopLoss": "0",
-            "tpslMode": "" if inst.category is Category.SPOT else "UNKNOWN",
+            "tpslMode": "UNKNOWN",
             "ocoTriggerBy": "",
             "tpLimitPrice": "0",
             "slLimitPrice": "0",
@@ -135,6 +135,8 @@ class Order:
         }
         if inst.category is Category.LINEAR:
             wire["createType"] = self.create_type
+        else:  # Bybit: "Spot does not have this field" (clients tell spot orders by it)
+            del wire["tpslMode"]
         return wire
 
 
