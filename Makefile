@@ -109,10 +109,13 @@ bench: install controlplane ## Every benchmark, each against its baseline, and t
 	$(PY) bench/namespace_bench.py
 	$(PY) bench/capital_safety.py
 
+bench-venue: install ## Paper venue: pybit round trips against pybit's own overhead (goal: the venue adds <20%), matching, fan-out
+	$(PY) bench/paper_venue_bench.py
+
 bench-governance: install controlplane ## Halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 25 minutes)
 	$(PY) bench/governance_bench.py --engines 4 50 --standins 500
 
 bench-safety: install controlplane ## The capital-safety matrix, quick subset (CI runs it; --quick)
 	$(PY) bench/capital_safety.py --quick
 
-.PHONY: bench-runtime bench bench-governance bench-safety
+.PHONY: bench-runtime bench bench-venue bench-governance bench-safety

@@ -1,6 +1,7 @@
 """Benchmark of the paper venue: order round trips, matching, WebSocket fan-out.
 
     .venv/bin/python bench/paper_venue_bench.py [--orders 1000] [--concurrency 8]
+    .venv/bin/python bench/paper_venue_bench.py --overhead-only [--requests 1000]
 
 1. pybit round trip (place + cancel) against the venue as its own process on loopback,
    with pybit's own overhead separated from the request's elapsed time (requests'
@@ -8,6 +9,12 @@
 2. The same round trip from a raw asyncio client (aiohttp), sequential and concurrent.
 3. Matching in process (no HTTP): orders per second for crossing and resting orders.
 4. WebSocket fan-out: trades published to 10 subscribers, messages per second delivered.
+5. The venue's overhead against pybit's own: the same pybit calls (get_wallet_balance,
+   place_order + cancel_order, get_positions) against the venue and against a canned
+   loopback server (aiohttp, its own process, answering Bybit's documented example for
+   each path and doing nothing else), interleaved request by request in the same run;
+   p50/p99 per call and the venue's share (`venue_adds_p50_pct`: how much longer than
+   the baseline, the goal being under 20%).
 
 Rate limits are switched off for the run (they would cap it at 10 orders/s).
 """
@@ -29,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from pybit.unified_trading import HTTP
 
 from engine_runtime.paper_venue import trading
@@ -242,27 +250,117 @@ async def fan_out(trades: int, subscribers: int = 10) -> dict[str, Any]:
             "per_second": round(total / wall, 1)}  # fmt: skip
 
 
+# 5. the venue's overhead against pybit's own -------------------------------------------
+
+CANNED = {
+    "/v5/account/wallet-balance": "rest_wallet_balance",
+    "/v5/order/create": "rest_order_create",
+    "/v5/order/cancel": "rest_order_cancel",
+    "/v5/position/list": "rest_position_list",
+}
+FIXTURES = REPO / "tests" / "fixtures" / "bybit"
+
+
+def serve_canned() -> None:
+    """The baseline server: Bybit's documented answer for each path, nothing else."""
+    bodies = {
+        path: json.dumps(json.loads((FIXTURES / f"{name}.json").read_text())).encode()
+        for path, name in CANNED.items()
+    }
+
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=bodies[request.path], content_type="application/json")
+
+    async def run() -> None:
+        app = web.Application()
+        for path in bodies:
+            app.router.add_route("*", path, answer)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(f"canned listening on http://127.0.0.1:{port}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def overhead(venue_url: str, canned_url: str, n: int) -> list[dict[str, Any]]:
+    clients = {}
+    for target, url in (("baseline", canned_url), ("venue", venue_url)):
+        http = HTTP(api_key=KEY, api_secret=SECRET, max_retries=1)
+        http.endpoint = url
+        clients[target] = http
+    order = dict(category="linear", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001")
+
+    def place_cancel(http: HTTP) -> None:
+        placed = http.place_order(**order, price="50000")
+        http.cancel_order(category="linear", symbol="BTCUSDT", orderId=placed["result"]["orderId"])
+
+    calls = {
+        "get_wallet_balance": lambda http: http.get_wallet_balance(accountType="UNIFIED"),
+        "place_order+cancel_order": place_cancel,
+        "get_positions": lambda http: http.get_positions(category="linear", symbol="BTCUSDT"),
+    }
+    out = []
+    for name, call in calls.items():
+        lat: dict[str, list[float]] = {"baseline": [], "venue": []}
+        for i in range(n + 50):
+            for target in ("baseline", "venue") if i % 2 else ("venue", "baseline"):
+                t0 = time.perf_counter()
+                call(clients[target])
+                if i >= 50:  # the first 50 warm up connections and code paths
+                    lat[target].append((time.perf_counter() - t0) * 1000)
+        b50, b99 = pct(lat["baseline"], 0.5), pct(lat["baseline"], 0.99)
+        v50, v99 = pct(lat["venue"], 0.5), pct(lat["venue"], 0.99)
+        out.append({
+            "name": f"pybit {name}: canned loopback server (baseline) vs venue",
+            "requests": n,
+            "baseline_p50_ms": round(b50, 3), "baseline_p99_ms": round(b99, 3),
+            "venue_p50_ms": round(v50, 3), "venue_p99_ms": round(v99, 3),
+            "ratio_p50": round(v50 / b50, 3), "ratio_p99": round(v99 / b99, 3),
+            "venue_adds_p50_pct": round(100 * (v50 / b50 - 1), 1),
+        })  # fmt: skip
+    return out
+
+
+async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """A child process printing `... listening on URL` once it accepts connections."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=REPO, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode().strip()
+    return proc, line.rsplit(" ", 1)[1]
+
+
 # driver ----------------------------------------------------------------------------------
 
 
-async def with_subprocess_venue(orders: int, concurrency: int) -> list[dict[str, Any]]:
+async def with_subprocess_venue(
+    orders: int, concurrency: int, requests: int, overhead_only: bool
+) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.json"
         cfg.write_text(json.dumps({**CONFIG, "data_dir": tmp}))  # its admin token goes there
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "engine_runtime.paper_venue", "--port", "0", "--config", str(cfg),
-            cwd=REPO, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode().strip()
-        url = line.rsplit(" ", 1)[1]
+        proc, url = await _start(
+            "-m", "engine_runtime.paper_venue", "--port", "0", "--config", str(cfg)
+        )
+        canned, canned_url = await _start(__file__, "--serve-canned")
         try:
-            results = [await asyncio.to_thread(pybit_round_trips, url, orders)]
-            results.append(await raw_round_trips(url, orders, 1))
-            results.append(await raw_round_trips(url, orders, concurrency))
+            results = []
+            if not overhead_only:
+                results.append(await asyncio.to_thread(pybit_round_trips, url, orders))
+                results.append(await raw_round_trips(url, orders, 1))
+                results.append(await raw_round_trips(url, orders, concurrency))
+            results += await asyncio.to_thread(overhead, url, canned_url, requests)
         finally:
-            proc.terminate()
-            await proc.wait()
+            for p in (proc, canned):
+                p.terminate()
+                await p.wait()
     return results
 
 
@@ -272,10 +370,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--matching", type=int, default=20000)
     parser.add_argument("--trades", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=1000, help="per call, part 5")
+    parser.add_argument("--overhead-only", action="store_true", help="only part 5")
+    parser.add_argument("--serve-canned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results = asyncio.run(with_subprocess_venue(args.orders, args.concurrency))
-    results += matching(args.matching)
-    results.append(asyncio.run(fan_out(args.trades)))
+    if args.serve_canned:
+        serve_canned()
+        return
+    results = asyncio.run(
+        with_subprocess_venue(args.orders, args.concurrency, args.requests, args.overhead_only)
+    )
+    if not args.overhead_only:
+        results += matching(args.matching)
+        results.append(asyncio.run(fan_out(args.trades)))
     for r in results:
         print(json.dumps(r))
 

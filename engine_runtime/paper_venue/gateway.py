@@ -91,24 +91,43 @@ def _error(err: BybitError, limit: LimitState | None = None, status: int = 200) 
     return _json(body, limit.headers() if limit else None, status)
 
 
-def _parse(method: str, query: str, body: str) -> Params:
+class _Unparsed:
+    """A request body that is not JSON (refused with 10001 once the request is let in)."""
+
+
+UNPARSED = _Unparsed()
+
+
+def _decode(method: str, query: str, body: str) -> list[tuple[str, str]] | object:
+    """The request's parameters, decoded once: query pairs for GET, the JSON body for
+    POST (None when empty, UNPARSED when not JSON)."""
     if method == "GET":
-        pairs = parse_qsl(query, keep_blank_values=True)
+        return parse_qsl(query, keep_blank_values=True)
+    if not body.strip():
+        return None
+    try:
+        data: object = json.loads(body)
+    except json.JSONDecodeError:
+        return UNPARSED
+    return data
+
+
+def _parse(method: str, decoded: object) -> Params:
+    if method == "GET":
+        assert isinstance(decoded, list)
         values: dict[str, object] = {}
-        for k, v in pairs:
+        for k, v in decoded:
             if k in values:
                 raise params_error(f"duplicate parameter {k}")
             values[k] = v
         return Params(values, from_query=True)
-    if not body.strip():
+    if decoded is None:
         return Params({}, from_query=False)
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise params_error("request body is not valid JSON") from exc
-    if not isinstance(data, dict):
+    if decoded is UNPARSED:
+        raise params_error("request body is not valid JSON")
+    if not isinstance(decoded, dict):
         raise params_error("request body must be a JSON object")
-    return Params(data, from_query=False)
+    return Params(decoded, from_query=False)
 
 
 def make_handler(
@@ -141,16 +160,14 @@ def make_handler(
     return handle
 
 
-def _category_hint(method: str, query: str, body: str) -> str | None:
+def _category_hint(method: str, decoded: object) -> str | None:
     """The request's `category`, for limits that differ by category (best effort: a request
     that cannot be parsed is counted against the endpoint's general limit)."""
-    try:
-        if method == "GET":
-            return dict(parse_qsl(query)).get("category")
-        data = json.loads(body) if body else {}
-    except (ValueError, TypeError):
-        return None
-    value = data.get("category") if isinstance(data, dict) else None
+    if method == "GET":
+        assert isinstance(decoded, list)
+        value = dict(pair for pair in decoded if pair[1]).get("category")
+    else:
+        value = decoded.get("category") if isinstance(decoded, dict) else None
     return value if isinstance(value, str) else None
 
 
@@ -173,7 +190,11 @@ async def _read_body(gate: Gate, request: web.Request) -> str:
     if request.content_length is not None and request.content_length > gate.max_body_bytes:
         raise params_error("request body too large")
     try:
-        raw = await asyncio.wait_for(_read_all(request, gate.max_body_bytes), BODY_TIMEOUT_S)
+        if request.content.is_eof():  # all of it is here already: nothing to wait for
+            raw = await _read_all(request, gate.max_body_bytes)
+        else:
+            async with asyncio.timeout(BODY_TIMEOUT_S):  # no task per request (wait_for's)
+                raw = await _read_all(request, gate.max_body_bytes)
     except (TimeoutError, asyncio.IncompleteReadError) as exc:
         raise params_error("request body incomplete") from exc
     if len(raw) > gate.max_body_bytes:
@@ -196,7 +217,8 @@ async def _serve(gate: Gate, endpoint: Endpoint, request: web.Request) -> web.St
         who = f"uid:{api_key.uid}"
     else:
         who = f"ip:{request.remote}"
-    category = _category_hint(request.method, query, body)
+    decoded = _decode(request.method, query, body)
+    category = _category_hint(request.method, decoded)
     if gate.faults.take_storm():
         storm = gate.limiter.exhausted(endpoint.path, wall, category)
         return _error(BybitError(Code.RATE_LIMIT), storm)
@@ -215,7 +237,7 @@ async def _serve(gate: Gate, endpoint: Endpoint, request: web.Request) -> web.St
                 raise BybitError(Code.PERMISSION)
             if endpoint.permission == "master" and not venue.account(api_key.uid).is_master:
                 raise BybitError(Code.PERMISSION)
-        params = _parse(request.method, query, body)
+        params = _parse(request.method, decoded)
         result = endpoint.handler(Ctx(venue, api_key), params)
     except BybitError as err:
         return _error(err, limit)

@@ -131,7 +131,7 @@ class Order:
             "triggerPrice": unset,
             "takeProfit": unset,
             "stopLoss": unset,
-            "tpslMode": "" if inst.category is Category.SPOT else "UNKNOWN",
+            "tpslMode": "UNKNOWN",
             "ocoTriggerBy": "",
             "tpLimitPrice": "",
             "slLimitPrice": "",
@@ -158,6 +158,8 @@ class Order:
         }
         if inst.category is Category.LINEAR:
             wire["createType"] = self.create_type
+        else:  # Bybit: "Spot does not have this field" (clients tell spot orders by it)
+            del wire["tpslMode"]
         return wire
 
     @property

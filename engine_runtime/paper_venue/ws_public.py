@@ -22,7 +22,9 @@ from engine_runtime.paper_venue.ws_conn import Connection
 
 TOPIC_KINDS = ("orderbook", "tickers", "kline", "publicTrade")
 """The public topics, by the first part of their name."""
-DEPTHS = {Category.SPOT: (1, 50, 200), Category.LINEAR: (1, 50, 200, 500)}
+DEPTHS = {Category.SPOT: (1, 50, 200, 1000), Category.LINEAR: (1, 50, 200, 500, 1000)}
+"""Bybit documents 1, 50, 200 and 1000 for spot and linear; linear also keeps the 500 it
+documented before (a book never has more levels than the venue's `book.levels`)."""
 KLINE_INTERVALS = [*INTERVALS_MS, "M"]
 
 
