@@ -26,6 +26,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,14 @@ from engine_runtime.live.market import LiveMarket  # noqa: E402
 from engine_runtime.live.runner import StrategyRunner  # noqa: E402
 from engine_runtime.model.commands import OrderRequest  # noqa: E402
 from engine_runtime.model.enums import Category, OrderStatus  # noqa: E402
-from engine_runtime.model.identifiers import VenueOrderId  # noqa: E402
+from engine_runtime.model.identifiers import ClientOrderId, TradeId, VenueOrderId  # noqa: E402
 from engine_runtime.model.instruments import Instrument  # noqa: E402
-from engine_runtime.model.reports import CoinBalance, OrderStatusReport, WalletReport  # noqa: E402
+from engine_runtime.model.reports import (  # noqa: E402
+    CoinBalance,
+    FillReport,
+    OrderStatusReport,
+    WalletReport,
+)
 from engine_runtime.persistence.cache import Cache  # noqa: E402
 from engine_runtime.persistence.store import Store  # noqa: E402
 from engine_runtime.portfolio.portfolio import Portfolio  # noqa: E402
@@ -72,9 +78,27 @@ BTC = Instrument(
 
 
 class FillingVenue:
-    """Stands in for the venue client: every order is filled at once (stays within risk)."""
+    """Stands in for the venue client: every order is filled at once (stays within risk), its
+    execution booked before the answer, as a fast private stream would bring it."""
 
-    async def submit(self, request: OrderRequest) -> OrderStatusReport:
+    def __init__(self) -> None:
+        self.fills: dict[ClientOrderId, FillReport] = {}
+        self.stream: Callable[[FillReport], Awaitable[bool]] | None = None
+
+    async def submit(
+        self, request: OrderRequest, precheck: Callable[[], Awaitable[None]] | None = None
+    ) -> OrderStatusReport:
+        if precheck is not None:  # the runtime's last check before the wire, as the client runs it
+            await precheck()
+        price = Decimal("60000")
+        fill = FillReport(
+            TradeId(f"t-{request.client_order_id}"), request.client_order_id, VenueOrderId("v"),
+            request.symbol, request.category, request.side, request.qty, price, Decimal(0),
+            "USDT", False, int(time.time() * 1000),
+        )  # fmt: skip
+        self.fills[request.client_order_id] = fill
+        if self.stream is not None:
+            await self.stream(fill)
         return OrderStatusReport(
             request.client_order_id,
             VenueOrderId("v"),
@@ -86,11 +110,27 @@ class FillingVenue:
             request.qty,
             request.price,
             request.qty,
-            Decimal("60000"),
+            price,
             False,
             "",
             0,
         )
+
+    async def order_fills(
+        self, category: Category, client_order_id: ClientOrderId
+    ) -> list[FillReport]:
+        return [self.fills[client_order_id]] if client_order_id in self.fills else []
+
+
+class Flipping(ScriptedStrategy):
+    """Its every-bar order alternates Buy and Sell: the fills are booked, and a second entry
+    on the same side would be refused (one position per side), so each bar opens or closes."""
+
+    def on_bar(self, ctx: Any) -> Any:
+        if self.every_bar is not None:
+            flipped = "Sell" if self.every_bar.get("side") == "Buy" else "Buy"
+            self.every_bar = {**self.every_bar, "side": flipped}
+        return super().on_bar(ctx)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -113,7 +153,9 @@ async def harness(
     )
     portfolio.marks["BTCUSDT"] = Decimal("60000")
     manager = OrderManager(venue, store, portfolio, metrics)
-    strategy = ScriptedStrategy(symbol="BTCUSDT", category=SCategory.LINEAR, every_bar=every_bar)
+    if isinstance(venue, FillingVenue):
+        venue.stream = manager.on_fill
+    strategy = Flipping(symbol="BTCUSDT", category=SCategory.LINEAR, every_bar=every_bar)
     market = LiveMarket([("BTCUSDT", SCategory.LINEAR)], 60, "1")
     runner = StrategyRunner(
         engine=engine,
