@@ -198,7 +198,14 @@ class Reconciler:
         )
 
     async def _fills(self, result: ReconcileResult) -> None:
-        start = max(self.last_fill_ms - FILL_OVERLAP_MS, _now_ms() - FILL_LOOKBACK_MS + 60_000)
+        # No fill booked yet: no startTime, Bybit's default window (the last 7 days by the
+        # venue's own clock; a paper venue's market clock may run ahead of ours). Otherwise
+        # from just before the last fill, within the 7 days one query may span.
+        start = (
+            max(self.last_fill_ms - FILL_OVERLAP_MS, _now_ms() - FILL_LOOKBACK_MS + 60_000)
+            if self.last_fill_ms
+            else None
+        )
         for category in self.categories:
             fills = await self.venue.fills(category, start_ms=start)
             for fill in sorted(fills, key=lambda f: f.ts_event_ms):

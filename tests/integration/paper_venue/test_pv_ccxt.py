@@ -1,5 +1,6 @@
 """ccxt's bybit class (async), with default options and only its URLs pointed at the
-venue, trading spot (BTC/USDT) and linear (BTC/USDT:USDT) as a user's script would.
+venue (`pv_support.ccxt_urls`, the same as test_pv_ccxt_pro.py's), trading spot
+(BTC/USDT) and linear (BTC/USDT:USDT) as a user's script would.
 
 Every request ccxt makes is checked to go to the venue's loopback address: one to anywhere
 else fails the test before it leaves the process."""
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import ccxt.async_support as ccxt
 import pytest
-from pv_support import ADMIN, SUB_KEY, SUB_SECRET, SUB_UID
+from pv_support import ADMIN, SUB_KEY, SUB_SECRET, SUB_UID, ccxt_urls
 
 from engine_runtime.paper_venue.app import PaperVenue
 from engine_runtime.paper_venue.instruments import Category
@@ -24,15 +25,10 @@ SPOT, LINEAR = "BTC/USDT", "BTC/USDT:USDT"
 HOUR_MS = 3_600_000
 
 
-def venue_urls(http_url: str) -> dict[str, str]:
-    """What a user pastes (docs/paper-venue.md, "Use it with ccxt")."""
-    return {key: http_url for key in ("spot", "futures", "v2", "public", "private")}
-
-
 @pytest.fixture
 async def bybit(pv: PaperVenue) -> AsyncIterator[Any]:
     exchange = ccxt.bybit(
-        {"apiKey": SUB_KEY, "secret": SUB_SECRET, "urls": {"api": venue_urls(pv.http_url)}}
+        {"apiKey": SUB_KEY, "secret": SUB_SECRET, "urls": ccxt_urls(pv.http_url, pv.ws_url)}
     )
     venue_host = urlsplit(pv.http_url).netloc
     sent: list[str] = []

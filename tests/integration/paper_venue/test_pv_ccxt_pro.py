@@ -1,10 +1,11 @@
 """ccxt.pro's bybit class, unmodified, pointed at the venue: its watch_* methods on spot
 (`BTC/USDT`) and linear (`BTC/USDT:USDT`), with the content checked against the venue.
 
-The exchange is built the way docs/paper-venue.md tells a user to ("Streams with
-ccxt.pro"): keys, and every REST and WebSocket URL of ccxt's bybit class pointed at the
-venue. Nothing may leave the loopback: every connection and name lookup is checked, and
-a test fails if ccxt tried to reach anything else (real Bybit).
+The exchange is built the way docs/paper-venue.md tells a user to ("Use it with ccxt"):
+keys, and every REST and WebSocket URL of ccxt's bybit class pointed at the venue
+(`pv_support.ccxt_urls`, the same as test_pv_ccxt.py's); options are ccxt's defaults and
+ccxt loads its markets itself. Nothing may leave the loopback: every connection and name
+lookup is checked, and a test fails if ccxt tried to reach anything else (real Bybit).
 """
 
 from __future__ import annotations
@@ -23,66 +24,13 @@ import aiohttp.abc
 import aiohttp.resolver
 import ccxt.pro
 import pytest
-from pv_support import SUB_KEY, SUB_SECRET, SUB_UID, RawClient
+from pv_support import SUB_KEY, SUB_SECRET, SUB_UID, RawClient, ccxt_urls
 
 from engine_runtime.paper_venue.app import PaperVenue
 
 SPOT, LINEAR = "BTC/USDT", "BTC/USDT:USDT"
 CATEGORY = {SPOT: "spot", LINEAR: "linear"}
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-def venue_urls(http_url: str, ws_url: str) -> dict[str, Any]:
-    """The `urls` a user passes to `ccxt.pro.bybit(...)` (docs/paper-venue.md)."""
-    rest = {k: http_url for k in ("spot", "futures", "v2", "public", "private")}
-    public = {c: f"{ws_url}/v5/public/{c}" for c in ("spot", "linear", "inverse", "option")}
-    private = f"{ws_url}/v5/private"
-    return {
-        "api": {
-            **rest,
-            "ws": {
-                "public": public,
-                "private": {
-                    "spot": {"unified": private, "nonUnified": private},
-                    "contract": private,
-                    "usdc": private,
-                    "trade": f"{ws_url}/v5/trade",
-                },
-            },
-        }
-    }
-
-
-# WORKAROUND until branch pv-rest is merged (GET /v5/account/info, GET
-# /v5/asset/coin/query-info, instruments-info for inverse and option): ccxt's
-# `load_markets` with keys asks for coin info and for every category, and ccxt's
-# `isUnifiedEnabled` asks for account/info. Until the venue answers those, markets are
-# loaded by a key-less client (ccxt skips the coin query without keys) for spot and
-# linear only and handed over with `set_markets`, and the account type is given as ccxt
-# would find it (query-api says uta=1, unified=0). Remove `preload_markets` and
-# `UNTIL_PV_REST` after the merge, and call `exchange.load_markets()` instead.
-UNTIL_PV_REST: dict[str, Any] = {
-    "enableUnifiedMargin": False,
-    "enableUnifiedAccount": True,
-    "unifiedMarginStatus": 6,
-}
-# ccxt's watch_positions loads a snapshot of linear AND inverse positions over REST
-# first (GET /v5/position/list?category=inverse, refused with 10001 by the venue, which
-# lists no inverse instruments); without the snapshot it follows the position stream.
-# Remove once the venue answers the inverse query (an empty list, as Bybit does for an
-# account without inverse positions).
-UNTIL_INVERSE_POSITIONS: dict[str, Any] = {"watchPositions": {"fetchPositionsSnapshot": False}}
-
-
-async def preload_markets(exchange: Any, urls: dict[str, Any]) -> None:
-    loader = ccxt.pro.bybit(
-        {"urls": urls, "options": {"fetchMarkets": {"types": ["spot", "linear"]}}}
-    )
-    try:
-        await asyncio.wait_for(loader.load_markets(), timeout=10)
-        exchange.set_markets(loader.markets, loader.currencies)
-    finally:
-        await loader.close()
 
 
 # no network but loopback --------------------------------------------------------------
@@ -149,19 +97,21 @@ def _strings(value: object) -> Iterator[str]:
 
 @pytest.fixture
 async def exchange(pv: PaperVenue, loopback_only: list[str]) -> AsyncIterator[Any]:
-    urls = venue_urls(pv.http_url, pv.ws_url)
     ex = ccxt.pro.bybit(
-        {
-            "apiKey": SUB_KEY,
-            "secret": SUB_SECRET,
-            "urls": urls,
-            "options": {**UNTIL_PV_REST, **UNTIL_INVERSE_POSITIONS},
-        }
+        {"apiKey": SUB_KEY, "secret": SUB_SECRET, "urls": ccxt_urls(pv.http_url, pv.ws_url)}
     )
     host = pv.http_url.split("//", 1)[1]
     assert all(host in u for u in _strings(ex.urls["api"])), ex.urls["api"]
+    sent: list[str] = []
+    fetch = ex.fetch
+
+    async def recorded(url: str, method: str = "GET", *args: Any, **kw: Any) -> Any:
+        sent.append(f"{method} {url.split(host, 1)[-1]}")
+        return await fetch(url, method, *args, **kw)
+
+    ex.fetch = recorded
+    ex.sent = sent
     try:
-        await preload_markets(ex, urls)
         yield ex
     finally:
         await ex.close()
@@ -250,6 +200,43 @@ async def rest_book(raw: RawClient, category: str, limit: int = 50) -> dict[str,
 
 def floats(levels: list[list[str]]) -> list[list[float]]:
     return [[float(p), float(q)] for p, q in levels]
+
+
+# start ---------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_ccxt_loads_its_markets_and_account_type_from_the_venue(
+    pv: PaperVenue, exchange: Any
+) -> None:
+    """What ccxt asks at start, with its default options: coin info, the instruments of
+    every category (inverse and option answer empty lists), and, before a private
+    stream, the key's account type, which it finds unified."""
+    await asyncio.wait_for(exchange.watch_ticker(LINEAR), timeout=10)
+    task = asyncio.create_task(exchange.watch_balance())
+    try:
+        await subscribed(pv, {"wallet"})
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    paths = {r.split("?")[0] for r in exchange.sent}
+    assert {
+        "GET /v5/asset/coin/query-info",
+        "GET /v5/market/instruments-info",
+        "GET /v5/user/query-api",
+        "GET /v5/account/info",
+    } <= paths
+    asked = {q.split("category=")[1].split("&")[0] for q in exchange.sent if "instruments" in q}
+    assert asked == {"spot", "linear", "inverse", "option"}
+    markets = exchange.markets
+    assert {m["type"] for m in markets.values()} == {"spot", "swap"}
+    assert {SPOT, LINEAR} <= set(markets)
+    assert not [m for m in markets.values() if m["inverse"] or m["option"]]
+    assert {"USDT", "BTC", "ETH", "SOL"} <= set(exchange.currencies)
+    assert (exchange.options["enableUnifiedAccount"], exchange.options["enableUnifiedMargin"]) == (
+        True,
+        False,
+    )
 
 
 # public -------------------------------------------------------------------------------
@@ -506,6 +493,12 @@ async def test_watch_positions(pv: PaperVenue, exchange: Any, raw: RawClient) ->
         )
     finally:
         await positions.stop()
+    # ccxt's own snapshot of linear and inverse positions (the venue has no inverse: [])
+    snapshot = [r for r in exchange.sent if r.startswith("GET /v5/position/list?")]
+    assert [("category=linear" in r, "category=inverse" in r) for r in snapshot] == [
+        (True, False),
+        (False, True),
+    ]
 
 
 # keeping the connection ------------------------------------------------------------------

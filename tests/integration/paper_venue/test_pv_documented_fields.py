@@ -20,7 +20,7 @@ from pv_documented import (
     unmapped_routes,
     unmapped_topics,
 )
-from pv_support import FIXTURES, PENDING, RawClient
+from pv_support import FIXTURES, RawClient
 
 from engine_runtime.paper_venue.app import PaperVenue
 
@@ -40,16 +40,39 @@ def test_every_route_and_topic_has_documented_examples() -> None:
 def test_the_checker_finds_missing_fields_and_wrong_types() -> None:
     t = Tally()
     t.compare(
-        {"a": "1", "b": [{"c": 1, "d": True}], "e": {"f": ""}, "cumFeeDetail": {}},
+        {"a": "1", "b": [{"c": 1, "d": True}], "e": {"f": ""}, "cumFeeDetail": {"MNT": "1"}},
         {"a": 1, "b": [{"c": 2}], "e": {"f": "x"}},
     )
-    assert t.missing == {"$.a": "expected str, got number", "$.b[].d": "missing"}
-    assert t.pending == {"$.cumFeeDetail"}
-    assert "cumFeeDetail" in PENDING
+    assert t.missing == {
+        "$.a": "expected str, got number",
+        "$.b[].d": "missing",
+        "$.cumFeeDetail": "missing",
+    }
     assert t.checked == {"$.a", "$.b", "$.b[].c", "$.b[].d", "$.e", "$.e.f", "$.cumFeeDetail"}
     empty = Tally()
     empty.compare({"list": [{"x": "1"}], "k": [["1", "2"]]}, {"list": [], "k": [["1"]]})
     assert set(empty.missing) == {"$.list", "$.k[]"}
+    unlisted = Tally()  # an inverse/option answer: empty lists, but the envelope is checked
+    unlisted.compare({"list": [{"x": "1"}], "category": ""}, {"list": []}, empty=True)
+    assert unlisted.missing == {"$.category": "missing"}
+
+
+@pytest.mark.integration
+def test_coin_maps_are_checked_by_value_and_spot_rows_skip_spotless_fields() -> None:
+    order = {"cumFeeDetail": {"MNT": "0.1"}, "tpslMode": "Full", "createType": "CreateByUser"}
+    fine = Tally()
+    fine.compare(order, {"cumFeeDetail": {"USDT": "0.03"}, "tpslMode": "Full", "createType": ""})
+    fine.compare(order, {"cumFeeDetail": {"BTC": "0.00001"}}, spot=True)
+    fine.compare(order, {"cumFeeDetail": {}, "tpslMode": "Full", "createType": ""})
+    assert fine.missing == {}
+    assert "$.cumFeeDetail.<coin>" in fine.checked
+    bad = Tally()
+    bad.compare(order, {"cumFeeDetail": {"USDT": 0.03}}, spot=False)
+    assert bad.missing == {
+        "$.cumFeeDetail.USDT": "expected {'str'}, got number",
+        "$.tpslMode": "missing",
+        "$.createType": "missing",
+    }
 
 
 @pytest.mark.integration
