@@ -167,3 +167,4 @@ def test_helm_install_against_the_api_server_prints_the_notes(
     assert "namespaces fleet-a, fleet-b (one Role each)" in notes
     assert f"Lease {namespace}/eternal-engine-operator" in notes
     assert "Mainnet: refused" in notes
+    assert f"helm test eternal -n {namespace} --logs" in notes
