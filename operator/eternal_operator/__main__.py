@@ -1,8 +1,9 @@
 """`python -m eternal_operator`: the operator process.
 
 Reads EE_OPERATOR_* settings (a bad value stops it with a message naming the variable), serves
-/metrics, waits for leadership if leader election is on, then runs the kopf handlers until
-SIGTERM, or until the Lease is lost (exit code 1, so the pod restarts and waits again).
+/metrics and, from the start, its health endpoints (health.py: /healthz, /readyz, /leader),
+waits for leadership if leader election is on, then runs the kopf handlers until SIGTERM, or
+until the Lease is lost (exit code 1, so the pod restarts and waits again).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from .backoff import Backoff
 from .controllers.main import register
+from .health import Health, HealthServer
 from .kube import KubeClient
 from .leader import LeaderElection
 from .locks import KeyedLocks, Wakeups
@@ -59,15 +61,19 @@ async def run(settings: OperatorSettings) -> int:
         identity=settings.pod_name,
         lease_seconds=settings.lease_seconds,
     )
+    # Our own health server, up before the Lease is won; kopf gets no liveness endpoint, so
+    # the two never bind the same port.
+    health = HealthServer(
+        Health(elector if settings.leader_election else None), settings.health_port
+    )
     keeper: asyncio.Task[None] | None = None
     try:
+        if settings.health_port:
+            await health.start()
         if settings.leader_election:
             if not await elector.acquire(stop):
                 return 0
             keeper = asyncio.create_task(elector.keep(stop))
-        liveness = (
-            f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
-        )
         serve_namespaces_listed_at_watch_start()
         await kopf.operator(
             registry=registry,
@@ -76,7 +82,6 @@ async def run(settings: OperatorSettings) -> int:
             namespaces=list(settings.namespaces),
             standalone=True,
             stop_flag=stop,
-            liveness_endpoint=liveness,
         )
     finally:
         stop.set()
@@ -85,6 +90,7 @@ async def run(settings: OperatorSettings) -> int:
                 await keeper
             if settings.leader_election:
                 await elector.release()
+        await health.stop()
         await venue.close()
         await kube.close()
     return 1 if elector.lost else 0

@@ -3,6 +3,15 @@
 kopf's peering lets replicas of equal priority both act, so the operator holds a Lease instead,
 as client-go's leader election does: acquire it (or wait), renew it every third of its
 duration, and stop acting the moment a renewal cannot be made before it expires.
+
+Expiry is judged as client-go judges it (tools/leaderelection, `observedRecord` and
+`observedTime`), never by comparing the holder's `renewTime` with this node's wall clock: a
+candidate remembers the LOCAL MONOTONIC time at which it last saw the Lease record change
+(holder, renewTime, any spec field or the resourceVersion), and the holder's Lease has expired
+once `leaseDurationSeconds` have passed on this clock without a change. Clock skew between
+nodes therefore cannot make a standby take over early (a holder's clock running behind) nor
+wait forever (a holder's clock running ahead); only the rate of the clocks matters. The wall
+clock only stamps `acquireTime`/`renewTime` for people to read.
 """
 
 from __future__ import annotations
@@ -10,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from .kube import Conflict, KubeClient, KubeError, NotFound
@@ -24,10 +34,23 @@ def _micro(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
+def _record(lease: dict[str, Any]) -> tuple[str, str]:
+    """What identifies one version of the Lease record: a change of either is a renewal."""
+    spec = lease.get("spec") or {}
+    return (
+        str((lease.get("metadata") or {}).get("resourceVersion") or ""),
+        repr(sorted(spec.items())),
+    )
+
+
+@dataclass
+class Observation:
+    """The Lease record as last seen, and the local monotonic time it was first seen so."""
+
+    record: tuple[str, str]
+    holder: str | None
+    lease_seconds: float
+    at: float
 
 
 @dataclass
@@ -38,7 +61,48 @@ class LeaderElection:
     identity: str
     lease_seconds: float
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """Wall clock: only for the acquireTime/renewTime stamps written into the Lease."""
+    monotonic: Callable[[], float] = time.monotonic
+    """Every expiry judgement uses this clock, and only this clock."""
     lost: bool = False
+    observed: Observation | None = None
+    """The Lease record as last seen (read, or written by us)."""
+    renewed_at: float | None = None
+    """Monotonic time just before our last successful write: our Lease is good until
+    renewed_at + lease_seconds at the earliest anyone else can see it expire."""
+    contacted_at: float | None = None
+    """Monotonic time of the last answer from the API server about the Lease."""
+    ticked_at: float = field(default_factory=time.monotonic)
+    """Monotonic time the election loop last finished a round (answered or not)."""
+    leading: bool = False
+
+    def __post_init__(self) -> None:
+        self.ticked_at = self.monotonic()
+
+    @property
+    def holder(self) -> str | None:
+        return self.observed.holder if self.observed else None
+
+    def _observe(self, lease: dict[str, Any], at: float) -> None:
+        """Remember the record; the observation time moves only when the record changed."""
+        record = _record(lease)
+        if self.observed is not None and self.observed.record == record:
+            return
+        spec = lease.get("spec") or {}
+        self.observed = Observation(
+            record=record,
+            holder=spec.get("holderIdentity") or None,
+            lease_seconds=float(spec.get("leaseDurationSeconds") or 0),
+            at=at,
+        )
+
+    def held_by_another(self) -> bool:
+        """Another replica holds the Lease and it has changed within its duration, by our
+        monotonic clock (client-go: holder set, observedTime + leaseDuration after now)."""
+        seen = self.observed
+        if seen is None or not seen.holder or seen.holder == self.identity:
+            return False
+        return self.monotonic() < seen.at + seen.lease_seconds
 
     def _body(self, current: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
         spec = dict((current or {}).get("spec") or {})
@@ -64,68 +128,97 @@ class LeaderElection:
 
     async def try_acquire(self) -> bool:
         """Take or renew the Lease if it is free, expired or ours; False if another holds it."""
-        now = self.clock()
+        started = self.monotonic()
         try:
             current = await self.kube.get_or_none(
                 "coordination.k8s.io/v1", "Lease", self.namespace, self.name
             )
+            self.contacted_at = self.monotonic()
             if current is None:
-                await self.kube.create(self._body(None, now))
-                return True
-            spec = current.get("spec") or {}
-            holder = spec.get("holderIdentity")
-            renewed = _parse(spec.get("renewTime"))
-            duration = timedelta(seconds=float(spec.get("leaseDurationSeconds") or 0))
-            if holder and holder != self.identity and renewed and now < renewed + duration:
-                return False
-            await self.kube.replace(self._body(current, now))
-            return True
+                written = await self.kube.create(self._body(None, self.clock()))
+            else:
+                self._observe(current, self.contacted_at)
+                if self.held_by_another():
+                    return False
+                written = await self.kube.replace(self._body(current, self.clock()))
         except (Conflict, NotFound):
+            self.contacted_at = self.monotonic()
             return False  # someone else moved first; look again next round
+        # Our own write: seen as of before it was sent, so our idea of our expiry is early.
+        self.contacted_at = self.monotonic()
+        self.renewed_at = started
+        self.observed = None
+        self._observe(written, started)
+        return True
+
+    async def _attempt(self, within: float) -> bool:
+        """One try_acquire that answers within `within` seconds (a KubeError if it cannot)."""
+        try:
+            if within <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(within):
+                return await self.try_acquire()
+        except TimeoutError as error:
+            raise KubeError(0, f"no answer within {within:.1f}s") from error
+        finally:
+            self.ticked_at = self.monotonic()
 
     async def acquire(self, stop: asyncio.Event) -> bool:
         """Wait until this replica leads (True) or `stop` is set (False)."""
         waited = False
         while not stop.is_set():
             try:
-                if await self.try_acquire():
+                if await self._attempt(self.lease_seconds):
                     log.info("leader election: %s leads via Lease %s", self.identity, self.name)
+                    self.leading = True
                     return True
             except KubeError as error:
                 log.warning("leader election: cannot reach the API server: %s", error)
             if not waited:
-                log.info("leader election: another replica leads; %s waits", self.identity)
+                log.info(
+                    "leader election: another replica leads (%s); %s waits",
+                    self.holder,
+                    self.identity,
+                )
                 waited = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.lease_seconds / 3)
         return False
 
     async def keep(self, stop: asyncio.Event) -> None:
-        """Renew until `stop`; on a lost Lease, mark `lost` and set `stop` before it expires."""
-        last_renewal = self.clock()
+        """Renew until `stop`; on a lost Lease, mark `lost` and set `stop` before it expires.
+
+        Renewals come every third of the Lease; a failed one is retried every tenth. Each must
+        succeed before two thirds of the Lease have passed since the last success (client-go's
+        renew deadline): past that, this replica stops acting while the Lease it last wrote is
+        still valid for everyone else, so two replicas never act at once."""
+        pause = self.lease_seconds / 3
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=self.lease_seconds / 3)
+                await asyncio.wait_for(stop.wait(), timeout=pause)
                 return
             except TimeoutError:
                 pass
+            deadline = (self.renewed_at or self.monotonic()) + self.lease_seconds * 2 / 3
             try:
-                if await self.try_acquire():
-                    last_renewal = self.clock()
+                if await self._attempt(deadline - self.monotonic()):
+                    pause = self.lease_seconds / 3
                     continue
                 log.error("leader election: the Lease was taken over; stopping")
             except KubeError as error:
-                remaining = last_renewal + timedelta(seconds=self.lease_seconds) - self.clock()
-                if remaining > timedelta(seconds=self.lease_seconds / 3):
+                if self.monotonic() < deadline:
                     log.warning("leader election: renewal failed (%s); retrying", error)
+                    pause = max(0.0, min(self.lease_seconds / 10, deadline - self.monotonic()))
                     continue
                 log.error("leader election: cannot renew before the Lease expires; stopping")
             self.lost = True
+            self.leading = False
             stop.set()
             return
 
     async def release(self) -> None:
         """Give the Lease up on a clean stop, so another replica takes over at once."""
+        self.leading = False
         if self.lost:
             return
         try:

@@ -69,7 +69,8 @@ class OperatorSettings(BaseSettings):
     """Port of the operator's Prometheus /metrics (0 disables)."""
 
     health_port: int = Field(default=8081, ge=0, le=65535)
-    """Port of the liveness endpoint /healthz (0 disables)."""
+    """Port of /healthz (liveness), /readyz (readiness) and /leader, served from process start
+    by leader and standby alike (0 disables)."""
 
     leader_election: bool = True
     """Hold a Lease so that of several replicas exactly one acts."""

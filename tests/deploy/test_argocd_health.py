@@ -242,6 +242,89 @@ def test_allocation_health() -> None:
     assert run_health(script, {**base, "status": bad}) == ("Degraded", "131001")
 
 
+def application(
+    health: str | None,
+    sync: str | None = "Synced",
+    operation: str | None = None,
+    message: str = "",
+) -> dict[str, Any]:
+    """A child Application of the app of apps, with the status Argo CD writes."""
+    obj: dict[str, Any] = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "eternal-engine-operator", "namespace": "argocd"},
+        "spec": {"project": "eternal-engine"},
+    }
+    status: dict[str, Any] = {}
+    if health is not None:
+        status["health"] = {"status": health}
+        if message:
+            status["health"]["message"] = message
+    if sync is not None:
+        status["sync"] = {"status": sync, "revision": "0123abc"}
+    if operation is not None:
+        status["operationState"] = {"phase": operation, "message": message}
+    if status:
+        obj["status"] = status
+    return obj
+
+
+APPLICATION_CASES = [
+    ("no status yet", application(None, sync=None), "Progressing", "Waiting"),
+    ("healthy and synced", application("Healthy"), "Healthy", ""),
+    (
+        "healthy at the previous revision, not synced yet",
+        application("Healthy", sync="OutOfSync"),
+        "Progressing",
+        "Healthy but OutOfSync",
+    ),
+    (
+        "healthy, sync status not reported",
+        application("Healthy", sync=None),
+        "Progressing",
+        "Healthy but Unknown",
+    ),
+    (
+        "progressing",
+        application("Progressing", message="Waiting for rollout to finish"),
+        "Progressing",
+        "Waiting for rollout to finish",
+    ),
+    (
+        "degraded",
+        application("Degraded", message="Deployment exceeded its progress deadline"),
+        "Degraded",
+        "Deployment exceeded its progress deadline",
+    ),
+    (
+        "sync running",
+        application("Healthy", operation="Running", message="waiting for healthy state"),
+        "Progressing",
+        "Sync operation Running: waiting for healthy state",
+    ),
+    (
+        "sync failed",
+        application("Healthy", operation="Failed", message="one or more objects failed"),
+        "Degraded",
+        "Sync Failed: one or more objects failed",
+    ),
+    ("sync succeeded", application("Healthy", operation="Succeeded"), "Healthy", ""),
+    ("missing", application("Missing", sync="OutOfSync"), "Missing", ""),
+    ("suspended", application("Suspended"), "Suspended", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("obj", "health", "message"),
+    [case[1:] for case in APPLICATION_CASES],
+    ids=[case[0] for case in APPLICATION_CASES],
+)
+def test_application_health(obj: dict[str, Any], health: str, message: str) -> None:
+    got, text = run_health(HEALTH / "application.lua", obj)
+    assert got == health
+    assert message in text
+
+
 def test_argocd_cm_carries_exactly_these_scripts() -> None:
     cm = one(kustomize(HEALTH), "ConfigMap", "argocd-cm")
     prefix = "resource.customizations.health.trading.eternal-engine.io_"
@@ -250,4 +333,8 @@ def test_argocd_cm_carries_exactly_these_scripts() -> None:
         f"{prefix}Engine": (HEALTH / "engine.lua").read_text(),
         f"{prefix}CircuitBreakerPolicy": (HEALTH / "circuitbreakerpolicy.lua").read_text(),
         f"{prefix}Allocation": (HEALTH / "allocation.lua").read_text(),
+        # Argo CD's own kind: the app of apps' sync waves wait for each child to be Healthy.
+        "resource.customizations.health.argoproj.io_Application": (
+            HEALTH / "application.lua"
+        ).read_text(),
     }

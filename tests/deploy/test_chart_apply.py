@@ -33,7 +33,12 @@ def fleet_namespace(control_plane: ControlPlane) -> Iterator[str]:
 
 def install(plane: ControlPlane, docs: list[Obj], *extra: str) -> str:
     """Server-side apply as a dry run: every check (schemas, strict fields, admission) runs, but
-    no Deployment is left for a pod runner or operator elsewhere in the session to act on."""
+    no Deployment is left for a pod runner or operator elsewhere in the session to act on.
+
+    A Pod (the `helm test` hook) is admitted only if its ServiceAccount exists, dry run or not,
+    so ServiceAccounts, which do nothing by themselves, are applied for real first."""
+    if any(d["kind"] == "Pod" for d in docs):
+        apply(plane, [d for d in docs if d["kind"] == "ServiceAccount"], *extra)
     result = apply(plane, docs, "--dry-run=server", *extra, check=False)
     assert result.returncode == 0, result.stderr
     applied = result.stdout.count("serverside-applied (server dry run)")
@@ -101,6 +106,10 @@ def test_pods_meet_the_restricted_pod_security_standard(
     deployments = [d for d in docs if d["kind"] == "Deployment"]
     assert len(deployments) == 2  # operator, paper venue
     assert "would violate PodSecurity" not in install(control_plane, deployments)
+    # the `helm test` Pod too
+    pods = [d for d in docs if d["kind"] in ("Pod", "ServiceAccount")]
+    assert [d["kind"] for d in pods] == ["ServiceAccount", "Pod"]
+    assert "would violate PodSecurity" not in install(control_plane, pods)
     # the check itself works: a container that keeps a capability is reported
     bad = deployments[0]
     bad["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"] = {
@@ -158,3 +167,4 @@ def test_helm_install_against_the_api_server_prints_the_notes(
     assert "namespaces fleet-a, fleet-b (one Role each)" in notes
     assert f"Lease {namespace}/eternal-engine-operator" in notes
     assert "Mainnet: refused" in notes
+    assert f"helm test eternal -n {namespace} --logs" in notes

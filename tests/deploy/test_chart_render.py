@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
@@ -75,6 +77,8 @@ def test_default_deployment_is_non_root_with_leader_election(helm_bin: str) -> N
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"metrics": 8080, "health": 8081}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    # readiness is the operator's own /readyz, true on the standby too (docs/operator.md)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
 
 
 def test_default_render_has_paper_venue_and_no_monitoring_objects(helm_bin: str) -> None:
@@ -263,3 +267,152 @@ def test_values_schema_is_valid_and_documents_every_value() -> None:
 
     assert set(defaults) <= set(schema["properties"])
     assert [m for m in undocumented(schema, "") if m.count(".") <= 2] == []
+
+
+def test_the_operator_serves_its_probes_on_the_port_the_chart_probes(helm_bin: str) -> None:
+    """The probes' named port is the container port the operator binds (EE_OPERATOR_HEALTH_PORT,
+    read by its own health server), and the Service carries it for `helm test`."""
+    docs = render(values={"operator": {"healthPort": 9191}})
+    container = one(docs, "Deployment", "eternal-operator")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["health"] == 9191
+    config = one(docs, "ConfigMap", "eternal-operator")["data"]
+    assert config["EE_OPERATOR_HEALTH_PORT"] == "9191"
+    service = one(docs, "Service", "eternal-operator-metrics")
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert ports["health"] == (9191, "health")
+    assert ports["metrics"] == (8080, "metrics")
+
+
+def helm_test_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    pods = [d for d in pick(docs, "Pod") if "helm.sh/hook" in d["metadata"].get("annotations", {})]
+    assert len(pods) == 1
+    return pods[0]
+
+
+@pytest.mark.parametrize("value_files", [(), (PRODUCTION_VALUES,)], ids=["default", "production"])
+def test_helm_test_pod_checks_the_health_endpoint_through_the_service(
+    value_files: tuple[Path, ...], helm_bin: str
+) -> None:
+    docs = render(value_files=value_files)
+    pod = helm_test_pod(docs)
+    meta = pod["metadata"]
+    assert meta["annotations"]["helm.sh/hook"] == "test"
+    assert "hook-succeeded" in meta["annotations"]["helm.sh/hook-delete-policy"]
+    spec = pod["spec"]
+    assert spec["restartPolicy"] == "Never"
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    container = spec["containers"][0]
+    deploy = one(docs, "Deployment", "eternal-operator")
+    operator = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == operator["image"]  # nothing else to pull
+    assert container["securityContext"] == operator["securityContext"]
+    assert container["command"][:2] == ["python", "-c"]
+    assert container["command"][2] == (OPERATOR_CHART / "files/helm-test/health.py").read_text()
+    # The URL is the Service's health port, by the Service's cluster DNS name.
+    service = one(docs, "Service", "eternal-operator-metrics")
+    port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "health")
+    assert env_of(container)["EE_TEST_URL"] == (
+        f"http://eternal-operator-metrics.eternal-system.svc:{port}"
+    )
+    # Not one of the operator's pods: the Service and the PodDisruptionBudget never pick it...
+    selector = service["spec"]["selector"]
+    assert not selector.items() <= meta["labels"].items()
+    assert not deploy["spec"]["selector"]["matchLabels"].items() <= meta["labels"].items()
+    # ... and the operator's NetworkPolicy lets exactly it reach the health port.
+    policy = one(docs, "NetworkPolicy", "eternal-operator")
+    from_test = [
+        rule
+        for rule in policy["spec"]["ingress"]
+        if any(
+            peer.get("podSelector", {}).get("matchLabels", {}).items() <= meta["labels"].items()
+            and "podSelector" in peer
+            for peer in rule["from"]
+        )
+    ]
+    assert [r["ports"] for r in from_test] == [[{"port": "health", "protocol": "TCP"}]]
+
+
+def test_helm_tests_can_be_switched_off(helm_bin: str) -> None:
+    docs = render(values={"tests": {"enabled": False}})
+    assert not pick(docs, "Pod")
+    policy = one(docs, "NetworkPolicy", "eternal-operator")
+    assert [r["ports"] for r in policy["spec"]["ingress"]] == [
+        [{"port": "metrics", "protocol": "TCP"}]
+    ]
+
+
+class _Operator(http.server.BaseHTTPRequestHandler):
+    """Stands in for the operator's health endpoints behind the Service."""
+
+    answers: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {}
+
+    def do_GET(self) -> None:
+        status, body = self.answers.get(self.path, (404, {}))
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+
+# What eternal_operator.health answers (tests/unit/operator/test_health.py pins those shapes).
+STANDBY = {"ok": True, "identity": "op-b", "role": "standby", "holder": "op-a"}
+ALONE = {"ok": True, "leaderElection": False, "role": "leader"}
+
+
+@pytest.mark.parametrize(
+    ("answers", "passes", "says"),
+    [
+        ({"/healthz": (200, STANDBY), "/readyz": (200, STANDBY)}, True, "answers"),
+        ({"/healthz": (200, ALONE), "/readyz": (200, ALONE)}, True, "answers"),
+        (
+            {"/healthz": (200, STANDBY), "/readyz": (200, {**STANDBY, "holder": None})},
+            False,
+            "no replica holds the Lease",
+        ),
+        (
+            {"/healthz": (200, STANDBY), "/readyz": (503, {**STANDBY, "ok": False})},
+            False,
+            "/readyz answered 503",
+        ),
+        ({"/healthz": (503, {"ok": False})}, False, "/healthz answered 503"),
+    ],
+    ids=["healthy", "no-leader-election", "no-leader", "not-ready", "stuck"],
+)
+def test_the_helm_test_script_fails_unless_the_operator_answers(
+    answers: dict[str, tuple[int, dict[str, Any]]], passes: bool, says: str, helm_bin: str
+) -> None:
+    """The script the test Pod runs (taken from the rendered Pod), against a stand-in operator on
+    loopback: it passes only on 200s from both endpoints and a known Lease holder."""
+    script = helm_test_pod(render())["spec"]["containers"][0]["command"][2]
+    handler = type("Operator", (_Operator,), {"answers": answers})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {
+            "EE_TEST_URL": f"http://127.0.0.1:{server.server_address[1]}",
+            "EE_TEST_ATTEMPTS": "2",
+            "EE_TEST_DELAY_SECONDS": "0",
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    assert says in result.stdout + result.stderr

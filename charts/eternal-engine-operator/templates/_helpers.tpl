@@ -39,6 +39,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* The `helm test` Pod: not the operator's labels (its Service and policies must not pick it). */}}
+{{- define "ee.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "ee.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
+
 {{- define "ee.paperVenue.selectorLabels" -}}
 app.kubernetes.io/name: eternal-engine-paper-venue
 app.kubernetes.io/instance: {{ .Release.Name }}
