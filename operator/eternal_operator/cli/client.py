@@ -65,7 +65,14 @@ class Cluster:
         self.namespace = namespace
         self.where = where
         self.custom = k8s_client.CustomObjectsApi(api)
-        self.core = k8s_client.CoreV1Api(api)
+        self._core: Any = None
+
+    @property
+    def core(self) -> Any:
+        """CoreV1Api, made on first use: its module is the client's largest (status needs none)."""
+        if self._core is None:
+            self._core = k8s_client.CoreV1Api(self.api)
+        return self._core
 
     @classmethod
     def connect(

@@ -244,10 +244,13 @@ def logs(cluster: Cluster, args: argparse.Namespace, out: TextIO) -> int:
     pod = runtime_pod(cluster.pods(ns, args.engine))
     if pod is None:
         raise CliError(
-            f"engine {ns}/{args.engine} has no runtime pod (suspended, halted and stopped, "
-            "or not started yet)"
+            f"engine {ns}/{args.engine} has no runtime pod (suspended, halted and stopped, or "
+            "not started yet; on the local stack, `make up`, runtimes are processes without "
+            "Pods: their logs are in .local/pods/logs/)"
         )
     name = pod["metadata"]["name"]
+    if not (pod.get("spec") or {}).get("nodeName"):
+        print(f"pod {ns}/{name} is not on a node yet: no logs", file=sys.stderr)
     containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
     stream = cluster.pod_log(
         ns,
