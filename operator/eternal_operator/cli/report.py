@@ -58,7 +58,9 @@ def _portfolio(
         "engines": names,
         "equity": total("equity"),
         "dayPnl": total("dayPnl"),
-        "trades": sum(int(r.get("trades") or 0) for r in rows) if rows else None,
+        "trades": None
+        if not rows or any(r.get("trades") is None for r in rows)
+        else sum(int(r["trades"]) for r in rows),
         "fees": _sum_fees(r.get("fees") for r in rows),
     }
 

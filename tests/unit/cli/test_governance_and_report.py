@@ -127,6 +127,7 @@ def test_todays_report_from_status_sums_a_portfolio_and_names_what_is_missing() 
     assert Decimal(p["dayReturn"]) == Decimal("-0.011111")
     assert [c["toLevel"] for c in p["levelChanges"]] == [1]  # today's only
     assert report["engines"][0]["trades"] is None  # not in the status
+    assert p["trades"] is None  # unknown, not zero
     assert any("trades, fills and fees" in m for m in report["missing"])
     text = render_report(report, Style(False), all_namespaces=False)
     assert "Daily report 2026-12-03 (UTC), from status" in text
