@@ -1,0 +1,5 @@
+import sys
+
+from eternal_operator.cli.main import main
+
+sys.exit(main())
