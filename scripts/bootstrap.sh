@@ -5,6 +5,7 @@
 #   openssl        the control plane's service-account signing key (Debian: openssl)
 #   redis-server   Redis for the runtime and governance (Debian: redis-server)
 #   postgresql     PostgreSQL for the runtime and governance (Debian: postgresql)
+#   promtool       unit tests of the alerting rules, `promtool test rules` (Debian: prometheus)
 # kubectl: used from PATH when present; otherwise tests/tools/controlplane/build.sh builds it
 # from the same pinned Kubernetes release (see README, "Where the tools come from").
 set -euo pipefail
@@ -16,14 +17,19 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v redis-server >/dev/null || missing+=(redis-server)
 { command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } \
   || missing+=(postgresql)
+command -v promtool >/dev/null || missing+=(prometheus)
 
 if ((${#missing[@]})); then
   echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
   sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # The Debian packages start system-wide services; the project runs its own on loopback.
-  $sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+  # The Debian packages start system-wide services; the project runs its own on loopback and
+  # needs only promtool of the prometheus package. One unit at a time: systemctl stops at the
+  # first unit it does not know.
+  for unit in redis-server postgresql prometheus; do
+    $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
 fi
 
 go_minor=$(go env GOVERSION 2>/dev/null | sed -nE 's/^go1\.([0-9]+).*/\1/p')

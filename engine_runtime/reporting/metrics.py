@@ -1,8 +1,10 @@
 """Prometheus metrics of one runtime (its own registry, served on the metrics port).
 
-Names start with `eternal_engine_`, as the alerts and dashboards expect, and every series
-carries the engine, its namespace and its strategy. No label ever carries a secret or an
-unbounded value: symbols and Bybit error codes are bounded sets.
+Names start with `eternal_engine_`, as the alerts and dashboards expect, and end with their
+unit (`_usdt`, `_ratio`, `_seconds`, `_total`). Every series carries the engine, its namespace
+and its strategy (the ServiceMonitor honours these labels). Counters expose no `_created`
+series: `HttpEndpoints` turns them off as the runtime starts. No label ever carries a secret or
+an unbounded value: symbols and Bybit error codes are bounded sets.
 """
 
 from __future__ import annotations
@@ -83,15 +85,17 @@ class Metrics:
             Histogram, "eternal_engine_rest_seconds", "Venue REST call latency.", ("endpoint",),
             buckets=LATENCY_BUCKETS,
         )  # fmt: skip
-        self.equity = metric(Gauge, "eternal_engine_equity", "Equity in USDT.")
+        self.equity = metric(Gauge, "eternal_engine_equity_usdt", "Equity in USDT.")
         self.drawdown = metric(
-            Gauge, "eternal_engine_drawdown", "Drawdown from the high-water mark."
+            Gauge, "eternal_engine_drawdown_ratio", "Drawdown from the high-water mark (0.1 = 10%)."
         )
         self.heartbeat = metric(
             Gauge, "eternal_engine_heartbeat_timestamp_seconds", "Last status report (epoch s)."
         )
         self.allocation = metric(
-            Gauge, "eternal_engine_allocation_target_weight", "Target weight from the Allocation."
+            Gauge,
+            "eternal_engine_allocation_target_weight_ratio",
+            "Target weight from the Allocation (0.25 = a quarter of the portfolio).",
         )
         self.reconnects = metric(
             Counter, "eternal_engine_stream_reconnects_total", "Stream reconnects.", ("stream",)

@@ -15,7 +15,6 @@ import signal
 import sys
 
 import kopf
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from .backoff import Backoff
@@ -24,6 +23,7 @@ from .health import Health, HealthServer
 from .kube import KubeClient
 from .leader import LeaderElection
 from .locks import KeyedLocks, Wakeups
+from .metrics import serve as serve_metrics
 from .namespaces import serve_namespaces_listed_at_watch_start
 from .settings import OperatorSettings
 from .venue_actions import BybitVenueActions
@@ -128,7 +128,7 @@ def main() -> int:
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
     )
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-pod
+        serve_metrics(settings.metrics_port)
     log.info("eternal-engine operator starting as %s", settings.pod_name)
     return asyncio.run(run(settings))
 

@@ -6,6 +6,7 @@ governance controller reads exactly what a runtime writes, and its own writes ar
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,3 +244,66 @@ def test_a_lost_status_is_restored_from_postgresql(
                 assert "restored from PostgreSQL" in op.text()
         finally:
             op.stop()
+
+
+def scrape(op: Operator) -> list[str]:
+    """The operator's /metrics, its sample lines (labels in alphabetical order)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as response:
+        text: str = response.read().decode()
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def series_of(op: Operator, ns: str, label: str) -> list[str]:
+    """Every sample line of `ns` with this `policy` or `engine` label."""
+    return [
+        line
+        for line in scrape(op)
+        if f'namespace="{ns}"' in line
+        and (f'policy="{label}"' in line or f'engine="{label}"' in line)
+    ]
+
+
+def test_metrics_carry_the_objects_namespace_and_go_with_them(
+    control_plane: ControlPlane, gov_operator: Operator, ns: str
+) -> None:
+    """A halted policy's series name its namespace (not the operator's) and are removed with
+    it (deleted with its namespace, as the admission policy allows), so its P0 halt alert
+    stops; an engine's heartbeat series goes with the engine."""
+    with governed(control_plane, ns, {"a": "60000"}):
+        loner = engine("loner")
+        loner["metadata"]["labels"] = {}  # no policy; no runtime reports for it
+        apply(control_plane, ns, loner)
+        beat = "eternal_operator_engine_heartbeat_timestamp_seconds{"
+        wait_for(
+            lambda: any(line.startswith(beat) for line in series_of(gov_operator, ns, "a")),
+            15, "a's heartbeat series",
+        )  # fmt: skip
+        wait_for(lambda: series_of(gov_operator, ns, "loner"), 15, "the loner's series")
+
+        emergency_halt(control_plane, ns, True)
+        halted = f'eternal_governance_halted{{namespace="{ns}",policy="eternal"}} 1.0'
+        wait_for(lambda: halted in scrape(gov_operator), 15, "the halt in the metrics")
+        names = {line.split("{", 1)[0] for line in series_of(gov_operator, ns, "eternal")}
+        assert {
+            "eternal_governance_level",
+            "eternal_governance_halted",
+            "eternal_governance_directives_total",
+            "eternal_portfolio_nav_usdt",
+            "eternal_portfolio_nav_per_unit",
+            "eternal_portfolio_drawdown_ratio",
+            "eternal_portfolio_high_water_mark",
+        } <= names
+        assert not [line for line in scrape(gov_operator) if "_created" in line]
+        # a Halted engine's runtime is stopped on purpose: no heartbeat expected of it
+        wait_for(lambda: not series_of(gov_operator, ns, "a"), 20, "a's heartbeat series gone")
+
+        control_plane.kubectl("delete", "engine", "loner", "-n", ns, "--wait=false")
+        wait_for(lambda: get(control_plane, "engine", "loner", ns) is None, 30, "the loner gone")
+        wait_for(lambda: not series_of(gov_operator, ns, "loner"), 10, "the loner's series gone")
+
+    assert halted in scrape(gov_operator)
+    control_plane.kubectl("delete", "namespace", ns, "--wait=false")
+    wait_for(lambda: get(control_plane, "cbp", "eternal", ns) is None, 60, "the policy gone")
+    wait_for(lambda: not series_of(gov_operator, ns, "eternal"), 15, "the policy's series gone")
+    time.sleep(1)  # several evaluation intervals (0.2 s): nothing brings them back
+    assert series_of(gov_operator, ns, "eternal") == []

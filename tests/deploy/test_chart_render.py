@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -416,3 +417,33 @@ def test_the_helm_test_script_fails_unless_the_operator_answers(
         server.server_close()
     assert (result.returncode == 0) is passes, result.stdout + result.stderr
     assert says in result.stdout + result.stderr
+
+
+def test_service_monitors_keep_the_exporters_labels_and_name_the_alerts_jobs(
+    helm_bin: str,
+) -> None:
+    """The governance series' `namespace` is the policy's (not the operator's, renamed
+    exported_namespace), and the `up` rules find the jobs and engines the monitors set."""
+    docs = render(values={"metrics": {"serviceMonitor": {"enabled": True}}})
+    monitors = {m["metadata"]["name"]: m for m in pick(docs, "ServiceMonitor")}
+    assert set(monitors) == {"eternal-operator", "eternal-operator-runtimes"}
+    jobs = {}
+    for name, monitor in monitors.items():
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["honorLabels"] is True, name
+        relabel = {r["targetLabel"]: r for r in endpoint["relabelings"]}
+        jobs[name] = relabel["job"]["replacement"]
+    assert jobs == {
+        "eternal-operator": "eternal-engine-operator",
+        "eternal-operator-runtimes": "eternal-engine-runtime",
+    }
+    engine = {
+        r["targetLabel"]: r
+        for r in monitors["eternal-operator-runtimes"]["spec"]["endpoints"][0]["relabelings"]
+    }["engine"]
+    assert engine["sourceLabels"] == [
+        "__meta_kubernetes_service_label_trading_eternal_engine_io_engine"
+    ]
+    rules = (MONITORING / "prometheusrule.yaml").read_text()
+    used = set(re.findall(r'up\{job="([a-z-]+)"', rules))
+    assert used == set(jobs.values())

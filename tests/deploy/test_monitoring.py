@@ -1,5 +1,6 @@
-"""Alerts and dashboards: valid YAML/JSON, every alert with a P0..P3 severity and runbook text,
-the expected failure modes covered, and only metric names the operator and runtime export."""
+"""Alerts and dashboards: valid YAML/JSON, every alert with an Alertmanager severity
+(critical/warning/info), its P0..P3 priority and runbook text, the expected failure modes
+covered, and only metric names the operator and runtime export."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ OPERATOR_METRICS = {
     "eternal_operator_reconciles_total",
     "eternal_operator_reconcile_errors_total",
     "eternal_operator_reconcile_duration_seconds",
+    "eternal_operator_engine_heartbeat_timestamp_seconds",
     "eternal_governance_level",
     "eternal_governance_halted",
-    "eternal_portfolio_nav",
-    "eternal_portfolio_drawdown",
+    "eternal_portfolio_nav_usdt",
+    "eternal_portfolio_nav_per_unit",
+    "eternal_portfolio_drawdown_ratio",
     "eternal_portfolio_high_water_mark",
 }
 RUNTIME_METRICS = {
-    "eternal_engine_equity",
-    "eternal_engine_drawdown",
-    "eternal_engine_allocation_target_weight",
+    "eternal_engine_equity_usdt",
+    "eternal_engine_drawdown_ratio",
+    "eternal_engine_allocation_target_weight_ratio",
     "eternal_engine_heartbeat_timestamp_seconds",
     "eternal_engine_orders_total",
     "eternal_engine_order_latency_seconds",
@@ -41,6 +44,8 @@ KNOWN = (
     | {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "sum", "count")}
 )
 METRIC = re.compile(r"\beternal_[a-z_]+\b")
+UP = re.compile(r'\bup\{job="(eternal-engine-operator|eternal-engine-runtime)"\}')
+SEVERITY_OF_PRIORITY = {"P0": "critical", "P1": "critical", "P2": "warning", "P3": "info"}
 
 
 def rules() -> list[dict[str, Any]]:
@@ -69,7 +74,9 @@ def test_every_alert_has_severity_and_runbook() -> None:
         if line.startswith("#")
     }
     for name, alert in alerts().items():
-        assert alert["labels"]["severity"] in {"P0", "P1", "P2", "P3"}, name
+        # Alertmanager (kube-prometheus-stack) routes on severity; priority orders the runbooks
+        priority = alert["labels"]["priority"]
+        assert alert["labels"]["severity"] == SEVERITY_OF_PRIORITY[priority], name
         notes = alert["annotations"]
         assert notes["summary"], name
         assert notes["description"], name
@@ -84,7 +91,7 @@ def test_expressions_use_only_exported_metrics() -> None:
         expr = rule["expr"]
         assert balanced(expr), expr
         used = set(METRIC.findall(expr))
-        assert used, expr
+        assert used or UP.search(expr), expr
         assert used <= KNOWN, used - KNOWN
         if used & {f"{h}_bucket" for h in HISTOGRAMS}:
             assert "histogram_quantile" in expr, expr
@@ -92,26 +99,40 @@ def test_expressions_use_only_exported_metrics() -> None:
 
 
 @pytest.mark.parametrize(
-    ("metric", "condition", "severity"),
+    ("metric", "condition", "priority"),
     [
         ("eternal_governance_halted", "== 1", "P0"),
         ("eternal_governance_level", "== 1", "P2"),
         ("eternal_governance_level", "== 2", "P1"),
         ("eternal_governance_level", "== 3", "P0"),
-        ("eternal_engine_heartbeat_timestamp_seconds", "> 60", "P1"),
+        # the operator's copy of the heartbeat: it outlives the runtime's pod
+        ("eternal_operator_engine_heartbeat_timestamp_seconds", "> 60", "P1"),
+        ('up{job="eternal-engine-runtime"}', "== 0", "P2"),
+        ('absent(up{job="eternal-engine-operator"}', "== 1)", "P1"),
+        ('up{job="eternal-engine-operator"}', "== 0", "P2"),
         ("eternal_engine_venue_errors_total", "> 1", "P1"),
         ("eternal_engine_venue_errors_total", "> 0.1", "P2"),
         ("eternal_engine_stream_reconnects_total", "> 5", "P2"),
         ("eternal_operator_reconcile_errors_total", "> 0.05", "P2"),
     ],
 )
-def test_failure_modes_are_covered(metric: str, condition: str, severity: str) -> None:
+def test_failure_modes_are_covered(metric: str, condition: str, priority: str) -> None:
     matching = [
         a
         for a in alerts().values()
-        if metric in a["expr"] and condition in a["expr"] and a["labels"]["severity"] == severity
+        if metric in a["expr"] and condition in a["expr"] and a["labels"]["priority"] == priority
     ]
-    assert matching, f"no {severity} alert on {metric} {condition}"
+    assert matching, f"no {priority} alert on {metric} {condition}"
+
+
+def test_object_alerts_group_by_the_object_namespace() -> None:
+    """Governance and engine alerts name the object's namespace (their runbooks use it)."""
+    for name, alert in alerts().items():
+        expr = alert["expr"]
+        if "eternal_governance" in expr or "eternal_portfolio" in expr:
+            assert "by (namespace, policy)" in expr, name
+        if "eternal_engine_" in expr or "engine_heartbeat" in expr:
+            assert re.search(r"by \((le, )?namespace, engine", expr), name
 
 
 def test_every_breaker_level_alerts() -> None:
@@ -159,13 +180,14 @@ def test_dashboard_is_sound(name: str) -> None:
 def test_portfolio_dashboard_shows_the_portfolio() -> None:
     used = {m for e in exprs(dashboard("portfolio")) for m in METRIC.findall(e)}
     assert {
-        "eternal_portfolio_nav",
-        "eternal_portfolio_drawdown",
+        "eternal_portfolio_nav_usdt",
+        "eternal_portfolio_nav_per_unit",
+        "eternal_portfolio_drawdown_ratio",
         "eternal_portfolio_high_water_mark",
         "eternal_governance_level",
         "eternal_governance_halted",
-        "eternal_engine_equity",
-        "eternal_engine_allocation_target_weight",
+        "eternal_engine_equity_usdt",
+        "eternal_engine_allocation_target_weight_ratio",
     } <= used
 
 
@@ -178,4 +200,5 @@ def test_operations_dashboard_shows_operations() -> None:
         "eternal_engine_order_latency_seconds_bucket",
         "eternal_engine_venue_errors_total",
         "eternal_engine_stream_reconnects_total",
+        "eternal_operator_engine_heartbeat_timestamp_seconds",
     } <= used

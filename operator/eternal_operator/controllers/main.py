@@ -15,7 +15,15 @@ from eternal_operator.api.v1alpha1 import GROUP, VERSION, Phase
 from eternal_operator.controllers.allocation import reconcile as allocation_reconcile
 from eternal_operator.controllers.policy import release
 from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor, PolicySnapshot
-from eternal_operator.metrics import OBJECT_WRITES, RECONCILE_DURATION, RECONCILE_ERRORS, RECONCILES
+from eternal_operator.metrics import (
+    OBJECT_WRITES,
+    RECONCILE_DURATION,
+    RECONCILE_ERRORS,
+    RECONCILES,
+    forget_engine,
+    forget_policy,
+    observe_engine,
+)
 from eternal_operator.settings import OperatorSettings
 
 from .engine import failures
@@ -191,6 +199,9 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     def engines_by_namespace(
         namespace: str | None, name: str, uid: str, labels: kopf.Labels, body: kopf.Body, **_: Any
     ) -> dict[str, EngineSnapshot]:
+        # Every Engine event comes through here (a runtime's heartbeats too), without a
+        # handler's logging: the per-Engine heartbeat series follows the status.
+        observe_engine(namespace or "", name, body)
         status = body.get("status") or {}
         return {
             namespace or "": EngineSnapshot(
@@ -234,6 +245,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         meta = body.metadata
         if type == "DELETED":
             memo.wakeups.forget(meta.uid or "")
+            forget_policy(meta.namespace or "", meta.name or "")
             engines = indices["engines_by_namespace"].get(meta.namespace or "", [])
             await release.deleted_policy(memo.ctx, meta.namespace or "", meta.name or "", engines)
         else:
@@ -286,6 +298,8 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         finally:
             stopper.cancel()
             memo.wakeups.forget(uid)
+            # No loop, no figures: a deleted policy (the daemon stops first) keeps no series.
+            forget_policy(namespace, name)
 
     @kopf.on.create(*ALLOCATIONS, registry=registry, id="allocation")
     @kopf.on.update(*ALLOCATIONS, registry=registry, id="allocation")
@@ -331,3 +345,4 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         memo.phase_inputs.pop(body.metadata.uid, None)
         memo.announced.pop(body.metadata.uid, None)
         memo.backoff.forget(body.metadata.uid or "")
+        forget_engine(body.metadata.namespace or "", body.metadata.name or "")

@@ -51,6 +51,7 @@ from eternal_operator.metrics import (
     PORTFOLIO_DRAWDOWN,
     PORTFOLIO_HWM,
     PORTFOLIO_NAV,
+    PORTFOLIO_NAV_PER_UNIT,
 )
 
 from . import sources
@@ -285,7 +286,7 @@ class Governor:
         results = await asyncio.gather(
             *(write(e, p) for e, p in zip(stale, patches, strict=True)), return_exceptions=True
         )
-        GOVERNANCE_DIRECTIVES.labels(self.name).inc(len(stale))
+        GOVERNANCE_DIRECTIVES.labels(self.namespace, self.name).inc(len(stale))
         for engine, patch, result in zip(stale, patches, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("governance: directive to %s failed: %s", engine.name, result)
@@ -380,12 +381,15 @@ class Governor:
             for engine in sorted(set(self._conflicts) - set(conflicts)):
                 self.events("Normal", "ConflictResolved", f"{engine}: one policy", None)
             self._conflicts = conflicts
-        GOVERNANCE_LEVEL.labels(self.name).set(self.state.level)
-        GOVERNANCE_HALTED.labels(self.name).set(1 if self.state.halted else 0)
+        GOVERNANCE_LEVEL.labels(self.namespace, self.name).set(self.state.level)
+        GOVERNANCE_HALTED.labels(self.namespace, self.name).set(1 if self.state.halted else 0)
         if step.nav_per_unit is not None and self.state.book is not None:
-            PORTFOLIO_NAV.labels(self.name).set(float(step.equity or 0))
-            PORTFOLIO_DRAWDOWN.labels(self.name).set(float(step.drawdown or 0))
-            PORTFOLIO_HWM.labels(self.name).set(float(self.state.book.high_water_mark))
+            PORTFOLIO_NAV.labels(self.namespace, self.name).set(float(step.equity or 0))
+            PORTFOLIO_DRAWDOWN.labels(self.namespace, self.name).set(float(step.drawdown or 0))
+            PORTFOLIO_NAV_PER_UNIT.labels(self.namespace, self.name).set(float(step.nav_per_unit))
+            PORTFOLIO_HWM.labels(self.namespace, self.name).set(
+                float(self.state.book.high_water_mark)
+            )
 
 
 def _conflict_condition(
