@@ -35,6 +35,8 @@ from .supervisor import Child, Supervisor
 from .tcpproxy import TcpProxy
 
 STATE = REPO_ROOT / ".local"
+# What to try once the fleet is up; scripts/kind-up.sh prints the same lines.
+TRY_IT = SAMPLES_DIR / "try-it.txt"
 VENUE_MASTER_KEY = "PAPERMASTERKEY0001"  # the paper venue's documented default master key
 VENUE_MASTER_SECRET = "PAPERMASTERSECRET0000000000000000001"  # noqa: S105 - paper money only
 PORTS = {"kube-apiserver": 6443, "postgres": 15432, "redis": 16379, "paper-venue": 8399,
@@ -301,6 +303,11 @@ def request_stop(root: Path = STATE) -> int:
     return 0
 
 
+def try_it() -> str:
+    """The commands to try on the fleet (manifests/samples/try-it.txt), indented."""
+    return "".join(f"  {line}\n" for line in TRY_IT.read_text().splitlines())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eternal_operator.devtools.stack")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,9 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "\nEternal Engine is up (logs: .local/logs/). Try:\n\n"
             f"  export KUBECONFIG={stack.plane.kubeconfig if stack.plane else ''}\n"
-            "  kubectl get engines\n"
-            "  kubectl get cbp,alloc\n"
-            '  kubectl patch cbp eternal --type merge -p \'{"spec":{"emergencyHalt":true}}\'\n\n'
+            f"{try_it()}\n"
             "Ctrl-C, or `make down` in another shell, stops everything.",
             flush=True,
         )
