@@ -91,7 +91,13 @@ charts-sync: ## Copy crds/*.yaml, manifests/monitoring and manifests/admission i
 validate-deploy: install controlplane ## Dockerfile lint, charts, kustomize, Argo CD Lua, alerts, terraform, RBAC
 	$(PY) -m pytest tests/deploy
 
-.PHONY: helm charts-sync validate-deploy
+kind-up: ## Try it on kind (needs Docker, kind, kubectl, Go): cluster, image, charts, sample fleet; re-run to update
+	bash scripts/kind-up.sh $(HELM_ARGS)
+
+kind-down: ## Delete the kind cluster of `make kind-up`
+	bash scripts/kind-down.sh
+
+.PHONY: helm charts-sync validate-deploy kind-up kind-down
 
 # --- Engine runtime ---------------------------------------------------------------------------
 
