@@ -94,7 +94,7 @@ class Runtimes(kube.StandInRuntime):
 
     def report(self) -> None:
         for name in list(self.equity):
-            current = get(self.plane, "engine", name, self.ns) or {}
+            current = kube.engine_of(self.plane, self.ns, name) or {}
             directive = current.get("status", {}).get("governance") or {}
             kube.patch_runtime(self.plane, self.ns, name, {
                 "equity": self.equity[name],
