@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from eternal_operator.devtools.controlplane import ControlPlane
+from eternal_operator.devtools.controlplane import ControlPlane, find_binaries
+from support import terminal
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    terminal.configure(config)
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +25,9 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     Built on first use (cached under ~/.cache/eternal-engine); every process stops at the end of
     the session, and dies with the test run even if it is killed.
     """
-    plane = ControlPlane(data_dir=Path(tmp_path_factory.mktemp("controlplane")))
+    with terminal.visible():  # a cold build takes minutes: its progress on the terminal
+        bin_dir = find_binaries()
+    plane = ControlPlane(data_dir=Path(tmp_path_factory.mktemp("controlplane")), bin_dir=bin_dir)
     with plane:
         plane.install_crds()
         plane.install_admission()

@@ -67,6 +67,7 @@ async def run(settings: OperatorSettings) -> int:
         Health(elector if settings.leader_election else None), settings.health_port
     )
     keeper: asyncio.Task[None] | None = None
+    reporter: asyncio.Task[None] | None = None
     try:
         if settings.health_port:
             await health.start()
@@ -75,6 +76,7 @@ async def run(settings: OperatorSettings) -> int:
                 return 0
             keeper = asyncio.create_task(elector.keep(stop))
         serve_namespaces_listed_at_watch_start()
+        reporter = start_daily_report(settings, kube, memo.store, stop)
         await kopf.operator(
             registry=registry,
             memo=memo,
@@ -85,6 +87,9 @@ async def run(settings: OperatorSettings) -> int:
         )
     finally:
         stop.set()
+        if reporter is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
         if keeper is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
@@ -103,6 +108,34 @@ async def open_store(settings: OperatorSettings) -> object | None:
     from .governance.store import GovernanceStore
 
     return await GovernanceStore.open(settings.database_url)
+
+
+def start_daily_report(
+    settings: OperatorSettings, kube: KubeClient, store: object | None, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """The leader's daily report at 00:00 UTC (stored in the governance database, sent to
+    Alertmanager when configured); none without a database to store it in."""
+    from datetime import UTC, datetime
+
+    from .governance.store import GovernanceStore
+    from .reporting.fleet import FleetReport
+    from .reporting.notify import AlertmanagerNotifier
+    from .reporting.schedule import DailyReporter
+    from .reporting.store import ReportStore
+
+    if not settings.daily_report or not isinstance(store, GovernanceStore):
+        if settings.daily_report:
+            log.info("daily report off: no database (EE_OPERATOR_DATABASE_URL) to store it in")
+        return None
+    assert settings.database_url is not None  # the store is opened from it
+    url = settings.report_alertmanager_url
+    reporter = DailyReporter(
+        reports=ReportStore(store.pool),
+        build=FleetReport(kube, settings.database_url, settings.namespaces),
+        notifier=AlertmanagerNotifier(url) if url else None,
+        clock=lambda: datetime.now(UTC),
+    )
+    return asyncio.create_task(reporter.run(stop), name="daily-report")
 
 
 def redis_client(settings: OperatorSettings) -> object | None:

@@ -103,6 +103,13 @@ class OperatorSettings(BaseSettings):
     redis_url: str | None = None
     """Redis URL handed to runtimes (and used by governance), if any."""
 
+    daily_report: bool = True
+    """Build, store (PostgreSQL: needs database_url) and send the daily report at 00:00 UTC."""
+
+    report_alertmanager_url: str | None = None
+    """Alertmanager's base URL (e.g. http://alertmanager:9093): the daily report is POSTed there
+    as an `info` alert. Unset: the report is only stored and logged."""
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from eternal_operator.devtools.controlplane import ControlPlane, find_binaries, find_kubectl
+from support import terminal
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
@@ -40,9 +41,10 @@ class ToolError(RuntimeError):
 @functools.cache
 def helm_binary() -> str:
     """The pinned helm (tests/tools/helm), built from the Go module proxy on first use."""
-    result = subprocess.run(
-        ["bash", str(HELM_BUILD)], stdout=subprocess.PIPE, text=True, check=False
-    )
+    with terminal.visible():  # a cold build takes minutes: its progress on the terminal
+        result = subprocess.run(
+            ["bash", str(HELM_BUILD)], stdout=subprocess.PIPE, text=True, check=False
+        )
     if result.returncode != 0:
         raise ToolError(f"building helm failed (exit {result.returncode}); run {HELM_BUILD}")
     return result.stdout.strip().splitlines()[-1]

@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from eternal_operator.api.v1alpha1 import GROUP
+from eternal_operator.reporting.numbers import decimal
 
-from .views import decimal, directive_summary, fmt_pct
+from .views import directive_summary, fmt_pct
 
 RESET_ANNOTATION = f"{GROUP}/reset"
 RESET_FORCE_ANNOTATION = f"{GROUP}/reset-force"

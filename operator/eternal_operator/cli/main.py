@@ -29,7 +29,15 @@ from .governance import (
     state_line,
 )
 from .render import Style
-from .report import read_day, render_report, report_from_database, report_from_status
+from .report import (
+    day_transfers,
+    only_namespace,
+    read_day,
+    read_stored,
+    render_report,
+    report_from_database,
+    report_from_status,
+)
 from .views import render_status, status_view
 
 NO_ANSWER = 3
@@ -280,12 +288,22 @@ def report(cluster: Cluster, args: argparse.Namespace, out: TextIO) -> int:
     url = args.database_url or os.environ.get("EE_DATABASE_URL")
     if url:
         try:
-            rows = asyncio.run(read_day(url, wanted))
+            stored = asyncio.run(read_stored(url, wanted))
+            rows = None if stored is not None else asyncio.run(read_day(url, wanted))
         except Exception as error:  # asyncpg's and the socket's errors alike
             raise CliError(f"cannot read the report from PostgreSQL: {_safe(error, url)}") from None
-        if not target.all_namespaces:
-            rows = rows.only(target.namespace)
-        view = report_from_database(wanted, rows, engines, policies)
+        if stored is not None:  # the operator's, of a closed day: the portfolios at the close
+            view = {**stored, "source": "stored report"}
+            if not target.all_namespaces:
+                view = only_namespace(view, target.namespace)
+        else:
+            assert rows is not None
+            if not target.all_namespaces:
+                rows = rows.only(target.namespace)
+            allocations = cluster.items("Allocation", target)
+            view = report_from_database(
+                wanted, rows, engines, policies, day_transfers(allocations, wanted)
+            )
     elif wanted != now.date():
         raise CliError(
             f"a report for {wanted} needs the fleet's PostgreSQL: the Kubernetes status holds "

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from eternal_operator.reporting.numbers import decimal
 
 from .render import Cell, Style, heading, table
 
@@ -36,15 +38,6 @@ def parse_time(value: Any) -> datetime | None:
 def age_seconds(value: Any, now: datetime) -> float | None:
     when = parse_time(value)
     return None if when is None else round(max((now - when).total_seconds(), 0.0), 1)
-
-
-def decimal(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def _section(obj: Obj, *path: str) -> dict[str, Any]:

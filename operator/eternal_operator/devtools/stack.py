@@ -127,7 +127,9 @@ class Stack:
             data_dir=self.root / "controlplane", apiserver_port=self.ports["kube-apiserver"],
             ephemeral=False, audit_log=self.audit_log,
         )  # fmt: skip
+        started = self._starting("control plane (etcd, kube-apiserver; built on first use)")
         self.plane.start()
+        self._ready("control plane", started)
         apiserver = self.plane._procs["kube-apiserver"].pid
         self._fixed.append(Component("kube-apiserver", self.ports["kube-apiserver"], apiserver))
         self.postgres = PostgresServer(
@@ -138,8 +140,10 @@ class Stack:
         self.redis = RedisServer(self.root / "redis", port=self.ports["redis"], fast=False)
         self._server("redis", self.redis, self.redis.data_dir / "redis.log")
         self._venue()
+        started = self._starting("CRDs and admission policies")
         self.plane.install_crds()
         self.plane.install_admission()
+        self._ready("CRDs and admission policies", started)
         self._runtime_env(database, self.redis.url)
         env = {**os.environ, "KUBECONFIG": str(self.plane.kubeconfig)}
         operator = [sys.executable, "-m", "eternal_operator"]
@@ -176,11 +180,13 @@ class Stack:
     def _child(self, name: str, port: int, argv: list[str], env: dict[str, str]) -> None:
         """Start a process of ours, supervised, and wait until it listens on `port`."""
         log = self.logs / f"{name}.log"
+        started = self._starting(name)
         child = Child(name, port, log, partial(spawn, argv, log, env=env), None)
         process = child.process = child.launch()
         self.supervisor.add(child)
         if port:
             _wait_port(port, name, lambda: process.poll() is None, log)
+        self._ready(name, started)
 
     def _server(self, name: str, server: PostgresServer | RedisServer, log: Path) -> None:
         """Start PostgreSQL or Redis (it waits until ready), supervised."""
@@ -190,9 +196,20 @@ class Stack:
             assert server.process is not None
             return server.process
 
+        started = self._starting(name)
         child = Child(name, self.ports[name], log, launch, None, halt=lambda _: server.stop())
         child.process = launch()
         self.supervisor.add(child)
+        self._ready(name, started)
+
+    def _starting(self, what: str) -> float:
+        """A progress line on stderr as a component starts; its start time for `_ready`."""
+        print(f"stack: starting {what}...", file=sys.stderr, flush=True)
+        return time.monotonic()
+
+    def _ready(self, what: str, started: float) -> None:
+        took = time.monotonic() - started
+        print(f"stack: {what} ready ({took:.1f}s)", file=sys.stderr, flush=True)
 
     @property
     def components(self) -> list[Component]:

@@ -13,7 +13,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" {print $2}' "$here/go.mod" | head -n1)
-log() { printf 'controlplane: %s\n' "$*" >&2; }
+prefix=controlplane
+# shellcheck source=../progress.sh
+source "$here/../progress.sh"
 
 if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   if [[ -x "$KUBEBUILDER_ASSETS/kube-apiserver" && -x "$KUBEBUILDER_ASSETS/etcd" ]]; then
@@ -28,7 +30,7 @@ command -v go >/dev/null || { log "the Go toolchain is required to build the con
 
 cache_root=${EE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eternal-engine}
 # Content only (not the checkout's path): every clone of the same pins shares the cache.
-key=$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)
+key=$({ cat "$here/go.mod" "$here/go.sum"; recipe "$here/build.sh"; } | sha256sum | cut -c1-12)
 out="$cache_root/controlplane/$k8s_version-$key"
 mkdir -p "$cache_root/controlplane"
 
@@ -60,18 +62,24 @@ trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 cd "$here"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-log "building etcd (go.etcd.io/etcd/server/v3) into $out"
+log "cold build into $out: etcd, kube-apiserver, kube-controller-manager (2 cores: about 8 min)"
+step "etcd (go.etcd.io/etcd/server/v3)" "about 1 min"
 go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" ./cmd/etcd
-log "building kube-apiserver $k8s_version"
+step_done
+step "kube-apiserver $k8s_version" "about 3 min"
 go build -trimpath -ldflags "$ldflags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-log "building kube-controller-manager $k8s_version"
+step_done
+step "kube-controller-manager $k8s_version" "about 3 min"
 go build -trimpath -ldflags "$ldflags" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
+step_done
 if [[ $need_kubectl == 1 ]]; then
-  log "no kubectl on PATH: building kubectl $k8s_version"
+  log "no kubectl on PATH: building it too"
+  step "kubectl $k8s_version" "about 2 min"
   go build -trimpath -ldflags "$ldflags" -o "$tmp/kubectl" k8s.io/kubernetes/cmd/kubectl
+  step_done
 fi
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT
-log "built in $(( $(date +%s) - start ))s"
+log "control plane built in $(( $(date +%s) - start ))s"
 echo "$out"

@@ -12,7 +12,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 version=$(awk '$1 == "require" && $2 == "helm.sh/helm/v3" {print $3}' "$here/go.mod" | head -n1)
-log() { printf 'helm: %s\n' "$*" >&2; }
+prefix=helm
+# shellcheck source=../progress.sh
+source "$here/../progress.sh"
 
 if [[ -n "${EE_HELM:-}" ]]; then
   [[ -x "$EE_HELM" ]] || { log "EE_HELM=$EE_HELM is not executable"; exit 1; }
@@ -24,7 +26,7 @@ command -v go >/dev/null || { log "the Go toolchain is required to build helm (i
 
 cache_root=${EE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eternal-engine}
 # Content only (not the checkout's path): every clone of the same pins shares the cache.
-key=$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)
+key=$({ cat "$here/go.mod" "$here/go.sum"; recipe "$here/build.sh"; } | sha256sum | cut -c1-12)
 out="$cache_root/helm/$version-$key"
 mkdir -p "$cache_root/helm"
 
@@ -38,7 +40,6 @@ fi
 
 tmp=$(mktemp -d "$cache_root/helm/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-start=$(date +%s)
 cd "$here"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 # The same ldflags as helm's own Makefile: its version, and the Kubernetes version it assumes
@@ -50,10 +51,11 @@ ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
 done
-log "building helm $version (Kubernetes 1.$k8s_minor) into $out"
+log "cold build into $out"
+step "helm $version (Kubernetes 1.$k8s_minor)" "about 3 min"
 go build -trimpath -ldflags "$ldflags" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm
+step_done
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT
-log "built in $(( $(date +%s) - start ))s"
 echo "$out/helm"
