@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-bootstrap: ## Install the Debian packages the project needs (openssl, redis-server, postgresql, prometheus for promtool)
+bootstrap: ## Install the Debian packages the project needs (openssl, redis-server, postgresql, prometheus, prometheus-alertmanager)
 	bash scripts/bootstrap.sh
 
 # bootstrap first (order only): a bare machine needs python3-venv before the venv.

@@ -5,7 +5,10 @@
 #   openssl        the control plane's service-account signing key (Debian: openssl)
 #   redis-server   Redis for the runtime and governance (Debian: redis-server)
 #   postgresql     PostgreSQL for the runtime and governance (Debian: postgresql)
-#   promtool       unit tests of the alerting rules, `promtool test rules` (Debian: prometheus)
+#   promtool       unit tests of the alerting rules, `promtool test rules` (Debian: prometheus);
+#                  the same package's /usr/bin/prometheus evaluates the rules under `make up`
+#   alertmanager   delivers those alerts under `make up` and in the e2e alert test
+#                  (Debian: prometheus-alertmanager, /usr/bin/prometheus-alertmanager)
 # kubectl: used from PATH when present; otherwise tests/tools/controlplane/build.sh builds it
 # from the same pinned Kubernetes release (see README, "Where the tools come from").
 set -euo pipefail
@@ -18,6 +21,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 { command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } \
   || missing+=(postgresql)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 
 if ((${#missing[@]})); then
   echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
@@ -25,9 +29,9 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # The Debian packages start system-wide services; the project runs its own on loopback and
-  # needs only promtool of the prometheus package. One unit at a time: systemctl stops at the
-  # first unit it does not know.
-  for unit in redis-server postgresql prometheus; do
+  # starts the prometheus and alertmanager binaries itself (devtools/monitoring.py). One unit at
+  # a time: systemctl stops at the first unit it does not know.
+  for unit in redis-server postgresql prometheus prometheus-alertmanager; do
     $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true
   done
 fi

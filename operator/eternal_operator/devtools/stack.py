@@ -5,7 +5,11 @@ packages, private data under .local/, loopback), the paper venue with its market
 operator, and the pod runner that runs each engine Deployment's pod as a local process; then it
 applies the CRDs and the sample fleet, prints how to reach it, and supervises: PostgreSQL,
 Redis, the venue, the operator and the pod runner are restarted when they exit (`supervisor`),
-the venue from its snapshot. Ctrl-C (or `stop`) stops it all in reverse order. Data under
+the venue from its snapshot. With monitoring (`make up` has it), Prometheus and Alertmanager
+(Debian's binaries, `devtools.monitoring`) start last, supervised too: Prometheus loads the
+production alert rules and scrapes the operator and every runtime (the pod runner lists them),
+Alertmanager notifies its default webhook (EE_ALERT_WEBHOOK_URL) or follows the user's own
+config (EE_ALERTMANAGER_CONFIG). Ctrl-C (or `stop`) stops it all in reverse order. Data under
 .local/ is reused by the next `up` (`--fresh` discards it). `status` lists the components,
 whether each is up and how often it was restarted. Logs: .local/logs/.
 """
@@ -30,6 +34,16 @@ from pathlib import Path
 
 from .controlplane import REPO_ROOT, SAMPLES_DIR, ControlPlane, ControlPlaneError
 from .datastores import DatastoreError, PostgresServer, RedisServer
+from .monitoring import (
+    MonitoringError,
+    MonitoringSettings,
+    alertmanager_argv,
+    binaries,
+    prometheus_argv,
+    targets_file,
+    write_alertmanager,
+    write_prometheus,
+)
 from .processes import port_in_use, spawn
 from .supervisor import Child, Supervisor
 from .tcpproxy import TcpProxy
@@ -40,7 +54,11 @@ TRY_IT = SAMPLES_DIR / "try-it.txt"
 VENUE_MASTER_KEY = "PAPERMASTERKEY0001"  # the paper venue's documented default master key
 VENUE_MASTER_SECRET = "PAPERMASTERSECRET0000000000000000001"  # noqa: S105 - paper money only
 PORTS = {"kube-apiserver": 6443, "postgres": 15432, "redis": 16379, "paper-venue": 8399,
-         "operator-metrics": 18080, "operator-health": 18081}  # fmt: skip
+         "operator-metrics": 18080, "operator-health": 18081,
+         "prometheus": 19090, "alertmanager": 19093}  # fmt: skip
+MONITORING = ("prometheus", "alertmanager")
+URLS = {"prometheus": "http://127.0.0.1:{port}/alerts",
+        "alertmanager": "http://127.0.0.1:{port}/#/alerts"}  # fmt: skip
 
 
 class StackError(Exception):
@@ -98,6 +116,7 @@ class Stack:
         pods_through_proxy: bool = False,
         run_pods: bool = True,
         audit_log: Path | None = None,
+        monitoring: MonitoringSettings | None = None,
     ) -> None:
         self.root = root
         self.ports = {**PORTS, **(ports or {})}
@@ -112,6 +131,8 @@ class Stack:
         """Start the pod runner (off: engine Deployments get no process; a bench plays them)."""
         self.audit_log = audit_log
         """The API server's audit log of writes (`ControlPlane.audit_log`), for benches."""
+        self.monitoring = monitoring
+        """Run Prometheus and Alertmanager (None: not)."""
         self.logs = root / "logs"
         self.plane: ControlPlane | None = None
         self.postgres: PostgresServer | None = None
@@ -121,7 +142,10 @@ class Stack:
         self.venue_token = ""
 
     def up(self) -> None:
-        _check_ports(self.ports)
+        used = {k: v for k, v in self.ports.items() if k not in MONITORING or self.monitoring}
+        _check_ports(used)
+        if self.monitoring is not None:
+            binaries()
         self.root.mkdir(parents=True, exist_ok=True)
         self.plane = ControlPlane(
             data_dir=self.root / "controlplane", apiserver_port=self.ports["kube-apiserver"],
@@ -161,6 +185,8 @@ class Stack:
         })  # fmt: skip
         if self.run_pods:
             self._pod_runner(env)
+        if self.monitoring is not None:
+            self._monitoring(self.monitoring)
         if self.apply_samples:
             self.plane.kubectl("apply", "--server-side", "-k", str(SAMPLES_DIR))
         self._save()
@@ -171,11 +197,27 @@ class Stack:
             sys.executable, "-m", "eternal_operator.devtools.podrunner",
             "--root", str(self.root / "pods"), "--ca-file", str(self.plane.ca_file),
         ]  # fmt: skip
+        if self.monitoring is not None:
+            runner += ["--targets-file", str(targets_file(self.root))]
         if self.pods_through_proxy:
             self.pod_proxy = TcpProxy(self.ports["kube-apiserver"])
             self.pod_proxy.start()
             runner += ["--pod-server", self.pod_proxy.url]
         self._child("pod-runner", 0, runner, env)
+
+    def _monitoring(self, settings: MonitoringSettings) -> None:
+        """Alertmanager, then Prometheus (which sends it the alerts), both on loopback."""
+        am_port, prom_port = self.ports["alertmanager"], self.ports["prometheus"]
+        am_config = write_alertmanager(self.root, settings)
+        self._child("alertmanager", am_port, alertmanager_argv(self.root, am_config, am_port),
+                    dict(os.environ))  # fmt: skip
+        config = write_prometheus(self.root, settings, self.ports["operator-metrics"], am_port)
+        self._child("prometheus", prom_port, prometheus_argv(self.root, config, prom_port),
+                    dict(os.environ))  # fmt: skip
+
+    def url(self, name: str) -> str:
+        """Where to browse Prometheus's or Alertmanager's alerts."""
+        return URLS[name].format(port=self.ports[name])
 
     def _child(self, name: str, port: int, argv: list[str], env: dict[str, str]) -> None:
         """Start a process of ours, supervised, and wait until it listens on `port`."""
@@ -267,6 +309,7 @@ class Stack:
             "pid": os.getpid(),
             "components": [c.__dict__ for c in self.components],
             "kubeconfig": str(self.plane.kubeconfig) if self.plane else None,
+            "urls": {n: self.url(n) for n in MONITORING if self.monitoring is not None},
         }, indent=2))  # fmt: skip
 
     def down(self) -> None:
@@ -298,6 +341,8 @@ def status(root: Path = STATE) -> int:
         restarts = c.get("restarts", 0)
         print(f"{c['name']:<16} {'up' if ok else 'DOWN':<5} pid {c['pid']:<8} {where:<16} "
               f"restarts {restarts}")  # fmt: skip
+    for name, url in state.get("urls", {}).items():
+        print(f"{name + ':':<14} {url}")
     print(f"\nexport KUBECONFIG={state['kubeconfig']}")
     return 0 if healthy else 1
 
@@ -330,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start everything in the foreground (Ctrl-C stops)")
     up.add_argument("--fresh", action="store_true", help="discard .local/ data first")
+    up.add_argument(
+        "--no-monitoring", action="store_true", help="without Prometheus and Alertmanager"
+    )
     sub.add_parser("stop", help="stop a running stack")
     sub.add_parser("status", help="list the components and their health")
     args = parser.parse_args(argv)
@@ -339,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         return request_stop()
     if args.fresh and STATE.exists():
         shutil.rmtree(STATE)
-    stack = Stack()
+    monitoring = None if args.no_monitoring else MonitoringSettings.from_environment()
+    stack = Stack(monitoring=monitoring)
 
     def on_signal(signum: int, _frame: object) -> None:
         stack.supervisor.stopping.set()
@@ -352,11 +401,12 @@ def main(argv: list[str] | None = None) -> int:
             "\nEternal Engine is up (logs: .local/logs/). Try:\n\n"
             f"  export KUBECONFIG={stack.plane.kubeconfig if stack.plane else ''}\n"
             f"{try_it()}\n"
-            "Ctrl-C, or `make down` in another shell, stops everything.",
+            + "".join(f"{n}: {stack.url(n)}\n" for n in MONITORING if stack.monitoring)
+            + "\nCtrl-C, or `make down` in another shell, stops everything.",
             flush=True,
         )
         stack.supervise()
-    except (StackError, ControlPlaneError, DatastoreError) as error:
+    except (StackError, ControlPlaneError, DatastoreError, MonitoringError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:

@@ -5,7 +5,8 @@ template restarts it; a crashed process is restarted with exponential backoff (2
 60 s, back to 2 s once it has been ready for `READY_RESETS_BACKOFF_S`, as the kubelet does after
 10 minutes) and its restarts are counted (annotation `dev.eternal-engine.io/restarts`); the
 Deployment's status says what runs (replicas, ready from the readiness probe, available), so
-`kubectl get deploy` is truthful.
+`kubectl get deploy` is truthful. With a `targets_file`, each running pod's `metrics` port is
+listed there for the local Prometheus (file-based service discovery, `devtools.monitoring`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from eternal_operator.devtools.backoff import Backoff, Crashes, crashed, observed
+from eternal_operator.devtools.monitoring import ENGINE_LABEL, write_runtime_targets
 from eternal_operator.devtools.processes import spawn, stop
 from eternal_operator.kube import KubeClient, KubeError
 
@@ -53,6 +55,8 @@ class Slot:
     ready: bool = False
     last_error: str | None = None
     reported: dict[str, Any] = field(default_factory=dict)
+    engine: str = ""
+    """The Deployment's engine label (its Engine's name)."""
 
     @property
     def restarts(self) -> int:
@@ -67,12 +71,15 @@ class PodRunner:
         ca_file: str | None,
         clock: Callable[[], float] = time.monotonic,
         pod_server: str | None = None,
+        targets_file: Path | None = None,
     ) -> None:
         self.kube = kube
         self.root = root
         self.ca_file = ca_file
         self.pod_server = pod_server
         """The API server's address as the pods reach it (default: the runner's own)."""
+        self.targets_file = targets_file
+        """Where the running pods' metrics endpoints are listed for Prometheus (file_sd)."""
         self.clock = clock
         self.slots: dict[tuple[str, str], Slot] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -99,11 +106,23 @@ class PodRunner:
             key = (meta["namespace"], meta["name"])
             seen.add(key)
             slot = self.slots.setdefault(key, Slot(*key))
+            slot.engine = (meta.get("labels") or {}).get(ENGINE_LABEL, meta["name"])
             await self._converge(slot, deployment)
             await self._report(slot, deployment)
         for key in list(self.slots):
             if key not in seen:
                 await asyncio.to_thread(self._stop, self.slots.pop(key))
+        self._list_targets()
+
+    def _list_targets(self) -> None:
+        if self.targets_file is None:
+            return
+        pods = [
+            (s.namespace, s.name, s.engine, s.pod.ports["metrics"])
+            for s in self.slots.values()
+            if s.process is not None and s.pod is not None and "metrics" in s.pod.ports
+        ]
+        write_runtime_targets(self.targets_file, pods)
 
     async def _converge(self, slot: Slot, deployment: dict[str, Any]) -> None:
         want = int(deployment["spec"].get("replicas", 1)) > 0
@@ -196,5 +215,6 @@ class PodRunner:
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(asyncio.to_thread(self._stop, s) for s in self.slots.values()))
+        self._list_targets()
         if self._http is not None:
             await self._http.close()
