@@ -29,6 +29,7 @@ from pv_support import (
     SUB_SECRET,
     SUB_UID,
     RawClient,
+    json_kind,
     load_fixture,
 )
 
@@ -152,16 +153,6 @@ def _base_topic(topic: str) -> str:
 # comparing -----------------------------------------------------------------------------
 
 
-def _kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int | float):
-        return "number"
-    if v is None:
-        return "null"
-    return type(v).__name__
-
-
 @dataclass
 class Tally:
     """What was checked of one route or topic, over every answer seen."""
@@ -180,16 +171,16 @@ class Tally:
 
     def _walk(self, expected: Any, actual: Any, path: str, spot: bool, empty: bool) -> None:
         name = path.rsplit(".", 1)[-1]
-        if _kind(expected) != _kind(actual):
-            if _kind(actual) not in ALTERNATIVE_TYPES.get(name, set()):
-                self.missing[path] = f"expected {_kind(expected)}, got {_kind(actual)}"
+        if json_kind(expected) != json_kind(actual):
+            if json_kind(actual) not in ALTERNATIVE_TYPES.get(name, set()):
+                self.missing[path] = f"expected {json_kind(expected)}, got {json_kind(actual)}"
             return
         if isinstance(expected, dict) and name in COIN_MAPS:
-            kinds = {_kind(v) for v in expected.values()}
+            kinds = {json_kind(v) for v in expected.values()}
             for coin, value in actual.items():
                 self.checked.add(f"{path}.<coin>")
-                if _kind(value) not in kinds:
-                    self.missing[f"{path}.{coin}"] = f"expected {kinds}, got {_kind(value)}"
+                if json_kind(value) not in kinds:
+                    self.missing[f"{path}.{coin}"] = f"expected {kinds}, got {json_kind(value)}"
         elif isinstance(expected, dict):
             for key, value in expected.items():
                 sub = f"{path}.{key}"

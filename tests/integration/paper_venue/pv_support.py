@@ -124,18 +124,20 @@ def load_fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+def json_kind(v: Any) -> str:
+    """A decoded JSON value's type, as the documented examples are compared by."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int | float):
+        return "number"
+    if v is None:
+        return "null"
+    return type(v).__name__
+
+
 def shape_mismatches(expected: Any, actual: Any, path: str = "$") -> list[str]:
     """Fields of the documented example missing from `actual` or of another JSON type."""
-
-    def kind(v: Any) -> str:
-        if isinstance(v, bool):
-            return "bool"
-        if isinstance(v, int | float):
-            return "number"
-        if v is None:
-            return "null"
-        return type(v).__name__
-
+    kind = json_kind
     if kind(expected) != kind(actual):
         if kind(actual) in ALTERNATIVE_TYPES.get(path.rsplit(".", 1)[-1], set()):
             return []
