@@ -3,7 +3,7 @@
 Each case is a fresh interpreter that does what `python -m engine_runtime` does before it
 connects (the entry module, the configuration, `Runtime(config)` building the strategy from the
 registry) and then computes a bar's features the way the live market does; it prints the modules
-it holds. An idle runtime is about 89 MiB resident without pandas and 167 MiB with it
+it holds. An idle runtime is about 75 MiB resident without pandas and 120 MiB with it
 (docs/runtime.md, "Memory"): an import at the top of a shared module brings that back.
 """
 
