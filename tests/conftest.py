@@ -16,6 +16,18 @@ def pytest_configure(config: pytest.Config) -> None:
     terminal.configure(config)
 
 
+KINDS = ("unit", "integration", "cluster", "e2e")
+"""Every test says what it needs (pyproject's markers): `make test-unit` selects by them."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: an unmarked test is never just left out
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [i.nodeid for i in items if not any(i.get_closest_marker(k) for k in KINDS)]
+    if unmarked:
+        listed = "\n  ".join(unmarked[:20])
+        raise pytest.UsageError(f"tests without a kind marker {KINDS}:\n  {listed}")
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """A real etcd + kube-apiserver (+ GC controller) on loopback with the CRDs and the admission

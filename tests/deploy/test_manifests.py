@@ -285,12 +285,7 @@ def test_runtime_pods_are_admitted_in_the_restricted_fleet_namespaces(
     for doc in pick(kustomize(MANIFESTS / "overlays/prod"), "Engine"):
         engine = Engine.model_validate(doc)
         ref = render_mod.EngineRef(name=doc["metadata"]["name"], namespace=namespace, uid="u")
-        try:
-            deploy = render_mod.deployment(
-                engine, ref, OperatorSettings(), replicas=1, cfg_hash="0"
-            )
-        except TypeError as error:  # the renderer's signature moved on
-            pytest.skip(f"runtime renderer changed: {error}")
+        deploy = render_mod.deployment(engine, ref, OperatorSettings(), replicas=1, cfg_hash="0")
         deploy["metadata"].pop("ownerReferences", None)
         deployments.append(deploy)
     # a dry run: a real one would hand these Deployments to the session's pod runner, if any

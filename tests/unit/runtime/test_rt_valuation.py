@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
+
 from engine_runtime.model.enums import Category
 from engine_runtime.model.reports import CoinBalance, WalletReport
 from engine_runtime.portfolio.positions import Position
@@ -13,6 +15,8 @@ from engine_runtime.portfolio.valuation import basis, revalue
 def wallet(total: str, **coins: str) -> WalletReport:
     return WalletReport(D(total), {c: CoinBalance(c, D(q), D(q), D(q)) for c, q in coins.items()})
 
+
+pytestmark = pytest.mark.unit
 
 PRICES = {"BTCUSDT": D(50000), "ETHUSDT": D(3000), "SOLUSDT": D(150)}
 
