@@ -18,6 +18,7 @@ from support import processes
 from support.governance import (
     PREFIX,
     Runtimes,
+    after_evaluations,
     directive,
     emergency_halt,
     engine,
@@ -51,7 +52,7 @@ def ns(control_plane: ControlPlane, gov_operator: Operator) -> Iterator[str]:
 
 
 def test_a_30_percent_crash_walks_the_levels_in_order_and_ends_latched(
-    control_plane: ControlPlane, ns: str
+    control_plane: ControlPlane, gov_operator: Operator, ns: str
 ) -> None:
     with governed(control_plane, ns, {"a": "60000", "b": "40000"}) as runtimes:
         seen = []
@@ -80,13 +81,13 @@ def test_a_30_percent_crash_walks_the_levels_in_order_and_ends_latched(
                 == "Halted", 15, "phase Halted",
             )  # fmt: skip
         runtimes.equity.update(a="60000", b="40000")  # a full recovery does not release it
-        time.sleep(1.5)  # several evaluations (0.2 s each) must not release the latch
+        after_evaluations(gov_operator, 5)  # five evaluations at the new equity keep the latch
         assert policy_status(control_plane, ns)["halted"] is True
         assert directive(control_plane, ns, "a")["halt"] is True
 
 
 def test_emergency_halt_survives_a_revert_and_a_reset_releases_it(
-    control_plane: ControlPlane, ns: str
+    control_plane: ControlPlane, gov_operator: Operator, ns: str
 ) -> None:
     with governed(control_plane, ns, {"a": "50000"}):
         before = directive(control_plane, ns, "a").get("sequence", 0)
@@ -99,7 +100,7 @@ def test_emergency_halt_survives_a_revert_and_a_reset_releases_it(
         assert directive(control_plane, ns, "a")["sequence"] > before
 
         emergency_halt(control_plane, ns, False)
-        time.sleep(1.5)  # several evaluations must keep it halted
+        after_evaluations(gov_operator, 5)  # five evaluations after the revert keep it halted
         assert directive(control_plane, ns, "a")["halt"] is True
         assert policy_status(control_plane, ns)["halted"] is True
 

@@ -25,6 +25,7 @@ flattens the whole account through the venue and scales the runtime to zero.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -119,6 +120,9 @@ class Governor:
     _state_changed: bool = False
     _at_once: asyncio.Task[None] | None = None
     _at_once_at: datetime | None = None
+    _told: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+    """Engine -> (its record as seen before this governor wrote, what it wrote), until the
+    Engine index shows something else: the write's own watch event, or anything newer."""
     venue_equity: VenueEquity = field(init=False)
     enforcer: HaltEnforcer = field(init=False)
 
@@ -267,6 +271,14 @@ class Governor:
         now: datetime,
     ) -> None:
         assert self.state is not None
+        for e in mine:
+            before, wrote = self._told.get(e.name, (None, None))
+            if wrote is None:
+                continue
+            if e.governance == before:  # an event from before the write, not yet ours: the
+                e.governance = wrote  # index lags the write (a heartbeat committed before it)
+            else:
+                del self._told[e.name]
         stale = [
             e
             for e in mine
@@ -295,7 +307,9 @@ class Governor:
                 kind = "Warning" if content["halt"] else "Normal"
                 message = f"level {content['level']}: {content['reason']}"
                 self.events(kind, "Directive", message, engine.name)
-            engine.governance = {k: v for k, v in patch.items() if v is not None}
+            written = {k: v for k, v in patch.items() if v is not None}
+            self._told[engine.name] = (copy.deepcopy(engine.governance), written)
+            engine.governance = written
 
     async def _release_strays(self, engines: list[EngineSnapshot], governed: set[str]) -> None:
         """Engines that carry this policy's restricting directive but that it no longer governs
