@@ -36,6 +36,7 @@ git clone -q "$src" "$clone"
 cd "$clone"
 started=$SECONDS
 say "make up (at most ${limit}s)"
+: >"$log"
 setsid make up >"$log" 2>&1 &
 pid=$!
 until grep -q "Eternal Engine is up" "$log"; do
