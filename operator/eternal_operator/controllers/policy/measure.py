@@ -65,6 +65,9 @@ class VenueEquity:
     _failures: dict[str, int] = field(default_factory=dict)
     """Failed readings in a row by engine: the next waits 2, 4, ... up to 30 s."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _first_seen: dict[str, datetime] = field(default_factory=dict)
+    """When this operator first asked about an engine: a runtime never heard from is quiet
+    only QUIET_S after that (it may be starting, or its first word not yet in the index)."""
 
     def freshest(
         self, observed: Observation, spec: dict[str, object], uid: str, now: datetime
@@ -80,8 +83,8 @@ class VenueEquity:
         ):
             best = mine
         quiet = timedelta(seconds=QUIET_S)
-        heard = observed.heard or observed.at
-        if (heard is None or now - heard > quiet) and (best.at is None or now - best.at > quiet):
+        heard = observed.heard or observed.at or self._first_seen.setdefault(observed.engine, now)
+        if now - heard > quiet and (best.at is None or now - best.at > quiet):
             self._start(observed.engine, spec, uid)
         return best
 
@@ -117,3 +120,5 @@ class VenueEquity:
             del self.measured[name]
         for name in set(self._failures) - engines:
             del self._failures[name]
+        for name in set(self._first_seen) - engines:
+            del self._first_seen[name]
