@@ -49,12 +49,18 @@ def test_a_price_move_reaches_the_equity_stream_without_a_wallet_read(
     admin(fast_venue, "feed/pause", {"symbol": "BTCUSDT", "paused": True})
     try:
         price = Decimal(admin(fast_venue, "state")["prices"]["BTCUSDT"])
+
+        def near(equity: Decimal, venue: Decimal) -> bool:
+            # A funding settlement (the venue's clock runs at 60x) may move the venue's figure
+            # by cents between reads; the move tested is a hundred times that (10% of the long).
+            return abs(equity - venue) < QTY * price / 1000
+
         admin(fast_venue, "price", {"symbol": "BTCUSDT", "price": str(price)})  # a ticker
         paused_at = time.time() * 1000
         settled = venue_equity(venue_http)
         wait_for(
             lambda: any(
-                int(f["ts"]) > paused_at and Decimal(f["equity"]) == settled
+                int(f["ts"]) > paused_at and near(Decimal(f["equity"]), settled)
                 for _, f in rtdb.stream(redis, key)
             ),
             20, "a wallet read at the paused price",
@@ -68,7 +74,7 @@ def test_a_price_move_reaches_the_equity_stream_without_a_wallet_read(
         def revalued() -> dict[str, str] | None:
             return next(
                 (f for _, f in rtdb.stream(redis, key)[seen:]
-                 if Decimal(f["equity"]) == expected and int(f["ts"]) < moved_at),
+                 if near(Decimal(f["equity"]), expected) and int(f["ts"]) < moved_at),
                 None,
             )  # fmt: skip
 
