@@ -22,6 +22,7 @@ import pytest
 from eternal_operator.devtools.monitoring import MonitoringSettings, alert_rules
 from eternal_operator.devtools.processes import free_port
 from eternal_operator.devtools.stack import PORTS, Stack
+from support.stack import running
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -82,15 +83,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, webhook: Webhook) -> Iterato
             webhook_url=webhook.url,
         ),
     )
-    supervising = threading.Thread(target=fleet.supervise, daemon=True)  # as `make up` does
-    try:
-        fleet.up()
-        supervising.start()
+    with running(fleet):
         yield fleet
-    finally:
-        fleet.down()
-        if supervising.is_alive():
-            supervising.join(timeout=30)
 
 
 def api(stack: Stack, component: str, path: str) -> Any:

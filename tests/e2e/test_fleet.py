@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,6 +22,7 @@ import pytest
 from engine_runtime.venue.session import http_session
 from eternal_operator.devtools.processes import free_port, runtime_pid
 from eternal_operator.devtools.stack import PORTS, Stack
+from support.stack import running
 from support.venue_admin import admin
 from support.waiting import wait_for
 
@@ -41,15 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "EE_OPERATOR_DELETE_DEADLINE_SECONDS": "15",
         },
     )
-    supervising = threading.Thread(target=fleet.supervise, daemon=True)  # as `make up` does
-    try:
-        fleet.up()
-        supervising.start()
+    with running(fleet):
         yield fleet
-    finally:
-        fleet.down()
-        if supervising.is_alive():
-            supervising.join(timeout=30)
 
 
 def kubectl(stack: Stack, *args: str, check: bool = True) -> str:
