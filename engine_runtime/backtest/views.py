@@ -14,7 +14,14 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from engine_runtime.strategies.interface import Category, MarketKey, OpenOrder, PerpPosition, Side
+from engine_runtime.strategies.interface import (
+    Category,
+    MarketKey,
+    OpenOrder,
+    OrderBook,
+    PerpPosition,
+    Side,
+)
 
 from .venue import SimAccount
 
@@ -63,6 +70,8 @@ class MarketCursor:
         self._close_ms = feed.close_ms
         self._funding = funding
         self._signals = signals
+        self.books: dict[tuple[str, Category], OrderBook] = {}
+        """The latest book of each market the strategy asked the book of (version 2)."""
 
     @property
     def now_ms(self) -> int:
@@ -73,6 +82,9 @@ class MarketCursor:
 
     def price(self, symbol: str, category: Category = Category.SPOT) -> Decimal:
         return dec(self._cols[(symbol, category)]["close"][self.i])
+
+    def book(self, symbol: str, category: Category = Category.SPOT) -> OrderBook | None:
+        return self.books.get((symbol, category))
 
     def funding_rates(self, symbol: str, count: int) -> Sequence[Decimal]:
         series = self._funding.get(symbol)
