@@ -70,6 +70,11 @@ def _engine(result: BacktestResult, engine: EngineResult, *, fills_limit: int) -
         "trades": trades,
         "fills": fills,
         "fillsTotal": len(engine.fills),
+        "rejections": [
+            {"time": _iso(r.ts_ms), "intentId": r.intent_id, "symbol": r.symbol, "reason": r.reason}
+            for r in engine.rejections[:fills_limit]
+        ],
+        "rejectionsTotal": len(engine.rejections),
         "transfers": [
             {
                 "time": _iso(t.ts_ms),

@@ -16,7 +16,7 @@ from engine_runtime.strategies.registry import create_strategy
 from .data import MarketData
 from .engine import Simulation
 from .governance import BreakerEvent, BreakerPolicy
-from .runs import EngineRun, EngineSpec, Transfer
+from .runs import EngineRun, EngineSpec, Rejection, Transfer
 from .stats import Stats, compute_stats
 from .venue import FeeModel, Fill, RoundTrip
 
@@ -42,6 +42,7 @@ class EngineResult:
     cash: float
     spot: dict[str, float]
     perps: dict[str, float]
+    rejections: list[Rejection] = field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +118,7 @@ def _collect(sim: Simulation, config: dict[str, object]) -> BacktestResult:
             acct.cash,
             dict(acct.spot),
             dict(acct.perp_qty),
+            list(run.rejections),
         )
     nav = sim.nav  # per unit; units were issued at 1.0
     if len(sim.runs) == 1:  # one engine: its figures are the run's

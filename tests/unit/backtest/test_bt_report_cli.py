@@ -134,3 +134,46 @@ def test_cli_runs_on_candles_from_a_file(
     assert doc["period"]["bars"] == 31 * 24
     assert doc["engines"]["backtest"]["fillsTotal"] > 10
     assert {f["category"] for f in doc["engines"]["backtest"]["fills"]} == {"linear"}
+
+
+def test_cli_runs_sma_cross_on_a_stock_csv_with_no_symbols_and_a_commission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user's first try: backtesting.py's GOOG daily candles, no --symbols, 0.2%."""
+    from backtesting.test import GOOG
+
+    csv = tmp_path / "GOOG.csv"
+    GOOG.to_csv(csv)
+    out = tmp_path / "o"
+    args = ["run", "--strategy", "sma-cross", "--candles", f"GOOG={csv}", "--fee", "0.002"]
+    assert main([*args, "--qty", "10", "--slippage-bps", "0", "--no-plot", "--out", str(out)]) == 0
+    fills = json.loads((out / "result.json").read_text())["engines"]["backtest"]["fills"]
+    assert len(fills) > 20
+    assert {(f["symbol"], f["category"]) for f in fills} == {("GOOG", "spot")}
+    for f in fills:
+        notional = float(f["qty"]) * float(f["price"])
+        assert float(f["fee"]) == pytest.approx(notional * 0.002, rel=1e-6)
+
+
+def test_cli_says_which_markets_the_data_lacks_instead_of_a_traceback(tmp_path: Path) -> None:
+    from backtesting.test import GOOG
+
+    csv = tmp_path / "GOOG.csv"
+    GOOG.to_csv(csv)
+    with pytest.raises(SystemExit, match=r"trend trades BTCUSDT:linear.*only GOOG:spot"):
+        main(["run", "--strategy", "trend", "--candles", f"GOOG={csv}", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no candles for ETHUSDT; the data has GOOG:spot"):
+        main(["run", "--strategy", "sma-cross", "--symbols", "ETHUSDT", "--candles", f"GOOG={csv}"])
+
+
+def test_maker_and_taker_fees_win_over_fee() -> None:
+    from engine_runtime.backtest.cli import _fees, build_parser
+
+    args = build_parser().parse_args(["run", "--strategy", "trend", "--fee", "0.003"])
+    fees = _fees(args)
+    assert (fees.spot_maker, fees.spot_taker, fees.linear_maker) == (0.003, 0.003, 0.003)
+    args = build_parser().parse_args(
+        ["run", "--strategy", "trend", "--fee", "0.003", "--maker-fee", "0.0001"]
+    )
+    fees = _fees(args)
+    assert (fees.linear_maker, fees.linear_taker) == (0.0001, 0.003)
