@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN
 from decimal import Decimal as D
 
 import pandas as pd
@@ -143,7 +142,7 @@ def test_an_all_in_buy_sized_from_the_reported_cash_always_fills() -> None:
 
     def script(i: int, ctx):  # type: ignore[no-untyped-def]
         if i % 2 == 0:
-            notional = (ctx.portfolio.cash / (1 + fee)).quantize(D("1e-8"), rounding=ROUND_DOWN)
+            notional = ctx.portfolio.cash / (1 + fee)  # all in, the fee included
             return [
                 SubmitOrder(f"b{i}", "BTCUSDT", S, Side.BUY, OrderType.MARKET, notional=notional)
             ]

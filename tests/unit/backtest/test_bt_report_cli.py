@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from engine_runtime.backtest import demo_market, run_backtest
 from engine_runtime.backtest.cli import main
 from engine_runtime.backtest.report import plot, to_dict, write_json
-from engine_runtime.strategies import create_strategy
+from engine_runtime.strategies import Category, SmaCrossStrategy, create_strategy
 
 pytestmark = pytest.mark.unit
 
@@ -177,3 +178,29 @@ def test_maker_and_taker_fees_win_over_fee() -> None:
     )
     fees = _fees(args)
     assert (fees.linear_maker, fees.linear_taker) == (0.0001, 0.003)
+
+
+def test_the_trade_list_has_prices_and_returns_and_the_public_api_is_whole(
+    tmp_path: Path,
+) -> None:
+    from backtesting.test import GOOG
+
+    from engine_runtime import backtest
+
+    csv = tmp_path / "GOOG.csv"
+    GOOG.to_csv(csv)
+    frame = backtest.load_candles(str(csv))
+    data = backtest.MarketData({("GOOG", Category.LINEAR): frame})
+    strategy = SmaCrossStrategy(symbol="GOOG", qty=D(1), category=Category.LINEAR)
+    result = backtest.run_backtest(strategy, data, initial_cash=D(10_000))
+    doc = json.loads(backtest.write_json(result, tmp_path / "r.json").read_text())
+    engine = doc["engines"]["backtest"]
+    first, second = result.fills[0], result.fills[1]  # the first trade's entry and exit
+    trade = engine["trades"][0]
+    assert float(trade["entryPrice"]) == pytest.approx(first.price)
+    assert float(trade["exitPrice"]) == pytest.approx(second.price)
+    gross = (second.price - first.price) * (1 if first.side.value == "Buy" else -1)
+    net = gross - first.fee - second.fee / 2  # the flip's fill closes one and opens the next
+    assert float(trade["returnPct"]) == pytest.approx(net / first.price * 100, abs=1e-3)
+    assert float(trade["pnl"]) == pytest.approx(net, abs=0.01)
+    assert backtest.plot(result, tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
