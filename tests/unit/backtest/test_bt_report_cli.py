@@ -204,3 +204,25 @@ def test_the_trade_list_has_prices_and_returns_and_the_public_api_is_whole(
     assert float(trade["returnPct"]) == pytest.approx(net / first.price * 100, abs=1e-3)
     assert float(trade["pnl"]) == pytest.approx(net, abs=0.01)
     assert backtest.plot(result, tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_docs_custom_strategy_example_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example a new user copies: all in on GOOG from the reported cash, every order fills
+    (46 round trips; 2 when the reported cash could round up past the real one)."""
+    import runpy
+
+    from backtesting.test import GOOG
+
+    doc = (Path(__file__).parents[3] / "docs" / "strategies-and-backtesting.md").read_text()
+    section = doc.split("### Your own strategy on your own CSV", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    GOOG.to_csv(tmp_path / "GOOG.csv")
+    (tmp_path / "example.py").write_text(code)
+    monkeypatch.chdir(tmp_path)
+    scope = runpy.run_path(str(tmp_path / "example.py"))
+    (engine,) = scope["result"].engines.values()
+    assert not engine.rejections
+    assert scope["result"].stats.trades == 46
+    assert (tmp_path / "out" / "equity.png").exists()
