@@ -70,6 +70,7 @@ class Directive:
     close_directional: bool = False
     halt: bool = False
     reason: str = "no breach"
+    stop_multiplier: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def _directive(spec: CircuitBreakerPolicySpec, state: State, losses: tuple[str, 
             close_directional=lvl.close_directional,
             halt=False,
             reason=f"level {lvl.level}: drawdown at or beyond {lvl.drawdown}",
+            stop_multiplier=lvl.widen_stops_by if lvl.widen_stops else Decimal(1),
         )
     if losses:
         reason = "; ".join(losses) if lvl is None else f"{base.reason}; {'; '.join(losses)}"

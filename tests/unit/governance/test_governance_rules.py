@@ -78,6 +78,33 @@ def test_levels_apply_their_actions() -> None:
     assert not three.directive.halt
 
 
+def test_a_level_that_widens_stops_says_how_far_and_the_directive_carries_it() -> None:
+    """Level 1 widens stops (x1.5 by default, `widenStopsBy` otherwise); level 2 does not;
+    a halt has no stops to widen. The live strategies read it as `stop_multiplier`."""
+    state = step(State(), "100").state
+    one = step(state, "89")
+    assert one.directive.stop_multiplier == D("1.5")
+    assert step(one.state, "84").directive.stop_multiplier == 1
+    assert step(state, "70").directive.stop_multiplier == 1  # level 4: halted
+    levels = [lvl.model_copy(update={"widen_stops_by": D(2)}) for lvl in SPEC.levels]
+    wider = replace_spec(levels)
+    assert (
+        step(step(State(), "100", spec=wider).state, "89", spec=wider).directive.stop_multiplier
+        == 2
+    )
+    unwidened = replace_spec([lvl.model_copy(update={"widen_stops": False}) for lvl in SPEC.levels])
+    assert (
+        step(
+            step(State(), "100", spec=unwidened).state, "89", spec=unwidened
+        ).directive.stop_multiplier
+        == 1
+    )
+
+
+def replace_spec(levels: list) -> CircuitBreakerPolicySpec:  # type: ignore[type-arg]
+    return SPEC.model_copy(update={"levels": levels})
+
+
 def test_a_jump_goes_straight_to_the_level_reached() -> None:
     state = step(State(), "100").state
     assert step(state, "78").directive.level == 3
