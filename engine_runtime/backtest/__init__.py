@@ -7,7 +7,7 @@ Python API: ``load_candles(path)`` (CSV or Parquet), ``run_backtest(strategy, da
 
 from .data import MarketData, align, load_btc_monthly, load_candles
 from .engine import Simulation
-from .governance import DEFAULT_LEVELS, BreakerLevel, BreakerPolicy, CircuitBreaker
+from .governance import BreakerEvent, BreakerPolicy, CircuitBreaker
 from .lookahead import LookAheadError
 from .report import plot, write_json
 from .runner import DEFAULT_WEIGHTS, BacktestResult, EngineResult, run_backtest, run_portfolio
@@ -17,10 +17,9 @@ from .synthetic import demo_market, fine_candles
 from .venue import FeeModel
 
 __all__ = [
-    "DEFAULT_LEVELS",
     "DEFAULT_WEIGHTS",
     "BacktestResult",
-    "BreakerLevel",
+    "BreakerEvent",
     "BreakerPolicy",
     "CircuitBreaker",
     "EngineResult",

@@ -248,10 +248,8 @@ def run_portfolio(
         "initialCash": str(initial_cash),
         "monthlyContribution": str(monthly_contribution),
         "governance": governance,
-        "levels": [
-            {"level": lv.level, "drawdown": lv.drawdown, "sizeMultiplier": str(lv.size_multiplier)}
-            for lv in (policy.levels if policy else ())
-        ],
+        "policy": policy.spec.model_dump(mode="json", by_alias=True) if policy else None,
+        "reviewAfterDays": policy.review_after_days if policy else None,
         "fees": _fees_dict(sim.fees),
     }
     return _collect(sim, config)

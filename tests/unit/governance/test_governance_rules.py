@@ -150,6 +150,24 @@ def test_emergency_halt_is_latched_and_needs_a_fresh_reset() -> None:
     assert again.changes == []
 
 
+def test_a_forced_reset_below_the_halt_accepts_the_drawdown_and_a_plain_one_does_nothing() -> None:
+    state = step(State(), "100").state
+    three = step(state, "79").state
+    assert three.level == 3
+    plain = step(three, "79", reset=Reset("r1"))
+    assert plain.state.level == 3
+    assert plain.directive.close_directional
+    forced = step(three, "79", reset=Reset("r2", force=True))
+    assert forced.state.level == 0
+    assert forced.state.book is not None
+    assert forced.state.book.high_water_mark == D("0.79")
+    assert forced.drawdown == 0
+    assert not forced.directive.close_directional
+    assert [(c.from_level, c.to_level) for c in forced.changes] == [(3, 0)]
+    assert step(forced.state, "75").directive.level == 0  # 5% below the new mark
+    assert step(forced.state, "71").directive.level == 1  # 10.1% below it
+
+
 def test_reset_beyond_the_halting_drawdown_is_refused_unless_forced() -> None:
     state = step(State(), "100").state
     crashed = step(state, "70")
