@@ -148,6 +148,53 @@ def _has(data: MarketData, key: tuple[str, Category]) -> bool:
     return True
 
 
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from .sweep import (
+        RunSettings,
+        StrategyBuilder,
+        block_name,
+        heatmap,
+        parse_axis,
+        sample,
+        sweep,
+        table,
+    )  # fmt: skip
+
+    data = _data(args)
+    axes = [parse_axis(text) for text in args.axis]
+    combos = sample(axes, args.random, args.seed) if args.random else sample(axes, 10**9)
+    base = _params(args.params, args.strategy).model_dump(by_alias=True, exclude_none=True)
+    market = _sma_market(args, data) if args.strategy == "sma-cross" else None
+    build = StrategyBuilder(
+        args.strategy,
+        base.get(block_name(args.strategy), {}) if market is None else {"qty": args.qty},
+        tuple(args.symbols.split(",")) if args.symbols and market is None else None,
+        market,
+    )
+    settings = RunSettings(Decimal(args.cash), _fees(args), args.leverage)
+    result = sweep(
+        build, data, combos, metric=args.metric, folds=args.folds, settings=settings,
+        workers=args.workers,
+    )  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ranked = [
+        {"rank": i, **row.combo, "error": row.error, **row.stats}
+        for i, row in enumerate(result.ranked(), 1)
+    ]
+    pd.DataFrame(ranked).to_csv(out / "sweep.csv", index=False)
+    if len(axes) >= 2 and not args.no_plot:
+        heatmap(result, out / "heatmap.png")
+    print(table(result, limit=args.top))
+    for fold in result.folds:
+        (a, b), (c, d) = fold.in_span, fold.out_span
+        print(
+            f"walk-forward: {a[:10]}..{b[:10]} chose {fold.chosen} ({args.metric} "
+            f"{fold.in_sample:.4g}); {c[:10]}..{d[:10]} out of sample {fold.out_of_sample:.4g}"
+        )
+    print(f"{len(combos)} combinations -> {out / 'sweep.csv'}")
+
+
 def _cmd_portfolio(args: argparse.Namespace) -> None:
     weights = dict(DEFAULT_WEIGHTS)
     for item in (args.weights or "").split(","):
@@ -236,6 +283,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--qty", default="1", help="sma-cross only")
     _common(run)
     run.set_defaults(func=_cmd_run)
+    sw = sub.add_parser("sweep", help="a grid (or random sample) of one strategy's parameters")
+    sw.add_argument("--strategy", required=True, choices=[*REGISTRY, "sma-cross"])
+    sw.add_argument(
+        "--axis",
+        action="append",
+        required=True,
+        metavar="NAME=A:B:STEP|V1,V2",
+        help="a parameter and its values (repeatable); camelCase names of the params block, "
+        "fast/slow/qty for sma-cross",
+    )
+    sw.add_argument("--params", help="YAML/JSON: the fixed parameters (the strategy's block)")
+    sw.add_argument("--random", type=int, default=0, help="run this many random combinations")
+    sw.add_argument("--metric", default="sharpe", help="the statistic to rank by (stats' names)")
+    sw.add_argument("--folds", type=int, default=0, help="walk forward over this many spans")
+    sw.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    sw.add_argument("--top", type=int, default=20, help="rows of the table printed")
+    sw.add_argument("--symbols", help="as for run")
+    sw.add_argument("--qty", default="1", help="sma-cross only, as for run")
+    sw.add_argument("--leverage", type=float, default=2.0)
+    _common(sw)
+    sw.set_defaults(func=_cmd_sweep, out="sweep-out")
     pf = sub.add_parser("portfolio", help="the four engines with allocation and circuit breaker")
     pf.add_argument("--weights", help="e.g. core-hodl=0.6,trend=0.2,funding=0.15,tactical=0.05")
     pf.add_argument("--contribution", default="0", help="monthly contribution (USDT)")
