@@ -43,6 +43,7 @@ from .registry import REGISTRY, create_strategy
 if TYPE_CHECKING:
     from .core_hodl import CoreHodlState, CoreHodlStrategy
     from .funding import FundingState, FundingStrategy
+    from .scalper import ScalperState, ScalperStrategy
     from .sma_cross import SmaCrossStrategy
     from .tactical import TacticalState, TacticalStrategy
     from .trend import TrendState, TrendStrategy
@@ -52,6 +53,8 @@ _LAZY = {
     "CoreHodlStrategy": "core_hodl",
     "FundingState": "funding",
     "FundingStrategy": "funding",
+    "ScalperState": "scalper",
+    "ScalperStrategy": "scalper",
     "SmaCrossStrategy": "sma_cross",
     "TacticalState": "tactical",
     "TacticalStrategy": "tactical",
@@ -92,6 +95,8 @@ __all__ = [
     "OrderType",
     "PortfolioView",
     "PublicTrade",
+    "ScalperState",
+    "ScalperStrategy",
     "SetStopLoss",
     "Side",
     "SmaCrossStrategy",
