@@ -93,8 +93,9 @@ def spread_bps(book: OrderBook) -> float | None:
 
 @dataclass
 class VolumeWindow:
-    """The tape's traded volume: over the last ``window_ms`` (sliding), and per completed window
-    of a fixed grid for the baseline (windows without trades count as 0)."""
+    """The tape's traded volume over the last ``window_ms`` (sliding), against its baseline: the
+    mean volume of the ``baseline_windows`` windows of a fixed grid that ended before the sliding
+    window began (windows without trades count as 0, so a quiet market has a low baseline)."""
 
     window_ms: int
     baseline_windows: int
@@ -102,7 +103,7 @@ class VolumeWindow:
     recent_qty: Decimal = ZERO
     bucket: int = -1
     bucket_qty: Decimal = ZERO
-    completed: deque[Decimal] = field(default_factory=deque)
+    completed: deque[tuple[int, Decimal]] = field(default_factory=deque)
 
     def add(self, ts_ms: int, qty: Decimal) -> None:
         self._roll(ts_ms)
@@ -115,10 +116,11 @@ class VolumeWindow:
         if self.bucket < 0:
             self.bucket = index
         elif index > self.bucket:
-            self.completed.append(self.bucket_qty)
-            for _ in range(min(index - self.bucket - 1, self.baseline_windows)):
-                self.completed.append(ZERO)
-            while len(self.completed) > self.baseline_windows:
+            self.completed.append((self.bucket, self.bucket_qty))
+            keep = self.baseline_windows + 1
+            for empty in range(max(self.bucket + 1, index - keep), index):
+                self.completed.append((empty, ZERO))
+            while len(self.completed) > keep:
                 self.completed.popleft()
             self.bucket, self.bucket_qty = index, ZERO
         start = now_ms - self.window_ms
@@ -130,14 +132,19 @@ class VolumeWindow:
         self._roll(now_ms)
         return self.recent_qty
 
-    def baseline(self) -> Decimal | None:
-        """Mean volume of the completed windows; None until there are ``baseline_windows``."""
-        if len(self.completed) < self.baseline_windows:
+    def baseline(self, now_ms: int) -> Decimal | None:
+        """Mean volume of the grid windows that ended by ``now - window``; None until there
+        are ``baseline_windows`` of them."""
+        self._roll(now_ms)
+        end = now_ms - self.window_ms
+        eligible = [q for i, q in self.completed if (i + 1) * self.window_ms <= end]
+        if len(eligible) < self.baseline_windows:
             return None
-        return sum(self.completed, ZERO) / len(self.completed)
+        eligible = eligible[-self.baseline_windows :]
+        return sum(eligible, ZERO) / len(eligible)
 
     def spike(self, now_ms: int, multiple: Decimal) -> bool:
-        base = self.baseline()
+        base = self.baseline(now_ms)
         last = self.last(now_ms)
         if base is None or last <= 0:
             return False
