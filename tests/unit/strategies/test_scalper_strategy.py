@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 from pydantic import ValidationError
 
+from conftest import Harness
 from engine_runtime.strategies.interface import (
     BookLevel,
     CancelOrder,
@@ -32,8 +33,6 @@ from engine_runtime.strategies.scalper import (
     spread_bps,
 )
 from eternal_operator.api.v1alpha1.strategy_params import ScalperParams, StrategyParams
-
-from conftest import Harness
 
 pytestmark = pytest.mark.unit
 
@@ -76,7 +75,8 @@ def test_imbalance_and_spread_of_a_book() -> None:
     assert imbalance(b, 1) == pytest.approx(1.5)
     assert spread_bps(b) == pytest.approx(0.1 / 60000.05 * 10_000)
     empty = OrderBook(SYM, L, (), book().asks, 1, 1, T0)
-    assert imbalance(empty, 5) is None and spread_bps(empty) is None
+    assert imbalance(empty, 5) is None
+    assert spread_bps(empty) is None
 
 
 def test_volume_window_spike_against_the_rolling_mean() -> None:
@@ -142,7 +142,8 @@ def test_momentum_confirmation(harness: Harness) -> None:
 def enter_and_fill(s: ScalperStrategy, h: Harness, price: str = "60000.0") -> str:
     quiet_then_spike(s, h)
     (order,) = s.on_book(h.ctx, book("3", "1"))
-    assert isinstance(order, SubmitOrder) and order.qty is not None
+    assert isinstance(order, SubmitOrder)
+    assert order.qty is not None
     fill = OrderEvent(order.intent_id, SYM, L, Side.BUY, OrderStatus.FILLED, order.qty, D(price),
                       D(0), h.market.now_ms)  # fmt: skip
     assert s.on_order_event(h.ctx, fill) == ()
@@ -156,7 +157,8 @@ def test_entry_cancelled_after_the_timeout(harness: Harness) -> None:
     (order,) = s.on_book(harness.ctx, book("3", "1"))
     assert s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 4000)) == []
     (cancel,) = s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 5000))
-    assert isinstance(cancel, CancelOrder) and cancel.target_intent_id == order.intent_id
+    assert isinstance(cancel, CancelOrder)
+    assert cancel.target_intent_id == order.intent_id
     assert s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 6000)) == []  # asked once
     gone = OrderEvent(order.intent_id, SYM, L, Side.BUY, OrderStatus.CANCELLED, D(0), D(0), D(0),
                       T0 + 6000)  # fmt: skip
@@ -165,9 +167,11 @@ def test_entry_cancelled_after_the_timeout(harness: Harness) -> None:
 
 
 def exit_of(intents: object) -> SubmitOrder:
-    assert isinstance(intents, list | tuple) and len(intents) == 1
+    assert isinstance(intents, list | tuple)
+    assert len(intents) == 1
     (order,) = intents
-    assert isinstance(order, SubmitOrder) and order.reduce_only
+    assert isinstance(order, SubmitOrder)
+    assert order.reduce_only
     assert order.order_type is OrderType.MARKET
     return order
 
@@ -177,7 +181,8 @@ def test_take_profit_in_ticks(harness: Harness) -> None:
     enter_and_fill(s, harness)
     assert s.on_book(harness.ctx, book(bid="60001.9", ask="60002.0")) == ()  # 19 ticks
     order = exit_of(s.on_book(harness.ctx, book(bid="60002.0", ask="60002.1")))
-    assert order.side is Side.SELL and order.reason == "take profit"
+    assert order.side is Side.SELL
+    assert order.reason == "take profit"
 
 
 def test_stop_loss_then_cooldown(harness: Harness) -> None:
@@ -189,7 +194,8 @@ def test_stop_loss_then_cooldown(harness: Harness) -> None:
                         D("59999.0"), D(0), T0 + 100)  # fmt: skip
     s.on_order_event(harness.ctx, filled)
     del harness.portfolio.perps[SYM]
-    assert s.slots[SYM].state is ScalperState.FLAT and s.stats.losses == 1
+    assert s.slots[SYM].state is ScalperState.FLAT
+    assert s.stats.losses == 1
     quiet_then_spike(s, harness, at=T0 + 20_000)
     assert s.on_book(harness.ctx, book("3", "1")) == ()  # cooling down for 30 s
     quiet_then_spike(s, harness, at=T0 + 31_000)
@@ -197,14 +203,13 @@ def test_stop_loss_then_cooldown(harness: Harness) -> None:
 
 
 def test_atr_exits(harness: Harness) -> None:
-    s = ScalperStrategy(
-        params=params(exit_unit="atr", take_profit=2, stop_loss=1), symbols=(SYM,)
-    )
+    s = ScalperStrategy(params=params(exit_unit="atr", take_profit=2, stop_loss=1), symbols=(SYM,))
     quiet_then_spike(s, harness)
     assert s.on_book(harness.ctx, book("3", "1")) == ()  # no ATR yet: no stop, no entry
     harness.market.set(SYM, L, atr=5.0)
     enter_and_fill(s, harness)
-    assert s.slots[SYM].take_profit == D("60010.0") and s.slots[SYM].stop_loss == D("59995.0")
+    assert s.slots[SYM].take_profit == D("60010.0")
+    assert s.slots[SYM].stop_loss == D("59995.0")
     assert exit_of(s.on_book(harness.ctx, book(bid="59995.0", ask="59995.1"))).reason == (
         "stop loss"
     )
@@ -226,10 +231,12 @@ def test_governance(harness: Harness) -> None:
     assert s.on_book(harness.ctx, book("3", "1")) == ()
     harness.directive = GovernanceDirective(level=1, size_multiplier=D("0.5"))
     (half,) = s.on_book(harness.ctx, book("3", "1"))
-    assert isinstance(half, SubmitOrder) and half.qty == D("0.016")  # 0.033 x 0.5, floored
+    assert isinstance(half, SubmitOrder)
+    assert half.qty == D("0.016")
     harness.directive = GovernanceDirective(level=3, close_directional=True)
     (cancel,) = s.on_book(harness.ctx, book("3", "1"))
-    assert isinstance(cancel, CancelOrder) and cancel.target_intent_id == half.intent_id
+    assert isinstance(cancel, CancelOrder)
+    assert cancel.target_intent_id == half.intent_id
     s2 = ScalperStrategy(params=params(), symbols=(SYM,))
     harness.directive = GovernanceDirective()
     enter_and_fill(s2, harness)
@@ -245,6 +252,8 @@ def test_params_cross_checks_and_registry() -> None:
     with pytest.raises(ValidationError):
         ScalperParams(imbalance_threshold=1)
     made = create_strategy("scalper", StrategyParams(scalper=params()), ["ETHUSDT", "BTCUSDT"])
-    assert isinstance(made, ScalperStrategy) and made.api_version == 2
+    assert isinstance(made, ScalperStrategy)
+    assert made.api_version == 2
     assert made.book_markets() == [("ETHUSDT", L), ("BTCUSDT", L)]
-    assert made.book_depth() == 5 and [t.period_ms for t in made.timers()] == [1000]
+    assert made.book_depth() == 5
+    assert [t.period_ms for t in made.timers()] == [1000]
