@@ -6,6 +6,7 @@ Python API: ``run_backtest(strategy, data)`` and ``run_portfolio(data)``; CLI:
 
 from .data import MarketData, align, load_btc_monthly, load_candles
 from .engine import Simulation
+from .fills import FillModel
 from .governance import DEFAULT_LEVELS, BreakerLevel, BreakerPolicy, CircuitBreaker
 from .lookahead import LookAheadError
 from .runner import DEFAULT_WEIGHTS, BacktestResult, EngineResult, run_backtest, run_portfolio
@@ -24,6 +25,7 @@ __all__ = [
     "EngineResult",
     "EngineSpec",
     "FeeModel",
+    "FillModel",
     "LookAheadError",
     "MarketData",
     "Simulation",

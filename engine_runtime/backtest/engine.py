@@ -5,7 +5,9 @@ Per bar ``i`` (timestamps are bar open times; a bar's decision time is its close
 1. intents decided at the close of bar ``i-1`` execute from bar ``i``'s open (cancels, stops,
    then orders; see ``venue`` for the fill rules); fill events go to the strategy at once and the
    stops it sets in response protect the rest of the bar;
-2. venue-held stops, then resting limits, against the bar's high and low;
+2. venue-held stops against the bar's high and low, then resting limits along the bar's path
+   (``fills``: open, nearer extreme, other extreme, close; a limit fills when the price trades
+   through it; the strategy's answer to a fill, e.g. a counter-order, rests from that point on);
 3. funding settlements dated inside the bar are paid at the perp's open;
 4. marks move to the close; under-margined perp positions are liquidated; equity is recorded;
 5. governance (portfolio runs) turns NAV drawdown into the directive for the next decisions;
@@ -49,6 +51,7 @@ from engine_runtime.strategies.interface import (
 
 from .data import MarketData, bar_ms, epoch_ms
 from .fastpath import FastPath
+from .fills import FillModel, bar_path, marketable, walk
 from .governance import BreakerPolicy, CircuitBreaker
 from .lookahead import check_causality
 from .runs import EngineRun, EngineSpec, Transfer
@@ -56,6 +59,7 @@ from .venue import FeeModel, Outcome, SimAccount, SimOrder
 from .views import AccountView, Columns, Feed, MarketCursor, dec
 
 SPOT, LINEAR = Category.SPOT, Category.LINEAR
+_TAKES_LIQUIDITY = "post-only order would take liquidity"
 
 
 class Simulation:
@@ -72,6 +76,7 @@ class Simulation:
         monthly_contribution: Decimal = Decimal(0),
         causality_check: bool = True,
         fast_forward: bool = True,
+        fill_model: FillModel | None = None,
     ) -> None:
         if not engines:
             raise ValueError("no engines")
@@ -81,6 +86,7 @@ class Simulation:
         self.data = data
         self.index = data.index
         self.fees = fees or FeeModel()
+        self.fill_model = fill_model or FillModel()
         self.breaker = CircuitBreaker(policy) if policy is not None else None
         self.monthly_contribution = float(monthly_contribution)
         self.initial_cash = float(initial_cash)
@@ -407,7 +413,7 @@ class Simulation:
         marketable = open_ <= order.price if order.side > 0 else open_ >= order.price
         if marketable:
             if order.post_only:
-                return Outcome(order, "Rejected", None, "post-only order would take liquidity")
+                return Outcome(order, "Rejected", None, _TAKES_LIQUIDITY)
             return acct.execute(order, open_, False, ts, self.spot_px, self.perp_px)
         acct.orders.append(order)
         return None
@@ -446,19 +452,59 @@ class Simulation:
         self._deliver(run, outcomes, ts, immediate=False)
 
     def _check_limits(self, run: EngineRun, i: int, ts: int) -> None:
+        """Walk each market's bar path and fill resting limits by the ``fills`` rule. A fill's
+        event reaches the strategy at once; the limit orders and cancels it answers with act
+        from the fill's level on the same path, its other intents wait for the next open."""
         acct = run.account
-        outcomes: list[Outcome] = []
-        for order in list(acct.orders):
-            _, high, low = self._bar(order.symbol, order.category, i)
-            if (order.side > 0 and low < order.price) or (order.side < 0 and high > order.price):
-                acct.orders.remove(order)
-                outcomes.append(
-                    acct.execute(order, order.price, True, ts, self.spot_px, self.perp_px)
-                )
-        self._deliver(run, outcomes, ts, immediate=False)
+        keys = sorted({(o.symbol, o.category) for o in acct.orders})
+        for symbol, category in keys:
+            c = self.feed.columns.get((symbol, category)) or self.feed.columns[(symbol, SPOT)]
+            path = bar_path(c["open"][i], c["high"][i], c["low"][i], c["close"][i])
+
+            def on_fill(order: SimOrder, level: float) -> None:
+                outcome = acct.execute(order, order.price, True, ts, self.spot_px, self.perp_px)
+                self._react(run, [outcome], level, ts)
+
+            def here(o: SimOrder, s: str = symbol, k: Category = category) -> bool:
+                return o.symbol == s and o.category is k
+
+            walk(path, acct.orders, self.fill_model, on_fill, here)
+
+    def _react(self, run: EngineRun, outcomes: list[Outcome], level: float, ts: int) -> None:
+        """Deliver mid-path outcomes; place the answering limits and cancels at ``level``."""
+        acct = run.account
+        while outcomes and not run.halted and run.listens:
+            outcome = outcomes.pop(0)
+            replies: list[Intent] = []
+            self._deliver(run, [outcome], ts, immediate=True, sink=replies)
+            for intent in replies:
+                if isinstance(intent, CancelOrder):
+                    for o in acct.orders:
+                        if o.intent_id == intent.target_intent_id:
+                            acct.orders.remove(o)
+                            outcomes.append(Outcome(o, "Cancelled", None, "cancelled"))
+                            break
+                elif isinstance(intent, SubmitOrder) and intent.order_type is OrderType.LIMIT:
+                    order = self._order(intent)
+                    if not marketable(order.side, order.price, level):
+                        acct.orders.append(order)
+                    elif order.post_only:
+                        outcomes.append(Outcome(order, "Rejected", None, _TAKES_LIQUIDITY))
+                    else:
+                        outcomes.append(
+                            acct.execute(order, level, False, ts, self.spot_px, self.perp_px)
+                        )
+                else:
+                    self._route(run, intent)
 
     def _deliver(
-        self, run: EngineRun, outcomes: list[Outcome], ts: int, *, immediate: bool
+        self,
+        run: EngineRun,
+        outcomes: list[Outcome],
+        ts: int,
+        *,
+        immediate: bool,
+        sink: list[Intent] | None = None,
     ) -> None:
         if not outcomes or run.halted or not run.listens:
             return
@@ -480,6 +526,8 @@ class Simulation:
             for intent in strategy.on_order_event(ctx, event):
                 if immediate and isinstance(intent, SetStopLoss):
                     self._set_stop(run.account, intent)  # protects the rest of this bar
+                elif sink is not None:
+                    sink.append(intent)
                 else:
                     self._route(run, intent)
 

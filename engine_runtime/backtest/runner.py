@@ -15,6 +15,7 @@ from engine_runtime.strategies.registry import create_strategy
 
 from .data import MarketData
 from .engine import Simulation
+from .fills import FillModel
 from .governance import BreakerEvent, BreakerPolicy
 from .runs import EngineRun, EngineSpec, Transfer
 from .stats import Stats, compute_stats
@@ -167,12 +168,18 @@ def run_backtest(
     leverage: float = 2.0,
     causality_check: bool = True,
     engine_name: str = "backtest",
+    fill_model: FillModel | None = None,
 ) -> BacktestResult:
     """Run one strategy over ``data`` (no governance). Raises ``LookAheadError`` for peeking
     features unless ``causality_check`` is off."""
     spec = EngineSpec(engine_name, strategy, Decimal(1), leverage)
     sim = Simulation(
-        data, [spec], initial_cash=initial_cash, fees=fees, causality_check=causality_check
+        data,
+        [spec],
+        initial_cash=initial_cash,
+        fees=fees,
+        causality_check=causality_check,
+        fill_model=fill_model,
     )
     sim.run()
     config: dict[str, object] = {
@@ -180,6 +187,7 @@ def run_backtest(
         "strategy": strategy.name,
         "initialCash": str(initial_cash),
         "fees": _fees_dict(sim.fees),
+        "fillModel": {"through": sim.fill_model.through},
         "leverage": leverage,
     }
     return _collect(sim, config)
