@@ -49,7 +49,9 @@ from engine_runtime.strategies.interface import (
     TransferProceeds,
 )
 
+from .book_data import Event
 from .data import MarketData, bar_ms, epoch_ms
+from .events import EventFeed, wants_events
 from .fastpath import FastPath
 from .fills import FillModel, bar_path, marketable, walk
 from .governance import BreakerPolicy, CircuitBreaker
@@ -77,6 +79,7 @@ class Simulation:
         causality_check: bool = True,
         fast_forward: bool = True,
         fill_model: FillModel | None = None,
+        book_events: Sequence[Event] | None = None,
     ) -> None:
         if not engines:
             raise ValueError("no engines")
@@ -126,6 +129,9 @@ class Simulation:
         self.fast = FastPath(
             len(self.index), self.feed, self.runs, list(self.funding_by_bar), fast_forward
         )
+        event_runs = [r for r in self.runs if wants_events(r.spec.strategy)]
+        self.events = EventFeed(self, book_events or (), event_runs) if event_runs else None
+        """Books, trades and timers inside the bars, for version-2 strategies (``events``)."""
         self.directive: GovernanceDirective = NORMAL
         n = len(self.index)
         self.nav: npt.NDArray[np.float64] = np.zeros(n)
@@ -205,6 +211,8 @@ class Simulation:
         mmr = self.fees.maintenance_margin
         # governance and contributions act on every bar: no skipping then
         skipping = self.fast.enabled and self.breaker is None and self.monthly_contribution <= 0
+        events = self.events
+        skipping = skipping and events is None  # events happen inside any bar
         month = -1
         i = 0
         while i < n:
@@ -226,11 +234,13 @@ class Simulation:
                 acct = run.account
                 if acct.stops:
                     self._check_stops(run, i, ts_open)
-                if acct.orders:
+                if acct.orders and not (events is not None and events.on_tape(run)):
                     self._check_limits(run, i, ts_open)
             settlements = self.funding_by_bar.get(i)
             if settlements:
                 self._settle(settlements)
+            if events is not None:
+                events.bar(i)
             for symbol, c in spot_keys:
                 spot_px[symbol] = c["close"][i]
             for symbol, c in perp_keys:

@@ -13,6 +13,7 @@ import pandas as pd
 from engine_runtime.strategies.interface import Strategy
 from engine_runtime.strategies.registry import create_strategy
 
+from .book_data import Event
 from .data import MarketData
 from .engine import Simulation
 from .fills import FillModel
@@ -169,6 +170,7 @@ def run_backtest(
     causality_check: bool = True,
     engine_name: str = "backtest",
     fill_model: FillModel | None = None,
+    book_events: Sequence[Event] | None = None,
 ) -> BacktestResult:
     """Run one strategy over ``data`` (no governance). Raises ``LookAheadError`` for peeking
     features unless ``causality_check`` is off."""
@@ -180,6 +182,7 @@ def run_backtest(
         fees=fees,
         causality_check=causality_check,
         fill_model=fill_model,
+        book_events=book_events,
     )
     sim.run()
     config: dict[str, object] = {

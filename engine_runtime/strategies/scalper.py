@@ -228,6 +228,10 @@ class ScalperStrategy(BaseStrategy):
             index=candles.index,
         )
 
+    def is_idle(self) -> bool:
+        """Nothing working and nothing held: on_bar and timers have nothing to do."""
+        return all(slot.state is ScalperState.FLAT for slot in self.slots.values())
+
     def state_summary(self) -> Mapping[str, str]:
         return {s: slot.state.value for s, slot in self.slots.items()}
 
