@@ -40,6 +40,8 @@ STANDALONE = [
     # a plain Alertmanager's config, not a Kubernetes object: amtool checks it
     # (tests/deploy/test_alertmanager_config.py)
     "monitoring/alertmanager/alertmanager.example.yml",
+    # an Engine applied by hand: not in the default fleet (nor its allocation)
+    "samples/engine-scalper.yaml",
 ]
 
 
