@@ -18,6 +18,8 @@ Per symbol (linear perpetuals): FLAT -> ENTERING (a PostOnly limit at the touch)
   away from the fill price (ticks of ``tickSize``, or multiples of the 1-minute ATR), checked
   against the touch the exit would trade at on every book; and ``maxHoldingSeconds`` after the
   fill, checked by the timer.
+* Timeouts, holding times and cooldowns count the strategy's 1-second timer ticks: the runtime's
+  clock, whatever time the venue stamps its books and fills with.
 * At most one position per symbol. Governance: the size multiplier scales entries; paused
   entries place none; close-directional and halt cancel a working entry and close the position
   (the runtime's common flatten plan covers whatever the strategy does not).
@@ -157,16 +159,16 @@ class _Slot:
 
     state: ScalperState = ScalperState.FLAT
     pending: str | None = None  # the working entry's or exit's intent id
-    placed_ms: int = 0
+    placed_tick: int = 0
     cancel_sent: bool = False
     direction: int = 0
     qty: Decimal = ZERO
     entry_price: Decimal = ZERO
     take_profit: Decimal = ZERO
     stop_loss: Decimal = ZERO
-    opened_ms: int = 0
+    opened_tick: int = 0
     fees: Decimal = ZERO
-    cooldown_until: int = 0
+    cooldown_until_tick: int = 0
     exit_reason: str = ""
 
 
@@ -179,6 +181,8 @@ class ScalperStrategy(BaseStrategy):
     slots: dict[str, _Slot] = field(default_factory=dict)
     tapes: dict[str, VolumeWindow] = field(default_factory=dict)
     counter: int = 0
+    ticks: int = 0
+    """Timer ticks (seconds) seen: the clock of timeouts, holding times and cooldowns."""
 
     name = "scalper"
     api_version = 2
@@ -229,8 +233,11 @@ class ScalperStrategy(BaseStrategy):
         )
 
     def is_idle(self) -> bool:
-        """Nothing working and nothing held: on_bar and timers have nothing to do."""
-        return all(slot.state is ScalperState.FLAT for slot in self.slots.values())
+        """Nothing working, held or cooling down: on_bar and timers have nothing to do."""
+        return all(
+            slot.state is ScalperState.FLAT and slot.cooldown_until_tick <= self.ticks
+            for slot in self.slots.values()
+        )
 
     def state_summary(self) -> Mapping[str, str]:
         return {s: slot.state.value for s, slot in self.slots.items()}
@@ -304,19 +311,21 @@ class ScalperStrategy(BaseStrategy):
             return self._check_exit(ctx, book, slot)
         if slot.state is not ScalperState.FLAT or d.entries_paused:
             return ()
-        if ctx.market.now_ms < slot.cooldown_until:
+        if self.ticks < slot.cooldown_until_tick:
             return ()
         direction = self.signal(ctx, book)
         return self._enter(ctx, book, slot, direction) if direction else ()
 
     def on_timer(self, ctx: StrategyContext, event: TimerEvent) -> Sequence[Intent]:
-        p, now = self.params, event.ts_ms
+        p = self.params
+        self.ticks += 1
+        now = self.ticks
         out: list[Intent] = []
         for symbol, slot in self.slots.items():
             if (
                 slot.state is ScalperState.ENTERING
                 and not slot.cancel_sent
-                and now - slot.placed_ms >= p.entry_timeout_seconds * 1000
+                and now - slot.placed_tick >= p.entry_timeout_seconds
                 and slot.pending is not None
             ):
                 slot.cancel_sent = True
@@ -324,7 +333,7 @@ class ScalperStrategy(BaseStrategy):
                 out.append(CancelOrder(cid, symbol, LINEAR, slot.pending))
             elif (
                 slot.state in (ScalperState.LONG, ScalperState.SHORT)
-                and now - slot.opened_ms >= p.max_holding_seconds * 1000
+                and now - slot.opened_tick >= p.max_holding_seconds
             ):
                 out.extend(self._exit(ctx, symbol, slot, "max holding time"))
             elif slot.state in (ScalperState.LONG, ScalperState.SHORT) and (
@@ -353,7 +362,7 @@ class ScalperStrategy(BaseStrategy):
             pnl -= slot.fees + event.fee
             self.stats = self.stats.record(pnl)
             if pnl < 0:
-                slot.cooldown_until = event.ts_ms + self.params.cooldown_seconds * 1000
+                slot.cooldown_until_tick = self.ticks + self.params.cooldown_seconds
             slot.state, slot.direction, slot.qty, slot.fees = ScalperState.FLAT, 0, ZERO, ZERO
         return ()
 
@@ -393,7 +402,7 @@ class ScalperStrategy(BaseStrategy):
         side = Side.BUY if direction > 0 else Side.SELL
         iid = self._id(ctx, book.symbol, "entry")
         slot.state, slot.pending, slot.direction = ScalperState.ENTERING, iid, direction
-        slot.placed_ms, slot.cancel_sent = ctx.market.now_ms, False
+        slot.placed_tick, slot.cancel_sent = self.ticks, False
         reason = f"imbalance {'long' if direction > 0 else 'short'}"
         return [
             SubmitOrder(
@@ -416,7 +425,7 @@ class ScalperStrategy(BaseStrategy):
         slot.qty, slot.entry_price, slot.fees = event.filled_qty, entry, event.fee
         slot.take_profit = entry + tp * slot.direction
         slot.stop_loss = entry - sl * slot.direction
-        slot.opened_ms = event.ts_ms
+        slot.opened_tick = self.ticks
 
     def _check_exit(self, ctx: StrategyContext, book: OrderBook, slot: _Slot) -> Sequence[Intent]:
         touch = book.best_bid if slot.direction > 0 else book.best_ask

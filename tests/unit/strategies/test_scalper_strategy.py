@@ -155,7 +155,8 @@ def test_entry_cancelled_after_the_timeout(harness: Harness) -> None:
     s = ScalperStrategy(params=params(), symbols=(SYM,))
     quiet_then_spike(s, harness)
     (order,) = s.on_book(harness.ctx, book("3", "1"))
-    assert s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 4000)) == []
+    for second in range(1, 5):  # timer ticks count the seconds
+        assert s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 1000 * second)) == []
     (cancel,) = s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 5000))
     assert isinstance(cancel, CancelOrder)
     assert cancel.target_intent_id == order.intent_id
@@ -196,9 +197,12 @@ def test_stop_loss_then_cooldown(harness: Harness) -> None:
     del harness.portfolio.perps[SYM]
     assert s.slots[SYM].state is ScalperState.FLAT
     assert s.stats.losses == 1
-    quiet_then_spike(s, harness, at=T0 + 20_000)
+    assert not s.is_idle()  # the timer runs the cooldown
+    for second in range(1, 30):
+        s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 1000 * second))
+    quiet_then_spike(s, harness, at=T0 + 30_000)
     assert s.on_book(harness.ctx, book("3", "1")) == ()  # cooling down for 30 s
-    quiet_then_spike(s, harness, at=T0 + 31_000)
+    s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 30_000))
     assert len(s.on_book(harness.ctx, book("3", "1"))) == 1
 
 
@@ -218,7 +222,8 @@ def test_atr_exits(harness: Harness) -> None:
 def test_maximum_holding_time(harness: Harness) -> None:
     s = ScalperStrategy(params=params(max_holding_seconds=60), symbols=(SYM,))
     enter_and_fill(s, harness)
-    assert s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 59_000)) == []
+    for second in range(1, 60):
+        assert s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 1000 * second)) == []
     order = exit_of(s.on_timer(harness.ctx, TimerEvent("scalper", T0 + 60_000)))
     assert order.reason == "max holding time"
     assert s.slots[SYM].state is ScalperState.EXITING
