@@ -16,9 +16,10 @@ decision, never at the price that decided it):
   maker at its own price (``FillModel.through`` is the queue assumption);
 * the strategy's answers to fills wait for the next event like any other intents.
 
-Timers tick on the simulated clock at multiples of their period. A strategy whose ``is_idle()``
-says it has nothing working (the fast path's hook) gets no timers: nothing to time out, and a
-year of 1-second timers would otherwise dominate a run.
+Timers tick on the simulated clock at multiples of their period (one due at the time of an
+event fires after it). A strategy whose ``is_idle()`` says it has nothing working (the fast
+path's hook) gets no timers while idle: nothing to time out, and a year of 1-second timers would
+otherwise dominate a run.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ SPOT, LINEAR = Category.SPOT, Category.LINEAR
 _TAKES_LIQUIDITY = "post-only order would take liquidity"
 
 
+def _first_at_or_after(ts: int, period: int) -> int:
+    return -(-ts // period) * period
+
+
 def wants_events(strategy: object) -> bool:
     """A version-2 strategy that reads the book, the tape or timers."""
     return bool(
@@ -72,6 +77,12 @@ class EventFeed:
         self.books: dict[tuple[str, Category], OrderBook] = {}
         self.last_trade: dict[tuple[str, Category], float] = {}
         self.timers = {id(r): tuple(r.spec.strategy.timers()) for r in self.runs}
+        first = sim.close_ms[0] if sim.close_ms else 0  # nothing before the first bar closed
+        self.due = {
+            id(r): [_first_at_or_after(first, t.period_ms) for t in self.timers[id(r)]]
+            for r in self.runs
+        }
+        """The next due time of each run's timers."""
         self.wanted = {
             id(r): (set(r.spec.strategy.book_markets()), set(r.spec.strategy.trade_markets()))
             for r in self.runs
@@ -85,7 +96,6 @@ class EventFeed:
     def bar(self, i: int) -> None:
         """Deliver everything dated inside bar ``i``."""
         sim = self.sim
-        lo = sim.open_ms[i]
         hi = sim.close_ms[i]
         events = self.events
         market = sim.market
@@ -93,32 +103,50 @@ class EventFeed:
             while self.pos < len(events) and events[self.pos][0] < hi:
                 self._observe(events[self.pos][2])
                 self.pos += 1
+            self._skip_timers(hi)
             return
         market.i = i - 1
         try:
-            timers = self._timers(lo, hi)
-            t = 0
             while self.pos < len(events) and events[self.pos][0] < hi:
                 ts, _, what = events[self.pos]
-                while t < len(timers) and timers[t][0] < ts:
-                    self._timer(*timers[t])
-                    t += 1
+                self._timers_before(ts)
                 self.pos += 1
                 self._event(ts, what)
-            for due in timers[t:]:
-                self._timer(*due)
+            self._timers_before(hi)
         finally:
             market.event_ms = None
             market.i = i
 
-    def _timers(self, lo: int, hi: int) -> list[tuple[int, EngineRun, str]]:
-        due: list[tuple[int, EngineRun, str]] = []
+    def _idle(self, run: EngineRun) -> bool:
+        idle = getattr(run.spec.strategy, "is_idle", None)
+        return bool(callable(idle) and idle() and not self.pending[id(run)])
+
+    def _skip_timers(self, end: int) -> None:
         for run in self.runs:
-            for spec in self.timers[id(run)]:
-                first = -(-lo // spec.period_ms) * spec.period_ms
-                due.extend((t, run, spec.name) for t in range(first, hi, spec.period_ms))
-        due.sort(key=lambda d: d[0])
-        return due
+            due = self.due[id(run)]
+            for k, spec in enumerate(self.timers[id(run)]):
+                due[k] = max(due[k], _first_at_or_after(end, spec.period_ms))
+
+    def _timers_before(self, end: int) -> None:
+        """Fire, in time order, the timers due before ``end``; an idle run's are skipped."""
+        while True:
+            best: tuple[int, EngineRun, int] | None = None
+            for run in self.runs:
+                due = self.due[id(run)]
+                specs = self.timers[id(run)]
+                for k, spec in enumerate(specs):
+                    if due[k] < end and run.halted:
+                        due[k] = _first_at_or_after(end, spec.period_ms)
+                    elif due[k] < end and self._idle(run):
+                        due[k] = _first_at_or_after(end, spec.period_ms)
+                    elif due[k] < end and (best is None or due[k] < best[0]):
+                        best = (due[k], run, k)
+            if best is None:
+                return
+            ts, run, k = best
+            spec = self.timers[id(run)][k]
+            self.due[id(run)][k] = ts + spec.period_ms
+            self._timer(ts, run, spec.name)
 
     def _observe(self, what: OrderBook | PublicTrade) -> None:
         key = (what.symbol, what.category)
@@ -158,11 +186,6 @@ class EventFeed:
             self.last_trade[key] = float(what.price)
 
     def _timer(self, ts: int, run: EngineRun, name: str) -> None:
-        if run.halted:
-            return
-        idle = getattr(run.spec.strategy, "is_idle", None)
-        if callable(idle) and idle() and not self.pending[id(run)]:
-            return
         self.sim.market.event_ms = ts
         self._execute(run, ts)
         self.delivered += 1
