@@ -62,7 +62,7 @@ from engine_runtime.persistence.store import Store  # noqa: E402
 from engine_runtime.portfolio.portfolio import Portfolio  # noqa: E402
 from engine_runtime.reporting.metrics import Metrics  # noqa: E402
 from engine_runtime.strategies.base import BaseStrategy  # noqa: E402
-from engine_runtime.strategies.interface import MarketKey, PublicTrade, Side  # noqa: E402
+from engine_runtime.strategies.interface import MarketKey  # noqa: E402
 from engine_runtime.strategies.scalper import ScalperStrategy, _Slot  # noqa: E402
 from eternal_operator.api.v1alpha1.engine import RiskLimits  # noqa: E402
 from eternal_operator.api.v1alpha1.strategy_params import ScalperParams  # noqa: E402
@@ -204,7 +204,7 @@ async def updates_per_second(pg: str, redis: str, n: int, batch: int) -> tuple[f
     handle, _, manager, strategy, feed, store, cache = await harness(
         pg, redis, f"bench/ups-{time.time_ns()}"
     )
-    raws = [delta(SYMBOLS[i % 2], i // 2 + 2, T0 + i, "1.0%02d" % (i % 97)) for i in range(n)]
+    raws = [delta(SYMBOLS[i % 2], i // 2 + 2, T0 + i, f"1.0{i % 97:02d}") for i in range(n)]
     delivered = feed.delivered
     cpu = time.process_time()
     for start in range(0, n, batch):

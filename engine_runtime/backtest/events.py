@@ -135,11 +135,11 @@ class EventFeed:
                 due = self.due[id(run)]
                 specs = self.timers[id(run)]
                 for k, spec in enumerate(specs):
-                    if due[k] < end and run.halted:
+                    if due[k] >= end:
+                        continue
+                    if run.halted or self._idle(run):
                         due[k] = _first_at_or_after(end, spec.period_ms)
-                    elif due[k] < end and self._idle(run):
-                        due[k] = _first_at_or_after(end, spec.period_ms)
-                    elif due[k] < end and (best is None or due[k] < best[0]):
+                    elif best is None or due[k] < best[0]:
                         best = (due[k], run, k)
             if best is None:
                 return
