@@ -14,9 +14,10 @@
    coalesces each market to its latest book) and one message per loop turn (no coalescing: every
    update reaches on_book). CPU seconds of this process. Goal: >= 10,000/s.
 3. Backtest speed: the scalper over a day of generated book data (1 book update and 1 trade a
-   second on one symbol: 172,800 events), and over ``--days`` of 1-minute candles without book
-   data next to a version-1 strategy doing nothing on the same candles (the baseline: what the
-   event machinery costs a run that has no events).
+   second on one symbol: 172,800 events; an imbalance and a volume spike planted every hour),
+   and over ``--days`` of 1-minute candles without book data next to a version-1 strategy
+   doing nothing on the same candles (the baseline: what the event machinery costs a run that
+   has no events).
 
 The machine is shared: figures are rough; CPU time (``time.process_time``) is what is compared.
 """
@@ -46,7 +47,11 @@ from runtime_bench import BTC, pct  # noqa: E402
 
 from engine_runtime.app.dispatch import Dispatcher  # noqa: E402
 from engine_runtime.backtest import MarketData, run_backtest  # noqa: E402
-from engine_runtime.backtest.book_data import book_events, synthetic_messages  # noqa: E402
+from engine_runtime.backtest.book_data import (  # noqa: E402
+    Pattern,
+    book_events,
+    synthetic_messages,
+)
 from engine_runtime.execution.manager import OrderManager  # noqa: E402
 from engine_runtime.governance.obedience import Governor  # noqa: E402
 from engine_runtime.live.feed import BookFeed, Subscriptions  # noqa: E402
@@ -242,8 +247,15 @@ class Idle(BaseStrategy):
 
 def backtests(days: int) -> None:
     day = minute_candles(1)
+    start = int(day.index[0].timestamp() * 1000)
+    hour = 3_600_000
+    planted = [
+        Pattern(start + h * hour, start + h * hour + 120_000, 3.0, 6.0) for h in range(1, 24)
+    ]
     cpu = time.process_time()
-    messages = synthetic_messages(day, "BTCUSDT", L, updates_per_bar=60, levels=5, seed=1)
+    messages = synthetic_messages(
+        day, "BTCUSDT", L, updates_per_bar=60, levels=5, patterns=planted, seed=1
+    )
     generated = time.process_time() - cpu
     cpu = time.process_time()
     events = book_events({("BTCUSDT", L): messages}, 5)
@@ -255,7 +267,8 @@ def backtests(days: int) -> None:
     print(
         f"backtest, a day of book data ({len(events):,} events: 1 book update and 1 trade a "
         f"second): generated {generated:.2f} s, rebuilt from the messages {replayed:.2f} s, "
-        f"run {ran:.2f} s = {len(events) / ran:,.0f} events/s; {len(result.fills)} fills"
+        f"run {ran:.2f} s = {len(events) / ran:,.0f} events/s; {len(result.fills)} fills "
+        f"(an imbalance and a volume spike planted every hour)"
     )
     year = minute_candles(days)
     data = MarketData({("BTCUSDT", L): year})
