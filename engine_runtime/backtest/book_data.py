@@ -28,7 +28,6 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -219,5 +218,3 @@ def book_events(
         streams.append(events)
     return merge(*streams)
 
-
-ZERO = Decimal(0)

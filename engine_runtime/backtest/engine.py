@@ -369,11 +369,8 @@ class Simulation:
         outcomes: list[Outcome] = []
         for intent in queue:
             if isinstance(intent, CancelOrder):
-                for o in acct.orders:
-                    if o.intent_id == intent.target_intent_id:
-                        acct.orders.remove(o)
-                        outcomes.append(Outcome(o, "Cancelled", None, "cancelled"))
-                        break
+                if (cancelled := acct.cancel(intent.target_intent_id)) is not None:
+                    outcomes.append(cancelled)
             elif isinstance(intent, SetStopLoss):
                 self._set_stop(acct, intent)
         for intent in queue:

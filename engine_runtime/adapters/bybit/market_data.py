@@ -31,9 +31,6 @@ DEPTHS: Mapping[Category, tuple[int, ...]] = {
 }
 """The depths Bybit publishes per category (``orderbook.{depth}.{symbol}``)."""
 
-ZERO = Decimal(0)
-
-
 def subscription_depth(category: Category, wanted: int) -> int:
     """The smallest published depth with at least ``wanted`` levels (the largest if none)."""
     depths = DEPTHS[category]
@@ -163,7 +160,6 @@ def symbol_of_topic(topic: str) -> str:
 
 __all__ = [
     "DEPTHS",
-    "ZERO",
     "BookGap",
     "LocalBook",
     "book_topic",
