@@ -217,4 +217,3 @@ def book_events(
         seq += len(events)
         streams.append(events)
     return merge(*streams)
-

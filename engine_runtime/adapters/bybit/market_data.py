@@ -31,6 +31,7 @@ DEPTHS: Mapping[Category, tuple[int, ...]] = {
 }
 """The depths Bybit publishes per category (``orderbook.{depth}.{symbol}``)."""
 
+
 def subscription_depth(category: Category, wanted: int) -> int:
     """The smallest published depth with at least ``wanted`` levels (the largest if none)."""
     depths = DEPTHS[category]
