@@ -247,11 +247,16 @@ def test_book_intents_go_through_the_checks_to_the_order_manager() -> None:
     rig.feed.on_book_message(L, delta(2, [["99.8", "0"]], [], ts=1001), 2)  # 3 vs 3: nothing
     rig.run_scheduled()
     assert rig.decided == 1  # ... not after every book
-    rig.governor.terminating = True  # the process is stopping: no new orders
+    rig.runner.portfolio.day_start_equity = D(10500)  # down 4.8% today: past the 2% limit
     rig.feed.on_book_message(L, delta(3, [["99.8", "9"]], [], ts=1002), 3)
     rig.run_scheduled()
+    assert rig.refused == [("join-3", "daily_loss")]  # the pre-trade checks of every order
+    rig.runner.portfolio.day_start_equity = None
+    rig.governor.terminating = True  # the process is stopping: no new orders
+    rig.feed.on_book_message(L, delta(4, [["99.8", "8"]], [], ts=1003), 4)
+    rig.run_scheduled()
     assert len(rig.sent) == 1
-    assert rig.refused == [("join-3", "shutdown")]
+    assert rig.refused[-1] == ("join-4", "shutdown")
 
 
 def test_a_gap_hides_the_book_and_resubscribes_until_a_snapshot() -> None:
