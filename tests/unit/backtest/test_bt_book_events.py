@@ -4,6 +4,7 @@ intrabar delivery on the simulated clock, and the scalper on generated data."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,3 +186,28 @@ def test_the_scalper_trades_the_planted_pattern_and_exits_by_its_rules(tmp_path:
     out = plot(result, tmp_path / "scalper.png")
     assert out.stat().st_size > 10_000
     assert result.stats.trades == len(trips)
+
+
+def test_the_cli_runs_the_scalper_on_recorded_book_data(tmp_path: Path) -> None:
+    from engine_runtime.backtest.cli import main
+
+    frame = candles(150)
+    planted = Pattern(ms(frame, 90), ms(frame, 92), imbalance=3.0, volume=6.0)
+    write_jsonl(
+        synthetic_messages(frame, SYM, L, levels=5, patterns=[planted], seed=4),
+        tmp_path / "book.jsonl",
+    )
+    frame.to_csv(tmp_path / "candles.csv")
+    (tmp_path / "params.yaml").write_text(
+        "momentum: none\nentryTimeoutSeconds: 20\nmaxHoldingSeconds: 120\n"
+        "takeProfit: 30\nstopLoss: 15\ncooldownSeconds: 60\n"
+    )
+    out = tmp_path / "out"
+    main(["run", "--strategy", "scalper", "--symbols", SYM,
+          "--candles", f"{SYM}:linear={tmp_path / 'candles.csv'}",
+          "--book", f"linear={tmp_path / 'book.jsonl'}", "--params", str(tmp_path / "params.yaml"),
+          "--slippage-bps", "0", "--out", str(out), "--no-plot"])  # fmt: skip
+    report = json.loads((out / "result.json").read_text())
+    (engine,) = report["engines"].values()
+    assert len(engine["fills"]) == 4  # the same two round trips as in Python
+    assert engine["fills"][0]["reason"] == "imbalance long"
