@@ -43,6 +43,7 @@ from .registry import REGISTRY, create_strategy
 if TYPE_CHECKING:
     from .core_hodl import CoreHodlState, CoreHodlStrategy
     from .funding import FundingState, FundingStrategy
+    from .grid import GridState, GridStrategy
     from .sma_cross import SmaCrossStrategy
     from .tactical import TacticalState, TacticalStrategy
     from .trend import TrendState, TrendStrategy
@@ -52,6 +53,8 @@ _LAZY = {
     "CoreHodlStrategy": "core_hodl",
     "FundingState": "funding",
     "FundingStrategy": "funding",
+    "GridState": "grid",
+    "GridStrategy": "grid",
     "SmaCrossStrategy": "sma_cross",
     "TacticalState": "tactical",
     "TacticalStrategy": "tactical",
@@ -84,6 +87,8 @@ __all__ = [
     "FundingState",
     "FundingStrategy",
     "GovernanceDirective",
+    "GridState",
+    "GridStrategy",
     "Intent",
     "MarketView",
     "OrderBook",
