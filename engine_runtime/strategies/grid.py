@@ -124,6 +124,7 @@ class GridStrategy(BaseStrategy):
     trend: gr.Trend = field(init=False)
 
     name = "grid"
+    api_version = 2  # reads the book's touch (``book_markets``) when the runtime feeds it
 
     def __post_init__(self) -> None:
         p = self.params
@@ -140,6 +141,9 @@ class GridStrategy(BaseStrategy):
         return (self.symbol, self.category)
 
     def markets(self) -> Sequence[MarketKey]:
+        return [self.key]
+
+    def book_markets(self) -> Sequence[MarketKey]:
         return [self.key]
 
     def warmup_bars(self) -> int:
@@ -239,6 +243,7 @@ class GridStrategy(BaseStrategy):
         self.generation += 1
         self.recentre_count += 1
         self.trend.clear()
+        self.trend.add(self.built_ms, float(centre), float(self.centre))
         self.retry = {level: side for level, side, _ in gr.ladder(self.centre, spacing, p.levels)}
         self.recentres.append(
             Recentre(
