@@ -203,6 +203,7 @@ class Runtime:
             emergency_stop=lambda: self.emergency_stop,
         )
         self.runner.on_decided = lambda: self.spawn(self._save_strategy())
+        self.runner.on_recentre = self._recentred
         self.reconciler = Reconciler(
             self.venue,
             self.store,
@@ -387,6 +388,29 @@ class Runtime:
     def _on_fill(self) -> None:
         self._on_balance_change()
         self.report_now.set()
+
+    def _recentred(self, record: Any) -> None:
+        """A grid rebuilt its ladder: the log, a metric, a Redis event and a PostgreSQL row."""
+        detail = {
+            "symbol": record.symbol,
+            "reason": record.reason,
+            "centre": str(record.centre),
+            "spacing": str(record.spacing),
+            "lowestBuy": str(record.lowest_buy),
+            "highestSell": str(record.highest_sell),
+            "levels": record.levels,
+            "generation": record.generation,
+        }
+        log.info("grid recentred", extra=detail)
+        self.metrics.grid_recentres.labels(record.reason).inc()
+        self.spawn(self.cache.event("grid_recentre", detail))
+        self.spawn(
+            self.store.grid_recentre(
+                record.symbol, record.reason, record.centre, record.spacing,
+                record.lowest_buy, record.highest_sell, record.levels, record.generation,
+                record.ts_ms,
+            )
+        )  # fmt: skip
 
     def _refusal(self, intent_id: str, symbol: str, check: str, reason: str) -> None:
         self.spawn(self.store.risk_refusal(intent_id, symbol, check, reason))
