@@ -212,9 +212,11 @@ class GridStrategy(BaseStrategy):
             return []
         lot = self.lots.pop(event.intent_id, None)
         if event.status is not OrderStatus.FILLED or event.filled_qty <= 0:
-            if event.status is OrderStatus.REJECTED and self.state is GridState.ACTIVE:
-                self.retry[order.level] = order.side  # e.g. the venue's PostOnly refusal
-                self._count("rejected")
+            # Not cancelled by us (those left ``working`` when asked): refused or cancelled by
+            # the venue, e.g. Bybit's PostOnly cancel (EC_PostOnlyWillTakeLiquidity). Retried.
+            if self.state is GridState.ACTIVE:
+                self.retry[order.level] = order.side
+                self._count("venue-refused")
             return []
         if lot is not None:  # a counter-order closed its lot: book the round trip
             qty = min(lot.qty, event.filled_qty)

@@ -238,9 +238,11 @@ def test_a_venue_rejection_is_retried_on_a_later_bar(harness: Harness) -> None:
     strat = _grid()
     _bar(harness, 100.0)
     buy = next(o for o in _orders(strat.on_bar(harness.ctx)) if o.price == D(99))
-    rejected = OrderEvent(buy.intent_id, "BTCUSDT", L, Side.BUY, OrderStatus.REJECTED,
-                          D(0), D(0), D(0), 0, "EC_PostOnlyWillTakeLiquidity")  # fmt: skip
-    assert strat.on_order_event(harness.ctx, rejected) == []
+    # Bybit cancels a PostOnly that would cross (status Cancelled, EC_PostOnlyWillTakeLiquidity)
+    refused = OrderEvent(buy.intent_id, "BTCUSDT", L, Side.BUY, OrderStatus.CANCELLED,
+                         D(0), D(0), D(0), 0, "EC_PostOnlyWillTakeLiquidity")  # fmt: skip
+    assert strat.on_order_event(harness.ctx, refused) == []
+    assert strat.skipped["venue-refused"] == 1
     _bar(harness, 98.95)  # now 99 would cross the last price
     assert _orders(strat.on_bar(harness.ctx)) == []
     _bar(harness, 99.5)
