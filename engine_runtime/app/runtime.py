@@ -394,10 +394,10 @@ class Runtime:
         detail = {
             "symbol": record.symbol,
             "reason": record.reason,
-            "centre": str(record.centre),
-            "spacing": str(record.spacing),
-            "lowestBuy": str(record.lowest_buy),
-            "highestSell": str(record.highest_sell),
+            "centre": format(record.centre, "f"),
+            "spacing": format(record.spacing, "f"),
+            "lowestBuy": format(record.lowest_buy, "f"),
+            "highestSell": format(record.highest_sell, "f"),
             "levels": record.levels,
             "generation": record.generation,
         }

@@ -68,6 +68,7 @@ class StrategyRunner:
         self.background = background
         self.emergency_stop = emergency_stop
         self.view = LivePortfolio(portfolio, manager)
+        self.layered = bool(getattr(strategy, "layered_entries", False))
         self.enabled = False
         self.bars = 0
         self.on_decided: Callable[[], None] | None = None
@@ -210,6 +211,7 @@ class StrategyRunner:
             self.limits,
             confidence=_confidence(intent),
             reference_price=mark,
+            layered=self.layered,
         )
         if not decision.ok:
             self._refused(intent.intent_id, intent.symbol, decision.check, decision.reason)

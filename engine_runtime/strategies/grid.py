@@ -125,6 +125,7 @@ class GridStrategy(BaseStrategy):
 
     name = "grid"
     api_version = 2  # reads the book's touch (``book_markets``) when the runtime feeds it
+    layered_entries = True  # several resting levels per side: exempt from duplicate_position
 
     def __post_init__(self) -> None:
         p = self.params
