@@ -160,17 +160,19 @@ async def test_a_held_price_still_closes_its_candles(pv: PaperVenue) -> None:
     change) must not stop the kline stream, or a strategy on candles would never decide."""
     pv.venue.market.pause("BTCUSDT", True, pv.venue.clock.now_ms())
     sub = {"op": "subscribe", "req_id": "k", "args": ["kline.1.BTCUSDT"]}
-    async with aiohttp.ClientSession() as s:
-        async with s.ws_connect(f"{pv.ws_url}/v5/public/linear") as ws:
-            await ws.send_str(json.dumps(sub))
-            assert (await recv(ws))["success"] is True
-            first = await recv(ws)
-            assert first["data"][0]["confirm"] is False
-            start = first["data"][0]["start"]
-            pv.venue.clock.advance(60_000)
-            pv.venue.update()
-            closed = await recv(ws)
-            assert (closed["data"][0]["start"], closed["data"][0]["confirm"]) == (start, True)
-            following = await recv(ws)
-            assert following["data"][0]["start"] == start + 60_000
-            assert following["data"][0]["confirm"] is False
+    async with (
+        aiohttp.ClientSession() as s,
+        s.ws_connect(f"{pv.ws_url}/v5/public/linear") as ws,
+    ):
+        await ws.send_str(json.dumps(sub))
+        assert (await recv(ws))["success"] is True
+        first = await recv(ws)
+        assert first["data"][0]["confirm"] is False
+        start = first["data"][0]["start"]
+        pv.venue.clock.advance(60_000)
+        pv.venue.update()
+        closed = await recv(ws)
+        assert (closed["data"][0]["start"], closed["data"][0]["confirm"]) == (start, True)
+        following = await recv(ws)
+        assert following["data"][0]["start"] == start + 60_000
+        assert following["data"][0]["confirm"] is False
