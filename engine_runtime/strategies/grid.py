@@ -122,6 +122,7 @@ class GridStrategy(BaseStrategy):
     recentre_count: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # why levels were not sent, counted
     trend: gr.Trend = field(init=False)
+    category: Category = field(init=False)
 
     name = "grid"
     api_version = 2  # reads the book's touch (``book_markets``) when the runtime feeds it
@@ -130,12 +131,9 @@ class GridStrategy(BaseStrategy):
     def __post_init__(self) -> None:
         p = self.params
         self.trend = gr.Trend(p.dominance_hours * MS_PER_HOUR, p.pump_minutes * 60_000)
+        self.category = Category(p.category.value)
 
     # --- the contract ------------------------------------------------------------------------
-
-    @property
-    def category(self) -> Category:
-        return Category(self.params.category.value)
 
     @property
     def key(self) -> MarketKey:
@@ -164,7 +162,9 @@ class GridStrategy(BaseStrategy):
 
     def instrument(self) -> Instrument:
         inst = self.instruments.get(self.key)
-        return inst if inst is not None else gr.default_instrument(self.symbol, self.category)
+        if inst is None:
+            inst = self.instruments[self.key] = gr.default_instrument(self.symbol, self.category)
+        return inst
 
     def state_summary(self) -> Mapping[str, str]:
         return {self.symbol: self.state.value}
@@ -351,6 +351,8 @@ class GridStrategy(BaseStrategy):
             qty = gr.level_qty(pf.equity, p.budget_fraction, p.levels, price, d.size_multiplier)
         if self.category is Category.SPOT and side is Side.SELL:
             qty = min(qty, pf.spot_qty(self.symbol) - self._working_qty(Side.SELL))
+            if qty < inst.min_qty:
+                return "instrument"  # nothing (more) to sell
         checked = gr.validated(inst, side, price, qty)
         if isinstance(checked, str):
             return "instrument"

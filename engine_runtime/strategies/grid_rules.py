@@ -134,39 +134,58 @@ def within_limits(
 
 @dataclass
 class Trend:
-    """What the recentre triggers need of the recent prices (one sample per bar)."""
+    """What the recentre triggers need of the recent prices (one sample per bar), kept
+    incrementally: the count of samples above and below the centre over the dominance window,
+    and the window's low and high (monotonic queues) over the pump window."""
 
     dominance_ms: int
     pump_ms: int
     sides: deque[tuple[int, int]] = field(default_factory=deque)  # (ts, +1 above / -1 below)
-    prices: deque[tuple[int, float]] = field(default_factory=deque)
+    above: int = 0
+    below: int = 0
+    lows: deque[tuple[int, float]] = field(default_factory=deque)  # increasing prices
+    highs: deque[tuple[int, float]] = field(default_factory=deque)  # decreasing prices
 
     def add(self, now_ms: int, price: float, centre: float) -> None:
         side = 1 if price > centre else -1 if price < centre else 0
         self.sides.append((now_ms, side))
+        self._tally(side, 1)
         while self.sides and self.sides[0][0] <= now_ms - self.dominance_ms:
-            self.sides.popleft()
-        self.prices.append((now_ms, price))
-        while self.prices and self.prices[0][0] < now_ms - self.pump_ms:
-            self.prices.popleft()
+            self._tally(self.sides.popleft()[1], -1)
+        while self.lows and self.lows[-1][1] >= price:
+            self.lows.pop()
+        self.lows.append((now_ms, price))
+        while self.highs and self.highs[-1][1] <= price:
+            self.highs.pop()
+        self.highs.append((now_ms, price))
+        oldest = now_ms - self.pump_ms
+        while self.lows[0][0] < oldest:
+            self.lows.popleft()
+        while self.highs[0][0] < oldest:
+            self.highs.popleft()
+
+    def _tally(self, side: int, n: int) -> None:
+        if side > 0:
+            self.above += n
+        elif side < 0:
+            self.below += n
 
     def clear(self) -> None:
         self.sides.clear()
-        self.prices.clear()
+        self.lows.clear()
+        self.highs.clear()
+        self.above = self.below = 0
 
     def one_side_share(self) -> float:
         if not self.sides:
             return 0.0
-        above = sum(1 for _, s in self.sides if s > 0)
-        below = sum(1 for _, s in self.sides if s < 0)
-        return max(above, below) / len(self.sides)
+        return max(self.above, self.below) / len(self.sides)
 
     def move(self, price: float) -> float:
         """The largest move of ``price`` from an extreme of the window (fraction)."""
-        if not self.prices:
+        if not self.lows:
             return 0.0
-        low = min(p for _, p in self.prices)
-        high = max(p for _, p in self.prices)
+        low, high = self.lows[0][1], self.highs[0][1]
         return max(price / low - 1.0 if low > 0 else 0.0, 1.0 - price / high if high > 0 else 0.0)
 
 
