@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from backtest_bench import one_year_of_minutes  # noqa: E402
+from backtest_bench import one_year_of_minutes
 
-from engine_runtime.backtest import FeeModel, MarketData, run_backtest  # noqa: E402
-from engine_runtime.strategies import Category, SmaCrossStrategy, create_strategy  # noqa: E402
-from engine_runtime.strategies.grid import GridStrategy  # noqa: E402
-from eternal_operator.api.v1alpha1.strategy_params import GridParams, StrategyParams  # noqa: E402
+from engine_runtime.backtest import FeeModel, MarketData, run_backtest
+from engine_runtime.strategies import Category, SmaCrossStrategy, create_strategy
+from engine_runtime.strategies.grid import GridStrategy
+from eternal_operator.api.v1alpha1.strategy_params import GridParams, StrategyParams
 
 
 def bench_grid(candles: object, category: Category) -> dict[str, object]:
