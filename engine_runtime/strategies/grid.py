@@ -116,6 +116,8 @@ class GridStrategy(BaseStrategy):
     cancelling: set[str] = field(default_factory=set)
     lots: dict[str, Lot] = field(default_factory=dict)  # by the counter-order's intent id
     retry: dict[int, Side] = field(default_factory=dict)  # levels not placed yet
+    retry_qty: dict[int, Decimal] = field(default_factory=dict)  # ... of a waiting counter-order
+    retry_lot: dict[int, Lot] = field(default_factory=dict)  # ... and the lot it closes
     profit_by_level: dict[int, Decimal] = field(default_factory=dict)
     realized: Decimal = ZERO
     recentres: list[Recentre] = field(default_factory=list)
@@ -227,7 +229,7 @@ class GridStrategy(BaseStrategy):
             self.realized += gain
         if self.state is not GridState.ACTIVE:
             return []
-        return self._counter(ctx, order, event)
+        return self._counter(ctx, order, event, closed=lot is not None)
 
     # --- the ladder --------------------------------------------------------------------------
 
@@ -248,6 +250,8 @@ class GridStrategy(BaseStrategy):
         self.trend.clear()
         self.trend.add(self.built_ms, float(centre), float(self.centre))
         self.retry = {level: side for level, side, _ in gr.ladder(self.centre, spacing, p.levels)}
+        self.retry_qty.clear()
+        self.retry_lot.clear()
         self.recentres.append(
             Recentre(
                 self.built_ms,
@@ -275,13 +279,22 @@ class GridStrategy(BaseStrategy):
                 del self.retry[level]
                 continue
             price = gr.level_price(self.centre, self.spacing, level)
-            intent = self._place(ctx, level, side, price, None, (bid, ask), counter=False)
+            qty = self.retry_qty.get(level)
+            intent = self._place(ctx, level, side, price, qty, (bid, ask), counter=qty is not None)
             if intent is not None:
                 del self.retry[level]
+                self.retry_qty.pop(level, None)
+                lot = self.retry_lot.pop(level, None)
+                if lot is not None:
+                    self.lots[intent.intent_id] = lot
                 out.append(intent)
         return out
 
-    def _counter(self, ctx: StrategyContext, filled: Working, event: OrderEvent) -> list[Intent]:
+    def _counter(
+        self, ctx: StrategyContext, filled: Working, event: OrderEvent, *, closed: bool
+    ) -> list[Intent]:
+        """The order one level away that answers a fill. It closes the lot the fill opened; after
+        a fill that closed a lot, it opens the level's next round trip."""
         level = filled.level + (1 if filled.side is Side.BUY else -1)
         side = Side.SELL if filled.side is Side.BUY else Side.BUY
         price = gr.level_price(self.centre, self.spacing, level)
@@ -293,15 +306,18 @@ class GridStrategy(BaseStrategy):
         book = ctx.market.book(*self.key)
         quote = gr.touch(book, price) if book is not None else None
         intent = self._place(ctx, level, side, price, qty, quote, counter=True, at=event.ts_ms)
-        if intent is None:
-            self.retry[level] = side
+        lot = (
+            None
+            if closed
+            else Lot(filled.level, filled.side, event.avg_price, event.filled_qty, event.fee)
+        )
+        if intent is None:  # retried on the next bars, with its quantity and its lot
+            self.retry[level], self.retry_qty[level] = side, qty
+            if lot is not None:
+                self.retry_lot[level] = lot
             return []
-        # The new order closes what the fill opened unless the fill itself closed a lot.
-        opened = not filled.counter
-        if opened:
-            self.lots[intent.intent_id] = Lot(
-                filled.level, filled.side, event.avg_price, event.filled_qty, event.fee
-            )
+        if lot is not None:
+            self.lots[intent.intent_id] = lot
         return [intent]
 
     def _place(
@@ -394,6 +410,8 @@ class GridStrategy(BaseStrategy):
         self.working.clear()
         self.lots.clear()
         self.retry.clear()
+        self.retry_qty.clear()
+        self.retry_lot.clear()
         return out
 
     def _stop(self, ctx: StrategyContext) -> list[Intent]:

@@ -206,6 +206,11 @@ def test_a_fill_places_the_opposite_level_and_books_the_round_trip(harness: Harn
     gain = (D(100) - D(99)) * (buy.qty or D(0)) - D(1)
     assert strat.profit_by_level == {-1: gain}
     assert strat.realized == gain
+    # the level's next round trip is booked too
+    (sell2,) = _orders(strat.on_order_event(harness.ctx, _fill(again, fee="0.5")))
+    assert (sell2.side, sell2.price) == (Side.SELL, D(100))
+    _orders(strat.on_order_event(harness.ctx, _fill(sell2, fee="0.5")))
+    assert strat.profit_by_level == {-1: 2 * gain}
 
 
 def test_spot_counter_sell_keeps_back_the_base_coin_fee(harness: Harness) -> None:
@@ -231,7 +236,9 @@ def test_a_counter_order_that_would_cross_the_book_waits(harness: Harness) -> No
     del harness.market.books[("BTCUSDT", L)]
     _bar(harness, 99.5)
     (sell,) = _orders(strat.on_bar(harness.ctx))
-    assert (sell.side, sell.price) == (Side.SELL, D(100))
+    assert (sell.side, sell.price, sell.qty) == (Side.SELL, D(100), buy.qty)
+    strat.on_order_event(harness.ctx, _fill(sell))  # still closes the buy's lot
+    assert strat.profit_by_level == {-1: (D(100) - D(99)) * (buy.qty or D(0))}
 
 
 def test_a_venue_rejection_is_retried_on_a_later_bar(harness: Harness) -> None:
