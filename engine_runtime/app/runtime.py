@@ -207,6 +207,7 @@ class Runtime:
             emergency_stop=lambda: self.emergency_stop,
         )
         self.runner.on_decided = lambda: self.spawn(self._save_strategy())
+        self.runner.on_recentre = self._recentred
         self.reconciler = Reconciler(
             self.venue,
             self.store,
@@ -423,6 +424,29 @@ class Runtime:
     def _on_fill(self) -> None:
         self._on_balance_change()
         self.report_now.set()
+
+    def _recentred(self, record: Any) -> None:
+        """A grid rebuilt its ladder: the log, a metric, a Redis event and a PostgreSQL row."""
+        detail = {
+            "symbol": record.symbol,
+            "reason": record.reason,
+            "centre": format(record.centre, "f"),
+            "spacing": format(record.spacing, "f"),
+            "lowestBuy": format(record.lowest_buy, "f"),
+            "highestSell": format(record.highest_sell, "f"),
+            "levels": record.levels,
+            "generation": record.generation,
+        }
+        log.info("grid recentred", extra=detail)
+        self.metrics.grid_recentres.labels(record.reason).inc()
+        self.spawn(self.cache.event("grid_recentre", detail))
+        self.spawn(
+            self.store.grid_recentre(
+                record.symbol, record.reason, record.centre, record.spacing,
+                record.lowest_buy, record.highest_sell, record.levels, record.generation,
+                record.ts_ms,
+            )
+        )  # fmt: skip
 
     def _refusal(self, intent_id: str, symbol: str, check: str, reason: str) -> None:
         self.spawn(self.store.risk_refusal(intent_id, symbol, check, reason))

@@ -130,7 +130,12 @@ class Simulation:
             len(self.index), self.feed, self.runs, list(self.funding_by_bar), fast_forward
         )
         event_runs = [r for r in self.runs if wants_events(r.spec.strategy)]
-        self.events = EventFeed(self, book_events or (), event_runs) if event_runs else None
+        timed = any(r.spec.strategy.timers() for r in event_runs)
+        self.events = (
+            EventFeed(self, book_events or (), event_runs)
+            if event_runs and (book_events or timed)
+            else None
+        )
         """Books, trades and timers inside the bars, for version-2 strategies (``events``)."""
         self.directive: GovernanceDirective = NORMAL
         n = len(self.index)

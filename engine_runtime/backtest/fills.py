@@ -121,6 +121,14 @@ def walk(
     ``include`` accepts (all by default) are considered."""
     if not orders or not path:
         return
+    low, high = min(path), max(path)
+    if not any(
+        (o.side > 0 and low < model.trigger(1, o.price))
+        or (o.side < 0 and high > model.trigger(-1, o.price))
+        for o in orders
+        if include is None or include(o)
+    ):
+        return  # the usual bar: nothing is reached (and so nothing can be added)
     cur = path[0]
     for end in path:
         while True:

@@ -68,9 +68,15 @@ class StrategyRunner:
         self.background = background
         self.emergency_stop = emergency_stop
         self.view = LivePortfolio(portfolio, manager)
+        self.layered = bool(getattr(strategy, "layered_entries", False))
         self.enabled = False
         self.bars = 0
         self.on_decided: Callable[[], None] | None = None
+        self.on_recentre: Callable[[Any], None] | None = None
+        """Called with each ladder (re)build a grid strategy reports (``take_recentres``)."""
+        bind = getattr(strategy, "bind_instruments", None)
+        if callable(bind):  # a strategy that checks orders against the venue's rules itself
+            bind(instruments)
         self._received: dict[ClientOrderId, int] = {}
         manager.on_request_out = self._request_out
         manager.on_final.append(self._on_final)
@@ -144,6 +150,11 @@ class StrategyRunner:
             self._decided()
 
     def _decided(self) -> None:
+        take = getattr(self.strategy, "take_recentres", None)
+        if callable(take):
+            for record in take():
+                if self.on_recentre is not None:
+                    self.on_recentre(record)
         if self.on_decided is not None:
             self.on_decided()
 
@@ -238,6 +249,7 @@ class StrategyRunner:
             self.limits,
             confidence=_confidence(intent),
             reference_price=mark,
+            layered=self.layered,
         )
         if not decision.ok:
             self._refused(intent.intent_id, intent.symbol, decision.check, decision.reason)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from eternal_operator.api.v1alpha1.strategy_params import (
     CoreHodlParams,
     FundingParams,
+    GridParams,
     ScalperParams,
     StrategyParams,
     TacticalParams,
@@ -48,6 +49,13 @@ def _tactical(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy
     return TacticalStrategy(params=params.tactical or TacticalParams())
 
 
+def _grid(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .grid import GridStrategy
+
+    p = params.grid or GridParams()
+    return GridStrategy(params=p, symbol=symbols[0] if symbols else p.symbol)
+
+
 def _scalper(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
     from .scalper import ScalperStrategy
 
@@ -60,6 +68,7 @@ REGISTRY: dict[str, StrategyFactory] = {
     "trend": _trend,
     "funding": _funding,
     "tactical": _tactical,
+    "grid": _grid,
     "scalper": _scalper,
 }
 
@@ -67,11 +76,12 @@ REGISTRY: dict[str, StrategyFactory] = {
 def create_strategy(
     name: str, params: StrategyParams | None = None, symbols: Sequence[str] | None = None
 ) -> Strategy:
-    """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical' | 'scalper').
+    """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical' | 'grid' |
+    'scalper').
 
     Only the parameter block named after the strategy is read; a missing block means defaults.
-    ``symbols`` overrides the markets of TREND, FUNDING and SCALPER (CORE-HODL and TACTICAL
-    take theirs from their parameters).
+    ``symbols`` overrides the markets of TREND, FUNDING and SCALPER, and GRID's market (its first
+    symbol); CORE-HODL and TACTICAL take theirs from their parameters.
     """
     try:
         factory = REGISTRY[name]

@@ -15,6 +15,7 @@ from .names import engine_name_problem
 from .strategy_params import (
     CoreHodlParams,
     FundingParams,
+    GridParams,
     ScalperParams,
     StrategyParams,
     TacticalParams,
@@ -29,6 +30,7 @@ class Strategy(StrEnum):
     TREND = "trend"
     FUNDING = "funding"
     TACTICAL = "tactical"
+    GRID = "grid"
     SCALPER = "scalper"
 
 
@@ -53,6 +55,7 @@ _PARAMS_MODELS: dict[Strategy, type[ApiModel]] = {
     Strategy.TREND: TrendParams,
     Strategy.FUNDING: FundingParams,
     Strategy.TACTICAL: TacticalParams,
+    Strategy.GRID: GridParams,
     Strategy.SCALPER: ScalperParams,
 }
 
@@ -68,6 +71,7 @@ PARAMS_BLOCKS = {
     Strategy.TREND: "trend",
     Strategy.FUNDING: "funding",
     Strategy.TACTICAL: "tactical",
+    Strategy.GRID: "grid",
     Strategy.SCALPER: "scalper",
 }
 
@@ -121,7 +125,7 @@ class EngineSpec(ApiModel):
     """What the Engine should be: Git owns this, the operator never writes it."""
 
     strategy: Strategy = Field(
-        description="The strategy to run: core-hodl, trend, funding, tactical, scalper."
+        description="The strategy to run: core-hodl, trend, funding, tactical, grid, scalper."
     )
     params: StrategyParams = Field(
         default_factory=StrategyParams,

@@ -235,6 +235,105 @@ class TacticalParams(ApiModel):
         return self
 
 
+class GridCategory(StrEnum):
+    """The market a grid trades: spot (sells only from inventory) or the linear perpetual."""
+
+    SPOT = "spot"
+    LINEAR = "linear"
+
+
+class GridSpacing(StrEnum):
+    """How the distance between two levels is set."""
+
+    PERCENT = "percent"
+    ATR = "atr"
+
+
+GRID_LEVELS_RULE = "double(self.levels) * self.spacingPct < 1.0"
+GRID_LIMITS_RULE = "self.maxInventory <= self.maxExposure"
+
+
+class GridParams(ApiModel):
+    """GRID: a ladder of PostOnly limits around a centre, each fill answered one level away."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel(
+                GRID_LEVELS_RULE,
+                "levels x spacingPct must stay below 1 (the lowest buy above zero)",
+                ".spacingPct",
+            ),
+            cel(GRID_LIMITS_RULE, "maxInventory must not exceed maxExposure", ".maxInventory"),
+        )
+    )
+
+    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$", max_length=20)] = Field(
+        default="BTCUSDT", description="The market, unless spec.symbols names one."
+    )
+    category: GridCategory = Field(default=GridCategory.SPOT, description="spot or linear.")
+    interval: KlineInterval = Field(default=KlineInterval.M1, description="Candle interval.")
+    levels: int = Field(default=5, ge=1, le=50, description="Levels per side of the centre.")
+    spacing: GridSpacing = Field(
+        default=GridSpacing.PERCENT, description="percent (spacingPct) or atr (atrMultiple)."
+    )
+    spacing_pct: Decimal = Field(
+        default=Decimal("0.005"),
+        gt=0,
+        le=Decimal("0.2"),
+        description="Distance between levels as a fraction of the centre (spacing percent).",
+    )
+    atr_multiple: Decimal = Field(
+        default=Decimal("1"), gt=0, le=20, description="Distance in ATRs (spacing atr)."
+    )
+    atr_period: int = Field(default=14, ge=2, le=500, description="ATR period (bars).")
+    budget_fraction: Fraction = Field(
+        default=Decimal("0.8"),
+        description="Share of equity the full ladder commits; each level gets 1/(2 x levels).",
+    )
+    max_inventory: Fraction = Field(
+        default=Decimal("0.5"),
+        description="Largest position per side, as a fraction of equity: no more levels on "
+        "that side beyond it.",
+    )
+    max_exposure: Fraction = Field(
+        default=Decimal("0.8"),
+        description="Largest position plus working orders that add to it, as a fraction of "
+        "equity: no new orders beyond it.",
+    )
+    leverage: Decimal = Field(default=Decimal("1"), ge=1, le=10, description="Linear leverage.")
+    recentre_margin: Fraction = Field(
+        default=Decimal("0.02"),
+        description="Recentre when the price is this far beyond the outermost level.",
+    )
+    max_age_hours: int = Field(
+        default=24, ge=1, le=720, description="Recentre a ladder at least this often."
+    )
+    dominance_fraction: Decimal = Field(
+        default=Decimal("0.8"),
+        ge=Decimal("0.5"),
+        le=1,
+        description="Recentre when the price stayed on one side of the centre this share of "
+        "dominanceHours.",
+    )
+    dominance_hours: int = Field(
+        default=10, ge=1, le=168, description="The window of the one-side rule (hours)."
+    )
+    pump_move: Fraction = Field(
+        default=Decimal("0.05"), description="Recentre on a move this large within pumpMinutes."
+    )
+    pump_minutes: int = Field(
+        default=60, ge=1, le=1440, description="The window of the pump/dump rule (minutes)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GridParams:
+        if float(self.levels) * float(self.spacing_pct) >= 1.0:
+            raise ValueError("levels x spacingPct must stay below 1 (the lowest buy above zero)")
+        if self.max_inventory > self.max_exposure:
+            raise ValueError("maxInventory must not exceed maxExposure")
+        return self
+
+
 class ScalperMomentum(StrEnum):
     """The 1-minute candle indicator that must agree with a scalper entry's direction."""
 
@@ -388,4 +487,5 @@ class StrategyParams(ApiModel):
     trend: TrendParams | None = Field(default=None, description="TREND parameters.")
     funding: FundingParams | None = Field(default=None, description="FUNDING parameters.")
     tactical: TacticalParams | None = Field(default=None, description="TACTICAL parameters.")
+    grid: GridParams | None = Field(default=None, description="GRID parameters.")
     scalper: ScalperParams | None = Field(default=None, description="SCALPER parameters.")
