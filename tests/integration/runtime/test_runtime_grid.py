@@ -5,7 +5,7 @@ in PostgreSQL, a metric, a Redis event)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from support.waiting import wait_for
 pytestmark = pytest.mark.integration
 CENTRE = Decimal("60000")
 SPACING = Decimal("0.002")  # 120 USDT at 60000
+TICK = Decimal("0.1")
 PARAMS = {
     "category": "linear",
     "levels": 3,
@@ -64,10 +65,21 @@ def test_grid_places_fills_counters_and_recentres_on_the_paper_venue(
         return rows if len(rows) == 6 else None
 
     rows = wait_for(ladder, 30, "the ladder of 6 orders")
-    step = CENTRE * SPACING
+    # The centre is the book's mid the runtime feeds the grid (within a tick or two of the
+    # held price: the published book's touch), as the start row records it.
+    (start,) = rtdb.fetch(
+        postgres, "SELECT centre, spacing FROM grid_recentres WHERE engine=$1", engine
+    )
+    centre, step = start["centre"], start["spacing"]
+    assert abs(centre - CENTRE) <= Decimal("0.2")
+    assert abs(step - CENTRE * SPACING) <= Decimal("0.001")
+
+    def px(level: int) -> Decimal:  # the instrument's tick: buys rounded down, sells up
+        rounding = ROUND_FLOOR if level < 0 else ROUND_CEILING
+        return ((centre + level * step) / TICK).to_integral_value(rounding) * TICK
+
     assert sorted((r["side"], Decimal(r["price"])) for r in rows) == sorted(
-        [("Buy", CENTRE - k * step) for k in (1, 2, 3)]
-        + [("Sell", CENTRE + k * step) for k in (1, 2, 3)]
+        [("Buy", px(-k)) for k in (1, 2, 3)] + [("Sell", px(k)) for k in (1, 2, 3)]
     )
     assert {r["timeInForce"] for r in rows} == {"PostOnly"}
     # 10000 x 0.6 / 6 = 1000 USDT a level: 0.016 BTC at the 0.001 step
@@ -78,15 +90,15 @@ def test_grid_places_fills_counters_and_recentres_on_the_paper_venue(
     def countered() -> list[dict[str, Any]] | None:
         sells = [r for r in _open(venue_http) if r["side"] == "Sell"]
         prices = {Decimal(r["price"]) for r in sells}
-        return sells if CENTRE in prices else None
+        return sells if px(0) in prices else None
 
     wait_for(countered, 30, "the sell one level above the filled buy")
     fills = rtdb.executions(postgres, engine)
     assert len(fills) == 1
-    assert fills[0]["price"] == CENTRE - step
+    assert fills[0]["price"] == px(-1)
     assert fills[0]["is_maker"] is True
     buys = sorted(Decimal(r["price"]) for r in _open(venue_http) if r["side"] == "Buy")
-    assert buys == [CENTRE - 3 * step, CENTRE - 2 * step]
+    assert buys == [px(-3), px(-2)]
 
     moved = CENTRE * Decimal("1.05")  # far beyond the highest sell (60360) x 1.02
     held_price(moved)
