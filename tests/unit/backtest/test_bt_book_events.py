@@ -7,13 +7,14 @@ import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal as D
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine_runtime.backtest import MarketData, run_backtest
+from engine_runtime.backtest import FeeModel, MarketData, run_backtest
 from engine_runtime.backtest.book_data import (
     Pattern,
     book_events,
@@ -30,8 +31,12 @@ from engine_runtime.strategies.interface import (
     Intent,
     MarketKey,
     OrderBook,
+    OrderEvent,
+    OrderType,
     PublicTrade,
+    Side,
     StrategyContext,
+    SubmitOrder,
     TimerEvent,
     TimerSpec,
 )
@@ -211,3 +216,63 @@ def test_the_cli_runs_the_scalper_on_recorded_book_data(tmp_path: Path) -> None:
     (engine,) = report["engines"].values()
     assert len(engine["fills"]) == 4  # the same two round trips as in Python
     assert engine["fills"][0]["reason"] == "imbalance long"
+
+
+@dataclass
+class Prober(BaseStrategy):
+    """On its first book: a PostOnly buy at the best ask (crosses), a market buy, and a PostOnly
+    buy two ticks under the bid (rests); records the outcomes."""
+
+    events: list[tuple[str, str, float, int]] = field(default_factory=list)
+    books: list[OrderBook] = field(default_factory=list)
+    name = "prober"
+    api_version = 2
+
+    def markets(self) -> Sequence[MarketKey]:
+        return [(SYM, L)]
+
+    def book_markets(self) -> Sequence[MarketKey]:
+        return [(SYM, L)]
+
+    def on_book(self, ctx: StrategyContext, book: OrderBook) -> Sequence[Intent]:
+        self.books.append(book)
+        if len(self.books) > 1 or book.best_ask is None or book.best_bid is None:
+            return ()
+        tick = D("0.1")
+        return [
+            SubmitOrder("cross", SYM, L, Side.BUY, OrderType.LIMIT, qty=D("0.01"),
+                        price=book.best_ask, post_only=True),
+            SubmitOrder("mkt", SYM, L, Side.BUY, OrderType.MARKET, qty=D("0.01")),
+            SubmitOrder("rest", SYM, L, Side.BUY, OrderType.LIMIT, qty=D("0.01"),
+                        price=book.best_bid - 2 * tick, post_only=True),
+        ]  # fmt: skip
+
+    def on_order_event(self, ctx: StrategyContext, event: OrderEvent) -> Sequence[Intent]:
+        self.events.append((event.intent_id, event.status.value, float(event.avg_price),
+                            event.ts_ms))  # fmt: skip
+        return ()
+
+
+def test_event_intents_execute_at_the_next_event_against_its_book() -> None:
+    frame = candles(6)
+    events = book_events({(SYM, L): synthetic_messages(frame, SYM, L, levels=5, seed=5)}, 5)
+    s = Prober()
+    run_backtest(s, MarketData({(SYM, L): frame}), causality_check=False, book_events=events,
+                 fees=FeeModel(slippage=0.0))  # fmt: skip
+    by_id = {e[0]: e for e in s.events}
+    first = s.books[0]
+    assert by_id["cross"][1] == "Rejected"  # PostOnly at the ask takes liquidity
+    market = by_id["mkt"]
+    assert market[1] == "Filled"
+    # one event later (the trade after it), never at the book that decided it
+    assert market[3] > first.ts_ms
+    assert market[2] == float(first.best_ask or 0)  # the touch of the book then: still this one
+    resting = by_id.get("rest")
+    limit = float(first.best_bid or 0) - 0.2
+    trades_below = [t for _, _, t in events if isinstance(t, PublicTrade)
+                    and t.ts_ms > first.ts_ms and float(t.price) < limit]  # fmt: skip
+    assert trades_below  # this data trades through it: a maker fill at its own price, then
+    assert resting is not None
+    assert resting[1] == "Filled"
+    assert resting[2] == pytest.approx(limit)
+    assert resting[3] == min(t.ts_ms for t in trades_below)
