@@ -104,12 +104,16 @@ kind-down: ## Delete the kind cluster of `make kind-up`
 bench-runtime: install ## Engine runtime figures: tick-to-order, tick-to-ack, events/s, idle memory
 	$(PY) bench/runtime_bench.py
 
+bench-scalper: install ## Scalper: book-to-order p50/p99, book updates/s on 2 symbols, backtest speed (a day of book data, a year of minutes)
+	$(PY) bench/scalper_bench.py
+
 bench: install controlplane ## Every benchmark, each against its baseline, and the capital-safety matrix (about 85 minutes on 2 cores)
 	$(PY) bench/controlplane_bench.py
 	$(PY) bench/operator_bench.py --engines 200
 	$(PY) bench/paper_venue_bench.py
 	$(PY) bench/runtime_bench.py
 	$(PY) bench/backtest_bench.py
+	$(PY) bench/scalper_bench.py
 	$(PY) bench/governance_bench.py --engines 4 50 --standins 500
 	$(PY) bench/stack_bench.py
 	$(PY) bench/namespace_bench.py
@@ -124,4 +128,4 @@ bench-governance: install controlplane ## Halt, resume and breach at 4 and 50 en
 bench-safety: install controlplane ## The capital-safety matrix, quick subset (CI runs it; --quick)
 	$(PY) bench/capital_safety.py --quick
 
-.PHONY: bench-runtime bench bench-venue bench-governance bench-safety
+.PHONY: bench-runtime bench-scalper bench bench-venue bench-governance bench-safety

@@ -173,3 +173,30 @@ def crossed_above(fast: npt.ArrayLike, slow: npt.ArrayLike) -> npt.NDArray[np.bo
 def crossed_below(fast: npt.ArrayLike, slow: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """True at ``t`` when ``fast`` was above ``slow`` at ``t-1`` and is below it at ``t``."""
     return crossed_above(slow, fast)
+
+
+def ema(values: npt.ArrayLike, period: int) -> FloatArray:
+    """Exponential moving average (``alpha = 2 / (period + 1)``); NaN before ``period`` values."""
+    if period < 1:
+        raise ValueError("period must be >= 1")
+    series = pd.Series(_as_array(values))
+    out: FloatArray = (
+        series.ewm(span=period, adjust=False, min_periods=period).mean().to_numpy(np.float64)
+    )
+    return out
+
+
+def rsi(values: npt.ArrayLike, period: int) -> FloatArray:
+    """Wilder's relative strength index (0..100); first value at index ``period``."""
+    x = _as_array(values)
+    out = np.full(x.shape, np.nan)
+    if len(x) <= period:
+        return out
+    change = np.diff(x)
+    gain = wilder_smooth(np.maximum(change, 0.0), period, period - 1)
+    loss = wilder_smooth(np.maximum(-change, 0.0), period, period - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(loss == 0, 100.0, 100.0 - 100.0 / (1.0 + gain / loss))
+    value = np.where((gain == 0) & (loss == 0), 50.0, value)
+    out[1:] = np.where(np.isnan(gain), np.nan, value)
+    return out

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine_runtime.adapters.bybit import parsing
 from engine_runtime.execution.manager import OrderManager
+from engine_runtime.live.feed import BookFeed
 from engine_runtime.live.runner import StrategyRunner
 from engine_runtime.model.enums import Category
 from engine_runtime.persistence.cache import Cache
@@ -33,6 +34,7 @@ class Dispatcher:
         on_fill: Callable[[], None],
         on_price: Callable[[], None],
         on_wallet: Callable[[], None],
+        feed: BookFeed | None = None,
     ) -> None:
         self.runner = runner
         self.manager = manager
@@ -43,6 +45,7 @@ class Dispatcher:
         self.on_fill = on_fill
         self.on_price = on_price
         self.on_wallet = on_wallet
+        self.feed = feed
         self._public_counter = {c: metrics.events.labels(f"public-{c.value}") for c in Category}
         self._private_counter = metrics.events.labels("private")
 
@@ -53,7 +56,13 @@ class Dispatcher:
             counter.inc()
             topic: str = message["topic"]
             kind, _, rest = topic.partition(".")
-            if kind == "kline":
+            if kind == "orderbook":
+                if self.feed is not None:
+                    self.feed.on_book_message(category, message, received_ns)
+            elif kind == "publicTrade":
+                if self.feed is not None:
+                    self.feed.on_trade_message(category, message, received_ns)
+            elif kind == "kline":
                 symbol = rest.rpartition(".")[2]
                 for row in message.get("data") or []:
                     self.runner.on_kline(symbol, category, row, received_ns)

@@ -14,7 +14,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,6 +33,7 @@ from engine_runtime.governance.kube import EngineClient
 from engine_runtime.governance.obedience import Governor
 from engine_runtime.governance.watcher import Watcher
 from engine_runtime.live import checkpoint as strategy_checkpoint
+from engine_runtime.live.feed import BookFeed, Subscriptions, timer_due
 from engine_runtime.live.funding import FundingWatcher
 from engine_runtime.live.market import LiveMarket
 from engine_runtime.live.runner import StrategyRunner
@@ -46,7 +47,7 @@ from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.health import HttpEndpoints, Probes
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.reporting.status import start_error_patch
-from engine_runtime.strategies.interface import Strategy
+from engine_runtime.strategies.interface import Strategy, TimerEvent, TimerSpec
 
 from . import preflight
 from .dispatch import Dispatcher
@@ -83,7 +84,10 @@ class Runtime:
         markets = [(sym, str(cat.value)) for sym, cat in self.strategy.markets()]
         markets = markets or [(sym, "linear") for sym in config.engine.symbols]
         self.markets = [(sym, Category(cat)) for sym, cat in markets]
-        self.categories = tuple(sorted({c for _, c in self.markets}, key=lambda c: c.value))
+        self.book_subs = Subscriptions.of(self.strategy)
+        used = {c for _, c in self.markets} | self.book_subs.categories()
+        self.categories = tuple(sorted(used, key=lambda c: c.value))
+        self.feed: BookFeed | None = None
         limiter = RateLimiter({"orders": s.orders_per_second, "queries": s.queries_per_second})
         rest_url = config.engine.endpoints.rest_url
         key, secret = s.api_key.get_secret_value(), s.api_secret.get_secret_value()
@@ -203,6 +207,7 @@ class Runtime:
             emergency_stop=lambda: self.emergency_stop,
         )
         self.runner.on_decided = lambda: self.spawn(self._save_strategy())
+        self.runner.on_recentre = self._recentred
         self.reconciler = Reconciler(
             self.venue,
             self.store,
@@ -254,6 +259,7 @@ class Runtime:
             self.reporter.run(),
             self._equity_loop(),
             self._housekeeping_loop(),
+            *(self._timer_loop(spec) for spec in self.strategy.timers()),
         ):
             self.spawn(loop)
         self.report_now.set()
@@ -308,6 +314,14 @@ class Runtime:
 
     def _start_streams(self) -> None:
         e, s = self.config.engine, self.config.settings
+        if self.book_subs.books or self.book_subs.trades:
+            loop = asyncio.get_running_loop()
+            self.feed = BookFeed(
+                self.runner,
+                self.book_subs,
+                schedule=loop.call_soon,
+                resubscribe=lambda category, topic: self.spawn(self._resubscribe(category, topic)),
+            )
         dispatcher = Dispatcher(
             runner=self.runner,
             manager=self.manager,
@@ -318,12 +332,14 @@ class Runtime:
             on_fill=self._on_fill,
             on_price=self._on_price,
             on_wallet=self._on_balance_change,
+            feed=self.feed,
         )
         base = e.endpoints.public_ws_url.rstrip("/")
         for category in self.categories:
             symbols = sorted({sym for sym, c in self.markets if c is category})
             topics = [f"kline.{s.bar_interval}.{sym}" for sym in symbols]
             topics += [f"tickers.{sym}" for sym in symbols]
+            topics += self.book_subs.topics(category)
             self.streams.append(
                 BybitStream(
                     f"public-{category.value}",
@@ -331,6 +347,7 @@ class Runtime:
                     topics,
                     dispatcher.public(category),
                     on_connected=self._on_public_connected,
+                    on_disconnected=self._public_dropped(category),
                 )
             )
         private = ["order", "execution", "position", "wallet"]
@@ -361,6 +378,26 @@ class Runtime:
         if gap:
             self.spawn(self._warm_up())
 
+    def _public_dropped(self, category: Category) -> Callable[[], None]:
+        def dropped() -> None:  # the books are unknown until the resubscription's snapshots
+            if self.feed is not None:
+                self.feed.invalidate(category)
+
+        return dropped
+
+    async def _resubscribe(self, category: Category, topic: str) -> None:
+        for stream in self.streams:
+            if stream.name == f"public-{category.value}":
+                await stream.resubscribe(topic)
+
+    async def _timer_loop(self, spec: TimerSpec) -> None:
+        """`on_timer` every `spec.period_ms` of wall time, on the period's grid (a late wake-up
+        delivers once, at its due time, never a burst of missed ones)."""
+        while True:
+            due = timer_due(spec.period_ms, time.time_ns() // 1_000_000)
+            await asyncio.sleep(max(0.0, due / 1000 - time.time()))
+            self.runner.on_timer(TimerEvent(spec.name, due))
+
     async def _on_private_connected(self, gap: bool) -> None:
         self.report_now.set()
         if gap or self.reconciled:
@@ -387,6 +424,29 @@ class Runtime:
     def _on_fill(self) -> None:
         self._on_balance_change()
         self.report_now.set()
+
+    def _recentred(self, record: Any) -> None:
+        """A grid rebuilt its ladder: the log, a metric, a Redis event and a PostgreSQL row."""
+        detail = {
+            "symbol": record.symbol,
+            "reason": record.reason,
+            "centre": format(record.centre, "f"),
+            "spacing": format(record.spacing, "f"),
+            "lowestBuy": format(record.lowest_buy, "f"),
+            "highestSell": format(record.highest_sell, "f"),
+            "levels": record.levels,
+            "generation": record.generation,
+        }
+        log.info("grid recentred", extra=detail)
+        self.metrics.grid_recentres.labels(record.reason).inc()
+        self.spawn(self.cache.event("grid_recentre", detail))
+        self.spawn(
+            self.store.grid_recentre(
+                record.symbol, record.reason, record.centre, record.spacing,
+                record.lowest_buy, record.highest_sell, record.levels, record.generation,
+                record.ts_ms,
+            )
+        )  # fmt: skip
 
     def _refusal(self, intent_id: str, symbol: str, check: str, reason: str) -> None:
         self.spawn(self.store.risk_refusal(intent_id, symbol, check, reason))

@@ -7,6 +7,7 @@ Python API: ``load_candles(path)`` (CSV or Parquet), ``run_backtest(strategy, da
 
 from .data import MarketData, align, load_btc_monthly, load_candles
 from .engine import Simulation
+from .fills import FillModel
 from .governance import BreakerEvent, BreakerPolicy, CircuitBreaker
 from .lookahead import LookAheadError
 from .report import plot, write_json
@@ -25,6 +26,7 @@ __all__ = [
     "EngineResult",
     "EngineSpec",
     "FeeModel",
+    "FillModel",
     "LookAheadError",
     "MarketData",
     "Simulation",

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -29,6 +30,7 @@ from engine_runtime.strategies.registry import REGISTRY, create_strategy
 from engine_runtime.strategies.sma_cross import SmaCrossStrategy
 from eternal_operator.api.v1alpha1.strategy_params import StrategyParams
 
+from .book_data import Event, book_events, read_jsonl
 from .data import MarketData, align, load_candles
 from .governance import BreakerPolicy
 from .report import plot, write_json
@@ -45,7 +47,7 @@ def _params(path: str | None, strategy: str) -> StrategyParams:
     if (
         isinstance(raw, dict)
         and key not in raw
-        and not set(raw) & {"coreHodl", "trend", "funding", "tactical"}
+        and not set(raw) & {"coreHodl", "trend", "funding", "tactical", "scalper"}
     ):
         raw = {key: raw}  # the strategy's block alone
     return StrategyParams.model_validate(raw)
@@ -136,6 +138,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         initial_cash=Decimal(args.cash),
         fees=_fees(args),
         leverage=args.leverage,
+        book_events=_books(args.book or [], strategy.book_depth()),
     )
     _report(result, Path(args.out), args.no_plot)
 
@@ -193,6 +196,17 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
             f"{fold.in_sample:.4g}); {c[:10]}..{d[:10]} out of sample {fold.out_of_sample:.4g}"
         )
     print(f"{len(combos)} combinations -> {out / 'sweep.csv'}")
+
+
+def _books(items: Sequence[str], levels: int) -> list[Event] | None:
+    """``--book linear=btc.jsonl``: recorded Bybit messages of a category (``book_data``)."""
+    if not items:
+        return None
+    recorded: dict[tuple[str, Category], Sequence[dict[str, Any]]] = {}
+    for item in items:
+        category, _, path = item.partition("=")
+        recorded[(path, Category(category))] = list(read_jsonl(path))
+    return book_events(recorded, levels)
 
 
 def _cmd_portfolio(args: argparse.Namespace) -> None:
@@ -278,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the strategy's own, for sma-cross the first market of --candles)",
     )
     run.add_argument("--leverage", type=float, default=2.0)
+    run.add_argument(
+        "--book",
+        action="append",
+        help="CATEGORY=file.jsonl: recorded orderbook/publicTrade messages (version-2 strategies)",
+    )
     run.add_argument("--fast", type=int, default=10, help="sma-cross only")
     run.add_argument("--slow", type=int, default=20, help="sma-cross only")
     run.add_argument("--qty", default="1", help="sma-cross only")

@@ -5,7 +5,9 @@ Per bar ``i`` (timestamps are bar open times; a bar's decision time is its close
 1. intents decided at the close of bar ``i-1`` execute from bar ``i``'s open (cancels, stops,
    then orders; see ``venue`` for the fill rules); fill events go to the strategy at once and the
    stops it sets in response protect the rest of the bar;
-2. venue-held stops, then resting limits, against the bar's high and low;
+2. venue-held stops against the bar's high and low, then resting limits along the bar's path
+   (``fills``: open, nearer extreme, other extreme, close; a limit fills when the price trades
+   through it; the strategy's answer to a fill, e.g. a counter-order, rests from that point on);
 3. funding settlements dated inside the bar are paid at the perp's open;
 4. marks move to the close; under-margined perp positions are liquidated; equity is recorded;
 5. governance (portfolio runs) turns NAV drawdown into the directive for the next decisions;
@@ -48,8 +50,11 @@ from engine_runtime.strategies.interface import (
     TransferProceeds,
 )
 
+from .book_data import Event
 from .data import MarketData, bar_ms, epoch_ms
+from .events import EventFeed, wants_events
 from .fastpath import FastPath
+from .fills import FillModel, bar_path, marketable, walk
 from .governance import BreakerPolicy, CircuitBreaker
 from .lookahead import check_causality
 from .runs import EngineRun, EngineSpec, Rejection, Transfer
@@ -61,6 +66,7 @@ REJECTIONS_LOGGED = 10
 """Rejections logged one by one per engine; the result keeps them all."""
 
 SPOT, LINEAR = Category.SPOT, Category.LINEAR
+_TAKES_LIQUIDITY = "post-only order would take liquidity"
 
 
 class Simulation:
@@ -77,6 +83,8 @@ class Simulation:
         monthly_contribution: Decimal = Decimal(0),
         causality_check: bool = True,
         fast_forward: bool = True,
+        fill_model: FillModel | None = None,
+        book_events: Sequence[Event] | None = None,
     ) -> None:
         if not engines:
             raise ValueError("no engines")
@@ -86,6 +94,7 @@ class Simulation:
         self.data = data
         self.index = data.index
         self.fees = fees or FeeModel()
+        self.fill_model = fill_model or FillModel()
         self.breaker = CircuitBreaker(policy) if policy is not None else None
         self.monthly_contribution = float(monthly_contribution)
         self.initial_cash = float(initial_cash)
@@ -125,6 +134,14 @@ class Simulation:
         self.fast = FastPath(
             len(self.index), self.feed, self.runs, list(self.funding_by_bar), fast_forward
         )
+        event_runs = [r for r in self.runs if wants_events(r.spec.strategy)]
+        timed = any(r.spec.strategy.timers() for r in event_runs)
+        self.events = (
+            EventFeed(self, book_events or (), event_runs)
+            if event_runs and (book_events or timed)
+            else None
+        )
+        """Books, trades and timers inside the bars, for version-2 strategies (``events``)."""
         self.directive: GovernanceDirective = NORMAL
         n = len(self.index)
         self.nav: npt.NDArray[np.float64] = np.zeros(n)
@@ -204,6 +221,8 @@ class Simulation:
         mmr = self.fees.maintenance_margin
         # governance and contributions act on every bar: no skipping then
         skipping = self.fast.enabled and self.breaker is None and self.monthly_contribution <= 0
+        events = self.events
+        skipping = skipping and events is None  # events happen inside any bar
         month = -1
         i = 0
         while i < n:
@@ -225,11 +244,13 @@ class Simulation:
                 acct = run.account
                 if acct.stops:
                     self._check_stops(run, i, ts_open)
-                if acct.orders:
+                if acct.orders and not (events is not None and events.on_tape(run)):
                     self._check_limits(run, i, ts_open)
             settlements = self.funding_by_bar.get(i)
             if settlements:
                 self._settle(settlements)
+            if events is not None:
+                events.bar(i)
             for symbol, c in spot_keys:
                 spot_px[symbol] = c["close"][i]
             for symbol, c in perp_keys:
@@ -358,11 +379,8 @@ class Simulation:
         outcomes: list[Outcome] = []
         for intent in queue:
             if isinstance(intent, CancelOrder):
-                for o in acct.orders:
-                    if o.intent_id == intent.target_intent_id:
-                        acct.orders.remove(o)
-                        outcomes.append(Outcome(o, "Cancelled", None, "cancelled"))
-                        break
+                if (cancelled := acct.cancel(intent.target_intent_id)) is not None:
+                    outcomes.append(cancelled)
             elif isinstance(intent, SetStopLoss):
                 self._set_stop(acct, intent)
         for intent in queue:
@@ -412,7 +430,7 @@ class Simulation:
         marketable = open_ <= order.price if order.side > 0 else open_ >= order.price
         if marketable:
             if order.post_only:
-                return Outcome(order, "Rejected", None, "post-only order would take liquidity")
+                return Outcome(order, "Rejected", None, _TAKES_LIQUIDITY)
             return acct.execute(order, open_, False, ts, self.spot_px, self.perp_px)
         acct.orders.append(order)
         return None
@@ -451,19 +469,59 @@ class Simulation:
         self._deliver(run, outcomes, ts, immediate=False)
 
     def _check_limits(self, run: EngineRun, i: int, ts: int) -> None:
+        """Walk each market's bar path and fill resting limits by the ``fills`` rule. A fill's
+        event reaches the strategy at once; the limit orders and cancels it answers with act
+        from the fill's level on the same path, its other intents wait for the next open."""
         acct = run.account
-        outcomes: list[Outcome] = []
-        for order in list(acct.orders):
-            _, high, low = self._bar(order.symbol, order.category, i)
-            if (order.side > 0 and low < order.price) or (order.side < 0 and high > order.price):
-                acct.orders.remove(order)
-                outcomes.append(
-                    acct.execute(order, order.price, True, ts, self.spot_px, self.perp_px)
-                )
-        self._deliver(run, outcomes, ts, immediate=False)
+        keys = sorted({(o.symbol, o.category) for o in acct.orders})
+        for symbol, category in keys:
+            c = self.feed.columns.get((symbol, category)) or self.feed.columns[(symbol, SPOT)]
+            path = bar_path(c["open"][i], c["high"][i], c["low"][i], c["close"][i])
+
+            def on_fill(order: SimOrder, level: float) -> None:
+                outcome = acct.execute(order, order.price, True, ts, self.spot_px, self.perp_px)
+                self._react(run, [outcome], level, ts)
+
+            def here(o: SimOrder, s: str = symbol, k: Category = category) -> bool:
+                return o.symbol == s and o.category is k
+
+            walk(path, acct.orders, self.fill_model, on_fill, here)
+
+    def _react(self, run: EngineRun, outcomes: list[Outcome], level: float, ts: int) -> None:
+        """Deliver mid-path outcomes; place the answering limits and cancels at ``level``."""
+        acct = run.account
+        while outcomes and not run.halted and run.listens:
+            outcome = outcomes.pop(0)
+            replies: list[Intent] = []
+            self._deliver(run, [outcome], ts, immediate=True, sink=replies)
+            for intent in replies:
+                if isinstance(intent, CancelOrder):
+                    for o in acct.orders:
+                        if o.intent_id == intent.target_intent_id:
+                            acct.orders.remove(o)
+                            outcomes.append(Outcome(o, "Cancelled", None, "cancelled"))
+                            break
+                elif isinstance(intent, SubmitOrder) and intent.order_type is OrderType.LIMIT:
+                    order = self._order(intent)
+                    if not marketable(order.side, order.price, level):
+                        acct.orders.append(order)
+                    elif order.post_only:
+                        outcomes.append(Outcome(order, "Rejected", None, _TAKES_LIQUIDITY))
+                    else:
+                        outcomes.append(
+                            acct.execute(order, level, False, ts, self.spot_px, self.perp_px)
+                        )
+                else:
+                    self._route(run, intent)
 
     def _deliver(
-        self, run: EngineRun, outcomes: list[Outcome], ts: int, *, immediate: bool
+        self,
+        run: EngineRun,
+        outcomes: list[Outcome],
+        ts: int,
+        *,
+        immediate: bool,
+        sink: list[Intent] | None = None,
     ) -> None:
         for outcome in outcomes:
             if outcome.status == "Rejected":
@@ -488,6 +546,8 @@ class Simulation:
             for intent in strategy.on_order_event(ctx, event):
                 if immediate and isinstance(intent, SetStopLoss):
                     self._set_stop(run.account, intent)  # protects the rest of this bar
+                elif sink is not None:
+                    sink.append(intent)
                 else:
                     self._route(run, intent)
 

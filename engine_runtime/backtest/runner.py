@@ -13,8 +13,10 @@ import pandas as pd
 from engine_runtime.strategies.interface import Category, MarketKey, Strategy
 from engine_runtime.strategies.registry import create_strategy
 
+from .book_data import Event
 from .data import MarketData
 from .engine import Simulation
+from .fills import FillModel
 from .governance import BreakerEvent, BreakerPolicy
 from .runs import EngineRun, EngineSpec, Rejection, Transfer
 from .stats import Stats, compute_stats
@@ -193,12 +195,20 @@ def run_backtest(
     leverage: float = 2.0,
     causality_check: bool = True,
     engine_name: str = "backtest",
+    fill_model: FillModel | None = None,
+    book_events: Sequence[Event] | None = None,
 ) -> BacktestResult:
     """Run one strategy over ``data`` (no governance). Raises ``LookAheadError`` for peeking
     features unless ``causality_check`` is off."""
     spec = EngineSpec(engine_name, strategy, Decimal(1), leverage)
     sim = Simulation(
-        data, [spec], initial_cash=initial_cash, fees=fees, causality_check=causality_check
+        data,
+        [spec],
+        initial_cash=initial_cash,
+        fees=fees,
+        causality_check=causality_check,
+        fill_model=fill_model,
+        book_events=book_events,
     )
     sim.run()
     config: dict[str, object] = {
@@ -206,6 +216,7 @@ def run_backtest(
         "strategy": strategy.name,
         "initialCash": str(initial_cash),
         "fees": _fees_dict(sim.fees),
+        "fillModel": {"through": sim.fill_model.through},
         "leverage": leverage,
     }
     return _collect(sim, config)

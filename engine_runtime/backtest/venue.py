@@ -164,6 +164,15 @@ class SimAccount:
 
     # --- execution ---------------------------------------------------------------------------
 
+    def cancel(self, intent_id: str) -> Outcome | None:
+        """Take the resting order of ``intent_id`` off the book: its Cancelled outcome, or None
+        when there is none (already filled or never rested)."""
+        for order in self.orders:
+            if order.intent_id == intent_id:
+                self.orders.remove(order)
+                return Outcome(order, "Cancelled", None, "cancelled")
+        return None
+
     def execute(
         self,
         order: SimOrder,

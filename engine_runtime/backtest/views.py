@@ -80,9 +80,13 @@ class MarketCursor:
         self._signals = signals
         self.books: dict[tuple[str, Category], OrderBook] = {}
         """The latest book of each market the strategy asked the book of (version 2)."""
+        self.event_ms: int | None = None
+        """While a book, trade or timer is delivered inside a bar: its time (``events``)."""
 
     @property
     def now_ms(self) -> int:
+        if self.event_ms is not None:
+            return self.event_ms
         return self._close_ms[self.i]
 
     def feature(self, symbol: str, name: str, category: Category = Category.SPOT) -> float:

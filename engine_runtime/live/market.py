@@ -80,9 +80,13 @@ class LiveMarket:
         self.signals: dict[str, float] = {}
         self.books: dict[tuple[str, Category], OrderBook] = {}
         """The latest book of each market the strategy asked the book of (version 2)."""
+        self.event_ms: int | None = None
+        """While a book, trade or timer is delivered: its time (else the bar's close)."""
 
     @property
     def now_ms(self) -> int:
+        if self.event_ms is not None:
+            return self.event_ms
         return self.bar_start + self.width_ms
 
     def feature(self, symbol: str, name: str, category: Category = Category.SPOT) -> float:

@@ -68,9 +68,15 @@ class StrategyRunner:
         self.background = background
         self.emergency_stop = emergency_stop
         self.view = LivePortfolio(portfolio, manager)
+        self.layered = bool(getattr(strategy, "layered_entries", False))
         self.enabled = False
         self.bars = 0
         self.on_decided: Callable[[], None] | None = None
+        self.on_recentre: Callable[[Any], None] | None = None
+        """Called with each ladder (re)build a grid strategy reports (``take_recentres``)."""
+        bind = getattr(strategy, "bind_instruments", None)
+        if callable(bind):  # a strategy that checks orders against the venue's rules itself
+            bind(instruments)
         self._received: dict[ClientOrderId, int] = {}
         manager.on_request_out = self._request_out
         manager.on_final.append(self._on_final)
@@ -105,7 +111,50 @@ class StrategyRunner:
             self.handle(self.strategy.on_funding(self.context(), event))
             self._decided()
 
+    # version 2: the book, the tape and timers (fed by `live.feed` and the runtime's timers)
+    def on_book(self, book: si.OrderBook, received_ns: int) -> None:
+        if self.enabled:
+            self._event(book.ts_ms, self.strategy.on_book, book, received_ns)
+
+    def on_trade(self, trade: si.PublicTrade, received_ns: int) -> None:
+        if self.enabled:
+            self._event(trade.ts_ms, self.strategy.on_trade, trade, received_ns)
+
+    def on_timer(self, event: si.TimerEvent) -> None:
+        if self.enabled:
+            self._event(event.ts_ms, self.strategy.on_timer, event, time.perf_counter_ns())
+
+    def _event(
+        self,
+        ts_ms: int,
+        callback: Callable[[si.StrategyContext, Any], Sequence[si.Intent]],
+        event: object,
+        received_ns: int,
+    ) -> None:
+        """One version-2 event through the path of `on_bar`: the strategy at the event's time,
+        its intents through sizing, the pre-trade checks and the order manager. The strategy is
+        checkpointed when it decided something (not after each of thousands of books a second:
+        what it learns from them is rebuilt from the feed after a restart)."""
+        market = self.market
+        market.event_ms = ts_ms
+        try:
+            intents = callback(self.context(), event)
+            if intents:
+                self.handle(intents, received_ns)
+        except Exception:
+            log.exception("strategy %s failed", getattr(callback, "__name__", "callback"))
+            return
+        finally:
+            market.event_ms = None
+        if intents:
+            self._decided()
+
     def _decided(self) -> None:
+        take = getattr(self.strategy, "take_recentres", None)
+        if callable(take):
+            for record in take():
+                if self.on_recentre is not None:
+                    self.on_recentre(record)
         if self.on_decided is not None:
             self.on_decided()
 
@@ -191,6 +240,7 @@ class StrategyRunner:
             self.limits,
             confidence=_confidence(intent),
             reference_price=mark,
+            layered=self.layered,
         )
         if not decision.ok:
             self._refused(intent.intent_id, intent.symbol, decision.check, decision.reason)

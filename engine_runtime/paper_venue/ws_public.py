@@ -52,6 +52,7 @@ class PublicStreams:
         self.books: dict[str, BookTopic] = {}
         self.tickers: dict[str, dict[str, object]] = {}
         self.kline_last: dict[str, int] = {}
+        self.kline_minute: dict[str, int] = {}  # the one-minute bar last published per topic
 
     def parse(self, topic: str) -> Parsed | None:
         parts = topic.split(".")
@@ -125,6 +126,8 @@ class PublicStreams:
         elif parsed.kind == "kline":
             bars = self.venue.market.klines(parsed.inst.symbol, parsed.interval, None, None, 1)
             if bars:
+                # the candle in progress: its close is confirmed when the next one starts
+                self.kline_last.setdefault(topic, bars[0].start_ms)
                 conn.send(self._kline_message(topic, parsed, bars[0], False, now))
 
     # books ----------------------------------------------------------------------------
@@ -262,8 +265,14 @@ class PublicStreams:
                 self._publish_book(topic, parsed, now)
             elif parsed.kind == "tickers" and parsed.inst.symbol in moved:
                 self._publish_ticker(topic, parsed, now)
-            elif parsed.kind == "kline" and parsed.inst.symbol in moved:
-                self._publish_kline(topic, parsed, now)
+            elif parsed.kind == "kline":
+                # A held price still closes its candles (as Bybit's do): publish on a move and
+                # whenever a new minute starts.
+                bars = self.venue.market.states[parsed.inst.symbol].bars
+                minute = bars[-1].start_ms if bars else -1
+                if parsed.inst.symbol in moved or minute != self.kline_minute.get(topic):
+                    self.kline_minute[topic] = minute
+                    self._publish_kline(topic, parsed, now)
 
     def on_trade(self, inst: Instrument, price: Decimal, qty: Decimal, side: str, now: int) -> None:
         if inst.category is not self.category:

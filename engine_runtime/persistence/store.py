@@ -417,3 +417,30 @@ class Store:
             check,
             reason,
         )
+
+    async def grid_recentre(
+        self,
+        symbol: str,
+        reason: str,
+        centre: Decimal,
+        spacing: Decimal,
+        lowest_buy: Decimal,
+        highest_sell: Decimal,
+        levels: int,
+        generation: int,
+        at_ms: int,
+    ) -> None:
+        await self.pool.execute(
+            "INSERT INTO grid_recentres (engine, symbol, reason, centre, spacing, lowest_buy, "
+            "highest_sell, levels, generation, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            self.engine,
+            symbol,
+            reason,
+            centre,
+            spacing,
+            lowest_buy,
+            highest_sell,
+            levels,
+            generation,
+            _ts(at_ms),
+        )

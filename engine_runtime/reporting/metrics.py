@@ -116,3 +116,6 @@ class Metrics:
             Gauge, "eternal_engine_applied_directive", "Governance sequence applied."
         )
         self.ready = metric(Gauge, "eternal_engine_ready", "1 when reconciled and streams up.")
+        self.grid_recentres = metric(
+            Counter, "eternal_engine_grid_recentres_total", "Grid ladders (re)built.", ("reason",)
+        )

@@ -7,6 +7,10 @@ minimum signal confidence, duplicate position (a linear position already open in
 direction, or an entry order already working on the symbol: open, or filled but with its fills
 not booked into the position yet), max concurrent positions, max position size as a fraction of
 equity, and leverage (linear notional over equity).
+
+A strategy that layers its entries by design (the grid: several resting levels on one side,
+adding to a position level by level) declares ``layered_entries = True``; the duplicate-position
+check does not apply to its orders, every other check does.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ def check_order(
     *,
     confidence: Decimal | None = None,
     reference_price: Decimal | None = None,
+    layered: bool = False,
 ) -> RiskDecision:
     """Whether `order` may be sent; the first failing check names itself and why."""
     key = (order.symbol, order.category)
@@ -113,21 +118,9 @@ def check_order(
             "min_confidence",
             f"confidence {confidence} < minimum {limits.min_signal_confidence}",
         )
-    if order.category is Category.LINEAR and position is not None and position.side is order.side:
-        return RiskDecision(
-            False, "duplicate_position", f"{order.symbol} {order.side} already open"
-        )
-    for working in state.open_orders:
-        if (
-            working.symbol == order.symbol
-            and working.category is order.category
-            and working.side is order.side
-            and not working.reduce_only
-            and working.client_order_id != order.client_order_id
-        ):
-            return RiskDecision(
-                False, "duplicate_position", f"entry {working.client_order_id} already working"
-            )
+    duplicate = _duplicate(order, state, position) if not layered else None
+    if duplicate is not None:
+        return duplicate
     open_count = sum(1 for p in state.positions.values() if not p.is_flat)
     if (position is None or position.is_flat) and open_count >= limits.max_concurrent_positions:
         return RiskDecision(
@@ -165,3 +158,24 @@ def check_order(
                 False, "leverage", f"leverage {leverage:.2f} > limit {limits.max_leverage}"
             )
     return PASS
+
+
+def _duplicate(
+    order: OrderRequest, state: RiskState, position: Position | None
+) -> RiskDecision | None:
+    if order.category is Category.LINEAR and position is not None and position.side is order.side:
+        return RiskDecision(
+            False, "duplicate_position", f"{order.symbol} {order.side} already open"
+        )
+    for working in state.open_orders:
+        if (
+            working.symbol == order.symbol
+            and working.category is order.category
+            and working.side is order.side
+            and not working.reduce_only
+            and working.client_order_id != order.client_order_id
+        ):
+            return RiskDecision(
+                False, "duplicate_position", f"entry {working.client_order_id} already working"
+            )
+    return None

@@ -43,6 +43,8 @@ from .registry import REGISTRY, create_strategy
 if TYPE_CHECKING:
     from .core_hodl import CoreHodlState, CoreHodlStrategy
     from .funding import FundingState, FundingStrategy
+    from .grid import GridState, GridStrategy
+    from .scalper import ScalperState, ScalperStrategy
     from .sma_cross import SmaCrossStrategy
     from .tactical import TacticalState, TacticalStrategy
     from .trend import TrendState, TrendStrategy
@@ -52,6 +54,10 @@ _LAZY = {
     "CoreHodlStrategy": "core_hodl",
     "FundingState": "funding",
     "FundingStrategy": "funding",
+    "GridState": "grid",
+    "GridStrategy": "grid",
+    "ScalperState": "scalper",
+    "ScalperStrategy": "scalper",
     "SmaCrossStrategy": "sma_cross",
     "TacticalState": "tactical",
     "TacticalStrategy": "tactical",
@@ -84,6 +90,8 @@ __all__ = [
     "FundingState",
     "FundingStrategy",
     "GovernanceDirective",
+    "GridState",
+    "GridStrategy",
     "Intent",
     "MarketView",
     "OrderBook",
@@ -92,6 +100,8 @@ __all__ = [
     "OrderType",
     "PortfolioView",
     "PublicTrade",
+    "ScalperState",
+    "ScalperStrategy",
     "SetStopLoss",
     "Side",
     "SmaCrossStrategy",

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from eternal_operator.api.v1alpha1.strategy_params import (
     CoreHodlParams,
     FundingParams,
+    GridParams,
+    ScalperParams,
     StrategyParams,
     TacticalParams,
     TrendParams,
@@ -47,22 +49,39 @@ def _tactical(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy
     return TacticalStrategy(params=params.tactical or TacticalParams())
 
 
+def _grid(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .grid import GridStrategy
+
+    p = params.grid or GridParams()
+    return GridStrategy(params=p, symbol=symbols[0] if symbols else p.symbol)
+
+
+def _scalper(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .scalper import ScalperStrategy
+
+    chosen = tuple(symbols) if symbols else ("BTCUSDT",)
+    return ScalperStrategy(params=params.scalper or ScalperParams(), symbols=chosen)
+
+
 REGISTRY: dict[str, StrategyFactory] = {
     "core-hodl": _core_hodl,
     "trend": _trend,
     "funding": _funding,
     "tactical": _tactical,
+    "grid": _grid,
+    "scalper": _scalper,
 }
 
 
 def create_strategy(
     name: str, params: StrategyParams | None = None, symbols: Sequence[str] | None = None
 ) -> Strategy:
-    """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical').
+    """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical' | 'grid' |
+    'scalper').
 
     Only the parameter block named after the strategy is read; a missing block means defaults.
-    ``symbols`` overrides the markets of TREND and FUNDING (CORE-HODL and TACTICAL take theirs
-    from their parameters).
+    ``symbols`` overrides the markets of TREND, FUNDING and SCALPER, and GRID's market (its first
+    symbol); CORE-HODL and TACTICAL take theirs from their parameters.
     """
     try:
         factory = REGISTRY[name]

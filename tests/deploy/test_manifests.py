@@ -37,9 +37,12 @@ KUSTOMIZATIONS = [
 STANDALONE = [
     "argocd/root-application.yaml",
     "admission/policies.yaml",  # applied by the local stack and tests; the chart ships a copy
+    "samples/engine-grid.yaml",  # a sample outside the default fleet, applied by hand
     # a plain Alertmanager's config, not a Kubernetes object: amtool checks it
     # (tests/deploy/test_alertmanager_config.py)
     "monitoring/alertmanager/alertmanager.example.yml",
+    # an Engine applied by hand: not in the default fleet (nor its allocation)
+    "samples/engine-scalper.yaml",
 ]
 
 

@@ -158,6 +158,17 @@ class BybitStream:
                 return
             await ws.send(json.dumps({"op": "ping", "req_id": "hb"}))
 
+    async def resubscribe(self, topic: str) -> None:
+        """Unsubscribe and subscribe ``topic`` again on the open connection (a broken order book:
+        the venue answers a new subscription with a snapshot). The answers arrive through the
+        reading loop, which skips them; a dropped connection resubscribes everything anyway."""
+        ws = self._ws
+        if ws is None or not self.connected:
+            return
+        for op in ("unsubscribe", "subscribe"):
+            req_id = f"re{op}-{random.getrandbits(32):x}"
+            await ws.send(json.dumps({"op": op, "args": [topic], "req_id": req_id}))
+
     def stopping(self) -> bool:
         return self._stopping
 

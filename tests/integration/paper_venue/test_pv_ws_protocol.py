@@ -152,3 +152,27 @@ async def test_a_later_subscriber_gets_the_current_book(pv: PaperVenue) -> None:
     assert first["data"]["b"][0][0] == "3000.00"
     assert second["type"] == "snapshot"
     assert second["data"]["b"][0][0] == "3100.00"
+
+
+@pytest.mark.integration
+async def test_a_held_price_still_closes_its_candles(pv: PaperVenue) -> None:
+    """Bybit confirms a candle when its minute ends, traded or not: a paused feed (no price
+    change) must not stop the kline stream, or a strategy on candles would never decide."""
+    pv.venue.market.pause("BTCUSDT", True, pv.venue.clock.now_ms())
+    sub = {"op": "subscribe", "req_id": "k", "args": ["kline.1.BTCUSDT"]}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.ws_connect(f"{pv.ws_url}/v5/public/linear") as ws,
+    ):
+        await ws.send_str(json.dumps(sub))
+        assert (await recv(ws))["success"] is True
+        first = await recv(ws)
+        assert first["data"][0]["confirm"] is False
+        start = first["data"][0]["start"]
+        pv.venue.clock.advance(60_000)
+        pv.venue.update()
+        closed = await recv(ws)
+        assert (closed["data"][0]["start"], closed["data"][0]["confirm"]) == (start, True)
+        following = await recv(ws)
+        assert following["data"][0]["start"] == start + 60_000
+        assert following["data"][0]["confirm"] is False

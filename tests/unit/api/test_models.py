@@ -44,8 +44,9 @@ def test_samples_parse(name: str) -> None:
 
 
 def test_sample_fleet_is_the_eternal_engine() -> None:
-    engines = [Engine.model_validate(sample(f"engine-{n}.yaml")) for n in Strategy]
-    assert [e.spec.strategy for e in engines] == list(Strategy)
+    fleet = [Strategy.CORE_HODL, Strategy.TREND, Strategy.FUNDING, Strategy.TACTICAL]
+    engines = [Engine.model_validate(sample(f"engine-{n}.yaml")) for n in fleet]
+    assert [e.spec.strategy for e in engines] == fleet
     assert all(e.spec.venue is Venue.SIMULATOR for e in engines)
     allocation = Allocation.model_validate(sample("allocation.yaml"))
     weights = {t.engine: t.weight for t in allocation.spec.targets}

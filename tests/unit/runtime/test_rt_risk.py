@@ -97,6 +97,17 @@ def test_duplicate_position_and_duplicate_working_entry() -> None:
     assert "ee-old" in decision.reason
 
 
+def test_a_layered_strategy_may_add_levels_but_not_beyond_the_other_limits() -> None:
+    """A grid's several resting levels on one side are not duplicates; size still counts."""
+    positions = {("BTCUSDT", Category.LINEAR): long("BTCUSDT", "0.01", "60000")}
+    working = ManagedOrder.from_request(order(cid="ee-old"), "i", "", 0)
+    layered = state(positions=positions, open_orders=[working])
+    assert check_order(order(), layered, LIMITS, layered=True).ok
+    assert check_order(order(), layered, LIMITS).check == "duplicate_position"
+    too_big = check_order(order(qty="10"), layered, LIMITS, layered=True)
+    assert too_big.check == "max_position_size"
+
+
 def test_an_entry_filled_but_not_yet_booked_still_counts_as_working() -> None:
     filled = ManagedOrder.from_request(order(cid="ee-filled"), "i", "", 0)
     filled.status, filled.filled_qty = OrderStatus.FILLED, D("0.01")  # position not updated yet

@@ -14,6 +14,7 @@ from engine_runtime.strategies.interface import (
     Category,
     GovernanceDirective,
     OpenOrder,
+    OrderBook,
     PerpPosition,
     StrategyContext,
 )
@@ -25,6 +26,7 @@ class FakeMarket:
     values: dict[tuple[str, Category, str], float] = field(default_factory=dict)
     rates: dict[str, list[Decimal]] = field(default_factory=dict)
     signals: dict[str, float] = field(default_factory=dict)
+    books: dict[tuple[str, Category], OrderBook] = field(default_factory=dict)
 
     def set(self, symbol: str, category: Category = Category.SPOT, **values: float) -> None:
         for name, value in values.items():
@@ -45,6 +47,9 @@ class FakeMarket:
 
     def signal(self, name: str) -> float | None:
         return self.signals.get(name)
+
+    def book(self, symbol: str, category: Category = Category.SPOT) -> OrderBook | None:
+        return self.books.get((symbol, category))
 
 
 @dataclass

@@ -56,7 +56,7 @@ def test_submit_order_validation(kwargs: dict[str, object], message: str) -> Non
 
 
 def test_registry_builds_the_four_with_typed_params() -> None:
-    assert set(REGISTRY) == {"core-hodl", "trend", "funding", "tactical"}
+    assert set(REGISTRY) == {"core-hodl", "trend", "funding", "tactical", "grid", "scalper"}
     for name in REGISTRY:
         strat = create_strategy(name)
         assert isinstance(strat, Strategy)

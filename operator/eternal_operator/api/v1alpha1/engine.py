@@ -15,6 +15,8 @@ from .names import engine_name_problem
 from .strategy_params import (
     CoreHodlParams,
     FundingParams,
+    GridParams,
+    ScalperParams,
     StrategyParams,
     TacticalParams,
     TrendParams,
@@ -28,6 +30,8 @@ class Strategy(StrEnum):
     TREND = "trend"
     FUNDING = "funding"
     TACTICAL = "tactical"
+    GRID = "grid"
+    SCALPER = "scalper"
 
 
 class Venue(StrEnum):
@@ -51,6 +55,8 @@ _PARAMS_MODELS: dict[Strategy, type[ApiModel]] = {
     Strategy.TREND: TrendParams,
     Strategy.FUNDING: FundingParams,
     Strategy.TACTICAL: TacticalParams,
+    Strategy.GRID: GridParams,
+    Strategy.SCALPER: ScalperParams,
 }
 
 
@@ -65,6 +71,8 @@ PARAMS_BLOCKS = {
     Strategy.TREND: "trend",
     Strategy.FUNDING: "funding",
     Strategy.TACTICAL: "tactical",
+    Strategy.GRID: "grid",
+    Strategy.SCALPER: "scalper",
 }
 
 
@@ -117,7 +125,7 @@ class EngineSpec(ApiModel):
     """What the Engine should be: Git owns this, the operator never writes it."""
 
     strategy: Strategy = Field(
-        description="The strategy to run: core-hodl, trend, funding, tactical."
+        description="The strategy to run: core-hodl, trend, funding, tactical, grid, scalper."
     )
     params: StrategyParams = Field(
         default_factory=StrategyParams,
