@@ -133,7 +133,7 @@ def compute(candles: pd.DataFrame, params: MetaTrendParams) -> pd.DataFrame:
     series = pd.Series(c)
     index = pd.DatetimeIndex(o.index)
     hour = 2 * np.pi * index.hour.to_numpy(np.float64) / 24.0
-    dow = 2 * np.pi * index.dayofweek.to_numpy(np.float64) / 7.0
+    dow = 2 * np.pi * index.day_of_week.to_numpy(np.float64) / 7.0
     with np.errstate(divide="ignore", invalid="ignore"):
         columns: dict[str, Any] = {
             "signal": signal,
