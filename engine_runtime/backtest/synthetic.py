@@ -281,10 +281,7 @@ def regime_candles(
         shocks = rng.normal(0.0, 1.0, bars)
         previous = 0.0
         for t in range(bars):
-            if trending[t]:
-                r = drift[t] + 0.003 * shocks[t]
-            else:
-                r = -0.5 * previous + 0.008 * shocks[t]
+            r = drift[t] + 0.003 * shocks[t] if trending[t] else -0.5 * previous + 0.008 * shocks[t]
             returns[t] = previous = r
     else:
         returns[:] = rng.normal(0.0, 0.006, bars)

@@ -66,7 +66,8 @@ def test_trades_confident_signals_with_the_barrier_stop(
         return rows[0] if rows else None
 
     entry = wait_for(entered, 150, "a meta-trend entry to fill")
-    assert entry["side"] == "Buy" and entry["reduce_only"] is False
+    assert entry["side"] == "Buy"
+    assert entry["reduce_only"] is False
 
     def stop_held() -> Decimal | None:
         listed = venue_http.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"]
@@ -94,7 +95,10 @@ def test_refuses_to_start_on_a_model_it_cannot_verify(
     for name in artifact.PUBLISHED_FILES:
         (tampered / name).write_bytes((model_dir / name).read_bytes())
     manifest = json.loads((tampered / "manifest.json").read_text())
-    manifest["features"][0], manifest["features"][1] = manifest["features"][1], manifest["features"][0]
+    manifest["features"][0], manifest["features"][1] = (
+        manifest["features"][1],
+        manifest["features"][0],
+    )
     (tampered / "manifest.json").write_text(json.dumps(manifest))
     rt = runtime_factory(name="meta-bad", builtin="meta-trend", extra_params=PARAMS,
                          extra_env={"EE_MODEL_DIR": str(tampered)})  # fmt: skip

@@ -63,13 +63,15 @@ def test_the_artifact_is_complete_verifiable_and_deterministic(
     _, out = planted
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["symbols"] == ["BTCUSDT", "ETHUSDT"]
-    assert manifest["data"]["bars"] == 2 * BARS and len(manifest["data"]["sha256"]) == 64
+    assert manifest["data"]["bars"] == 2 * BARS
+    assert len(manifest["data"]["sha256"]) == 64
     assert manifest["metrics"]["backtest"]["filtered"]["trades"] > 0
     assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
     size = sum((out / f).stat().st_size for f in artifact.PUBLISHED_FILES)
     assert size < artifact.MAX_PUBLISHED_BYTES
     strategy = load_strategy(MetaTrendParams(), ["BTCUSDT", "ETHUSDT"], out)
-    assert strategy.start_problem() is None and strategy.model is not None
+    assert strategy.start_problem() is None
+    assert strategy.model is not None
     _, again = train(tmp_path, planted=True)  # same data, same seed: the same model bytes
     assert (again / "model.json").read_bytes() == (out / "model.json").read_bytes()
 
