@@ -24,8 +24,8 @@ from pybit.unified_trading import HTTP
 from engine_runtime.train import artifact
 from engine_runtime.train.pipeline import train
 from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
-from support import rtdb
 from eternal_operator.devtools.processes import stop
+from support import rtdb
 from support.runtime import VENUE_CONFIG, RuntimeProcess, start_fast_venue
 from support.waiting import wait_for
 
@@ -132,8 +132,10 @@ def test_trains_from_the_venues_klines_and_funding(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     data = manifest["data"]
-    assert data["symbols"] == ["BTCUSDT"] and data["bars"] == 3500
-    assert data["interval"] == "1" and data["funding"] == ["BTCUSDT"]
+    assert data["symbols"] == ["BTCUSDT"]
+    assert data["bars"] == 3500
+    assert data["interval"] == "1"
+    assert data["funding"] == ["BTCUSDT"]
     span = pd.Timestamp(data["end"]) - pd.Timestamp(data["start"])
     assert span == pd.Timedelta(minutes=3499)  # consecutive confirmed minutes, no gap, no dup
     summary = json.loads(done.stdout.strip().splitlines()[-1])
