@@ -21,6 +21,7 @@ the views (``views``) only expose the current bar and earlier funding and signal
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -51,9 +52,13 @@ from .data import MarketData, bar_ms, epoch_ms
 from .fastpath import FastPath
 from .governance import BreakerPolicy, CircuitBreaker
 from .lookahead import check_causality
-from .runs import EngineRun, EngineSpec, Transfer
+from .runs import EngineRun, EngineSpec, Rejection, Transfer
 from .venue import FeeModel, Outcome, SimAccount, SimOrder
 from .views import AccountView, Columns, Feed, MarketCursor, dec
+
+log = logging.getLogger(__name__)
+REJECTIONS_LOGGED = 10
+"""Rejections logged one by one per engine; the result keeps them all."""
 
 SPOT, LINEAR = Category.SPOT, Category.LINEAR
 
@@ -460,6 +465,9 @@ class Simulation:
     def _deliver(
         self, run: EngineRun, outcomes: list[Outcome], ts: int, *, immediate: bool
     ) -> None:
+        for outcome in outcomes:
+            if outcome.status == "Rejected":
+                self._rejected(run, outcome, ts)
         if not outcomes or run.halted or not run.listens:
             return
         strategy, ctx = run.spec.strategy, run.ctx
@@ -482,6 +490,24 @@ class Simulation:
                     self._set_stop(run.account, intent)  # protects the rest of this bar
                 else:
                     self._route(run, intent)
+
+    @staticmethod
+    def _rejected(run: EngineRun, outcome: Outcome, ts: int) -> None:
+        """Every refusal is kept for the result and logged (the first ones in full), so a
+        strategy that ignores its order events still cannot fail silently."""
+        o = outcome.order
+        run.rejections.append(Rejection(ts, o.intent_id, o.symbol, outcome.reason))
+        count = len(run.rejections)
+        if count <= REJECTIONS_LOGGED:
+            log.warning(
+                "%s: order %s (%s) rejected at %s: %s%s",
+                run.spec.name,
+                o.intent_id,
+                o.symbol,
+                datetime.fromtimestamp(ts / 1000, UTC).isoformat(),
+                outcome.reason,
+                "; later rejections are only counted" if count == REJECTIONS_LOGGED else "",
+            )
 
     def _settle(self, settlements: list[tuple[str, int, float, float | None]]) -> None:
         payments: dict[str, list[tuple[str, int, float, float | None, float]]] = {}

@@ -9,12 +9,19 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 import numpy.typing as npt
 
-from engine_runtime.strategies.interface import Category, MarketKey, OpenOrder, PerpPosition, Side
+from engine_runtime.strategies.interface import (
+    Category,
+    MarketKey,
+    OpenOrder,
+    OrderBook,
+    PerpPosition,
+    Side,
+)
 
 from .venue import SimAccount
 
@@ -25,6 +32,14 @@ def dec(value: float, places: int = 8) -> Decimal:
     if not math.isfinite(value):
         raise ValueError(f"not a finite figure: {value}")
     return Decimal(repr(round(float(value), places)))
+
+
+def dec_floor(value: float, places: int = 8) -> Decimal:
+    """``dec`` rounded down: for a balance a strategy may spend, which must never read higher
+    than the account holds (an all-in order sized from it would be refused)."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite figure: {value}")
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR)
 
 
 class Columns(dict[str, list[float]]):
@@ -63,6 +78,8 @@ class MarketCursor:
         self._close_ms = feed.close_ms
         self._funding = funding
         self._signals = signals
+        self.books: dict[tuple[str, Category], OrderBook] = {}
+        """The latest book of each market the strategy asked the book of (version 2)."""
 
     @property
     def now_ms(self) -> int:
@@ -73,6 +90,9 @@ class MarketCursor:
 
     def price(self, symbol: str, category: Category = Category.SPOT) -> Decimal:
         return dec(self._cols[(symbol, category)]["close"][self.i])
+
+    def book(self, symbol: str, category: Category = Category.SPOT) -> OrderBook | None:
+        return self.books.get((symbol, category))
 
     def funding_rates(self, symbol: str, count: int) -> Sequence[Decimal]:
         series = self._funding.get(symbol)
@@ -110,7 +130,7 @@ class AccountView:
 
     @property
     def cash(self) -> Decimal:
-        return dec(self.account.cash)
+        return dec_floor(self.account.cash)
 
     def spot_qty(self, symbol: str) -> Decimal:
         return dec(self.account.spot.get(symbol, 0.0), 12)

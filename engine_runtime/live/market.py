@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine_runtime.strategies.base import BaseStrategy
-from engine_runtime.strategies.interface import Category, Strategy
+from engine_runtime.strategies.interface import Category, OrderBook, Strategy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,6 +78,8 @@ class LiveMarket:
         self.funding: dict[str, list[Decimal]] = {}
         self.predicted_funding: dict[str, Decimal] = {}
         self.signals: dict[str, float] = {}
+        self.books: dict[tuple[str, Category], OrderBook] = {}
+        """The latest book of each market the strategy asked the book of (version 2)."""
 
     @property
     def now_ms(self) -> int:
@@ -96,6 +98,9 @@ class LiveMarket:
         if window is None or not window.closes:
             raise KeyError(f"no price for {symbol}")
         return window.closes[-1]
+
+    def book(self, symbol: str, category: Category = Category.SPOT) -> OrderBook | None:
+        return self.books.get((symbol, category))
 
     def funding_rates(self, symbol: str, count: int) -> Sequence[Decimal]:
         return self.funding.get(symbol, [])[-count:]

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .interface import (
     QUOTE,
-    STRATEGY_API_VERSION,
     Category,
     FundingEvent,
     Intent,
     MarketKey,
+    OrderBook,
     OrderEvent,
+    PublicTrade,
     StrategyContext,
+    TimerEvent,
+    TimerSpec,
 )
 
 if TYPE_CHECKING:
@@ -30,7 +33,9 @@ class BaseStrategy:
     """No-op callbacks and empty features; concrete strategies override what they use."""
 
     name: ClassVar[str] = ""
-    api_version: ClassVar[int] = STRATEGY_API_VERSION
+    api_version: ClassVar[int] = 1
+    """The interface version the strategy was written against; one using the book, the tape or
+    timers declares 2. It keys the checkpoint, so it stays put while the strategy does."""
 
     def markets(self) -> Sequence[MarketKey]:
         return ()
@@ -57,6 +62,27 @@ class BaseStrategy:
 
     def state_summary(self) -> Mapping[str, str]:
         return {}
+
+    def book_markets(self) -> Sequence[MarketKey]:
+        return ()
+
+    def book_depth(self) -> int:
+        return 1
+
+    def trade_markets(self) -> Sequence[MarketKey]:
+        return ()
+
+    def timers(self) -> Sequence[TimerSpec]:
+        return ()
+
+    def on_book(self, ctx: StrategyContext, book: OrderBook) -> Sequence[Intent]:
+        return ()
+
+    def on_trade(self, ctx: StrategyContext, trade: PublicTrade) -> Sequence[Intent]:
+        return ()
+
+    def on_timer(self, ctx: StrategyContext, event: TimerEvent) -> Sequence[Intent]:
+        return ()
 
 
 def symbol_of(asset: str) -> str:

@@ -1,4 +1,4 @@
-"""The strategy interface (version 1): what a strategy sees, and the intents it returns.
+"""The strategy interface (version 2): what a strategy sees, and the intents it returns.
 
 A strategy is deterministic code over a read-only view of the market and of its own subaccount.
 The live runtime and the backtester call it the same way:
@@ -8,6 +8,20 @@ The live runtime and the backtester call it the same way:
 * ``on_bar(ctx)`` after every confirmed candle (all of the strategy's markets share a clock);
 * ``on_funding(ctx, event)`` when a perpetual's funding settles;
 * ``on_order_event(ctx, event)`` when one of its orders fills, is rejected or cancelled.
+
+Version 2 adds, for strategies that trade the book and the tape (a market maker, a scalper), three
+optional callbacks; a version-1 strategy declares none of them and runs unchanged:
+
+* ``on_book(ctx, book)`` with the top ``book_depth()`` levels of each market in
+  ``book_markets()``, after every change of the book (live: Bybit's ``orderbook.{depth}``
+  stream; backtest: recorded or synthetic book data);
+* ``on_trade(ctx, trade)`` with each public trade of the markets in ``trade_markets()`` (live:
+  ``publicTrade``);
+* ``on_timer(ctx, event)`` every ``period_ms`` of each ``TimerSpec`` in ``timers()``, on the
+  runtime's clock (live: wall time; backtest: the simulated clock).
+
+Between bars ``ctx.market.now_ms`` is the time of the event being delivered, and
+``ctx.market.book(symbol, category)`` the latest book seen (None before the first).
 
 Each call returns imperative *intents* (``SubmitOrder``, ``CancelOrder``, ``SetStopLoss``,
 ``TransferProceeds``) carrying a deterministic ``intent_id``. The runtime uses it as Bybit's
@@ -39,8 +53,12 @@ from engine_runtime.model.enums import OrderType as OrderType
 if TYPE_CHECKING:  # pandas is for the strategies that compute features; the rest never load it
     import pandas as pd
 
-STRATEGY_API_VERSION = 1
-"""Bumped on any incompatible change to the views, the intents or the callbacks."""
+STRATEGY_API_VERSION = 2
+"""The interface's newest version. A strategy declares (``api_version``) the version it was
+written against: 1 (candles, funding, order events) or 2 (also the book, the tape and timers).
+Version 2 only adds optional callbacks, so every version-1 strategy is a valid version-2 one."""
+
+SUPPORTED_API_VERSIONS = (1, 2)
 
 QUOTE = "USDT"
 
@@ -176,6 +194,82 @@ class FundingEvent:
     payment: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class BookLevel:
+    price: Decimal
+    size: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """The top levels of one market's order book, best first, as of ``ts_ms``.
+
+    ``update_id`` is Bybit's ``u`` (increases with every change of this book; a snapshot may
+    restart it), ``seq`` its cross sequence (comparable across depths of one symbol).
+    """
+
+    symbol: str
+    category: Category
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+    update_id: int
+    seq: int
+    ts_ms: int
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0].price if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0].price if self.asks else None
+
+    @property
+    def mid(self) -> Decimal | None:
+        if not self.bids or not self.asks:
+            return None
+        return (self.bids[0].price + self.asks[0].price) / 2
+
+    @property
+    def spread(self) -> Decimal | None:
+        if not self.bids or not self.asks:
+            return None
+        return self.asks[0].price - self.bids[0].price
+
+
+@dataclass(frozen=True, slots=True)
+class PublicTrade:
+    """One public trade of a market (Bybit's ``publicTrade``); ``side`` is the taker's."""
+
+    symbol: str
+    category: Category
+    trade_id: str
+    side: Side
+    price: Decimal
+    qty: Decimal
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimerSpec:
+    """A timer a strategy declares: ``on_timer`` every ``period_ms`` (at least 100 ms)."""
+
+    name: str
+    period_ms: int
+
+    def __post_init__(self) -> None:
+        if self.period_ms < 100:
+            raise ValueError("a timer's period is at least 100 ms")
+
+
+@dataclass(frozen=True, slots=True)
+class TimerEvent:
+    """A timer fell due at ``ts_ms``."""
+
+    name: str
+    ts_ms: int
+
+
 # --- views ---------------------------------------------------------------------------------
 
 
@@ -237,6 +331,11 @@ class MarketView(Protocol):
 
     def signal(self, name: str) -> float | None:
         """An external series' latest value (e.g. ``fear_greed``), None when not available."""
+        ...
+
+    def book(self, symbol: str, category: Category = Category.SPOT) -> OrderBook | None:
+        """The latest order book of a market in ``book_markets()`` (None before the first, and
+        for a market the strategy did not ask the book of)."""
         ...
 
 
@@ -304,6 +403,28 @@ class Strategy(Protocol):
     def state_summary(self) -> Mapping[str, str]:
         """State machine state(s) for status and metrics, e.g. ``{"BTCUSDT": "IN_POSITION"}``."""
         ...
+
+    # --- version 2 (BaseStrategy answers "none" to each) -------------------------------------
+
+    def book_markets(self) -> Sequence[MarketKey]:
+        """Markets whose order book it wants (``on_book``)."""
+        ...
+
+    def book_depth(self) -> int:
+        """Levels per side it reads (the runtime subscribes to the smallest Bybit depth >= it)."""
+        ...
+
+    def trade_markets(self) -> Sequence[MarketKey]:
+        """Markets whose public trades it wants (``on_trade``)."""
+        ...
+
+    def timers(self) -> Sequence[TimerSpec]: ...
+
+    def on_book(self, ctx: StrategyContext, book: OrderBook) -> Sequence[Intent]: ...
+
+    def on_trade(self, ctx: StrategyContext, trade: PublicTrade) -> Sequence[Intent]: ...
+
+    def on_timer(self, ctx: StrategyContext, event: TimerEvent) -> Sequence[Intent]: ...
 
 
 def decimal_from_float(value: float, places: int = 8) -> Decimal:
