@@ -1,7 +1,8 @@
 """Strategies by name (``Engine.spec.strategy``), built from the Engine's typed parameters.
 
 Each factory imports its strategy's module when it is called: a runtime loads the one strategy
-its Engine names, and only that strategy's dependencies (pandas for TREND and TACTICAL).
+its Engine names, and only that strategy's dependencies (pandas for TREND and TACTICAL, xgboost
+for META-TREND).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from eternal_operator.api.v1alpha1.strategy_params import (
     CoreHodlParams,
     FundingParams,
     GridParams,
+    MetaTrendParams,
     ScalperParams,
     StrategyParams,
     TacticalParams,
@@ -63,6 +65,13 @@ def _scalper(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
     return ScalperStrategy(params=params.scalper or ScalperParams(), symbols=chosen)
 
 
+def _meta_trend(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .meta_trend_model import load_strategy
+
+    chosen = tuple(symbols) if symbols else ("BTCUSDT", "ETHUSDT")
+    return load_strategy(params.meta_trend or MetaTrendParams(), chosen)
+
+
 REGISTRY: dict[str, StrategyFactory] = {
     "core-hodl": _core_hodl,
     "trend": _trend,
@@ -70,6 +79,7 @@ REGISTRY: dict[str, StrategyFactory] = {
     "tactical": _tactical,
     "grid": _grid,
     "scalper": _scalper,
+    "meta-trend": _meta_trend,
 }
 
 
@@ -77,11 +87,12 @@ def create_strategy(
     name: str, params: StrategyParams | None = None, symbols: Sequence[str] | None = None
 ) -> Strategy:
     """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical' | 'grid' |
-    'scalper').
+    'scalper' | 'meta-trend').
 
     Only the parameter block named after the strategy is read; a missing block means defaults.
-    ``symbols`` overrides the markets of TREND, FUNDING and SCALPER, and GRID's market (its first
-    symbol); CORE-HODL and TACTICAL take theirs from their parameters.
+    ``symbols`` overrides the markets of TREND, FUNDING, SCALPER and META-TREND, and GRID's market
+    (its first symbol); CORE-HODL and TACTICAL take theirs from their parameters. META-TREND loads
+    its model from ``$EE_MODEL_DIR``.
     """
     try:
         factory = REGISTRY[name]

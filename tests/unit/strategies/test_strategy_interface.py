@@ -55,8 +55,10 @@ def test_submit_order_validation(kwargs: dict[str, object], message: str) -> Non
         SubmitOrder(**{**base, **kwargs})  # type: ignore[arg-type]
 
 
-def test_registry_builds_the_four_with_typed_params() -> None:
-    assert set(REGISTRY) == {"core-hodl", "trend", "funding", "tactical", "grid", "scalper"}
+def test_registry_builds_every_strategy_with_typed_params() -> None:
+    assert set(REGISTRY) == {
+        "core-hodl", "trend", "funding", "tactical", "grid", "scalper", "meta-trend",
+    }  # fmt: skip
     for name in REGISTRY:
         strat = create_strategy(name)
         assert isinstance(strat, Strategy)
@@ -68,6 +70,13 @@ def test_registry_builds_the_four_with_typed_params() -> None:
     assert trend.markets() == [("SOLUSDT", Category.LINEAR)]
     assert trend.warmup_bars() == 100
     assert isinstance(params.trend, TrendParams)
+    meta = create_strategy(
+        "meta-trend",
+        StrategyParams.model_validate({"metaTrend": {"category": "spot", "emaSlow": 30}}),
+        ["SOLUSDT"],
+    )
+    assert meta.markets() == [("SOLUSDT", Category.SPOT)]
+    assert meta.warmup_bars() == 4 * (26 + 9)
     with pytest.raises(ValueError, match="unknown strategy"):
         create_strategy("no-such-strategy")
 

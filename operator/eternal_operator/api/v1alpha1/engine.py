@@ -16,6 +16,7 @@ from .strategy_params import (
     CoreHodlParams,
     FundingParams,
     GridParams,
+    MetaTrendParams,
     ScalperParams,
     StrategyParams,
     TacticalParams,
@@ -32,6 +33,7 @@ class Strategy(StrEnum):
     TACTICAL = "tactical"
     GRID = "grid"
     SCALPER = "scalper"
+    META_TREND = "meta-trend"
 
 
 class Venue(StrEnum):
@@ -57,6 +59,7 @@ _PARAMS_MODELS: dict[Strategy, type[ApiModel]] = {
     Strategy.TACTICAL: TacticalParams,
     Strategy.GRID: GridParams,
     Strategy.SCALPER: ScalperParams,
+    Strategy.META_TREND: MetaTrendParams,
 }
 
 
@@ -73,6 +76,7 @@ PARAMS_BLOCKS = {
     Strategy.TACTICAL: "tactical",
     Strategy.GRID: "grid",
     Strategy.SCALPER: "scalper",
+    Strategy.META_TREND: "metaTrend",
 }
 
 
@@ -125,7 +129,8 @@ class EngineSpec(ApiModel):
     """What the Engine should be: Git owns this, the operator never writes it."""
 
     strategy: Strategy = Field(
-        description="The strategy to run: core-hodl, trend, funding, tactical, grid, scalper."
+        description="The strategy to run: core-hodl, trend, funding, tactical, grid, scalper, "
+        "meta-trend."
     )
     params: StrategyParams = Field(
         default_factory=StrategyParams,
@@ -313,6 +318,13 @@ class RuntimeReport(ApiModel):
         max_length=20,
         description="What a flatten could not close, and why (below the venue's minimum, no "
         "market to sell on): reported, never hidden.",
+    )
+    entries_paused: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Why the runtime paused its own entries (a strategy's kill switch, e.g. "
+        "meta-trend's API errors or low model confidence); unset while it takes entries. It "
+        "lasts until the runtime restarts.",
     )
     start_error: RuntimeStartError | None = Field(
         default=None,
