@@ -26,7 +26,7 @@ install: $(STAMP) ## Create .venv and install the locked dependencies and the pr
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (after changing dependencies)
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q uv; }
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -q -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra model --python-version 3.11 --generate-hashes -q -o requirements.lock
 
 controlplane: ## Build (or reuse from ~/.cache/eternal-engine) kube-apiserver and etcd
 	@tests/tools/controlplane/build.sh >/dev/null

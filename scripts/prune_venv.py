@@ -3,7 +3,7 @@
 The image installs exactly what CI installs (`uv pip install -r requirements.lock`, then the
 project with `--no-deps`), so a dependency that breaks shows in CI first. requirements.lock also
 holds the `dev` extra (pytest, ruff, checkov...), which has no place in a runtime image: this
-script walks the project's own requirements (no extras) through the installed metadata and
+script walks the project's own requirements (with the RUNTIME_EXTRAS only) through the installed metadata and
 prints everything outside that closure, for `uv pip uninstall` to remove.
 
 Run it with the interpreter of the environment to prune:
@@ -23,6 +23,8 @@ from importlib import metadata
 from packaging.requirements import Requirement
 
 PROJECT = "eternal-engine"
+RUNTIME_EXTRAS = frozenset({"model"})
+"""Extras the runtime image keeps: `model` (xgboost, for the meta-trend strategy)."""
 
 
 def canonical(name: str) -> str:
@@ -35,7 +37,7 @@ def runtime_closure(root: str = PROJECT) -> tuple[set[str], list[str]]:
     keep: set[str] = set()
     missing: set[str] = set()
     seen: set[tuple[str, frozenset[str]]] = set()
-    todo = [(canonical(root), frozenset[str]())]
+    todo = [(canonical(root), RUNTIME_EXTRAS)]
     while todo:
         name, extras = todo.pop()
         if (name, extras) in seen:

@@ -40,11 +40,11 @@ def _params(path: str | None, strategy: str) -> StrategyParams:
     if path is None:
         return StrategyParams()
     raw = yaml.safe_load(Path(path).read_text()) or {}
-    key = {"core-hodl": "coreHodl"}.get(strategy, strategy)
+    key = {"core-hodl": "coreHodl", "meta-trend": "metaTrend"}.get(strategy, strategy)
     if (
         isinstance(raw, dict)
         and key not in raw
-        and not set(raw) & {"coreHodl", "trend", "funding", "tactical"}
+        and not set(raw) & {"coreHodl", "trend", "funding", "tactical", "metaTrend"}
     ):
         raw = {key: raw}  # the strategy's block alone
     return StrategyParams.model_validate(raw)

@@ -61,6 +61,14 @@ def named(name: str, new_name: str) -> dict[str, Any]:
     return obj
 
 
+def meta_trend(field: str, value: Any, new_name: str) -> dict[str, Any]:
+    """The TREND sample turned into a meta-trend engine with one param set to ``value``."""
+    obj = named(ENGINE, new_name)
+    obj["spec"]["strategy"] = "meta-trend"
+    obj["spec"]["params"] = {"metaTrend": {field: value}}
+    return obj
+
+
 CASES: list[Malformed] = [
     Malformed(
         "weights-over-one",
@@ -433,6 +441,43 @@ CASES: list[Malformed] = [
         edit(TACTICAL, "spec.params.tactical.fundingThreshold", 0.01, "bad-funding-threshold"),
         "spec.params.tactical.fundingThreshold",
         "less than or equal to 0",
+    ),
+    # -- meta-trend ------------------------------------------------------------------------------
+    Malformed(
+        "meta-trend-ema-fast-not-below-slow",
+        meta_trend("emaFast", 30, "bad-meta-ema"),
+        "spec.params.metaTrend.emaFast",
+        "emaFast must be shorter than emaSlow",
+    ),
+    Malformed(
+        "meta-trend-macd-fast-not-below-slow",
+        meta_trend("macdFast", 26, "bad-meta-macd"),
+        "spec.params.metaTrend.macdFast",
+        "macdFast must be shorter than macdSlow",
+    ),
+    Malformed(
+        "meta-trend-rsi-extremes-crossed",
+        meta_trend("rsiOversold", 75, "bad-meta-rsi"),
+        "spec.params.metaTrend.rsiOversold",
+        "rsiOversold must be below rsiOverbought",
+    ),
+    Malformed(
+        "meta-trend-confidence-below-a-coin-flip",
+        meta_trend("confidenceThreshold", 0.4, "bad-meta-confidence"),
+        "spec.params.metaTrend.confidenceThreshold",
+        "greater than or equal to 0.5",
+    ),
+    Malformed(
+        "meta-trend-model-configmap-not-a-name",
+        meta_trend("modelConfigMap", "Model_v1", "bad-meta-configmap"),
+        "spec.params.metaTrend.modelConfigMap",
+        "should match",
+    ),
+    Malformed(
+        "meta-trend-params-on-a-trend-engine",
+        edit(ENGINE, "spec.params.metaTrend", {"emaFast": 5}, "bad-meta-block"),
+        "spec.params.metaTrend",
+        "only valid with strategy meta-trend",
     ),
     # -- Allocation ------------------------------------------------------------------------------
     Malformed(

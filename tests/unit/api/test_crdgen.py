@@ -12,6 +12,7 @@ import yaml
 
 from eternal_operator.api import crdgen
 from eternal_operator.api.kinds import KINDS, KindInfo
+from eternal_operator.api.v1alpha1.engine import PARAMS_BLOCKS
 
 pytestmark = pytest.mark.unit
 
@@ -85,7 +86,7 @@ def test_cross_field_rules_are_in_the_schema() -> None:
     engine_spec = schema_of(KINDS[0])["properties"]["spec"]
     rules = [r["rule"] for r in engine_spec["x-kubernetes-validations"]]
     assert "self.venue != 'mainnet' || has(self.credentials)" in rules
-    assert sum("has(self.params." in r for r in rules) == 4
+    assert sum("has(self.params." in r for r in rules) == len(PARAMS_BLOCKS) == 5
     targets = schema_of(KINDS[1])["properties"]["spec"]["properties"]["targets"]
     assert "sum()" in targets["x-kubernetes-validations"][0]["rule"]
     assert targets["x-kubernetes-list-map-keys"] == ["engine"]

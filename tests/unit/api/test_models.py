@@ -17,7 +17,11 @@ from eternal_operator.api.v1alpha1 import (
     Venue,
 )
 from eternal_operator.api.v1alpha1.base import WEIGHTS_SUM_RULE, weights_within_bound
-from eternal_operator.api.v1alpha1.strategy_params import CoreHodlParams, TrendParams
+from eternal_operator.api.v1alpha1.strategy_params import (
+    CoreHodlParams,
+    MetaTrendParams,
+    TrendParams,
+)
 from support.boundaries import BOUNDARIES, Boundary
 from support.malformed import CASES, SAMPLES, Malformed, sample
 
@@ -44,8 +48,10 @@ def test_samples_parse(name: str) -> None:
 
 
 def test_sample_fleet_is_the_eternal_engine() -> None:
-    engines = [Engine.model_validate(sample(f"engine-{n}.yaml")) for n in Strategy]
-    assert [e.spec.strategy for e in engines] == list(Strategy)
+    # meta-trend trades only on a trained model (issue 20), so it is not in the sample fleet
+    fleet = [s for s in Strategy if s is not Strategy.META_TREND]
+    engines = [Engine.model_validate(sample(f"engine-{n}.yaml")) for n in fleet]
+    assert [e.spec.strategy for e in engines] == fleet
     assert all(e.spec.venue is Venue.SIMULATOR for e in engines)
     allocation = Allocation.model_validate(sample("allocation.yaml"))
     weights = {t.engine: t.weight for t in allocation.spec.targets}
@@ -138,3 +144,14 @@ def test_models_are_frozen() -> None:
     engine = Engine.model_validate(sample("engine-trend.yaml"))
     with pytest.raises(ValidationError):
         engine.spec.suspend = True  # type: ignore[misc]
+
+
+def test_meta_trend_params_default_to_the_design() -> None:
+    manifest = sample("engine-trend.yaml")
+    manifest["spec"]["strategy"] = "meta-trend"
+    manifest["spec"]["params"] = {"metaTrend": {"modelConfigMap": "meta-trend-model"}}
+    params = Engine.model_validate(manifest).spec.strategy_params()
+    assert isinstance(params, MetaTrendParams)
+    assert (params.ema_fast, params.ema_slow, params.macd_slow) == (9, 21, 26)
+    assert params.confidence_threshold == Decimal("0.6")
+    assert params.model_config_map == "meta-trend-model"

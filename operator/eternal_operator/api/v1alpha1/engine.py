@@ -15,6 +15,7 @@ from .names import engine_name_problem
 from .strategy_params import (
     CoreHodlParams,
     FundingParams,
+    MetaTrendParams,
     StrategyParams,
     TacticalParams,
     TrendParams,
@@ -28,6 +29,7 @@ class Strategy(StrEnum):
     TREND = "trend"
     FUNDING = "funding"
     TACTICAL = "tactical"
+    META_TREND = "meta-trend"
 
 
 class Venue(StrEnum):
@@ -51,6 +53,7 @@ _PARAMS_MODELS: dict[Strategy, type[ApiModel]] = {
     Strategy.TREND: TrendParams,
     Strategy.FUNDING: FundingParams,
     Strategy.TACTICAL: TacticalParams,
+    Strategy.META_TREND: MetaTrendParams,
 }
 
 
@@ -65,6 +68,7 @@ PARAMS_BLOCKS = {
     Strategy.TREND: "trend",
     Strategy.FUNDING: "funding",
     Strategy.TACTICAL: "tactical",
+    Strategy.META_TREND: "metaTrend",
 }
 
 
@@ -117,7 +121,7 @@ class EngineSpec(ApiModel):
     """What the Engine should be: Git owns this, the operator never writes it."""
 
     strategy: Strategy = Field(
-        description="The strategy to run: core-hodl, trend, funding, tactical."
+        description="The strategy to run: core-hodl, trend, funding, tactical, meta-trend."
     )
     params: StrategyParams = Field(
         default_factory=StrategyParams,
