@@ -130,3 +130,68 @@ def crossed_above(fast: npt.ArrayLike, slow: npt.ArrayLike) -> npt.NDArray[np.bo
 def crossed_below(fast: npt.ArrayLike, slow: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """True at ``t`` when ``fast`` was above ``slow`` at ``t-1`` and is below it at ``t``."""
     return crossed_above(slow, fast)
+
+
+def ema(values: npt.ArrayLike, period: int) -> FloatArray:
+    """Exponential moving average, ``alpha = 2 / (period + 1)``, seeded with the first value
+    (``y[0] = x[0]``): causal from the first bar, and after a few periods independent of where
+    the series starts (a live window and a full history agree once both are warm)."""
+    if period < 1:
+        raise ValueError("period must be >= 1")
+    x = pd.Series(_as_array(values))
+    out: FloatArray = x.ewm(span=period, adjust=False).mean().to_numpy(np.float64)
+    return out
+
+
+def rsi(close: npt.ArrayLike, period: int) -> FloatArray:
+    """Wilder's RSI (0..100); first value at index ``period`` (the first change is bar 1)."""
+    c = _as_array(close)
+    change = np.zeros_like(c)
+    change[1:] = np.diff(c)
+    gain = wilder_smooth(np.maximum(change, 0.0), period, period)
+    loss = wilder_smooth(np.maximum(-change, 0.0), period, period)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(loss > 0, 100.0 - 100.0 / (1.0 + gain / loss), 100.0)
+    out[np.isnan(gain)] = np.nan
+    return out
+
+
+def macd(
+    close: npt.ArrayLike, fast: int, slow: int, signal: int
+) -> tuple[FloatArray, FloatArray]:
+    """MACD line (EMA fast - EMA slow) and its signal line (EMA of the MACD line)."""
+    line = ema(close, fast) - ema(close, slow)
+    return line, ema(line, signal)
+
+
+def stochastic(
+    high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int, smooth: int
+) -> tuple[FloatArray, FloatArray]:
+    """Stochastic %K (0..100, where the close sits in the ``period``-bar range) and %D (its
+    ``smooth``-bar SMA); 50 when the range is empty."""
+    h = pd.Series(_as_array(high)).rolling(period, min_periods=period).max().to_numpy(np.float64)
+    lo = pd.Series(_as_array(low)).rolling(period, min_periods=period).min().to_numpy(np.float64)
+    c = _as_array(close)
+    span = h - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(span > 0, 100.0 * (c - lo) / span, 50.0)
+    k[np.isnan(span)] = np.nan
+    return k, sma(k, smooth)
+
+
+def bollinger_width(close: npt.ArrayLike, period: int, deviations: float = 2.0) -> FloatArray:
+    """Bollinger band width relative to the middle band: ``2 * k * std / sma`` (population
+    standard deviation over ``period`` bars)."""
+    c = pd.Series(_as_array(close))
+    mid = c.rolling(period, min_periods=period).mean()
+    std = c.rolling(period, min_periods=period).std(ddof=0)
+    out: FloatArray = (2.0 * deviations * std / mid).to_numpy(np.float64)
+    return out
+
+
+def obv(close: npt.ArrayLike, volume: npt.ArrayLike) -> FloatArray:
+    """On-balance volume: the running sum of volume signed by the close's change (0 at bar 0)."""
+    c, v = _as_array(close), _as_array(volume)
+    sign = np.zeros_like(c)
+    sign[1:] = np.sign(np.diff(c))
+    return np.cumsum(sign * v)

@@ -87,6 +87,9 @@ class SubmitOrder:
     post_only: bool = False
     reduce_only: bool = False
     reason: str = ""
+    confidence: Decimal | None = None
+    """The signal's confidence (0..1), when the strategy has one: the pre-trade risk check
+    refuses an entry below ``risk.minSignalConfidence``."""
 
     def __post_init__(self) -> None:
         if (self.qty is None) == (self.notional is None):

@@ -1,7 +1,7 @@
 """Strategies by name (``Engine.spec.strategy``), built from the Engine's typed parameters.
 
 Each factory imports its strategy's module when it is called: a runtime loads the one strategy
-its Engine names, and only that strategy's dependencies (pandas for TREND and TACTICAL).
+its Engine names, and only that strategy's dependencies (pandas for TREND and TACTICAL, xgboost for META-TREND).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from eternal_operator.api.v1alpha1.strategy_params import (
     CoreHodlParams,
     FundingParams,
+    MetaTrendParams,
     StrategyParams,
     TacticalParams,
     TrendParams,
@@ -47,22 +48,30 @@ def _tactical(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy
     return TacticalStrategy(params=params.tactical or TacticalParams())
 
 
+def _meta_trend(params: StrategyParams, symbols: Sequence[str] | None) -> Strategy:
+    from .meta_trend_model import load_strategy
+
+    chosen = tuple(symbols) if symbols else ("BTCUSDT", "ETHUSDT")
+    return load_strategy(params.meta_trend or MetaTrendParams(), chosen)
+
+
 REGISTRY: dict[str, StrategyFactory] = {
     "core-hodl": _core_hodl,
     "trend": _trend,
     "funding": _funding,
     "tactical": _tactical,
+    "meta-trend": _meta_trend,
 }
 
 
 def create_strategy(
     name: str, params: StrategyParams | None = None, symbols: Sequence[str] | None = None
 ) -> Strategy:
-    """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical').
+    """A fresh strategy ``name`` ('core-hodl' | 'trend' | 'funding' | 'tactical' | 'meta-trend').
 
     Only the parameter block named after the strategy is read; a missing block means defaults.
-    ``symbols`` overrides the markets of TREND and FUNDING (CORE-HODL and TACTICAL take theirs
-    from their parameters).
+    ``symbols`` overrides the markets of TREND, FUNDING and META-TREND (CORE-HODL and TACTICAL
+    take theirs from their parameters). META-TREND loads its model from ``$EE_MODEL_DIR``.
     """
     try:
         factory = REGISTRY[name]

@@ -323,7 +323,7 @@ class MetaTrendParams(ApiModel):
         description="Kill switch: more venue errors than this within a minute pause entries.",
     )
     low_confidence_stretch: int = Field(
-        default=30,
+        default=100,
         ge=1,
         le=10000,
         description="Kill switch: this many primary signals in a row below confidenceThreshold "
