@@ -1,8 +1,10 @@
 """`python -m engine_runtime.model_job -- TRAIN_ARGS`: a ModelTraining Job's container.
 
-Runs `python -m engine_runtime.train TRAIN_ARGS` (its output passes through to the pod's log;
-its last stdout line is the metrics object), then publishes `$EE_TRAINING_DIR/out` into the
-ConfigMap `$EE_MODEL_CONFIG_MAP` of namespace `$EE_POD_NAMESPACE`, marked as written by Job
+Writes `$EE_TRAINING_PARAMS` (the strategy's parameters, JSON) to
+`$EE_TRAINING_DIR/params.json` for the training's `--params`, runs `python -m
+engine_runtime.train TRAIN_ARGS` (its output passes through to the pod's log; its last stdout
+line is the metrics object), then publishes `$EE_TRAINING_DIR/out` into the ConfigMap
+`$EE_MODEL_CONFIG_MAP` of namespace `$EE_POD_NAMESPACE`, marked as written by Job
 `$EE_TRAINING_JOB`. A failed training or publish writes its reason there instead, and exits 1.
 """
 
@@ -14,6 +16,8 @@ import subprocess
 import sys
 from collections import deque
 from pathlib import Path
+
+import aiohttp
 
 from .publish import PublishError, collect, metrics_of, write
 
@@ -42,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         args = args[1:]
     namespace, name = os.environ["EE_POD_NAMESPACE"], os.environ["EE_MODEL_CONFIG_MAP"]
     job = os.environ.get("EE_TRAINING_JOB", "")
-    out = Path(os.environ["EE_TRAINING_DIR"]) / "out"
+    work = Path(os.environ["EE_TRAINING_DIR"])
+    (work / "params.json").write_text(os.environ.get("EE_TRAINING_PARAMS", "{}"))
+    out = work / "out"
     code, tail = train(args)
     try:
         if code != 0:
@@ -52,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(write(namespace, name, job, files=files, metrics=metrics))
     except PublishError as error:
         print(f"model_job: {error}", file=sys.stderr)
-        asyncio.run(write(namespace, name, job, error=str(error)))
+        try:
+            asyncio.run(write(namespace, name, job, error=str(error)))
+        except (PublishError, aiohttp.ClientError) as unwritten:
+            print(f"model_job: the reason could not be published: {unwritten}", file=sys.stderr)
         return 1
     print(f"model_job: published {', '.join(sorted(files))} into ConfigMap {namespace}/{name}")
     return 0

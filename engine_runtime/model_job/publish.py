@@ -53,26 +53,42 @@ def collect(out: Path) -> dict[str, str]:
 
 
 def metrics_of(line: str) -> dict[str, str]:
-    """The metrics object the training printed last, as status strings (numbers only)."""
+    """The metrics object the training printed last, as status strings: its numbers (numeric
+    strings too), those of nested objects under joined names (`filtered.trades` ->
+    `filteredTrades`); at most MAX_METRICS."""
     try:
         found = json.loads(line)
     except ValueError:
         return {}
-    if not isinstance(found, dict):
-        return {}
     out: dict[str, str] = {}
-    for key, value in found.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                continue
-            out[str(key)[:63]] = f"{value:.4f}"
-        else:
-            out[str(key)[:63]] = str(value)
-        if len(out) == MAX_METRICS:
-            break
+    for key, value in _flat(found if isinstance(found, dict) else {}):
+        text = _number(value)
+        if text is not None and len(out) < MAX_METRICS:
+            out[key[:63]] = text
     return out
+
+
+def _flat(found: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in found.items():
+        name = f"{prefix}{str(key)[:1].upper()}{str(key)[1:]}" if prefix else str(key)
+        if isinstance(value, dict) and not prefix:
+            out.extend(_flat(value, name))
+        else:
+            out.append((name, value))
+    return out
+
+
+def _number(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f"{number:.4f}" if math.isfinite(number) else None
 
 
 def model_sha256(files: Mapping[str, str]) -> str:

@@ -13,7 +13,7 @@ from .base import ApiModel, cel, rules
 from .common import DNS_SUBDOMAIN, Conditions, EngineName
 from .engine import ObjectMeta, Symbol, Venue
 from .names import DNS_1035_LABEL
-from .strategy_params import KlineInterval, MetaTrendParams
+from .strategy_params import MetaTrendParams
 
 TRAINING_NAME_MAX = 52
 """A ModelTraining's name, `-` and 10 characters of its spec's hash name its Job (63 at most,
@@ -42,8 +42,10 @@ class VenueHistory(ApiModel):
         min_length=1, max_length=10, description="Symbols to train on, e.g. BTCUSDT.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )  # fmt: skip
-    interval: KlineInterval = Field(default=KlineInterval.H1, description="Candle interval.")
-    days: int = Field(default=365, ge=1, le=3650, description="Days of history, up to now.")
+    days: int = Field(
+        default=365, ge=7, le=3650,
+        description="Days of history up to now, in candles of the parameters' interval.",
+    )  # fmt: skip
 
 
 class CandlesFile(ApiModel):

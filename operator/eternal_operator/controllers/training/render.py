@@ -128,20 +128,32 @@ def role_binding(ref: TrainingRef) -> Obj:
     }
 
 
+BARS_PER_DAY = {"1": 1440, "5": 288, "15": 96, "30": 48, "60": 24, "240": 6, "D": 1}
+
+
+def bars(days: int, interval: str) -> int:
+    """Candles in `days` of the interval (a week's candle: one per 7 days)."""
+    return days // 7 if interval == "W" else days * BARS_PER_DAY[interval]
+
+
+def params_json(plan: Plan) -> str:
+    """`params.metaTrend` as the training reads it (from a file the Job's container writes)."""
+    body = plan.params.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
 def train_args(plan: Plan, settings: OperatorSettings) -> list[str]:
     """The training CLI's arguments (`engine_runtime.train`), paths as `$(VAR)` references."""
     spec = plan.spec
-    args = ["--params", json.dumps(plan.params.model_dump(mode="json", by_alias=True),
-                                   sort_keys=True, separators=(",", ":"))]  # fmt: skip
-    args += ["--seed", str(spec.seed), "--out", "$(EE_TRAINING_DIR)/out"]
+    args = ["--params", "$(EE_TRAINING_DIR)/params.json", "--seed", str(spec.seed)]
+    args += ["--out", "$(EE_TRAINING_DIR)/out"]
     history, files = spec.data.venue_history, spec.data.config_map
     if history is not None:
         rest = endpoints_for(history.venue, settings.simulator_url, settings.venue_ws_url())
         args += ["--venue-url", rest.rest_url, "--symbols", *history.symbols]
-        args += ["--interval", history.interval.value, "--days", str(history.days)]
+        args += ["--bars", str(bars(history.days, plan.params.interval.value))]
     elif files is not None:
-        for item in files.files:
-            args += ["--candles", f"{item.symbol}=$(EE_CANDLES_DIR)/{item.key}"]
+        args += ["--candles", *(f"{f.symbol}=$(EE_CANDLES_DIR)/{f.key}" for f in files.files)]
     return args
 
 
@@ -151,6 +163,7 @@ def job(ref: TrainingRef, plan: Plan, settings: OperatorSettings) -> Obj:
         {"name": "EE_TRAINING_DIR", "value": WORK_MOUNT},
         {"name": "EE_MODEL_CONFIG_MAP", "value": spec.output_config_map},
         {"name": "EE_TRAINING_JOB", "value": job_name(ref, plan)},
+        {"name": "EE_TRAINING_PARAMS", "value": params_json(plan)},
         {"name": "EE_POD_NAMESPACE",
          "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]  # fmt: skip
