@@ -14,8 +14,8 @@ import pytest
 
 from eternal_operator.controllers.engine.render import MODEL_HASH_ANNOTATION
 from eternal_operator.devtools.controlplane import ControlPlane
-from support.engines import SUB1_CREDS, engine_manifest, events, sub1_secret
-from support.kube import apply, get
+from support.engines import SUB1_CREDS, engine_manifest, engine_when, events, phase, sub1_secret
+from support.kube import apply, get, secret
 from support.podrunner import Runner
 from support.waiting import wait_for
 
@@ -79,8 +79,13 @@ def condition(found: dict[str, Any]) -> dict[str, Any]:
     return dict(trained_condition)
 
 
-def test_a_training_publishes_its_model_and_metrics(
-    control_plane: ControlPlane, ns: str, runner: Runner
+def test_a_training_publishes_its_model_and_an_engine_runs_on_it(
+    control_plane: ControlPlane,
+    ns: str,
+    runner: Runner,
+    venue_sub1: Any,
+    postgres: str,
+    redis: str,
 ) -> None:
     candles_config_map(control_plane, ns, "candles", {
         "BTCUSDT.csv": candles_csv(2000, 1), "ETHUSDT.csv": candles_csv(2000, 2),
@@ -103,6 +108,25 @@ def test_a_training_publishes_its_model_and_metrics(
     # kubectl get shows the phase and the metrics (the CRD's printer columns)
     row = control_plane.kubectl("get", "modeltraining", "mt", "-n", ns, "--no-headers").stdout
     assert row.split()[:3] == ["mt", "Succeeded", status["metrics"]["precision"]]
+
+    # A meta-trend Engine naming the ConfigMap runs on that model: its runtime (a real one, run
+    # by the pod runner) starts with the artifact mounted, verifies it and reports.
+    sub1_secret(control_plane, ns)
+    secret(
+        control_plane,
+        ns,
+        "eternal-engine-runtime-env",
+        {"EE_DATABASE_URL": postgres, "EE_REDIS_URL": redis},
+    )  # the runtime's data stores
+    apply(control_plane, ns, engine_manifest(
+        "meta", strategy="meta-trend", symbols=["BTCUSDT", "ETHUSDT"], credentials=SUB1_CREDS,
+        params={"metaTrend": {"modelConfigMap": "mt-model"}},
+    ))  # fmt: skip
+    running = engine_when(control_plane, ns, "meta", lambda e: phase(e) == "Running",
+                          "the meta-trend runtime Running", timeout=120)  # fmt: skip
+    assert not running["status"]["runtime"].get("startError")
+    mounted = next(runner.root.glob(f"pods/{ns}/meta-runtime-*/volumes/model/model.json"))
+    assert mounted.read_text() == published["data"]["model.json"]
 
 
 def test_a_failed_training_says_why_and_a_new_spec_trains_again(
