@@ -156,9 +156,7 @@ def rsi(close: npt.ArrayLike, period: int) -> FloatArray:
     return out
 
 
-def macd(
-    close: npt.ArrayLike, fast: int, slow: int, signal: int
-) -> tuple[FloatArray, FloatArray]:
+def macd(close: npt.ArrayLike, fast: int, slow: int, signal: int) -> tuple[FloatArray, FloatArray]:
     """MACD line (EMA fast - EMA slow) and its signal line (EMA of the MACD line)."""
     line = ema(close, fast) - ema(close, slow)
     return line, ema(line, signal)

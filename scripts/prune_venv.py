@@ -3,8 +3,8 @@
 The image installs exactly what CI installs (`uv pip install -r requirements.lock`, then the
 project with `--no-deps`), so a dependency that breaks shows in CI first. requirements.lock also
 holds the `dev` extra (pytest, ruff, checkov...), which has no place in a runtime image: this
-script walks the project's own requirements (with the RUNTIME_EXTRAS only) through the installed metadata and
-prints everything outside that closure, for `uv pip uninstall` to remove.
+script walks the project's own requirements (with the RUNTIME_EXTRAS only) through the installed
+metadata and prints everything outside that closure, for `uv pip uninstall` to remove.
 
 Run it with the interpreter of the environment to prune:
 

@@ -38,6 +38,15 @@ async def listed_instruments(
     return found
 
 
+def strategy_ready(strategy: object) -> None:
+    """A StartError when the strategy says it must not trade at all (META-TREND without a
+    verified model: ``start_problem()``)."""
+    check = getattr(strategy, "start_problem", None)
+    problem = check() if callable(check) else None
+    if problem:
+        raise StartError(str(problem))
+
+
 async def key_accepted(venue: BybitDomainClient) -> None:
     """A signed read: a StartError when the venue refuses the key (unknown, bad signature,
     no permission, expired, wrong IP)."""

@@ -74,6 +74,7 @@ class Reporter:
             shutdown_done_at=governor.shutdown_done_at,
             last_error=rt.emergency_stop or rt.errors.current(),
             residue=governor.residue,
+            entries_paused=_paused_reason(rt.strategy),
         )
         equity = rt.portfolio.equity
         rt.metrics.equity.set(float(equity))
@@ -133,6 +134,12 @@ class Reporter:
             return
         await rt.store.save_checkpoint(checkpoint)
         self._saved = key
+
+
+def _paused_reason(strategy: object) -> str | None:
+    """A strategy's own pause (meta-trend's kill switch), if it has one and it holds."""
+    reason = getattr(strategy, "paused_reason", None)
+    return reason() if callable(reason) else None
 
 
 def utcnow() -> datetime:

@@ -142,6 +142,9 @@ class Runtime:
 
     def _on_venue_error(self, error: VenueError) -> None:
         self.metrics.venue_errors.labels(str(error.code)).inc()
+        counted = getattr(self.strategy, "on_venue_error", None)  # a strategy's kill switch
+        if callable(counted):
+            counted(now_ms())
         if isinstance(error, FatalError):
             self._set_emergency_stop(f"venue refused the keys: {error}")
 
@@ -166,6 +169,7 @@ class Runtime:
         s, e = self.config.settings, self.config.engine
         await self.http.start()
         # Can this engine trade on this venue at all? If not, a StartError says why, now.
+        preflight.strategy_ready(self.strategy)  # e.g. a model it cannot verify: never trade
         checking = BybitDomainClient(self.raw)  # a refused key is not an emergency stop yet
         for (symbol, category), inst in (
             await preflight.listed_instruments(checking, self.markets)

@@ -256,8 +256,8 @@ def regime_candles(
     """Candles with a planted, learnable pattern, or (``planted=False``) a pure random walk.
 
     Planted: the market alternates between blocks (about 150 bars each) of two regimes that a
-    trend follower meets differently. *Trending*: calm (0.35% a bar) with a drift of 0.12% a
-    bar that keeps its direction for about 40 bars: a trend signal there mostly pays. *Choppy*:
+    trend follower meets differently. *Trending*: calm (0.3% a bar) with a drift of 0.15% a
+    bar that keeps its direction for about 60 bars: a trend signal there mostly pays. *Choppy*:
     twice as volatile, no drift, each move half taken back on the next bar: a trend signal there
     mostly loses its fees and more. Volatility tells the regimes apart, so a meta-model can
     learn which signals to take. Noise: the same volatility on average, every bar independent,
@@ -275,16 +275,13 @@ def regime_candles(
         drift = np.empty(bars)
         i = 0
         while i < bars:
-            length = int(rng.integers(25, 55))
-            drift[i : i + length] = 0.0012 * (1 if rng.integers(2) else -1)
+            length = int(rng.integers(40, 80))
+            drift[i : i + length] = 0.0015 * (1 if rng.integers(2) else -1)
             i += length
         shocks = rng.normal(0.0, 1.0, bars)
         previous = 0.0
         for t in range(bars):
-            if trending[t]:
-                r = drift[t] + 0.0035 * shocks[t]
-            else:
-                r = -0.5 * previous + 0.008 * shocks[t]
+            r = drift[t] + 0.003 * shocks[t] if trending[t] else -0.5 * previous + 0.008 * shocks[t]
             returns[t] = previous = r
     else:
         returns[:] = rng.normal(0.0, 0.006, bars)

@@ -46,5 +46,8 @@ def load(strategy: Strategy, saved: dict[str, Any] | None) -> Strategy:
         return strategy
     if type(restored) is not type(strategy):
         return strategy
+    adopt = getattr(restored, "adopt", None)  # what is not state (a verified model) is this start's
+    if callable(adopt):
+        adopt(strategy)
     log.info("strategy state restored", extra={"strategy": strategy.name})
     return restored

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from engine_runtime.execution.manager import OrderManager
@@ -132,10 +132,18 @@ class StrategyRunner:
                 self._amend(intent)
             elif isinstance(intent, si.SetStopLoss):
                 self.background(
-                    self.manager.venue.set_stop_loss(intent.symbol, intent.trigger_price)
+                    self.manager.venue.set_stop_loss(intent.symbol, self._stop_on_tick(intent))
                 )
             else:
                 log.info("intent not handled by the runtime: %s", type(intent).__name__)
+
+    def _stop_on_tick(self, intent: si.SetStopLoss) -> Decimal | None:
+        """The stop's trigger on the instrument's tick (the venue refuses any other price)."""
+        inst = self.instruments.get((intent.symbol, intent.category))
+        if intent.trigger_price is None or inst is None:
+            return intent.trigger_price
+        ticks = (intent.trigger_price / inst.tick_size).to_integral_value(ROUND_HALF_EVEN)
+        return (ticks * inst.tick_size).normalize()
 
     def _submit(self, intent: si.SubmitOrder, received_ns: int | None) -> None:
         link = client_order_id(self.engine, intent.intent_id)

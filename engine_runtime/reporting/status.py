@@ -36,6 +36,7 @@ def build_report(
     last_error: str | None,
     residue: list[str] | None = None,
     now: datetime | None = None,
+    entries_paused: str | None = None,
 ) -> RuntimeReport:
     positions = []
     for p in portfolio.open_positions()[:100]:
@@ -68,6 +69,7 @@ def build_report(
         shutdown_done_at=shutdown_done_at,
         last_error=(last_error or None) and last_error[:1000],
         residue=[r[:256] for r in (residue or [])[:20]],
+        entries_paused=(entries_paused or None) and entries_paused[:1024],
     )
 
 

@@ -262,7 +262,10 @@ class MetaTrendStrategy(BaseStrategy):
             return []
         if d.halt or d.entries_paused or d.close_directional or self.kill.reason is not None:
             return []
-        atr, close = m.feature(symbol, "atr", self.category), m.feature(symbol, "close", self.category)
+        atr, close = (
+            m.feature(symbol, "atr", self.category),
+            m.feature(symbol, "close", self.category),
+        )
         row = self.model_inputs(ctx, symbol)
         if any(math.isnan(v) for v in row) or not atr > 0:
             return []

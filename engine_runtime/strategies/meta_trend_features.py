@@ -187,4 +187,7 @@ def model_matrix(
     """The inputs of many bars (training): ``compute``'s columns plus the funding rate."""
     matrix = frame.loc[:, list(CANDLE_FEATURES)].to_numpy(np.float64)
     at = MODEL_FEATURES.index("funding_rate")
-    return np.insert(matrix, at, np.asarray(funding_rate, np.float64), axis=1).astype(np.float32)
+    out: npt.NDArray[np.float32] = np.insert(
+        matrix, at, np.asarray(funding_rate, np.float64), axis=1
+    ).astype(np.float32)
+    return out

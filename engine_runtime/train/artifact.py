@@ -112,9 +112,7 @@ def _same_params(what: str, found: Any, wanted: Mapping[str, Any]) -> None:
     differ = [f"{k} {found.get(k)!r} != {wanted.get(k)!r}" for k in keys
               if found.get(k) != wanted.get(k)]  # fmt: skip
     if differ:
-        raise ArtifactError(
-            f"{what} differ (trained vs params.metaTrend): {'; '.join(differ)}"
-        )
+        raise ArtifactError(f"{what} differ (trained vs params.metaTrend): {'; '.join(differ)}")
 
 
 def _same_features(found: Any, wanted: Sequence[str]) -> None:

@@ -81,7 +81,9 @@ def build_events(
         rates = mf.funding_at(close_ms, (funding or {}).get(symbol) if linear else None)
         x = mf.model_matrix(feats.iloc[lab.positions], rates[lab.positions])
         parts.append((x, lab.labels, lab.returns, close_ms[lab.positions], symbol))
-    x = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(mf.MODEL_FEATURES)))
+    if not parts:
+        raise TrainingError("no candles to train on")
+    x = np.concatenate([p[0] for p in parts])
     times = np.concatenate([p[3] for p in parts]).astype(np.int64)
     order = np.argsort(times, kind="stable")
     return Events(
@@ -190,7 +192,7 @@ def train(
     }
     trained = Trained(model_bytes, {}, metrics, test_probabilities=p)
     gains = booster.get_score(importance_type="gain")
-    trained.importance = {f: float(gains.get(f, 0.0)) for f in mf.MODEL_FEATURES}
+    trained.importance = {f: float(np.sum(gains.get(f, 0.0))) for f in mf.MODEL_FEATURES}
     if backtest:
         for name, use in (("filtered", True), ("unfiltered", False)):
             result = _backtest(candles, funding, params, model_bytes, test_start, use, fees)
@@ -213,9 +215,14 @@ def train(
             "bars": int(sum(len(f) for f in candles.values())),
             "sha256": data_hash(candles),
         },
-        "training": {"seed": seed, "folds": folds, "holdout": holdout,
-                     "purgeBars": purge // width, "grid": grid,
-                     "xgboost": xgboost.__version__},  # fmt: skip
+        "training": {
+            "seed": seed,
+            "folds": folds,
+            "holdout": holdout,
+            "purgeBars": purge // width,
+            "grid": grid,
+            "xgboost": xgboost.__version__,
+        },
         "metrics": metrics,
         "createdAt": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }
@@ -224,4 +231,3 @@ def train(
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
-

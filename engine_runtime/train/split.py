@@ -8,6 +8,7 @@ ends before the test period starts, less ``purge`` (an extra embargo).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ def walk_forward(
     start = first + int((last - first) * min_train)
     edges = np.linspace(start, last, folds + 1).astype(np.int64)
     out = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         fold = purged_split(t, horizon, int(a), int(b), purge)
         if len(fold.train) and len(fold.test):
             out.append(fold)

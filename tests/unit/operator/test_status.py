@@ -181,3 +181,16 @@ def test_a_changed_flatten_wish_is_a_new_request() -> None:
 )
 def test_is_subset(desired: object, live: object, same: bool) -> None:
     assert is_subset(desired, live) is same
+
+
+def test_entries_paused_condition_says_the_kill_switch_reason() -> None:
+    why = "kill switch: 12 venue errors within a minute (more than maxApiErrorsPerMinute 10)"
+    paused = {c.type: c for c in conditions_of(observed(runtime=beat(5, entries_paused=why)),
+                                               Phase.RUNNING, [])}  # fmt: skip
+    condition = paused["EntriesPaused"]
+    assert (condition.status, condition.reason, condition.message) == ("True", "KillSwitch", why)
+    taking = {c.type: c for c in conditions_of(observed(runtime=beat(5)), Phase.RUNNING, [])}
+    assert (taking["EntriesPaused"].status, taking["EntriesPaused"].reason) == (
+        "False", "TakingEntries",
+    )  # fmt: skip
+    assert conditions_of(observed(), Phase.STARTING, [])[-1].status == "Unknown"

@@ -34,6 +34,9 @@ NEVER_LIVE = (
 FEATURE_STACK = ("pandas", "numpy")
 """What a strategy with features (TREND, TACTICAL) needs, and one without must not load."""
 
+MODEL_STACK = ("xgboost",)
+"""What only META-TREND's runtime loads (with its model, and scipy under xgboost)."""
+
 NOT_EVEN_FOR_FEATURES = ("pyarrow",)
 """What pandas would load when installed and no live runtime uses (parquet): about 35 MiB."""
 
@@ -42,6 +45,7 @@ STRATEGY_MODULES = {
     "trend": "engine_runtime.strategies.trend",
     "funding": "engine_runtime.strategies.funding",
     "tactical": "engine_runtime.strategies.tactical",
+    "meta-trend": "engine_runtime.strategies.meta_trend",
 }
 
 SCRIPT = """
@@ -129,6 +133,8 @@ def test_a_live_runtime_loads_its_strategy_and_nothing_it_does_not_use(
     others = tuple(m for s, m in STRATEGY_MODULES.items() if s != strategy)
     assert heavy(modules, (*others, "engine_runtime.strategies.sma_cross")) == []
     assert heavy(modules, (*NEVER_LIVE, *NOT_EVEN_FOR_FEATURES)) == []
+    if strategy != "meta-trend":
+        assert heavy(modules, MODEL_STACK) == []
     if strategy in ("core-hodl", "funding"):  # no features: no candle frames
         assert heavy(modules, FEATURE_STACK) == []
 

@@ -26,7 +26,6 @@ from engine_runtime.strategies.interface import (
 from engine_runtime.strategies.meta_trend import MetaTrendKillSwitch, MetaTrendStrategy
 from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 
-
 pytestmark = pytest.mark.unit
 L = Category.LINEAR
 PARAMS = MetaTrendParams()
@@ -49,7 +48,7 @@ def test_the_features_pass_the_backtesters_look_ahead_guard() -> None:
     full = strategy.features("BTCUSDT", L, candles)
     check_causality(strategy, ("BTCUSDT", L), candles, full, cuts=5)  # raises on a peek
     assert set(mf.CANDLE_FEATURES) <= set(full.columns)
-    warm = full.iloc[strategy.warmup_bars():]
+    warm = full.iloc[strategy.warmup_bars() :]
     assert not warm[list(mf.CANDLE_FEATURES)].isna().any().any()
 
 
@@ -57,9 +56,11 @@ def test_the_vote_fires_once_when_it_turns_to_a_direction() -> None:
     close = np.concatenate([np.linspace(100, 80, 60), np.linspace(80, 110, 60)])
     signal, strength = mf.primary_signal(close, PARAMS)
     longs = np.flatnonzero(signal > 0)
-    assert len(longs) == 1 and 60 < longs[0] < 80  # the turn up, seen once
+    assert len(longs) == 1
+    assert 60 < longs[0] < 80
     assert strength[longs[0]] == pytest.approx(2 / 3)  # EMA and MACD agree; RSI not extreme
-    assert (signal[61:longs[0]] == 0).all() and (signal[longs[0] + 1:] <= 0).all()
+    assert (signal[61 : longs[0]] == 0).all()
+    assert (signal[longs[0] + 1 :] <= 0).all()
 
 
 def _signal_bar(h: Any, direction: float = 1.0) -> None:
@@ -75,15 +76,19 @@ def test_only_a_confident_signal_trades_and_carries_its_confidence(harness: Any)
     sure_model = ConstantModel(0.7)
     sure = MetaTrendStrategy(params=PARAMS, symbols=("BTCUSDT",), model=sure_model)  # type: ignore[arg-type]
     (order,) = sure.on_bar(harness.ctx)
-    assert isinstance(order, SubmitOrder) and order.side is Side.BUY
+    assert isinstance(order, SubmitOrder)
+    assert order.side is Side.BUY
     assert order.confidence == D("0.7000")
     # risk 1% of 10000 over a 1-ATR stop (100): 1 BTC, capped at 50% of equity: 0.166 BTC
     assert order.qty == D("0.166")
     assert len(sure_model.rows[0]) == len(mf.MODEL_FEATURES)
     harness.directive = GovernanceDirective(entries_paused=True)
-    assert MetaTrendStrategy(params=PARAMS, symbols=("BTCUSDT",), model=sure_model).on_bar(  # type: ignore[arg-type]
-        harness.ctx
-    ) == []
+    assert (
+        MetaTrendStrategy(params=PARAMS, symbols=("BTCUSDT",), model=sure_model).on_bar(  # type: ignore[arg-type]
+            harness.ctx
+        )
+        == []
+    )
 
 
 def test_barriers_set_the_stop_and_close_the_trade(harness: Any) -> None:
@@ -93,13 +98,16 @@ def test_barriers_set_the_stop_and_close_the_trade(harness: Any) -> None:
     fill = OrderEvent(entry.intent_id, "BTCUSDT", L, Side.SELL, OrderStatus.FILLED, D("0.1"),  # type: ignore[union-attr]
                       D("30000"), D("1.65"), 0)  # fmt: skip
     (stop,) = strategy.on_order_event(harness.ctx, fill)
-    assert isinstance(stop, SetStopLoss) and stop.trigger_price == D("30100")  # 1 ATR above
+    assert isinstance(stop, SetStopLoss)
+    assert stop.trigger_price == D("30100")
     harness.portfolio.perps["BTCUSDT"] = PerpPosition(D("-0.1"), D("30000"), D("30100"))
     harness.market.set("BTCUSDT", L, close=29_850.0)  # not yet 2 ATR down
     assert strategy.on_bar(harness.ctx) == []
     harness.market.set("BTCUSDT", L, close=29_790.0)  # take-profit: 29800 crossed
     (exit_,) = strategy.on_bar(harness.ctx)
-    assert isinstance(exit_, SubmitOrder) and exit_.reduce_only and exit_.side is Side.BUY
+    assert isinstance(exit_, SubmitOrder)
+    assert exit_.reduce_only
+    assert exit_.side is Side.BUY
     assert exit_.reason == "take-profit"
 
 
@@ -110,7 +118,8 @@ def test_kill_switch_on_api_errors_counts_one_minute() -> None:
     assert k.reason is None
     k.venue_error(100_000)
     k.venue_error(110_000)
-    assert k.reason is not None and "4 venue errors within a minute" in k.reason
+    assert k.reason is not None
+    assert "4 venue errors within a minute" in k.reason
 
 
 def test_kill_switch_on_low_confidence_pauses_entries(harness: Any) -> None:
@@ -134,10 +143,12 @@ def test_the_checkpoint_keeps_neither_model_nor_kill_switch() -> None:
     strategy = MetaTrendStrategy(params=PARAMS, symbols=("BTCUSDT",), model=model)  # type: ignore[arg-type]
     strategy.kill.reason = "kill switch: test"
     restored = pickle.loads(pickle.dumps(strategy))  # noqa: S301 - our own object
-    assert restored.model is None and restored.paused_reason() is None
+    assert restored.model is None
+    assert restored.paused_reason() is None
     assert restored.start_problem() == "model not attached after restore"
     restored.adopt(MetaTrendStrategy(params=PARAMS, symbols=("BTCUSDT",), model=model))  # type: ignore[arg-type]
-    assert restored.model is model and restored.start_problem() is None
+    assert restored.model is model
+    assert restored.start_problem() is None
 
 
 def test_without_a_model_the_strategy_reports_why_and_never_trades(harness: Any) -> None:

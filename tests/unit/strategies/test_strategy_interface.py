@@ -51,8 +51,8 @@ def test_submit_order_validation(kwargs: dict[str, object], message: str) -> Non
         SubmitOrder(**{**base, **kwargs})  # type: ignore[arg-type]
 
 
-def test_registry_builds_the_four_with_typed_params() -> None:
-    assert set(REGISTRY) == {"core-hodl", "trend", "funding", "tactical"}
+def test_registry_builds_the_five_with_typed_params() -> None:
+    assert set(REGISTRY) == {"core-hodl", "trend", "funding", "tactical", "meta-trend"}
     for name in REGISTRY:
         strat = create_strategy(name)
         assert isinstance(strat, Strategy)
@@ -63,5 +63,12 @@ def test_registry_builds_the_four_with_typed_params() -> None:
     assert trend.markets() == [("SOLUSDT", Category.LINEAR)]
     assert trend.warmup_bars() == 100
     assert isinstance(params.trend, TrendParams)
+    meta = create_strategy(
+        "meta-trend",
+        StrategyParams.model_validate({"metaTrend": {"category": "spot", "emaSlow": 30}}),
+        ["SOLUSDT"],
+    )
+    assert meta.markets() == [("SOLUSDT", Category.SPOT)]
+    assert meta.warmup_bars() == 4 * (26 + 9)
     with pytest.raises(ValueError, match="unknown strategy"):
         create_strategy("grid")

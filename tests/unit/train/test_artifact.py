@@ -36,7 +36,7 @@ def good(tmp_path: Path, model_bytes: bytes) -> Iterator[Path]:
     manifest = {"strategy": "meta-trend", "features": list(e.features),
                 "featureSetVersion": e.feature_set_version, "signalParams": dict(e.signal_params),
                 "labelParams": dict(e.label_params), "metrics": {}}  # fmt: skip
-    yield artifact.write(tmp_path / "model", model_bytes, manifest)
+    return artifact.write(tmp_path / "model", model_bytes, manifest)
 
 
 def edit_manifest(directory: Path, **changes: object) -> None:
@@ -68,7 +68,8 @@ def test_a_tampered_model_is_refused_by_its_hash(good: Path) -> None:
     body = json.loads(path.read_bytes())
     body["learner"]["learner_model_param"]["base_score"] = "[9E-1]"  # still a valid model
     path.write_bytes(json.dumps(body).encode())
-    assert "sha256" in refused(good) and "not the one trained" in refused(good)
+    assert "sha256" in refused(good)
+    assert "not the one trained" in refused(good)
 
 
 def test_reordered_features_are_refused_naming_the_position(good: Path) -> None:
@@ -90,7 +91,8 @@ def test_missing_features_wrong_versions_and_other_params_are_refused(good: Path
     assert "feature list differs" in refused(good)
     edit_manifest(good, features=list(mf.MODEL_FEATURES))
     message = refused(good, MetaTrendParams(emaSlow=30))
-    assert "primary-signal parameters differ" in message and "emaSlow 21 != 30" in message
+    assert "primary-signal parameters differ" in message
+    assert "emaSlow 21 != 30" in message
     assert "stopLossAtr" in refused(good, MetaTrendParams(stopLossAtr=1.5))
 
 

@@ -49,7 +49,8 @@ def test_the_time_barrier_exits_after_its_bars_and_fees_make_a_small_gain_a_loss
     cost = round_trip_cost(FeeModel(), Category.LINEAR)
     assert cost == pytest.approx(2 * (0.00055 + 0.0002))
     net = trade_return(1, 0, o, h, lo, c, 1.0, P, venue_stop=True, cost=cost)
-    assert net == pytest.approx(0.0005 - 0.0015) and net < 0
+    assert net == pytest.approx(0.0005 - 0.0015)
+    assert net < 0
 
 
 def test_a_trade_the_data_does_not_see_end_has_no_label() -> None:

@@ -14,7 +14,8 @@ def test_purged_split_drops_training_labels_that_reach_into_the_test() -> None:
     times = np.arange(0, 100)
     fold = purged_split(times, horizon=5, test_start=60, test_end=80, purge=3)
     assert fold.train.max() == 51  # 51 + 5 < 60 - 3; 52 would end at 57, inside the purge
-    assert fold.test.min() == 60 and fold.test.max() == 79
+    assert fold.test.min() == 60
+    assert fold.test.max() == 79
 
 
 def test_walk_forward_folds_move_forward_without_overlap() -> None:

@@ -310,6 +310,13 @@ class RuntimeReport(ApiModel):
         description="What a flatten could not close, and why (below the venue's minimum, no "
         "market to sell on): reported, never hidden.",
     )
+    entries_paused: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Why the runtime paused its own entries (a strategy's kill switch, e.g. "
+        "meta-trend's API errors or low model confidence); unset while it takes entries. It "
+        "lasts until the runtime restarts.",
+    )
     start_error: RuntimeStartError | None = Field(
         default=None,
         description="Why the runtime could not start (a symbol the venue does not list, a key "

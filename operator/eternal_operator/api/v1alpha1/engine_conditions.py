@@ -14,6 +14,8 @@ class EngineConditionType(StrEnum):
     """The runtime reports its venue reachable."""
     HALTED = "Halted"
     """A governance halt is in force."""
+    ENTRIES_PAUSED = "EntriesPaused"
+    """The runtime paused its own entries (status.runtime.entriesPaused says why)."""
 
 
 class EngineReason(StrEnum):
@@ -45,3 +47,6 @@ class EngineReason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     HALT_DIRECTIVE = "HaltDirective"
     NO_HALT = "NoHalt"
+    KILL_SWITCH = "KillSwitch"
+    """A strategy's kill switch holds the engine's entries (meta-trend)."""
+    TAKING_ENTRIES = "TakingEntries"

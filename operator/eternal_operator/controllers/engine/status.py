@@ -69,6 +69,7 @@ def phase_inputs(status: Mapping[str, Any]) -> tuple[object, ...]:
         runtime.get("venueConnected"),
         runtime.get("heartbeat") is None,
         (runtime.get("startError") or {}).get("time"),
+        runtime.get("entriesPaused"),
     )
 
 
@@ -150,8 +151,17 @@ def _halted(o: Observed) -> tuple[ConditionStatus, R, str]:
     return ConditionStatus.FALSE, R.NO_HALT, "no halt directive"
 
 
+def _entries_paused(o: Observed) -> tuple[ConditionStatus, R, str]:
+    paused = o.runtime.entries_paused if o.runtime else None
+    if paused:
+        return ConditionStatus.TRUE, R.KILL_SWITCH, paused
+    if o.runtime is None or o.runtime.heartbeat is None:
+        return ConditionStatus.UNKNOWN, R.NOT_REPORTED, "no report from the runtime"
+    return ConditionStatus.FALSE, R.TAKING_ENTRIES, "the runtime takes entries"
+
+
 def conditions_of(o: Observed, phase: Phase, previous: list[Condition]) -> list[Condition]:
-    """The four conditions; a condition keeps its lastTransitionTime while its status holds."""
+    """The five conditions; a condition keeps its lastTransitionTime while its status holds."""
     before = {c.type: c for c in previous}
     out = []
     for kind, (status, reason, message) in (
@@ -159,6 +169,7 @@ def conditions_of(o: Observed, phase: Phase, previous: list[Condition]) -> list[
         (T.CREDENTIALS_VALID, _credentials(o)),
         (T.VENUE_CONNECTED, _venue(o)),
         (T.HALTED, _halted(o)),
+        (T.ENTRIES_PAUSED, _entries_paused(o)),
     ):
         old = before.get(kind)
         since = old.last_transition_time if old is not None and old.status == status else o.now
