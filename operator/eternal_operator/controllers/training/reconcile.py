@@ -19,6 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from engine_runtime.model_job.publish import (
+    ERROR_ANNOTATION,
+    JOB_ANNOTATION,
+    METRICS_ANNOTATION,
+    MODEL_SHA_ANNOTATION,
+)
 from eternal_operator.api.v1alpha1 import GROUP, VERSION
 from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 from eternal_operator.api.v1alpha1.training import ModelTrainingSpec, TrainingPhase
@@ -28,12 +34,6 @@ from eternal_operator.kube import KubeClient, NotFound
 
 from . import render
 from .render import Plan, TrainingRef
-
-JOB_ANNOTATION = f"{GROUP}/training-job"
-MODEL_SHA_ANNOTATION = f"{GROUP}/model-sha256"
-METRICS_ANNOTATION = f"{GROUP}/training-metrics"
-ERROR_ANNOTATION = f"{GROUP}/training-error"
-"""What the Job's pod writes on the ConfigMap (engine_runtime.model_job.publish)."""
 
 
 @dataclass
