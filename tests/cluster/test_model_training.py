@@ -128,6 +128,17 @@ def test_a_training_publishes_its_model_and_an_engine_runs_on_it(
     mounted = next(runner.root.glob(f"pods/{ns}/meta-runtime-*/volumes/model/model.json"))
     assert mounted.read_text() == published["data"]["model.json"]
 
+    # Parameters the model was not trained with: the restarted runtime refuses the model and
+    # says why in the Engine's status; it never trades on a model it cannot verify.
+    control_plane.kubectl("patch", "engine", "meta", "-n", ns, "--type=merge", "-p",
+                          '{"spec": {"params": {"metaTrend": {"emaFast": 5}}}}')  # fmt: skip
+
+    def refused(engine: dict[str, Any]) -> bool:
+        error = (engine["status"].get("runtime") or {}).get("startError") or {}
+        return "model artifact" in error.get("message", "")
+
+    engine_when(control_plane, ns, "meta", refused, "the runtime refusing the model", 120)
+
 
 def test_a_failed_training_says_why_and_a_new_spec_trains_again(
     control_plane: ControlPlane, ns: str, runner: Runner
