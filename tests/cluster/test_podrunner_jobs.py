@@ -107,6 +107,8 @@ def test_a_job_runs_its_completions_at_most_parallelism_at_a_time(
     apply(control_plane, namespace, job("plain", tmp_path, completions=3, parallelism=2))
     with Runner(control_plane, tmp_path / "runner"):
         found = wait_condition(control_plane, namespace, "plain", "Complete")
+    row = control_plane.kubectl("get", "job", "plain", "-n", namespace, "--no-headers").stdout
+    assert row.split()[1:3] == ["Complete", "3/3"]  # kubectl's STATUS and COMPLETIONS
     status = found["status"]
     assert counts(found, "succeeded", "failed", "active") == (3, 0, 0)
     assert "completedIndexes" not in status
