@@ -15,6 +15,7 @@ import pytest
 from eternal_operator.devtools.controlplane import ControlPlane
 from support.kube import apply, get
 from support.podrunner import Runner
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -193,3 +194,23 @@ def test_a_job_past_its_active_deadline_is_stopped_and_fails(
         assert conditions(found)["Failed"]["reason"] == "DeadlineExceeded"
         assert counts(found, "failed", "active") == (1, 0)
         assert records(tmp_path) == []  # killed in its sleep: it never wrote its end
+
+
+def test_a_restarted_runner_resumes_a_job_from_its_status(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    apply(control_plane, namespace, job("resumed", tmp_path, completions=3, env={"SLEEP": 0.3}))
+
+    def succeeded() -> int:
+        found = get(control_plane, "job", "resumed", namespace)
+        return counts(found, "succeeded")[0] if found and "status" in found else 0
+
+    with Runner(control_plane, tmp_path / "runner"):
+        wait_for(lambda: succeeded() >= 1, 30, "a first completion")
+    done_before = succeeded()
+    with Runner(control_plane, tmp_path / "runner-2"):
+        found = wait_condition(control_plane, namespace, "resumed", "Complete")
+    assert counts(found, "succeeded") == (3,)
+    # What the first runner saw succeed is not run again (one pod may have finished unseen
+    # while that runner stopped).
+    assert 3 <= len(records(tmp_path)) <= 3 + (1 if done_before < 3 else 0)
