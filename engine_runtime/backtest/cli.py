@@ -90,6 +90,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
         strategy = SmaCrossStrategy(
             symbol=symbol, fast=args.fast, slow=args.slow, qty=Decimal(args.qty)
         )
+    elif args.strategy == "meta-trend":
+        strategy = _meta_trend(args)
     else:
         symbols = args.symbols.split(",") if args.symbols else None
         strategy = create_strategy(args.strategy, _params(args.params, args.strategy), symbols)
@@ -101,6 +103,23 @@ def _cmd_run(args: argparse.Namespace) -> None:
         leverage=args.leverage,
     )
     _report(result, Path(args.out), args.no_plot)
+
+
+def _meta_trend(args: argparse.Namespace) -> Strategy:
+    """META-TREND with the verified model of ``--model`` (default ``$EE_MODEL_DIR``), or every
+    primary signal with ``--no-filter``: the two runs to compare on the same data."""
+    from engine_runtime.strategies.meta_trend import MetaTrendStrategy
+    from engine_runtime.strategies.meta_trend_model import load_strategy
+    from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+
+    params = _params(args.params, args.strategy).meta_trend or MetaTrendParams()
+    symbols = tuple(args.symbols.split(",")) if args.symbols else ("BTCUSDT", "ETHUSDT")
+    if args.no_filter:
+        return MetaTrendStrategy(params=params, symbols=symbols, use_filter=False)
+    strategy = load_strategy(params, symbols, args.model)
+    if (problem := strategy.start_problem()) is not None:
+        raise SystemExit(f"meta-trend: {problem} (--model DIR, or --no-filter)")
+    return strategy
 
 
 def _cmd_portfolio(args: argparse.Namespace) -> None:
@@ -180,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fast", type=int, default=10, help="sma-cross only")
     run.add_argument("--slow", type=int, default=20, help="sma-cross only")
     run.add_argument("--qty", default="1", help="sma-cross only")
+    run.add_argument("--model", help="meta-trend: the artifact directory (default $EE_MODEL_DIR)")
+    run.add_argument(
+        "--no-filter", action="store_true", help="meta-trend: trade every signal, no model"
+    )
     _common(run)
     run.set_defaults(func=_cmd_run)
     pf = sub.add_parser("portfolio", help="the four engines with allocation and circuit breaker")

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from engine_runtime.strategies.interface import Category
 from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 
 from . import artifact, data, report
@@ -45,6 +46,10 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--candles", nargs="+", metavar="SYMBOL=PATH", help="CSV/Parquet files")
     source.add_argument("--venue-url", help="a Bybit-compatible REST base URL (kline endpoint)")
     p.add_argument("--symbols", nargs="+", default=["BTCUSDT", "ETHUSDT"], help="with --venue-url")
+    p.add_argument(
+        "--funding", nargs="+", metavar="SYMBOL=PATH", default=[],
+        help="with --candles: settled funding (CSV, a 'rate' column); the venue's otherwise",
+    )  # fmt: skip
     p.add_argument("--bars", type=int, default=8760, help="with --venue-url: candles per symbol")
     p.add_argument("--params", help="YAML with params.metaTrend (the Engine's block)")
     p.add_argument("--seed", type=int, default=0)
@@ -70,16 +75,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         params = params_from(args.params)
+        linear = category_of(params) is Category.LINEAR
         if args.candles:
             candles = data.from_files(args.candles)
+            funding = data.funding_from_files(args.funding) if linear else {}
         else:
+            now_ms = int(time.time() * 1000)
             candles = data.from_venue(
                 args.venue_url, args.symbols, category_of(params).value,
-                params.interval.value, args.bars, int(time.time() * 1000),
+                params.interval.value, args.bars, now_ms,
+            )  # fmt: skip
+            start_ms = min(int(f.index[0].value // 1_000_000) for f in candles.values())
+            funding = (
+                data.funding_from_venue(args.venue_url, args.symbols, start_ms, now_ms)
+                if linear else {}
             )  # fmt: skip
         trained = train(
             candles, params, seed=args.seed, folds=args.folds, holdout=args.holdout,
-            purge_bars=args.purge_bars, backtest=not args.no_backtest,
+            purge_bars=args.purge_bars, backtest=not args.no_backtest, funding=funding,
         )  # fmt: skip
     except (TrainingError, ValueError, OSError) as error:
         print(f"train: {error}", file=sys.stderr)

@@ -59,11 +59,58 @@ def from_venue(
     return out
 
 
-def data_hash(candles: Mapping[str, pd.DataFrame]) -> str:
-    """sha256 of the candles as trained on (symbols in order, times in ms, values repr'd)."""
+def funding_from_files(specs: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """``SYMBOL=path.csv`` items with a ``rate`` column indexed by settlement time (the
+    backtester's ``--funding`` format)."""
+    out = {}
+    for item in specs:
+        symbol, sep, path = item.partition("=")
+        if not sep:
+            raise ValueError(f"--funding {item!r}: expected SYMBOL=path")
+        frame = pd.read_csv(path, index_col=0, parse_dates=True)
+        index = pd.DatetimeIndex(frame.index)
+        frame.index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        out[symbol.upper()] = frame.sort_index()
+    return out
+
+
+def funding_from_venue(
+    url: str, symbols: Sequence[str], start_ms: int, end_ms: int
+) -> dict[str, pd.DataFrame]:
+    """Settled funding rates of each perpetual in ``[start_ms, end_ms)``, paged back (200 a
+    page, Bybit's largest)."""
+    session = http_session(url, "", "", max_retries=3)
+    out = {}
+    for symbol in symbols:
+        rates: dict[int, float] = {}
+        end = end_ms - 1
+        while end >= start_ms:
+            body = session.get_funding_rate_history(
+                category="linear", symbol=symbol, startTime=start_ms, endTime=end, limit=200
+            )
+            page = (body.get("result") or {}).get("list") or []
+            times = [int(r["fundingRateTimestamp"]) for r in page]
+            for r, t in zip(page, times, strict=True):
+                rates[t] = float(r["fundingRate"])
+            if not times or min(times) - 1 >= end:
+                break
+            end = min(times) - 1
+        chosen = sorted(rates)
+        out[symbol] = pd.DataFrame(
+            {"rate": [rates[t] for t in chosen]},
+            index=pd.to_datetime(chosen, unit="ms", utc=True),
+        )
+    return out
+
+
+def data_hash(
+    candles: Mapping[str, pd.DataFrame], funding: Mapping[str, pd.DataFrame] | None = None
+) -> str:
+    """sha256 of the data as trained on: candles, then funding, by symbol, as CSV text."""
     digest = hashlib.sha256()
-    for symbol in sorted(candles):
-        frame = candles[symbol]
-        digest.update(symbol.encode() + b"\n")
-        digest.update(frame.to_csv(float_format="%.12g", date_format="%Y-%m-%dT%H:%M:%SZ").encode())
+    for kind, frames in (("candles", candles), ("funding", funding or {})):
+        for symbol in sorted(frames):
+            digest.update(f"{kind} {symbol}\n".encode())
+            text = frames[symbol].to_csv(float_format="%.12g", date_format="%Y-%m-%dT%H:%M:%SZ")
+            digest.update(text.encode())
     return digest.hexdigest()

@@ -213,7 +213,8 @@ def train(
             "start": first.isoformat(),
             "end": last.isoformat(),
             "bars": int(sum(len(f) for f in candles.values())),
-            "sha256": data_hash(candles),
+            "funding": sorted(funding) if category_of(params) is Category.LINEAR else [],
+            "sha256": data_hash(candles, funding),
         },
         "training": {
             "seed": seed,

@@ -10,6 +10,8 @@ to start on an artifact that does not match what it computes.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -22,8 +24,9 @@ from pybit.unified_trading import HTTP
 from engine_runtime.train import artifact
 from engine_runtime.train.pipeline import train
 from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_operator.devtools.processes import stop
 from support import rtdb
-from support.runtime import RuntimeProcess
+from support.runtime import VENUE_CONFIG, RuntimeProcess, start_fast_venue
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -107,3 +110,33 @@ def test_refuses_to_start_on_a_model_it_cannot_verify(
     assert rt.process.wait(timeout=60) == 1
     assert "cannot start: model artifact" in rt.text()
     assert "feature order differs at position 0" in rt.text()
+
+
+def test_trains_from_the_venues_klines_and_funding(tmp_path: Path) -> None:
+    """`--venue-url`: the candles (paged, confirmed only) and the funding history come from a
+    Bybit-compatible venue; the manifest names them and hashes what was read."""
+    url, process = start_fast_venue(
+        tmp_path / "venue", VENUE_CONFIG.replace("backfill_minutes: 60", "backfill_minutes: 4000")
+    )
+    try:
+        params = tmp_path / "params.yaml"
+        params.write_text("metaTrend:\n  interval: '1'\n  timeBarrierBars: 20\n")
+        done = subprocess.run(
+            [sys.executable, "-m", "engine_runtime.train", "--venue-url", url, "--symbols",
+             "BTCUSDT", "--bars", "3500", "--params", str(params), "--no-backtest", "--out",
+             str(tmp_path / "model")],
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        stop(process)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    data = manifest["data"]
+    assert data["symbols"] == ["BTCUSDT"]
+    assert data["bars"] == 3500
+    assert data["interval"] == "1"
+    assert data["funding"] == ["BTCUSDT"]
+    span = pd.Timestamp(data["end"]) - pd.Timestamp(data["start"])
+    assert span == pd.Timedelta(minutes=3499)  # consecutive confirmed minutes, no gap, no dup
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["events"] >= 50

@@ -100,6 +100,11 @@ def test_report_and_patch_shape() -> None:
     assert body["heartbeat"].startswith("2026-01-01T00:00:00")
     assert body["lastError"] is None  # sent as null: clears an old error
     assert body["startError"] is None  # a runtime that reports has started: clears it too
+    assert body["entriesPaused"] is None  # sent as null: a restarted runtime takes entries again
+    paused = build_report(portfolio, open_orders=0, applied_directive=None, flat=None,
+                          venue_connected=True, shutdown_done_at=None, last_error=None,
+                          entries_paused="kill switch: 11 venue errors in a minute")  # fmt: skip
+    assert status_patch(paused)["status"]["runtime"]["entriesPaused"].startswith("kill switch")
 
 
 def test_a_start_error_patch_writes_only_the_start_error() -> None:
