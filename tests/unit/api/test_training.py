@@ -79,8 +79,10 @@ def test_the_job_trains_from_the_venue_history_in_candles_of_the_interval() -> N
 
 
 def test_the_job_reads_candles_from_the_mounted_configmap() -> None:
-    files = {"name": "candles", "files": [{"symbol": "BTCUSDT", "key": "btc.csv"},
-                                          {"symbol": "ETHUSDT", "key": "eth.csv"}]}  # fmt: skip
+    files = {"name": "candles", "files": [
+        {"symbol": "BTCUSDT", "key": "btc.csv", "fundingKey": "btc-funding.csv"},
+        {"symbol": "ETHUSDT", "key": "eth.csv"},
+    ]}  # fmt: skip
     job = render.job(REF, plan(data={"configMap": files}), SETTINGS)
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -89,6 +91,7 @@ def test_the_job_reads_candles_from_the_mounted_configmap() -> None:
     assert args[start + 1 : start + 3] == [
         "BTCUSDT=$(EE_CANDLES_DIR)/btc.csv", "ETHUSDT=$(EE_CANDLES_DIR)/eth.csv",
     ]  # fmt: skip
+    assert args[args.index("--funding") + 1 :] == ["BTCUSDT=$(EE_CANDLES_DIR)/btc-funding.csv"]
     assert {"name": "candles", "configMap": {"name": "candles"}} in pod["volumes"]
 
 

@@ -53,6 +53,11 @@ class CandlesFile(ApiModel):
 
     symbol: Symbol = Field(description="The symbol these candles are of.")
     key: ConfigMapKey = Field(description="The ConfigMap key holding the CSV.")
+    funding_key: ConfigMapKey | None = Field(
+        default=None,
+        description="The key holding its settled funding rates (CSV with a 'rate' column), "
+        "for a linear (perpetual) model; without it the training has no funding feature data.",
+    )
 
 
 class CandlesConfigMap(ApiModel):

@@ -154,6 +154,10 @@ def train_args(plan: Plan, settings: OperatorSettings) -> list[str]:
         args += ["--bars", str(bars(history.days, plan.params.interval.value))]
     elif files is not None:
         args += ["--candles", *(f"{f.symbol}=$(EE_CANDLES_DIR)/{f.key}" for f in files.files)]
+        funding = [f"{f.symbol}=$(EE_CANDLES_DIR)/{f.funding_key}" for f in files.files
+                   if f.funding_key is not None]  # fmt: skip
+        if funding:
+            args += ["--funding", *funding]
     return args
 
 
