@@ -36,6 +36,7 @@ _PLURALS = {
     "ConfigMap": "configmaps",
     "Deployment": "deployments",
     "Event": "events",
+    "Job": "jobs",
     "Lease": "leases",
     "Role": "roles",
     "RoleBinding": "rolebindings",
@@ -45,6 +46,7 @@ _PLURALS = {
     "Engine": "engines",
     "Allocation": "allocations",
     "CircuitBreakerPolicy": "circuitbreakerpolicies",
+    "ModelTraining": "modeltrainings",
 }
 
 

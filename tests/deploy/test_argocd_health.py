@@ -16,6 +16,7 @@ from eternal_operator.api.v1alpha1 import (
     AllocationStatus,
     CircuitBreakerPolicyStatus,
     EngineStatus,
+    ModelTrainingStatus,
 )
 
 pytestmark = pytest.mark.unit
@@ -242,6 +243,30 @@ def test_allocation_health() -> None:
     assert run_health(script, {**base, "status": bad}) == ("Degraded", "131001")
 
 
+def test_model_training_health() -> None:
+    script = HEALTH / "modeltraining.lua"
+    base: dict[str, Any] = {"kind": "ModelTraining", "metadata": {"name": "mt", "generation": 2}}
+    assert run_health(script, base)[0] == "Progressing"
+
+    def status(phase: str, state: str, reason: str, message: str, **more: Any) -> dict[str, Any]:
+        body = {"phase": phase, "observedGeneration": 2,
+                "conditions": [condition("Trained", state, reason, message)], **more}  # fmt: skip
+        ModelTrainingStatus.model_validate(body)
+        return {**base, "status": body}
+
+    done = status("Succeeded", "True", "Trained", "published", configMap="mt-model",
+                  metrics={"precision": "0.6250", "auc": "0.5912"})  # fmt: skip
+    assert run_health(script, done) == (
+        "Healthy", "Published into mt-model; precision 0.6250, AUC 0.5912"
+    )  # fmt: skip
+    failed = status("Failed", "False", "TrainingFailed", "train: data too short")
+    assert run_health(script, failed) == ("Degraded", "train: data too short")
+    running = status("Running", "Unknown", "Training", "the training pod runs")
+    assert run_health(script, running) == ("Progressing", "Running: the training pod runs")
+    stale = {**done, "metadata": {"name": "mt", "generation": 3}}  # a new spec, not trained yet
+    assert run_health(script, stale)[0] == "Progressing"
+
+
 def application(
     health: str | None,
     sync: str | None = "Synced",
@@ -333,6 +358,7 @@ def test_argocd_cm_carries_exactly_these_scripts() -> None:
         f"{prefix}Engine": (HEALTH / "engine.lua").read_text(),
         f"{prefix}CircuitBreakerPolicy": (HEALTH / "circuitbreakerpolicy.lua").read_text(),
         f"{prefix}Allocation": (HEALTH / "allocation.lua").read_text(),
+        f"{prefix}ModelTraining": (HEALTH / "modeltraining.lua").read_text(),
         # Argo CD's own kind: the app of apps' sync waves wait for each child to be Healthy.
         "resource.customizations.health.argoproj.io_Application": (
             HEALTH / "application.lua"

@@ -19,11 +19,14 @@ from deploy.tooling import (
     render,
     service_account_user,
 )
+from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_operator.api.v1alpha1.training import ModelTrainingSpec
+from eternal_operator.controllers.training import render as training
 from eternal_operator.devtools.controlplane import ControlPlane
 
 GROUP = "trading.eternal-engine.io"
 ALL = ["get", "list", "watch", "create", "patch", "update", "delete"]
-KINDS = ["engines", "allocations", "circuitbreakerpolicies"]
+KINDS = ["engines", "allocations", "circuitbreakerpolicies", "modeltrainings"]
 
 # The operator's needs, as agreed with the operator (a triple per (group, resource, verb)).
 NAMESPACED_NEEDS = {
@@ -34,6 +37,8 @@ NAMESPACED_NEEDS = {
     ),
     *((GROUP, f"{kind}/status", verb) for kind in KINDS for verb in ["get", "patch", "update"]),
     (GROUP, "engines/finalizers", "update"),
+    (GROUP, "modeltrainings/finalizers", "update"),
+    *(("batch", "jobs", verb) for verb in ["get", "list", "watch", "create", "delete"]),
     *(("apps", "deployments", verb) for verb in ALL),
     *(("", res, verb) for res in ["configmaps", "services", "serviceaccounts"] for verb in ALL),
     *(("", "secrets", verb) for verb in ALL),
@@ -151,6 +156,8 @@ def test_clusterwide_operator_can_do_its_work(
             assert api.can(sa, verb, "secrets", namespace=ns)
         assert api.can(sa, "create", "events", namespace=ns)
         assert api.can(sa, "create", "events", group="events.k8s.io", namespace=ns)
+        for verb in ["create", "watch", "delete"]:  # a ModelTraining's Job
+            assert api.can(sa, verb, "jobs", group="batch", namespace=ns)
     assert api.can(sa, "list", "engines", group=GROUP)  # every namespace at once
     assert api.can(sa, "watch", "customresourcedefinitions", group="apiextensions.k8s.io")
     assert api.can(sa, "list", "namespaces")
@@ -184,7 +191,8 @@ def test_clusterwide_operator_can_do_nothing_more(
         ("create", "serviceaccounts/token", ""),
         ("create", "deployments", "extensions"),
         ("update", "deployments/scale", "apps"),
-        ("create", "jobs", "batch"),
+        ("create", "cronjobs", "batch"),
+        ("patch", "jobs", "batch"),
     ]:
         assert not api.can(sa, verb, resource, group=group, namespace=namespace), (verb, resource)
     lease = {"group": "coordination.k8s.io"}
@@ -300,3 +308,41 @@ def test_operator_may_grant_the_runtime_role_without_escalate(
         )
         assert denied.returncode != 0
         assert "forbidden" in denied.stderr.lower()
+
+
+# -- a ModelTraining's training pod, as the operator renders its ServiceAccount ---------------
+
+
+def training_objects(name: str, output: str, namespace: str) -> list[Obj]:
+    ref = training.TrainingRef(name=name, namespace=namespace, uid="0")
+    spec = ModelTrainingSpec.model_validate({
+        "outputConfigMap": output,
+        "data": {"venueHistory": {"symbols": ["BTCUSDT"]}},
+    })  # fmt: skip
+    objs = training.render_support(ref, training.Plan(spec, MetaTrendParams()))
+    for obj in objs:
+        obj["metadata"].pop("ownerReferences", None)  # no ModelTraining object in this test
+    return objs
+
+
+@pytest.mark.cluster
+def test_a_training_pod_may_update_its_output_configmap_and_nothing_else(
+    api: Api, control_plane: ControlPlane, namespace: str
+) -> None:
+    apply(control_plane, training_objects("mt", "mt-model", namespace))
+    sa = service_account_user(namespace, "mt-training")
+    own = {"namespace": namespace, "name": "mt-model"}
+    assert api.can(sa, "get", "configmaps", **own)
+    assert api.can(sa, "update", "configmaps", **own)
+    assert not api.can(sa, "delete", "configmaps", **own)
+    assert not api.can(sa, "get", "configmaps", namespace=namespace, name="other-model")
+    assert not api.can(sa, "update", "configmaps", namespace=namespace, name="mt-runtime-config")
+    assert not api.can(sa, "list", "configmaps", namespace=namespace)
+    assert not api.can(sa, "create", "configmaps", namespace=namespace)
+    for resource, group in [("secrets", ""), ("engines", GROUP), ("modeltrainings", GROUP),
+                            ("jobs", "batch")]:  # fmt: skip
+        assert not api.can(sa, "get", resource, group=group, namespace=namespace), resource
+    assert not api.can(
+        sa, "patch", "modeltrainings", subresource="status", group=GROUP, namespace=namespace,
+        name="mt",
+    )  # fmt: skip

@@ -92,18 +92,23 @@ since runtimes run in other namespaces) unless operator.simulatorUrl says otherw
 
 {{/* The rules the operator needs in every namespace it manages (see docs/operations.md). */}}
 {{- define "ee.rbac.namespacedRules" -}}
-# The three kinds: read and watch them, add finalizers and annotations (patch/update).
+# The four kinds: read and watch them, add finalizers and annotations (patch/update).
 - apiGroups: ["trading.eternal-engine.io"]
-  resources: ["engines", "allocations", "circuitbreakerpolicies"]
+  resources: ["engines", "allocations", "circuitbreakerpolicies", "modeltrainings"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["trading.eternal-engine.io"]
-  resources: ["engines/status", "allocations/status", "circuitbreakerpolicies/status"]
+  resources: ["engines/status", "allocations/status", "circuitbreakerpolicies/status", "modeltrainings/status"]
   verbs: ["get", "patch", "update"]
-# Owner references with blockOwnerDeletion on the runtime's objects (enforced where the
-# OwnerReferencesPermissionEnforcement admission plugin runs, e.g. OpenShift).
+# Owner references with blockOwnerDeletion on the runtime's and the training's objects
+# (enforced where the OwnerReferencesPermissionEnforcement admission plugin runs, e.g. OpenShift).
 - apiGroups: ["trading.eternal-engine.io"]
-  resources: ["engines/finalizers"]
+  resources: ["engines/finalizers", "modeltrainings/finalizers"]
   verbs: ["update"]
+# Per ModelTraining: the Job that trains (watched for its progress; replaced when what is
+# trained changes).
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "delete"]
 # Per Engine: the runtime's Deployment, config, metrics Service, ServiceAccount and Role.
 - apiGroups: ["apps"]
   resources: ["deployments"]

@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .v1alpha1 import GROUP, Allocation, CircuitBreakerPolicy, Engine
+from .v1alpha1 import GROUP, Allocation, CircuitBreakerPolicy, Engine, ModelTraining
 from .v1alpha1.base import cel
 from .v1alpha1.names import ENGINE_NAME_MESSAGE, ENGINE_NAME_RULE
+from .v1alpha1.training import TRAINING_NAME_MESSAGE, TRAINING_NAME_RULE
 
 
 @dataclass(frozen=True)
@@ -91,5 +92,23 @@ KINDS: tuple[KindInfo, ...] = (
             PrinterColumn("Halted", ".status.halted", "boolean", "Latched halt in force."),
             AGE,
         ),
+    ),
+    KindInfo(
+        model=ModelTraining,
+        kind="ModelTraining",
+        plural="modeltrainings",
+        singular="modeltraining",
+        short_names=("mt",),
+        description="A strategy's meta-model trained in a Job and published into a ConfigMap.",
+        columns=(
+            PrinterColumn("Phase", ".status.phase", description="Pending, Running, Succeeded..."),
+            PrinterColumn(
+                "Precision", ".status.metrics.precision", description="Out-of-sample precision."
+            ),
+            PrinterColumn("AUC", ".status.metrics.auc", description="Out-of-sample ROC AUC."),
+            PrinterColumn("ConfigMap", ".status.configMap", description="Where the model is."),
+            AGE,
+        ),
+        name_rules=(cel(TRAINING_NAME_RULE, TRAINING_NAME_MESSAGE),),
     ),
 )

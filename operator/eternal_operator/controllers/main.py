@@ -15,6 +15,8 @@ from eternal_operator.api.v1alpha1 import GROUP, VERSION, Phase
 from eternal_operator.controllers.allocation import reconcile as allocation_reconcile
 from eternal_operator.controllers.policy import release
 from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor, PolicySnapshot
+from eternal_operator.controllers.training import reconcile as training_reconcile
+from eternal_operator.controllers.training import render as training_render
 from eternal_operator.metrics import (
     OBJECT_WRITES,
     RECONCILE_DURATION,
@@ -33,6 +35,7 @@ from .engine import status as engine_status
 ENGINES = (GROUP, VERSION, "engines")
 POLICIES = (GROUP, VERSION, "circuitbreakerpolicies")
 ALLOCATIONS = (GROUP, VERSION, "allocations")
+TRAININGS = (GROUP, VERSION, "modeltrainings")
 
 log = logging.getLogger(__name__)
 BACKOFF_SLACK_S = 0.25
@@ -137,6 +140,34 @@ def _failed(
         detail = f"{before or 'None'} -> {Phase.FAILED.value}: {failure.message}"
         outcome.events.append(engine_reconcile.Event("Warning", "PhaseFailed", detail))
     return failure, outcome, delay
+
+
+async def _train(memo: kopf.Memo, namespace: str, name: str) -> None:
+    """One pass over the ModelTraining as it is now: its status merge-patched where it changed,
+    its Events posted."""
+    kube = memo.ctx.kube
+    started = time.perf_counter()
+    fresh = await kube.get_or_none(f"{GROUP}/{VERSION}", "ModelTraining", namespace, name)
+    if fresh is None or fresh["metadata"].get("deletionTimestamp"):
+        return
+    async with memo.locks.get(fresh["metadata"]["uid"]):
+        try:
+            result = await training_reconcile.reconcile(memo.ctx, fresh)
+            current = fresh.get("status") or {}
+            changed = {k: v for k, v in result.status.items() if current.get(k) != v}
+            if changed:
+                await kube.merge_patch(
+                    f"{GROUP}/{VERSION}", "ModelTraining", namespace, name, {"status": changed},
+                    subresource="status",
+                )  # fmt: skip
+        except Exception:
+            RECONCILE_ERRORS.labels("ModelTraining").inc()
+            raise
+        finally:
+            RECONCILE_DURATION.labels("ModelTraining").observe(time.perf_counter() - started)
+    RECONCILES.labels("ModelTraining", "changed" if changed else "unchanged").inc()
+    for event in result.events:
+        kopf.event(kopf.Body(fresh), type=event.type, reason=event.reason, message=event.message)
 
 
 def _phase_inputs_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> bool:
@@ -335,6 +366,24 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                 )  # fmt: skip
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+    @kopf.on.create(*TRAININGS, registry=registry, id="training")
+    @kopf.on.update(*TRAININGS, registry=registry, id="training")
+    @kopf.on.resume(*TRAININGS, registry=registry, id="training")
+    @kopf.timer(*TRAININGS, interval=settings.resync_seconds, registry=registry,
+                id="training-resync")  # fmt: skip
+    async def training(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+        await _train(memo, namespace or "", name)
+
+    @kopf.on.event("batch", "v1", "jobs", registry=registry, id="training-job",
+                   labels={training_render.TRAINING_LABEL: kopf.PRESENT})  # fmt: skip
+    async def training_job(
+        labels: kopf.Labels, namespace: str | None, memo: kopf.Memo, type: str | None, **_: Any
+    ) -> None:
+        # A training Job's progress (started, completed, failed) shows in its ModelTraining at
+        # once: its status is read into the ModelTraining's, no polling.
+        if type != "DELETED":
+            await _train(memo, namespace or "", labels[training_render.TRAINING_LABEL])
 
     @kopf.on.delete(*ENGINES, registry=registry, id="engine-shutdown")
     async def engine_deleted(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:

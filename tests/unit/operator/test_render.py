@@ -180,3 +180,38 @@ def test_every_derived_name_fits_for_the_longest_name_the_crd_allows() -> None:
         assert len(obj["metadata"]["name"]) <= 253  # type: ignore[index]
         assert all(len(v) <= 63 for v in obj["metadata"]["labels"].values())  # type: ignore[index]
     assert len(render.credentials_ref(engine(), ref)[0]) <= 253
+
+
+def meta_trend(**params: object) -> Engine:
+    return engine(strategy="meta-trend", params={"metaTrend": params})
+
+
+def test_a_meta_trend_engine_mounts_its_model_and_restarts_on_a_new_one() -> None:
+    model = {"data": {"manifest.json": "{}", "model.json": "{}"}}
+    dep = render.render_all(meta_trend(modelConfigMap="mt-model"), REF, SETTINGS, replicas=1,
+                            model=model)[-1]  # fmt: skip
+    pod = dep["spec"]["template"]  # type: ignore[index]
+    (container,) = pod["spec"]["containers"]
+    assert {"name": "model", "configMap": {"name": "mt-model"}} in pod["spec"]["volumes"]
+    assert {"name": "model", "mountPath": "/etc/eternal-engine/model", "readOnly": True} in (
+        container["volumeMounts"]
+    )
+    assert {"name": "EE_MODEL_DIR", "value": "/etc/eternal-engine/model"} in container["env"]
+    first = pod["metadata"]["annotations"][render.MODEL_HASH_ANNOTATION]
+    retrained = {"data": {"manifest.json": "{}", "model.json": '{"trees": 1}'}}
+    again = render.render_all(meta_trend(modelConfigMap="mt-model"), REF, SETTINGS, replicas=1,
+                              model=retrained)[-1]  # fmt: skip
+    annotations = again["spec"]["template"]["metadata"]["annotations"]  # type: ignore[index]
+    assert annotations[render.MODEL_HASH_ANNOTATION] != first  # a new pod template: a restart
+    missing = render.render_all(meta_trend(modelConfigMap="mt-model"), REF, SETTINGS, replicas=1)
+    annotations = missing[-1]["spec"]["template"]["metadata"]["annotations"]  # type: ignore[index]
+    assert annotations[render.MODEL_HASH_ANNOTATION] == "absent"
+
+
+def test_an_engine_without_a_model_mounts_none() -> None:
+    for subject in (engine(), meta_trend()):
+        dep = render.render_all(subject, REF, SETTINGS, replicas=1)[-1]
+        pod = dep["spec"]["template"]  # type: ignore[index]
+        assert all(v["name"] != "model" for v in pod["spec"]["volumes"])
+        assert render.MODEL_HASH_ANNOTATION not in pod["metadata"]["annotations"]
+        assert all(e["name"] != "EE_MODEL_DIR" for e in pod["spec"]["containers"][0]["env"])

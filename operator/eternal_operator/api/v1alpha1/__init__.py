@@ -20,6 +20,7 @@ from .policy import (
     CircuitBreakerPolicyStatus,
 )
 from .strategy_params import StrategyParams
+from .training import ModelTraining, ModelTrainingSpec, ModelTrainingStatus, TrainingPhase
 
 __all__ = [
     "API_VERSION",
@@ -40,10 +41,14 @@ __all__ = [
     "EngineStatus",
     "GovernanceDirective",
     "LabelSelector",
+    "ModelTraining",
+    "ModelTrainingSpec",
+    "ModelTrainingStatus",
     "OnDelete",
     "Phase",
     "RiskLimits",
     "Strategy",
     "StrategyParams",
+    "TrainingPhase",
     "Venue",
 ]

@@ -330,12 +330,21 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
 
     secret_name = render.credentials_ref(engine, ref)[0]
     out.status["credentialsSecret"] = secret_name
-    for desired in render.render_all(engine, ref, ctx.settings, replicas=replicas):
+    model = await _model(ctx, engine, ref)
+    for desired in render.render_all(engine, ref, ctx.settings, replicas=replicas, model=model):
         if desired["kind"] == "Deployment":
             observed = _with(observed, deployment=await _ensure(ctx, desired, out, live))
         else:
             await _ensure(ctx, desired, out)
     return _report(out, observed, status, problem=None)
+
+
+async def _model(ctx: Context, engine: Engine, ref: render.EngineRef) -> dict[str, Any] | None:
+    """The Engine's model ConfigMap as it is now (its content's hash restarts the runtime)."""
+    name = render.model_config_map(engine)
+    if name is None:
+        return None
+    return await ctx.kube.get_or_none("v1", "ConfigMap", ref.namespace, name)
 
 
 async def refresh_phase(ctx: Context, body: Mapping[str, Any]) -> Outcome:
@@ -382,7 +391,8 @@ async def _suspend_despite(
     )
     suspended = request.completed_at is not None
     if live is not None and (suspended or not observed.runtime_alive):
-        objects = render.render_all(engine, ref, ctx.settings, replicas=0)
+        model = await _model(ctx, engine, ref)
+        objects = render.render_all(engine, ref, ctx.settings, replicas=0, model=model)
         desired = next(o for o in objects if o["kind"] == "Deployment")
         observed = _with(observed, deployment=await _ensure(ctx, desired, out, live))
     return _with(observed, suspended=suspended, suspending=not suspended)

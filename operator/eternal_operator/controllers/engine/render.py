@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from eternal_operator.api.runtime_config import EngineIdentity, RuntimeConfig, endpoints_for
-from eternal_operator.api.v1alpha1 import API_VERSION, GROUP, Engine, names
+from eternal_operator.api.v1alpha1 import API_VERSION, GROUP, Engine, Strategy, names
+from eternal_operator.api.v1alpha1.strategy_params import MODEL_DIR_ENV, MODEL_MOUNT_PATH
 from eternal_operator.settings import OperatorSettings
 
 Obj = dict[str, Any]
 
 ENGINE_LABEL = f"{GROUP}/engine"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+MODEL_HASH_ANNOTATION = f"{GROUP}/model-hash"
 CONFIG_KEY = "engine.json"
 CONFIG_MOUNT = "/etc/eternal-engine"
 RUNTIME_UID = 10001
@@ -132,6 +134,23 @@ def config_hash(config_map_obj: Obj) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def model_config_map(engine: Engine) -> str | None:
+    """The ConfigMap with the Engine's trained model, if its strategy reads one."""
+    if engine.spec.strategy is not Strategy.META_TREND:
+        return None
+    params = engine.spec.params.meta_trend
+    return params.model_config_map if params is not None else None
+
+
+def model_hash(config_map_obj: Obj | None) -> str:
+    """Changes whenever the model ConfigMap's content does, so the runtime restarts on a new
+    model ("absent" until the ConfigMap exists)."""
+    if config_map_obj is None:
+        return "absent"
+    data = {**(config_map_obj.get("data") or {}), **(config_map_obj.get("binaryData") or {})}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _resources(engine: Engine) -> Obj:
     """The spec's resources; a default only for a resource the spec names in neither map, so a
     default can never sit on the wrong side of a request or limit the spec sets."""
@@ -172,19 +191,44 @@ def _env_from(settings: OperatorSettings) -> Obj:
 
 
 def deployment(
-    engine: Engine, ref: EngineRef, settings: OperatorSettings, *, replicas: int, cfg_hash: str
+    engine: Engine,
+    ref: EngineRef,
+    settings: OperatorSettings,
+    *,
+    replicas: int,
+    cfg_hash: str,
+    mdl_hash: str | None = None,
 ) -> Obj:
-    """One replica, Recreate: two pods must never trade one subaccount."""
+    """One replica, Recreate: two pods must never trade one subaccount. A meta-trend Engine's
+    model ConfigMap is mounted read-only at MODEL_MOUNT_PATH (env MODEL_DIR_ENV names it), and
+    its content hash `mdl_hash` annotates the pod template, so a new model restarts the
+    runtime."""
     names = RuntimeNames.of(ref.name)
     pod_labels = labels(ref)
     health = settings.runtime_health_port
     probe = {"httpGet": {"port": "health"}, "timeoutSeconds": 3}
+    env = _env(engine, ref)
+    mounts: list[Obj] = [
+        {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's
+    ]
+    volumes: list[Obj] = [
+        {"name": "config", "configMap": {"name": names.config_map}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    ]
+    annotations = {CONFIG_HASH_ANNOTATION: cfg_hash}
+    model = model_config_map(engine)
+    if model is not None:
+        env.append({"name": MODEL_DIR_ENV, "value": MODEL_MOUNT_PATH})
+        mounts.append({"name": "model", "mountPath": MODEL_MOUNT_PATH, "readOnly": True})
+        volumes.append({"name": "model", "configMap": {"name": model}})
+        annotations[MODEL_HASH_ANNOTATION] = mdl_hash or "absent"
     container = {
         "name": "runtime",
         "image": engine.spec.image or settings.runtime_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "engine_runtime"],
-        "env": _env(engine, ref),
+        "env": env,
         **_env_from(settings),
         "ports": [
             {"name": "metrics", "containerPort": settings.runtime_metrics_port},
@@ -210,10 +254,7 @@ def deployment(
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [
-            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's
-        ],
+        "volumeMounts": mounts,
     }
     return {
         "apiVersion": "apps/v1",
@@ -224,10 +265,7 @@ def deployment(
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {ENGINE_LABEL: ref.name}},
             "template": {
-                "metadata": {
-                    "labels": pod_labels,
-                    "annotations": {CONFIG_HASH_ANNOTATION: cfg_hash},
-                },
+                "metadata": {"labels": pod_labels, "annotations": annotations},
                 "spec": {
                     "serviceAccountName": names.service_account,
                     "automountServiceAccountToken": True,
@@ -240,10 +278,7 @@ def deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": names.config_map}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                    ],
+                    "volumes": volumes,
                 },
             },
         },
@@ -322,9 +357,15 @@ def service(ref: EngineRef, settings: OperatorSettings) -> Obj:
 
 
 def render_all(
-    engine: Engine, ref: EngineRef, settings: OperatorSettings, *, replicas: int
+    engine: Engine,
+    ref: EngineRef,
+    settings: OperatorSettings,
+    *,
+    replicas: int,
+    model: Obj | None = None,
 ) -> list[Obj]:
-    """Every object the Engine owns, in the order they should be applied."""
+    """Every object the Engine owns, in the order they should be applied; `model` is the live
+    model ConfigMap (`model_config_map`), if any."""
     cm = config_map(engine, ref, settings)
     return [
         cm,
@@ -332,5 +373,12 @@ def render_all(
         role(ref),
         role_binding(ref),
         service(ref, settings),
-        deployment(engine, ref, settings, replicas=replicas, cfg_hash=config_hash(cm)),
+        deployment(
+            engine,
+            ref,
+            settings,
+            replicas=replicas,
+            cfg_hash=config_hash(cm),
+            mdl_hash=model_hash(model),
+        ),
     ]

@@ -1,2 +1,3 @@
-"""A stand-in for the kubelet on a machine without one: runs engine Deployments' pods as local
-processes. A development and test tool; the operator knows nothing of it."""
+"""A stand-in for the kubelet (and the Job controller) on a machine without one: runs the pods of
+the operator's Deployments and Jobs as local processes. A development and test tool; the
+operator knows nothing of it."""

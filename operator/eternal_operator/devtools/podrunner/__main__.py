@@ -1,4 +1,5 @@
-"""`python -m eternal_operator.devtools.podrunner`: run engine pods locally until SIGTERM."""
+"""`python -m eternal_operator.devtools.podrunner`: run the operator's pods (Deployments, Jobs)
+locally until SIGTERM."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Keeps one local process per engine Deployment that wants a replica, and reports it.
+"""Keeps one local process per engine Deployment that wants a replica, and reports it; runs the
+operator's Jobs too (jobs.py).
 
 replicas 0 stops the process (SIGTERM, then SIGKILL after the pod's grace period); a changed pod
 template restarts it; a crashed process is restarted with exponential backoff (2 s doubling to
@@ -29,6 +30,7 @@ from eternal_operator.devtools.monitoring import ENGINE_LABEL, write_runtime_tar
 from eternal_operator.devtools.processes import spawn, stop
 from eternal_operator.kube import KubeClient, KubeError
 
+from .jobs import JobRunner
 from .template import LocalPod, TemplateError, resolve, template_hash
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class PodRunner:
         self.clock = clock
         self.slots: dict[tuple[str, str], Slot] = {}
         self._http: aiohttp.ClientSession | None = None
+        self.jobs = JobRunner(kube, root, ca_file, pod_server, lambda: self.clock())
 
     async def run(self, stopping: asyncio.Event, interval_s: float = 1.0) -> None:
         try:
@@ -113,6 +116,7 @@ class PodRunner:
             if key not in seen:
                 await asyncio.to_thread(self._stop, self.slots.pop(key))
         self._list_targets()
+        await self.jobs.sync_once(SELECTOR)
 
     def _list_targets(self) -> None:
         if self.targets_file is None:
@@ -215,6 +219,7 @@ class PodRunner:
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(asyncio.to_thread(self._stop, s) for s in self.slots.values()))
+        await self.jobs.shutdown()
         self._list_targets()
         if self._http is not None:
             await self._http.close()

@@ -1,7 +1,8 @@
-"""From a Deployment's pod template to a local command line, environment and files.
+"""From a Deployment's or Job's pod template to a local command line, environment and files.
 
 Resolves what the runtime's pod uses: env values and valueFrom (Secret and ConfigMap keys, the
-downward-API fields), envFrom Secrets and ConfigMaps, ConfigMap and emptyDir volumes (written
+downward-API fields, the pod's own labels and annotations among them), envFrom Secrets and
+ConfigMaps, ConfigMap and emptyDir volumes (written
 under the pod's own directory, with references to their mount paths rewritten), a kubeconfig
 holding a token of the pod's ServiceAccount (so the process has exactly the pod's RBAC), and a
 free local port for each named container port (`EE_<NAME>_PORT`), since local pods share one
@@ -41,10 +42,12 @@ class LocalPod:
     grace_seconds: float = 30.0
     readiness_path: str | None = None
     readiness_port: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
-def template_hash(deployment: Obj) -> str:
-    template = deployment["spec"]["template"]
+def template_hash(workload: Obj) -> str:
+    template = workload["spec"]["template"]
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -91,6 +94,10 @@ async def _value_from(kube: KubeClient, source: Obj, pod: LocalPod, sa: str) -> 
             "metadata.name": pod.name, "metadata.namespace": pod.namespace,
             "spec.serviceAccountName": sa, "status.podIP": "127.0.0.1",
         }  # fmt: skip
+        meta = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+        if meta:
+            source = pod.labels if meta.group(1) == "labels" else pod.annotations
+            return source.get(meta.group(2), "")
         if path not in fields:
             raise TemplateError(f"downward-API field {path} is not supported locally")
         return fields[path]
@@ -131,18 +138,24 @@ async def _service_account_kubeconfig(
 
 async def resolve(
     kube: KubeClient,
-    deployment: Obj,
+    workload: Obj,
     root: Path,
     ca_file: str | None,
     server: str | None = None,
+    *,
+    pod_name: str | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> LocalPod:
-    """The local pod for `deployment`'s template (its files written under `root`); its
-    kubeconfig points at `server` (another way to the same API server) when given."""
-    meta = deployment["metadata"]
+    """The local pod for `workload`'s template (a Deployment's or a Job's; its files written
+    under `root`), named `pod_name` (default: the workload's name and template hash) with
+    `annotations` added to the template's; its kubeconfig points at `server` (another way to
+    the same API server) when given."""
+    meta = workload["metadata"]
     namespace = meta["namespace"]
-    spec = deployment["spec"]["template"]["spec"]
+    template = workload["spec"]["template"]
+    spec = template["spec"]
     (container,) = spec["containers"][:1]
-    name = f"{meta['name']}-{template_hash(deployment)}"
+    name = pod_name or f"{meta['name']}-{template_hash(workload)}"
     directory = root / namespace / name
     if directory.exists():
         shutil.rmtree(directory)
@@ -153,6 +166,9 @@ async def resolve(
         argv=_local_command(list(container.get("command", [])) + list(container.get("args", []))),
         env={}, directory=directory,
         grace_seconds=float(spec.get("terminationGracePeriodSeconds", 30)),
+        labels=dict((template.get("metadata") or {}).get("labels") or {}),
+        annotations={**((template.get("metadata") or {}).get("annotations") or {}),
+                     **(annotations or {})},
     )  # fmt: skip
     mounts = await _volumes(kube, spec, container, pod)
     for source in container.get("envFrom", []):
