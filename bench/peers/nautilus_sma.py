@@ -19,8 +19,9 @@ The model, as close to ours as Nautilus allows:
   below slow on the bar before, above on this one, or the reverse) sends one MARKET order of 1
   unit, 2 to flip from the other side;
 * the order fills against the bar just closed: Nautilus has no "fill at the next bar's open" for
-  bar data. On these candles every bar opens at the previous close (the bench checks it), so the
-  price is the next bar's open all the same;
+  bar data. On the bench's candles every bar opens at the previous close but at month
+  boundaries, so the price is the next bar's open all the same unless a cross falls on a
+  month's last minute (the bench lists those: none for its pairs and year);
 * the bars' volume is left out (the wrangler's default, 1e6, stands in): Nautilus makes each bar
   an L1 book whose size is the bar's volume, and a 1-unit order on a 0.08 BTC bar would walk it
   in two fills a price step (1e-8) apart; ours, vectorbt and backtesting.py fill the whole
