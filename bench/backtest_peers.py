@@ -181,7 +181,7 @@ def ours_sweep(
     failed = [r for r in rows if r.error]
     if failed:
         raise SystemExit(f"sweep: {len(failed)} combinations failed, e.g. {failed[0].error}")
-    return wall, cpu, [float(r.stats["final_equity"]) for r in rows]  # type: ignore[arg-type]
+    return wall, cpu, [float(str(r.stats["final_equity"])) for r in rows]
 
 
 def sweep_grid() -> list[tuple[int, int]]:
@@ -230,10 +230,6 @@ def crosses_before_gaps(candles: pd.DataFrame, fast: int, slow: int) -> list[pd.
     fast_sma, slow_sma = ta.sma(closes, fast), ta.sma(closes, slow)
     cross = ta.crossed_above(fast_sma, slow_sma) | ta.crossed_below(fast_sma, slow_sma)
     return [candles.index[i] for i in gaps(candles) if cross[i]]
-
-
-def numba_cache_dir() -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix="bench-numba-")
 
 
 # --- the table --------------------------------------------------------------------------------
