@@ -128,4 +128,14 @@ bench-governance: install controlplane ## Halt, resume and breach at 4 and 50 en
 bench-safety: install controlplane ## The capital-safety matrix, quick subset (CI runs it; --quick)
 	$(PY) bench/capital_safety.py --quick
 
-.PHONY: bench-runtime bench-scalper bench bench-venue bench-governance bench-safety
+bench-peers: install ## The backtest bench beside vectorbt and NautilusTrader, each in its own cached venv (ARGS="--days 30")
+	@vbt=$$(bash bench/peers/env.sh vectorbt) && nt=$$(bash bench/peers/env.sh nautilus) && \
+	  $$vbt/bin/python bench/backtest_bench.py --peers --nautilus-python $$nt/bin/python $(ARGS)
+
+bench-peers-lock: install ## Re-resolve bench/peers/*.lock (the peers' pins; vectorbt's keeps requirements.lock's)
+	$(UV) pip compile pyproject.toml --extra dev bench/peers/vectorbt.in -c requirements.lock \
+	  --python-version 3.11 --generate-hashes -q -o bench/peers/vectorbt.lock
+	$(UV) pip compile bench/peers/nautilus.in --python-version 3.11 --generate-hashes -q \
+	  -o bench/peers/nautilus.lock
+
+.PHONY: bench-runtime bench-scalper bench bench-venue bench-governance bench-safety bench-peers bench-peers-lock

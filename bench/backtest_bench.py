@@ -14,6 +14,15 @@
    Prints both times, their ratio, both final equities and whether they agree (relative
    difference below 1e-9).
 
+3. With ``--peers`` (``make bench-peers``: run in the peers' environment, never the runtime's),
+   the same crossovers in vectorbt (first call with and without numba's cache, warm call) and
+   NautilusTrader, a 100-pair sweep against vectorbt's broadcast ``from_signals``, and a table
+   of every figure against the goals of issue 22; see bench/backtest_peers.py. A peer's final
+   equity more than 1e-6 (relative) from ours stops the bench with exit status 1.
+
+    bench/peers/env.sh vectorbt     # prints the peers' venv (cached), e.g. V
+    V/bin/python bench/backtest_bench.py --peers --nautilus-python N/bin/python --no-trend
+
 Times are CPU seconds of this process (``time.process_time``), the best of ``--repeat`` runs for
 each side alike: the machine this runs on is shared, and wall time would measure the neighbours.
 
@@ -114,22 +123,33 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=2, help="best of this many runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--no-trend", action="store_true", help="skip the TREND throughput")
+    parser.add_argument(
+        "--peers", action="store_true", help="vectorbt and NautilusTrader too (make bench-peers)"
+    )
+    parser.add_argument(
+        "--nautilus-python", default=None, help="the nautilus environment's python (--peers)"
+    )
     args = parser.parse_args()
+    if args.peers and not args.nautilus_python:
+        parser.error("--peers needs --nautilus-python (make bench-peers sets both)")
 
     btc, eth = one_year_of_minutes(args.days, args.seed)
     print(f"data: {len(btc)} 1-minute bars per symbol ({btc.index[0]} .. {btc.index[-1]})")
 
     figures: dict[str, object] = {"bars": len(btc)}
-    for label, kelly in (("default", True), ("kellyOff", False)):
-        trend = min(
-            (bench_trend(btc, eth, kelly) for _ in range(args.repeat)), key=lambda t: t["seconds"]
-        )
-        figures[f"trend_{label}"] = trend
-        print(
-            f"TREND ({label}), 2 symbols: {trend['candles']:.0f} candles in "
-            f"{trend['seconds']:.2f} CPU s = {trend['candlesPerSecond']:,.0f} candles/s "
-            f"({trend['fills']:.0f} fills)"
-        )
+    if not args.no_trend:
+        for label, kelly in (("default", True), ("kellyOff", False)):
+            trend = min(
+                (bench_trend(btc, eth, kelly) for _ in range(args.repeat)),
+                key=lambda t: t["seconds"],
+            )
+            figures[f"trend_{label}"] = trend
+            print(
+                f"TREND ({label}), 2 symbols: {trend['candles']:.0f} candles in "
+                f"{trend['seconds']:.2f} CPU s = {trend['candlesPerSecond']:,.0f} candles/s "
+                f"({trend['fills']:.0f} fills)"
+            )
     for fast, slow in ((10, 20), (50, 200)):
         ours_s, ours_eq, ours_fills = min(_ours(btc, fast, slow) for _ in range(args.repeat))
         theirs_s, theirs_eq, theirs_trades = min(
@@ -159,6 +179,12 @@ def main() -> None:
             "relativeDifference": rel,
             "agree": agree,
         }
+    if args.peers:
+        from backtest_peers import bench_peers  # the peers' environment only
+
+        figures["peers"] = bench_peers(
+            btc, figures, args.nautilus_python, args.repeat, COMMISSION, CASH
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))
