@@ -43,6 +43,10 @@ OrderCallback = Callable[[ManagedOrder], None]
 FillCallback = Callable[[FillReport], None]
 
 
+IN_FLIGHT = frozenset({OrderStatus.CREATED, OrderStatus.SUBMITTED})
+"""Sent, not yet reported by the venue: a cancel may overtake the create."""
+
+
 class OrderManager:
     def __init__(
         self,
@@ -184,6 +188,10 @@ class OrderManager:
         self.errors.clear(ErrorSource.CANCEL)
         if gone:
             self.unresolved.add(order.client_order_id)  # filled meanwhile: resync will say
+            if order.status in IN_FLIGHT:
+                # Unknown to the venue yet: the create may still be on its way. Cancel it
+                # again when the venue reports it open.
+                order.cancel_wanted = True
         return True
 
     async def cancel_all(self) -> int:
@@ -215,6 +223,9 @@ class OrderManager:
         self._spawn(self._persist(order))
         if order.status.is_final and not was_final:
             self._final(order)
+        elif order.cancel_wanted and order.status.is_open and order.status not in IN_FLIGHT:
+            order.cancel_wanted = False
+            self._spawn(self.cancel(order))
         return order
 
     async def on_fill(self, fill: FillReport) -> bool:

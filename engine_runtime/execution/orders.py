@@ -40,6 +40,9 @@ class ManagedOrder:
     """The quantity of this order's executions booked (in PostgreSQL and the positions)."""
     version: int = 0
     """The version of the last snapshot taken for its row (`snapshot_version`)."""
+    cancel_wanted: bool = False
+    """A cancel was asked before the venue knew the order (its create still in flight): it is
+    sent again once the venue reports the order open, so the order does not outlive it."""
 
     @classmethod
     def from_request(
