@@ -14,11 +14,49 @@ the mean of the first ``n`` DX values, each smoothed with Wilder's ``1/n`` recur
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
+
+_SHARED: ContextVar[dict[tuple[object, ...], tuple[FloatArray, FloatArray]] | None] = ContextVar(
+    "indicators_shared", default=None
+)
+
+
+@contextlib.contextmanager
+def shared() -> Iterator[None]:
+    """Within it, an indicator over the same input array and period is computed once (a
+    parameter sweep's combinations share their SMAs); results are read-only copies' views.
+
+    An input is recognised by its memory (address, shape, strides): the cache holds the input
+    alive, so its memory cannot be reused by another array while the entry exists.
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _memo(
+    name: str, x: FloatArray, args: tuple[object, ...], compute: Callable[[], FloatArray]
+) -> FloatArray:
+    cache = _SHARED.get()
+    if cache is None:
+        return compute()
+    key = (name, x.__array_interface__["data"][0], x.shape, x.strides, *args)
+    hit = cache.get(key)
+    if hit is None:
+        out = compute()
+        out.flags.writeable = False
+        hit = cache[key] = (x, out)
+    return hit[1]
 
 
 def _as_array(values: npt.ArrayLike) -> FloatArray:
@@ -30,8 +68,13 @@ def sma(values: npt.ArrayLike, period: int) -> FloatArray:
     if period < 1:
         raise ValueError("period must be >= 1")
     x = _as_array(values)
-    out: FloatArray = pd.Series(x).rolling(period, min_periods=period).mean().to_numpy(np.float64)
-    return out
+
+    def compute() -> FloatArray:
+        rolling = pd.Series(x).rolling(period, min_periods=period).mean()
+        out: FloatArray = rolling.to_numpy(np.float64)
+        return out
+
+    return _memo("sma", x, (period,), compute)
 
 
 def wilder_smooth(values: npt.ArrayLike, period: int, first: int) -> FloatArray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -72,7 +73,30 @@ def _data(args: argparse.Namespace) -> MarketData:
 
 
 def _fees(args: argparse.Namespace) -> FeeModel:
-    return FeeModel(slippage=args.slippage_bps / 10_000)
+    """Bybit's base rates unless ``--fee`` (every fill) or ``--maker-fee``/``--taker-fee`` say
+    otherwise; the latter two win over ``--fee``."""
+    default = FeeModel()
+    maker = args.maker_fee if args.maker_fee is not None else args.fee
+    taker = args.taker_fee if args.taker_fee is not None else args.fee
+    return FeeModel(
+        spot_maker=default.spot_maker if maker is None else maker,
+        linear_maker=default.linear_maker if maker is None else maker,
+        spot_taker=default.spot_taker if taker is None else taker,
+        linear_taker=default.linear_taker if taker is None else taker,
+        slippage=args.slippage_bps / 10_000,
+    )
+
+
+def _sma_market(args: argparse.Namespace, data: MarketData) -> tuple[str, Category]:
+    """sma-cross's market: ``--symbols``' first, else the data's first market (so
+    ``--candles GOOG=GOOG.csv`` alone runs on GOOG); linear when the data has it."""
+    symbol = args.symbols.split(",")[0] if args.symbols else next(iter(data.candles))[0]
+    if (symbol, Category.LINEAR) in data.candles:
+        return symbol, Category.LINEAR
+    if (symbol, Category.SPOT) in data.candles:
+        return symbol, Category.SPOT
+    have = ", ".join(f"{s}:{c.value}" for s, c in data.candles)
+    raise SystemExit(f"error: no candles for {symbol}; the data has {have}")
 
 
 def _report(result: BacktestResult, out: Path, no_plot: bool) -> None:
@@ -80,27 +104,95 @@ def _report(result: BacktestResult, out: Path, no_plot: bool) -> None:
     write_json(result, out / "result.json")
     if not no_plot:
         plot(result, out / "equity.png")
-    print(json.dumps({"stats": result.stats.as_dict(), "output": str(out)}, indent=2))
+    rejected = {name: len(e.rejections) for name, e in result.engines.items() if e.rejections}
+    summary: dict[str, object] = {"stats": result.stats.as_dict(), "output": str(out)}
+    if rejected:
+        summary["rejectedOrders"] = rejected  # each one is in result.json and the log
+    print(json.dumps(summary, indent=2))
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
     strategy: Strategy
+    data = _data(args)
     if args.strategy == "sma-cross":
-        symbol = (args.symbols or "BTCUSDT").split(",")[0]
+        symbol, category = _sma_market(args, data)
         strategy = SmaCrossStrategy(
-            symbol=symbol, fast=args.fast, slow=args.slow, qty=Decimal(args.qty)
+            symbol=symbol, fast=args.fast, slow=args.slow, qty=Decimal(args.qty), category=category
         )
     else:
         symbols = args.symbols.split(",") if args.symbols else None
         strategy = create_strategy(args.strategy, _params(args.params, args.strategy), symbols)
+    missing = [k for k in strategy.markets() if not _has(data, k)]
+    if missing:
+        have = ", ".join(f"{s}:{c.value}" for s, c in data.candles)
+        want = ", ".join(f"{s}:{c.value}" for s, c in missing)
+        raise SystemExit(
+            f"error: {args.strategy} trades {want}, and the data has only {have} "
+            "(name the markets with --symbols, or give their --candles)"
+        )
     result = run_backtest(
         strategy,
-        _data(args),
+        data,
         initial_cash=Decimal(args.cash),
         fees=_fees(args),
         leverage=args.leverage,
     )
     _report(result, Path(args.out), args.no_plot)
+
+
+def _has(data: MarketData, key: tuple[str, Category]) -> bool:
+    try:
+        data.frame(key)
+    except KeyError:
+        return False
+    return True
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from .sweep import (
+        RunSettings,
+        StrategyBuilder,
+        block_name,
+        heatmap,
+        parse_axis,
+        sample,
+        sweep,
+        table,
+    )  # fmt: skip
+
+    data = _data(args)
+    axes = [parse_axis(text) for text in args.axis]
+    combos = sample(axes, args.random, args.seed) if args.random else sample(axes, 10**9)
+    base = _params(args.params, args.strategy).model_dump(by_alias=True, exclude_none=True)
+    market = _sma_market(args, data) if args.strategy == "sma-cross" else None
+    build = StrategyBuilder(
+        args.strategy,
+        base.get(block_name(args.strategy), {}) if market is None else {"qty": args.qty},
+        tuple(args.symbols.split(",")) if args.symbols and market is None else None,
+        market,
+    )
+    settings = RunSettings(Decimal(args.cash), _fees(args), args.leverage)
+    result = sweep(
+        build, data, combos, metric=args.metric, folds=args.folds, settings=settings,
+        workers=args.workers,
+    )  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ranked = [
+        {"rank": i, **row.combo, "error": row.error, **row.stats}
+        for i, row in enumerate(result.ranked(), 1)
+    ]
+    pd.DataFrame(ranked).to_csv(out / "sweep.csv", index=False)
+    if len(axes) >= 2 and not args.no_plot:
+        heatmap(result, out / "heatmap.png")
+    print(table(result, limit=args.top))
+    for fold in result.folds:
+        (a, b), (c, d) = fold.in_span, fold.out_span
+        print(
+            f"walk-forward: {a[:10]}..{b[:10]} chose {fold.chosen} ({args.metric} "
+            f"{fold.in_sample:.4g}); {c[:10]}..{d[:10]} out of sample {fold.out_of_sample:.4g}"
+        )
+    print(f"{len(combos)} combinations -> {out / 'sweep.csv'}")
 
 
 def _cmd_portfolio(args: argparse.Namespace) -> None:
@@ -159,6 +251,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cash", default="10000", help="starting capital (USDT)")
     p.add_argument("--slippage-bps", type=float, default=2.0)
+    p.add_argument(
+        "--fee", type=float, help="fee rate of every fill, e.g. 0.002 (default: Bybit's base rates)"
+    )
+    p.add_argument("--maker-fee", type=float, help="fee rate of maker fills (wins over --fee)")
+    p.add_argument("--taker-fee", type=float, help="fee rate of taker fills (wins over --fee)")
     p.add_argument("--out", default="backtest-out", help="directory for result.json and equity.png")
     p.add_argument("--no-plot", action="store_true")
 
@@ -175,13 +272,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--params", help="YAML/JSON: spec.params, or the strategy's block alone (camelCase)"
     )
-    run.add_argument("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT (trend, funding)")
+    run.add_argument(
+        "--symbols",
+        help="comma-separated, e.g. BTCUSDT,ETHUSDT (trend, funding; sma-cross: the first; "
+        "default: the strategy's own, for sma-cross the first market of --candles)",
+    )
     run.add_argument("--leverage", type=float, default=2.0)
     run.add_argument("--fast", type=int, default=10, help="sma-cross only")
     run.add_argument("--slow", type=int, default=20, help="sma-cross only")
     run.add_argument("--qty", default="1", help="sma-cross only")
     _common(run)
     run.set_defaults(func=_cmd_run)
+    sw = sub.add_parser("sweep", help="a grid (or random sample) of one strategy's parameters")
+    sw.add_argument("--strategy", required=True, choices=[*REGISTRY, "sma-cross"])
+    sw.add_argument(
+        "--axis",
+        action="append",
+        required=True,
+        metavar="NAME=A:B:STEP|V1,V2",
+        help="a parameter and its values (repeatable); camelCase names of the params block, "
+        "fast/slow/qty for sma-cross",
+    )
+    sw.add_argument("--params", help="YAML/JSON: the fixed parameters (the strategy's block)")
+    sw.add_argument("--random", type=int, default=0, help="run this many random combinations")
+    sw.add_argument("--metric", default="sharpe", help="the statistic to rank by (stats' names)")
+    sw.add_argument("--folds", type=int, default=0, help="walk forward over this many spans")
+    sw.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    sw.add_argument("--top", type=int, default=20, help="rows of the table printed")
+    sw.add_argument("--symbols", help="as for run")
+    sw.add_argument("--qty", default="1", help="sma-cross only, as for run")
+    sw.add_argument("--leverage", type=float, default=2.0)
+    _common(sw)
+    sw.set_defaults(func=_cmd_sweep, out="sweep-out")
     pf = sub.add_parser("portfolio", help="the four engines with allocation and circuit breaker")
     pf.add_argument("--weights", help="e.g. core-hodl=0.6,trend=0.2,funding=0.15,tactical=0.05")
     pf.add_argument("--contribution", default="0", help="monthly contribution (USDT)")
@@ -202,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args.func(args)
     return 0
 

@@ -23,6 +23,7 @@ the views (``views``) only expose the current bar and earlier funding and signal
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -54,9 +55,13 @@ from .fastpath import FastPath
 from .fills import FillModel, bar_path, marketable, walk
 from .governance import BreakerPolicy, CircuitBreaker
 from .lookahead import check_causality
-from .runs import EngineRun, EngineSpec, Transfer
+from .runs import EngineRun, EngineSpec, Rejection, Transfer
 from .venue import FeeModel, Outcome, SimAccount, SimOrder
 from .views import AccountView, Columns, Feed, MarketCursor, dec
+
+log = logging.getLogger(__name__)
+REJECTIONS_LOGGED = 10
+"""Rejections logged one by one per engine; the result keeps them all."""
 
 SPOT, LINEAR = Category.SPOT, Category.LINEAR
 _TAKES_LIQUIDITY = "post-only order would take liquidity"
@@ -473,7 +478,7 @@ class Simulation:
     def _react(self, run: EngineRun, outcomes: list[Outcome], level: float, ts: int) -> None:
         """Deliver mid-path outcomes; place the answering limits and cancels at ``level``."""
         acct = run.account
-        while outcomes and not run.halted and run.listens:
+        while outcomes:  # _deliver records rejections, and answers only for a listener
             outcome = outcomes.pop(0)
             replies: list[Intent] = []
             self._deliver(run, [outcome], ts, immediate=True, sink=replies)
@@ -506,6 +511,9 @@ class Simulation:
         immediate: bool,
         sink: list[Intent] | None = None,
     ) -> None:
+        for outcome in outcomes:
+            if outcome.status == "Rejected":
+                self._rejected(run, outcome, ts)
         if not outcomes or run.halted or not run.listens:
             return
         strategy, ctx = run.spec.strategy, run.ctx
@@ -530,6 +538,24 @@ class Simulation:
                     sink.append(intent)
                 else:
                     self._route(run, intent)
+
+    @staticmethod
+    def _rejected(run: EngineRun, outcome: Outcome, ts: int) -> None:
+        """Every refusal is kept for the result and logged (the first ones in full), so a
+        strategy that ignores its order events still cannot fail silently."""
+        o = outcome.order
+        run.rejections.append(Rejection(ts, o.intent_id, o.symbol, outcome.reason))
+        count = len(run.rejections)
+        if count <= REJECTIONS_LOGGED:
+            log.warning(
+                "%s: order %s (%s) rejected at %s: %s%s",
+                run.spec.name,
+                o.intent_id,
+                o.symbol,
+                datetime.fromtimestamp(ts / 1000, UTC).isoformat(),
+                outcome.reason,
+                "; later rejections are only counted" if count == REJECTIONS_LOGGED else "",
+            )
 
     def _settle(self, settlements: list[tuple[str, int, float, float | None]]) -> None:
         payments: dict[str, list[tuple[str, int, float, float | None, float]]] = {}

@@ -1,69 +1,40 @@
-"""Circuit-breaker policy for portfolio backtests (the seam to the API's policy types).
+"""The circuit breaker of portfolio backtests: the operator's own rules, bar by bar.
 
-Drawdown is measured on NAV per unit from its high-water mark, so contributions do not look like
-gains. Levels (ARCHITECTURE.md): 10% sizes x0.75 and stops widened; 15% sizes x0.5 and no new
-entries; 20% close directional positions; 25% liquidate everything and halt, latched for the rest
-of the run. Below level 4 the level follows the drawdown down again once it has recovered
-``recovery_band`` below the level's threshold. Optional daily and weekly loss limits pause
-entries until the day (week, Monday 00:00 UTC) rolls over.
+Every bar, the portfolio's NAV per unit goes through ``eternal_operator.governance.evaluate``,
+the function the live policy controller runs, with a ``CircuitBreakerPolicySpec`` (the live
+defaults unless given): the same level table, hysteresis and cool-down (levels are entered at
+once and left one step at a time), the latched halt, the daily and weekly loss limits, and the
+same directive, widened stops included. A backtest and the live fleet cannot disagree on what a
+drawdown does.
 
-Level 3 moves directional capital to stables, after which NAV barely moves and could never
-recover to its old high-water mark. The design leaves the way back to a human; the simulation
-stands in for that review with ``rebase_after_days``: after that long at level 3 the high-water
-mark is re-based to the current NAV and the breaker returns to level 0 (``None``: stay).
-
-``BreakerPolicy`` is plain data; the operator's ``CircuitBreakerPolicy`` maps onto it.
+One stand-in: level 3 moves the directional engines to stables, after which NAV barely moves and
+cannot climb back to its high-water mark; live, a human reviews and resets with
+``reset-force=true`` (docs/governance.md). ``review_after_days`` plays that human: after that long
+at a level that closes directional positions (and is not a halt), the same forced reset is
+applied (``None``: nobody reviews, the portfolio stays in stables).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from engine_runtime.strategies.interface import NORMAL, GovernanceDirective
+from engine_runtime.strategies.interface import GovernanceDirective
+from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
+from eternal_operator.governance.evaluate import Directive, Observation, Reset, State, evaluate
+from eternal_operator.governance.levels import level_spec
 
 MS_PER_DAY = 86_400_000
-MS_PER_WEEK = 7 * MS_PER_DAY
-MONDAY_OFFSET_MS = 4 * MS_PER_DAY  # 1970-01-01 was a Thursday
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerLevel:
-    level: int
-    drawdown: float
-    size_multiplier: Decimal
-    entries_paused: bool = False
-    close_directional: bool = False
-    halt: bool = False
-    stop_multiplier: Decimal = Decimal(1)
-
-    def directive(self, drawdown: float) -> GovernanceDirective:
-        return GovernanceDirective(
-            level=self.level,
-            size_multiplier=self.size_multiplier,
-            entries_paused=self.entries_paused,
-            close_directional=self.close_directional,
-            halt=self.halt,
-            stop_multiplier=self.stop_multiplier,
-            reason=f"level {self.level}: drawdown {drawdown:.1%}",
-        )
-
-
-DEFAULT_LEVELS: tuple[BreakerLevel, ...] = (
-    BreakerLevel(1, 0.10, Decimal("0.75"), stop_multiplier=Decimal("1.5")),
-    BreakerLevel(2, 0.15, Decimal("0.5"), entries_paused=True, stop_multiplier=Decimal("1.5")),
-    BreakerLevel(3, 0.20, Decimal(0), entries_paused=True, close_directional=True),
-    BreakerLevel(4, 0.25, Decimal(0), entries_paused=True, close_directional=True, halt=True),
-)
+PORTFOLIO = "portfolio"
 
 
 @dataclass(frozen=True, slots=True)
 class BreakerPolicy:
-    levels: tuple[BreakerLevel, ...] = DEFAULT_LEVELS
-    recovery_band: float = 0.02
-    rebase_after_days: float | None = 30.0
-    daily_loss_limit: float | None = None
-    weekly_loss_limit: float | None = None
+    """The policy a portfolio backtest runs under: the live spec, and the review stand-in."""
+
+    spec: CircuitBreakerPolicySpec = field(default_factory=CircuitBreakerPolicySpec)
+    review_after_days: float | None = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,79 +45,71 @@ class BreakerEvent:
     reason: str
 
 
+def for_strategy(directive: Directive) -> GovernanceDirective:
+    """The operator's directive as the strategies read it (the live runtime hands them the
+    same fields from the Engine's status)."""
+    return GovernanceDirective(
+        level=directive.level,
+        size_multiplier=directive.size_multiplier,
+        entries_paused=directive.entries_paused,
+        close_directional=directive.close_directional,
+        halt=directive.halt,
+        stop_multiplier=directive.stop_multiplier,
+        reason=directive.reason,
+    )
+
+
 @dataclass
 class CircuitBreaker:
     """Evaluates the policy bar by bar; ``update`` returns the directive for the next decisions."""
 
     policy: BreakerPolicy = field(default_factory=BreakerPolicy)
-    hwm: float = 0.0
-    level: int = 0
-    halted: bool = False
+    state: State = field(default_factory=State)
     history: list[BreakerEvent] = field(default_factory=list)
-    _since_ms: int = 0
-    _day: int = -1
-    _day_open: float = 0.0
-    _week: int = -1
-    _week_open: float = 0.0
+    _reviews: int = 0
 
-    def drawdown(self, nav: float) -> float:
-        return 0.0 if self.hwm <= 0 else max(0.0, 1.0 - nav / self.hwm)
+    @property
+    def level(self) -> int:
+        return self.state.level
+
+    @property
+    def halted(self) -> bool:
+        return self.state.halted
+
+    @property
+    def hwm(self) -> Decimal | None:
+        """The high-water mark of NAV per unit (None before the first bar)."""
+        return None if self.state.book is None else self.state.book.high_water_mark
 
     def update(self, ts_ms: int, nav: float) -> GovernanceDirective:
-        self.hwm = max(self.hwm, nav)
-        dd = self.drawdown(nav)
-        levels = sorted(self.policy.levels, key=lambda lv: lv.level)
-        reached = max((lv.level for lv in levels if dd + 1e-12 >= lv.drawdown), default=0)
-        new = self.level
-        if self.halted:
-            new = max(lv.level for lv in levels)
-        elif reached > self.level:
-            new = reached
-        elif reached < self.level:
-            current = next(lv for lv in levels if lv.level == self.level)
-            if dd < current.drawdown - self.policy.recovery_band:
-                new = reached
-        rebase = self.policy.rebase_after_days
-        if (
-            rebase is not None
-            and not self.halted
-            and new == self.level == 3
-            and ts_ms - self._since_ms >= rebase * MS_PER_DAY
-        ):
-            self.hwm, dd, new = nav, 0.0, 0
-            self.history.append(BreakerEvent(ts_ms, 0, dd, "high-water mark re-based after review"))
-            self.level, self._since_ms = 0, ts_ms
-        if new != self.level:
-            self.history.append(BreakerEvent(ts_ms, new, dd, "drawdown"))
-            self.level, self._since_ms = new, ts_ms
-        by_level = {lv.level: lv for lv in levels}
-        directive = by_level[self.level].directive(dd) if self.level in by_level else NORMAL
-        if directive.halt:
-            self.halted = True
-        return self._loss_limits(ts_ms, nav, directive)
-
-    def _loss_limits(
-        self, ts_ms: int, nav: float, directive: GovernanceDirective
-    ) -> GovernanceDirective:
-        day, week = ts_ms // MS_PER_DAY, (ts_ms - MONDAY_OFFSET_MS) // MS_PER_WEEK
-        if day != self._day:
-            self._day, self._day_open = day, nav
-        if week != self._week:
-            self._week, self._week_open = week, nav
-        p = self.policy
-        breached = None
-        if p.daily_loss_limit is not None and nav < self._day_open * (1 - p.daily_loss_limit):
-            breached = "daily loss limit"
-        elif p.weekly_loss_limit is not None and nav < self._week_open * (1 - p.weekly_loss_limit):
-            breached = "weekly loss limit"
-        if breached is None or directive.entries_paused:
-            return directive
-        return GovernanceDirective(
-            level=directive.level,
-            size_multiplier=directive.size_multiplier,
-            entries_paused=True,
-            close_directional=directive.close_directional,
-            halt=directive.halt,
-            stop_multiplier=directive.stop_multiplier,
-            reason=breached,
+        now = datetime.fromtimestamp(ts_ms / 1000, UTC)
+        step = evaluate(
+            spec=self.policy.spec,
+            state=self.state,
+            observations=[Observation(PORTFOLIO, Decimal(repr(nav)), now, now)],
+            flows=[],
+            reset=self._review(now),
+            now=now,
         )
+        self.state = step.state
+        for change in step.changes:
+            self.history.append(
+                BreakerEvent(ts_ms, change.to_level, float(change.drawdown), change.reason)
+            )
+        return for_strategy(step.directive)
+
+    def _review(self, now: datetime) -> Reset:
+        """The forced reset a human would give after ``review_after_days`` at level 3."""
+        days, state = self.policy.review_after_days, self.state
+        spec = level_spec(self.policy.spec.levels, state.level)
+        if (
+            days is None
+            or state.halted
+            or spec is None
+            or not spec.close_directional
+            or state.level_since is None
+            or now - state.level_since < timedelta(days=days)
+        ):
+            return Reset(None)
+        self._reviews += 1
+        return Reset(f"review-{self._reviews}", force=True)

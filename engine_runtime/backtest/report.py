@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from engine_runtime.strategies.interface import MarketKey
+
 from .runner import BacktestResult, EngineResult
 from .stats import drawdown_series
 from .views import dec
@@ -36,6 +38,9 @@ def _engine(result: BacktestResult, engine: EngineResult, *, fills_limit: int) -
             "direction": "long" if t.direction > 0 else "short",
             "entry": _iso(t.entry_ms),
             "exit": _iso(t.exit_ms) if t.exit_ms else None,
+            "entryPrice": str(dec(t.entry_price, 8)),
+            "exitPrice": str(dec(t.exit_price, 8)) if t.exit_ms else None,
+            "returnPct": str(dec(t.return_pct * 100, 4)) if t.exit_ms else None,
             "maxQty": str(dec(t.max_qty, 8)),
             "pnl": str(dec(t.pnl, 2)),
             "fees": str(dec(t.fees, 2)),
@@ -70,6 +75,11 @@ def _engine(result: BacktestResult, engine: EngineResult, *, fills_limit: int) -
         "trades": trades,
         "fills": fills,
         "fillsTotal": len(engine.fills),
+        "rejections": [
+            {"time": _iso(r.ts_ms), "intentId": r.intent_id, "symbol": r.symbol, "reason": r.reason}
+            for r in engine.rejections[:fills_limit]
+        ],
+        "rejectionsTotal": len(engine.rejections),
         "transfers": [
             {
                 "time": _iso(t.ts_ms),
@@ -122,7 +132,8 @@ def write_json(result: BacktestResult, path: str | Path) -> Path:
 
 
 def plot(result: BacktestResult, path: str | Path, title: str | None = None) -> Path:
-    """Equity (per engine and total), drawdown of NAV per unit, and breaker levels if any."""
+    """A PNG: the traded market's close with every fill marked (one-engine runs), equity (per
+    engine and total), drawdown of NAV per unit, and breaker levels if any tripped."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,17 +143,26 @@ def plot(result: BacktestResult, path: str | Path, title: str | None = None) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     times = result.close_index.tz_convert(None)
     governance = bool(result.levels.size and result.levels.max() > 0)
-    rows = 3 if governance else 2
-    ratios = [3, 1.3, 0.8] if governance else [3, 1.3]
+    market = next(iter(result.prices), None) if len(result.engines) == 1 else None
+    shown = {"price": market is not None, "equity": True, "dd": True, "breaker": governance}
+    panels = [p for p, wanted in shown.items() if wanted]
+    heights = {"price": 2.2, "equity": 2.2, "dd": 1.1, "breaker": 0.8}
     fig, axes = plt.subplots(
-        rows, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": ratios}
+        len(panels),
+        1,
+        figsize=(11, 2.2 * len(panels) + 1),
+        sharex=True,
+        gridspec_kw={"height_ratios": [heights[p] for p in panels]},
     )
-    ax = axes[0]
+    ax_of = dict(zip(panels, axes, strict=True))
+    if market is not None:
+        _price_panel(ax_of["price"], result, market, times)
+    ax = ax_of["equity"]
     ax.plot(times, result.equity, label="total", color="black", linewidth=1.2)
     if len(result.engines) > 1:
         for name, engine in result.engines.items():
             ax.plot(times, engine.equity, label=name, linewidth=0.8)
-    ax.set_ylabel("equity (USDT)")
+    ax.set_ylabel("equity")
     if (
         result.equity.size
         and result.equity.min() > 0
@@ -152,21 +172,40 @@ def plot(result: BacktestResult, path: str | Path, title: str | None = None) -> 
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     s = result.stats
-    ax.set_title(
+    axes[0].set_title(
         title
         or f"return {float(s.total_return):.1%}, max DD {float(s.max_drawdown):.1%}, "
-        f"Sharpe {s.sharpe}"
+        f"Sharpe {s.sharpe}, {s.trades} trades"
     )
     dd = -drawdown_series(result.nav) * 100
-    axes[1].fill_between(times, dd, 0, color="tab:red", alpha=0.4, linewidth=0)
-    axes[1].set_ylabel("drawdown %")
-    axes[1].grid(alpha=0.3)
+    ax_of["dd"].fill_between(times, dd, 0, color="tab:red", alpha=0.4, linewidth=0)
+    ax_of["dd"].set_ylabel("drawdown %")
+    ax_of["dd"].grid(alpha=0.3)
     if governance:
-        axes[2].step(times, result.levels, where="post", color="tab:purple")
-        axes[2].set_ylabel("breaker")
-        axes[2].set_yticks(range(0, 5))
-        axes[2].grid(alpha=0.3)
+        ax_of["breaker"].step(times, result.levels, where="post", color="tab:purple")
+        ax_of["breaker"].set_ylabel("breaker")
+        ax_of["breaker"].set_yticks(range(0, 5))
+        ax_of["breaker"].grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def _price_panel(ax: Any, result: BacktestResult, market: MarketKey, times: Any) -> None:
+    """The market's close, buys as green up-triangles and sells as red down-triangles."""
+    import pandas as pd
+
+    symbol, category = market
+    ax.plot(times, result.prices[market], color="tab:blue", linewidth=0.8, label="close")
+    (engine,) = result.engines.values()
+    fills = [f for f in engine.fills if f.symbol == symbol]
+    for side, marker, color in (("Buy", "^", "tab:green"), ("Sell", "v", "tab:red")):
+        chosen = [f for f in fills if f.side.value == side]
+        if chosen:
+            when = pd.to_datetime([f.ts_ms for f in chosen], unit="ms")
+            prices = [f.price for f in chosen]
+            ax.scatter(when, prices, marker=marker, color=color, s=18, label=side.lower())
+    ax.set_ylabel(f"{symbol} ({category.value})")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)

@@ -10,14 +10,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine_runtime.strategies.interface import Strategy
+from engine_runtime.strategies.interface import Category, MarketKey, Strategy
 from engine_runtime.strategies.registry import create_strategy
 
 from .data import MarketData
 from .engine import Simulation
 from .fills import FillModel
 from .governance import BreakerEvent, BreakerPolicy
-from .runs import EngineRun, EngineSpec, Transfer
+from .runs import EngineRun, EngineSpec, Rejection, Transfer
 from .stats import Stats, compute_stats
 from .venue import FeeModel, Fill, RoundTrip
 
@@ -43,6 +43,7 @@ class EngineResult:
     cash: float
     spot: dict[str, float]
     perps: dict[str, float]
+    rejections: list[Rejection] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +59,8 @@ class BacktestResult:
     stats: Stats
     breaker_events: list[BreakerEvent] = field(default_factory=list)
     config: dict[str, object] = field(default_factory=dict)
+    prices: dict[MarketKey, npt.NDArray[np.float64]] = field(default_factory=dict)
+    """Closes of the markets the engines trade, per bar."""
 
     @property
     def close_index(self) -> pd.DatetimeIndex:
@@ -96,14 +99,16 @@ def _collect(sim: Simulation, config: dict[str, object]) -> BacktestResult:
         trips = acct.trips + list(acct.open_trips.values())
         stats = compute_stats(
             nav,
+            index=sim.index,
             start_equity=start,
-            final_equity=float(eq[-1]) if eq.size else start,
+            equity=eq,
             duration_ms=duration,
-            bar_ms=sim.bar_ms,
             trips=trips,
             exposure=float(run.exposed.mean()) if run.exposed.size else 0.0,
             fees=acct.fees_paid,
             funding=acct.funding_received,
+            benchmark=_benchmark(sim, run),
+            warmup=run.spec.strategy.warmup_bars(),
         )
         engines[run.spec.name] = EngineResult(
             run.spec.name,
@@ -118,6 +123,7 @@ def _collect(sim: Simulation, config: dict[str, object]) -> BacktestResult:
             acct.cash,
             dict(acct.spot),
             dict(acct.perp_qty),
+            list(run.rejections),
         )
     nav = sim.nav  # per unit; units were issued at 1.0
     if len(sim.runs) == 1:  # one engine: its figures are the run's
@@ -126,16 +132,30 @@ def _collect(sim: Simulation, config: dict[str, object]) -> BacktestResult:
     exposed = np.any([r.exposed for r in sim.runs], axis=0)
     stats = compute_stats(
         nav,
+        index=sim.index,
         start_equity=sim.initial_cash,
-        final_equity=float(total[-1]) if total.size else sim.initial_cash,
+        equity=total,
         duration_ms=duration,
-        bar_ms=sim.bar_ms,
         trips=[t for e in engines.values() for t in e.trips],
         exposure=float(np.mean(exposed)) if len(exposed) else 0.0,
         fees=sum(r.account.fees_paid for r in sim.runs),
         funding=sum(r.account.funding_received for r in sim.runs),
+        benchmark=_benchmark(sim, sim.runs[0]),
     )
     return _result(sim, total, nav, engines, stats, config)
+
+
+def _closes(sim: Simulation, key: MarketKey) -> npt.NDArray[np.float64] | None:
+    """A market's closes (a perpetual without candles of its own trades at its spot's)."""
+    columns = sim.feed.columns.get(key) or sim.feed.columns.get((key[0], Category.SPOT))
+    return None if columns is None else columns.arrays["close"]
+
+
+def _benchmark(sim: Simulation, run: EngineRun) -> npt.NDArray[np.float64] | None:
+    """The closes of the engine's first market, for buy-and-hold, alpha and beta."""
+    return next(
+        (c for key in run.spec.strategy.markets() if (c := _closes(sim, key)) is not None), None
+    )
 
 
 def _result(
@@ -156,6 +176,12 @@ def _result(
         stats=stats,
         breaker_events=list(sim.breaker.history) if sim.breaker else [],
         config=config,
+        prices={
+            key: closes
+            for run in sim.runs
+            for key in run.spec.strategy.markets()
+            if (closes := _closes(sim, key)) is not None
+        },
     )
 
 
@@ -230,10 +256,8 @@ def run_portfolio(
         "initialCash": str(initial_cash),
         "monthlyContribution": str(monthly_contribution),
         "governance": governance,
-        "levels": [
-            {"level": lv.level, "drawdown": lv.drawdown, "sizeMultiplier": str(lv.size_multiplier)}
-            for lv in (policy.levels if policy else ())
-        ],
+        "policy": policy.spec.model_dump(mode="json", by_alias=True) if policy else None,
+        "reviewAfterDays": policy.review_after_days if policy else None,
         "fees": _fees_dict(sim.fees),
     }
     return _collect(sim, config)

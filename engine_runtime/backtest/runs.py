@@ -33,6 +33,16 @@ class Transfer:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An order the simulated venue refused (on submission or when it would have filled)."""
+
+    ts_ms: int
+    intent_id: str
+    symbol: str
+    reason: str
+
+
 @dataclass
 class EngineRun:
     """An engine's state during and after a run."""
@@ -48,5 +58,6 @@ class EngineRun:
     flows: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     transfers: list[Transfer] = field(default_factory=list)
     pending_transfers: list[TransferProceeds] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
     halted: bool = False
     listens: bool = True  # False when the strategy keeps BaseStrategy's no-op on_order_event

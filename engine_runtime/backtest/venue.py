@@ -100,10 +100,29 @@ class RoundTrip:
     cost: float = 0.0  # signed cash flow: buys negative, sells positive
     fees: float = 0.0
     funding: float = 0.0
+    entry_qty: float = 0.0  # what opened or added to the position, and its notional
+    entry_value: float = 0.0
+    exit_qty: float = 0.0  # what reduced or closed it
+    exit_value: float = 0.0
 
     @property
     def pnl(self) -> float:
         return self.cost - self.fees + self.funding
+
+    @property
+    def entry_price(self) -> float:
+        """Average price of the fills that opened or added to the position."""
+        return self.entry_value / self.entry_qty if self.entry_qty else 0.0
+
+    @property
+    def exit_price(self) -> float:
+        """Average price of the fills that reduced or closed it (0 while open)."""
+        return self.exit_value / self.exit_qty if self.exit_qty else 0.0
+
+    @property
+    def return_pct(self) -> float:
+        """Net profit over the notional put in (backtesting.py's ``ReturnPct`` for one entry)."""
+        return self.pnl / self.entry_value if self.entry_value else 0.0
 
 
 @dataclass(slots=True)
@@ -279,13 +298,29 @@ class SimAccount:
         trip.cost += -signed if fill.side is Side.BUY else signed
         trip.fees += fill.fee
         trip.max_qty = max(trip.max_qty, abs(after))
+        if after * before < 0:
+            closing = abs(before)
+        elif abs(after) > abs(before):
+            closing = 0.0
+        else:
+            closing = fill.qty
+        trip.exit_qty += closing
+        trip.exit_value += closing * fill.price
+        trip.entry_qty += fill.qty - closing if after * before >= 0 else 0.0
+        trip.entry_value += (fill.qty - closing) * fill.price if after * before >= 0 else 0.0
         if abs(after) <= EPS or after * before < 0:
             trip.exit_ms = fill.ts_ms
             self.trips.append(trip)
             del self.open_trips[key]
             if abs(after) > EPS:  # flipped: the rest opens a new trip at the fill price
                 flip = RoundTrip(
-                    symbol, category, 1 if after > 0 else -1, fill.ts_ms, max_qty=abs(after)
+                    symbol,
+                    category,
+                    1 if after > 0 else -1,
+                    fill.ts_ms,
+                    max_qty=abs(after),
+                    entry_qty=abs(after),
+                    entry_value=abs(after) * fill.price,
                 )
                 # Split the fill's cash flow and fee: the closing part belongs to the old trip.
                 share = abs(after) / fill.qty

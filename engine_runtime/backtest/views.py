@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,14 @@ def dec(value: float, places: int = 8) -> Decimal:
     if not math.isfinite(value):
         raise ValueError(f"not a finite figure: {value}")
     return Decimal(repr(round(float(value), places)))
+
+
+def dec_floor(value: float, places: int = 8) -> Decimal:
+    """``dec`` rounded down: for a balance a strategy may spend, which must never read higher
+    than the account holds (an all-in order sized from it would be refused)."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite figure: {value}")
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR)
 
 
 class Columns(dict[str, list[float]]):
@@ -122,7 +130,7 @@ class AccountView:
 
     @property
     def cash(self) -> Decimal:
-        return dec(self.account.cash)
+        return dec_floor(self.account.cash)
 
     def spot_qty(self, symbol: str) -> Decimal:
         return dec(self.account.spot.get(symbol, 0.0), 12)

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from engine_runtime.strategies import interface as si
 from eternal_operator.api.v1alpha1 import LabelSelector
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective, ShutdownRequest
 from eternal_operator.governance.conflicts import writer
@@ -48,7 +49,7 @@ def _ms(text: object) -> int | None:
 def _essence(d: GovernanceDirective) -> tuple[object, ...]:
     """What the runtime acts on (the operator's bookkeeping fields beside it change nothing)."""
     return (d.policy, d.sequence, d.level, d.size_multiplier, d.entries_paused,
-            d.close_directional, d.halt)  # fmt: skip
+            d.close_directional, d.halt, d.stop_multiplier)  # fmt: skip
 
 
 class Governor:
@@ -99,6 +100,20 @@ class Governor:
         """Entries are refused outright while halted (the risk checks say why), so this is the
         directive's own multiplier."""
         return self.directive.size_multiplier
+
+    def for_strategy(self) -> si.GovernanceDirective:
+        """What the strategy is told: the directive in force, with the latch's halt and the
+        pause it implies (the strategies' seam, the same type the backtester hands them)."""
+        d = self.directive
+        return si.GovernanceDirective(
+            level=d.level,
+            size_multiplier=self.size_multiplier,
+            entries_paused=self.entries_paused,
+            close_directional=d.close_directional,
+            halt=self.halted,
+            stop_multiplier=d.stop_multiplier,
+            reason=d.reason or "",
+        )
 
     # input -----------------------------------------------------------------------------
     def restore(self, saved: Mapping[str, Any] | None) -> None:

@@ -121,16 +121,7 @@ class StrategyRunner:
             self.on_decided()
 
     def context(self) -> si.StrategyContext:
-        d = self.governor.directive
-        directive = si.GovernanceDirective(
-            level=d.level,
-            size_multiplier=self.governor.size_multiplier,
-            entries_paused=self.governor.entries_paused,
-            close_directional=d.close_directional,
-            halt=self.governor.halted,
-            reason=d.reason or "",
-        )
-        return si.StrategyContext(self.engine, self.market, self.view, directive)
+        return si.StrategyContext(self.engine, self.market, self.view, self.governor.for_strategy())
 
     # intents ----------------------------------------------------------------------------
     def handle(self, intents: Sequence[object], received_ns: int | None = None) -> None:

@@ -227,6 +227,14 @@ def test_a_lost_status_is_restored_from_postgresql(
                 wait_for(lambda: policy_status(control_plane, ns).get("highWaterMark") == "1.3", 15)
                 runtimes.equity["a"] = "117"  # 10% down: level 1
                 wait_for(lambda: policy_status(control_plane, ns).get("level") == 1, 15, "level 1")
+                # level 1 widens stops: the word every runtime hears, and the engine's record
+                assert policy_status(control_plane, ns)["directive"]["stopMultiplier"] == 1.5
+                told = wait_for(
+                    lambda: (d := directive(control_plane, ns, "a")).get("level") == 1 and d,
+                    15,
+                    "level 1 in the engine's record",
+                )
+                assert told["stopMultiplier"] == 1.5
                 op.stop()
                 control_plane.kubectl(
                     "patch", "cbp", "eternal", "-n", ns, "--subresource=status", "--type=json",

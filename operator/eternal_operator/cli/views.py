@@ -126,6 +126,9 @@ def directive_summary(directive: Mapping[str, Any] | None) -> str:
         parts.append("paused")
     if size is not None and size != 1 and not directive.get("closeDirectional"):
         parts.append(f"x{size.normalize():f}")
+    stops = decimal(directive.get("stopMultiplier"))
+    if stops is not None and stops != 1 and not directive.get("closeDirectional"):
+        parts.append(f"stops x{stops.normalize():f}")
     return " ".join(parts) or "normal"
 
 

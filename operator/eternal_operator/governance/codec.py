@@ -95,6 +95,7 @@ def directive_content(directive: Directive, policy: str) -> dict[str, Any]:
         "entriesPaused": directive.entries_paused,
         "closeDirectional": directive.close_directional,
         "halt": directive.halt,
+        "stopMultiplier": float(directive.stop_multiplier),
         "reason": directive.reason,
     }
 
@@ -105,7 +106,7 @@ def same_directive(current: dict[str, Any] | None, content: dict[str, Any]) -> b
 
     def same(key: str, value: Any) -> bool:
         have = current.get(key, _DEFAULTS.get(key))
-        if key == "sizeMultiplier":
+        if key in ("sizeMultiplier", "stopMultiplier"):
             return have is not None and Decimal(str(have)) == Decimal(str(value))
         return bool(have == value)
 
@@ -115,6 +116,7 @@ def same_directive(current: dict[str, Any] | None, content: dict[str, Any]) -> b
 _DEFAULTS: dict[str, Any] = {
     "level": 0,
     "sizeMultiplier": 1,
+    "stopMultiplier": 1,
     "entriesPaused": False,
     "closeDirectional": False,
     "halt": False,
@@ -130,4 +132,5 @@ def neutral(current: dict[str, Any] | None) -> bool:
         or current.get("closeDirectional")
         or int(current.get("level") or 0)
         or Decimal(str(current.get("sizeMultiplier", 1))) != 1
+        or Decimal(str(current.get("stopMultiplier", 1))) != 1
     )

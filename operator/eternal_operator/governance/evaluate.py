@@ -70,6 +70,7 @@ class Directive:
     close_directional: bool = False
     halt: bool = False
     reason: str = "no breach"
+    stop_multiplier: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def _directive(spec: CircuitBreakerPolicySpec, state: State, losses: tuple[str, 
             close_directional=lvl.close_directional,
             halt=False,
             reason=f"level {lvl.level}: drawdown at or beyond {lvl.drawdown}",
+            stop_multiplier=lvl.widen_stops_by if lvl.widen_stops else Decimal(1),
         )
     if losses:
         reason = "; ".join(losses) if lvl is None else f"{base.reason}; {'; '.join(losses)}"
@@ -249,6 +251,18 @@ def _apply_reset(spec: CircuitBreakerPolicySpec, step: Step, reset: Reset, now: 
         return
     drawdown = step.drawdown or Decimal(0)
     if not state.halted:
+        if reset.force and state.level > 0 and state.book is not None and step.equity is not None:
+            # A reviewed drawdown below the halt (e.g. level 3 moved the fleet to stables, where
+            # NAV cannot climb back): accept it, a new high-water mark at today's NAV per unit.
+            rebased = replace(state.book, high_water_mark=state.book.nav_per_unit(step.equity))
+            step.drawdown = Decimal(0)
+            step.state = replace(
+                state, book=rebased, reset_token=reset.token, level=0, level_since=now
+            )
+            reason = "reset by annotation (forced: new high-water mark)"
+            step.changes.append(Change(state.level, 0, Decimal(0), reason))
+            step.events.append(("Normal", "Reset", reason))
+            return
         step.state = replace(state, reset_token=reset.token)
         return
     if spec.emergency_halt:

@@ -6,9 +6,11 @@ from decimal import Decimal as D
 
 import pandas as pd
 import pytest
-from bt_helpers import ScriptStrategy, make_candles
+from bt_helpers import ScriptStrategy, make_candles, random_walk
 
 from engine_runtime.backtest import FeeModel, MarketData, run_backtest
+from engine_runtime.backtest.engine import REJECTIONS_LOGGED
+from engine_runtime.strategies.base import BaseStrategy
 from engine_runtime.strategies.interface import (
     Category,
     OrderStatus,
@@ -130,3 +132,52 @@ def test_funding_is_paid_on_the_position_held_at_settlement() -> None:
     assert result.equity[8] == pytest.approx(10001)
     payments = [e.payment for e in strat.funding_events]  # type: ignore[attr-defined]
     assert payments == [D("1.00000000"), D("2.00000000")]
+
+
+def test_an_all_in_buy_sized_from_the_reported_cash_always_fills() -> None:
+    """The reported cash never exceeds the real cash (it is rounded down), so a buy of
+    ``cash / (1 + fee)`` is never refused; 40 round trips at prices with many decimals."""
+    fee = D("0.001")
+    candles = make_candles(random_walk(82, seed=3, start=123.456789))
+
+    def script(i: int, ctx):  # type: ignore[no-untyped-def]
+        if i % 2 == 0:
+            notional = ctx.portfolio.cash / (1 + fee)  # all in, the fee included
+            return [
+                SubmitOrder(f"b{i}", "BTCUSDT", S, Side.BUY, OrderType.MARKET, notional=notional)
+            ]
+        held = ctx.portfolio.spot_qty("BTCUSDT")
+        if not held:
+            return []
+        return [SubmitOrder(f"s{i}", "BTCUSDT", S, Side.SELL, OrderType.MARKET, qty=held)]
+
+    fees = FeeModel(spot_taker=float(fee), spot_maker=0.0005, slippage=0.0)
+    strat = ScriptStrategy(keys=(("BTCUSDT", S),), script=script)
+    run_backtest(strat, MarketData({("BTCUSDT", S): candles}), initial_cash=D("10000"), fees=fees)
+    refused = [e for e in strat.events if e.status is not OrderStatus.FILLED]
+    assert not refused, refused[:3]
+    assert len(strat.events) == 81
+
+
+def test_a_rejection_reaches_the_result_and_the_log_even_when_the_strategy_ignores_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Deaf(BaseStrategy):  # keeps BaseStrategy's on_order_event: hears nothing
+        name = "deaf"
+
+        def markets(self):  # type: ignore[no-untyped-def]
+            return [("BTCUSDT", S)]
+
+        def on_bar(self, ctx):  # type: ignore[no-untyped-def]
+            iid = f"b{ctx.market.now_ms}"
+            return [SubmitOrder(iid, "BTCUSDT", S, Side.BUY, OrderType.MARKET, qty=D(1000))]
+
+    candles = make_candles([100.0] * 15)
+    with caplog.at_level("WARNING", logger="engine_runtime.backtest.engine"):
+        result = run_backtest(Deaf(), MarketData({("BTCUSDT", S): candles}), fees=FEES)
+    (engine,) = result.engines.values()
+    assert len(engine.rejections) == 14  # every bar's order but the last (no next open)
+    assert {r.reason for r in engine.rejections} == {"insufficient balance"}
+    logged = [r for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(logged) == REJECTIONS_LOGGED
+    assert "insufficient balance" in logged[0].getMessage()

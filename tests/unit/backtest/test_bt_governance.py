@@ -1,4 +1,5 @@
-"""Circuit breaker levels, the latched halt, loss limits, and a portfolio run under governance."""
+"""The backtest's circuit breaker runs the live rules: levels, the latched halt, loss limits,
+the review stand-in, and a portfolio run under governance."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from engine_runtime.strategies import (
     TacticalStrategy,
     TrendStrategy,
 )
+from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
 
 pytestmark = pytest.mark.unit
 
@@ -30,10 +32,12 @@ def _walk(breaker: CircuitBreaker, navs: list[float], step_ms: int = 3_600_000) 
     return levels
 
 
-def test_levels_follow_drawdown_and_level_four_latches() -> None:
-    breaker = CircuitBreaker(BreakerPolicy(rebase_after_days=None))
+def test_levels_follow_drawdown_by_the_live_rules_and_level_four_latches() -> None:
+    """Up at once, down one step at a time (hysteresis and cool-down passed), halt latched:
+    the operator's rules, not a backtest's own."""
+    breaker = CircuitBreaker(BreakerPolicy(review_after_days=None))
     navs = [1.0, 0.89, 0.84, 0.79, 0.86, 0.95, 0.74, 1.0, 1.2]
-    assert _walk(breaker, navs) == [0, 1, 2, 3, 1, 0, 4, 4, 4]
+    assert _walk(breaker, navs) == [0, 1, 2, 3, 2, 1, 4, 4, 4]
     assert breaker.halted
     d = breaker.update(99 * 3_600_000, 1.3)
     assert d.halt
@@ -41,33 +45,44 @@ def test_levels_follow_drawdown_and_level_four_latches() -> None:
     assert d.size_multiplier == 0
 
 
-def test_directives_per_level() -> None:
-    breaker = CircuitBreaker(BreakerPolicy(rebase_after_days=None))
+def test_stepping_down_waits_for_the_cool_down() -> None:
+    breaker = CircuitBreaker(BreakerPolicy(review_after_days=None))
+    minute = 60_000
+    breaker.update(0, 1.0)
+    breaker.update(minute, 0.79)
+    assert breaker.level == 3
+    breaker.update(2 * minute, 0.97)  # recovered, but only a minute at level 3
+    assert breaker.level == 3
+    breaker.update(61 * minute, 0.97)
+    assert breaker.level == 2
+    breaker.update(62 * minute, 0.97)
+    assert breaker.level == 2
+
+
+def test_directives_per_level_are_the_live_ones() -> None:
+    no_loss_limits = CircuitBreakerPolicySpec(daily_loss_limit=1, weekly_loss_limit=1)
+    breaker = CircuitBreaker(BreakerPolicy(spec=no_loss_limits, review_after_days=None))
     d1 = breaker.update(0, 1.0)
-    assert d1.level == 0
-    assert d1.size_multiplier == 1
-    assert not d1.entries_paused
+    assert (d1.level, d1.size_multiplier, d1.entries_paused) == (0, 1, False)
     d = breaker.update(1, 0.895)
-    assert (d.level, d.size_multiplier, d.entries_paused, d.stop_multiplier > 1) == (
-        1,
-        D("0.75"),
-        False,
-        True,
-    )
+    assert (d.level, d.size_multiplier, d.entries_paused) == (1, D("0.75"), False)
+    assert d.stop_multiplier == D("1.5")  # level 1 widens stops, live and here
     d = breaker.update(2, 0.85)
     assert (d.level, d.size_multiplier, d.entries_paused) == (2, D("0.5"), True)
+    assert d.stop_multiplier == 1
     d = breaker.update(3, 0.8)
     assert d.close_directional
     assert not d.halt
 
 
-def test_recovery_needs_the_band() -> None:
-    breaker = CircuitBreaker(BreakerPolicy(recovery_band=0.02, rebase_after_days=None))
-    assert _walk(breaker, [1.0, 0.89, 0.91, 0.93]) == [0, 1, 1, 0]  # 9% is not 2% under 10%
+def test_the_policy_is_the_crd_spec() -> None:
+    spec = CircuitBreakerPolicySpec(hysteresis=D("0.05"), cooldown_seconds=0)
+    breaker = CircuitBreaker(BreakerPolicy(spec=spec, review_after_days=None))
+    assert _walk(breaker, [1.0, 0.89, 0.94, 0.96]) == [0, 1, 1, 0]  # 6% is not 5% under 10%
 
 
-def test_level_three_is_rebased_after_the_review_period() -> None:
-    breaker = CircuitBreaker(BreakerPolicy(rebase_after_days=2))
+def test_level_three_is_reset_by_the_review_stand_in_through_the_forced_reset() -> None:
+    breaker = CircuitBreaker(BreakerPolicy(review_after_days=2))
     day = MS_PER_DAY
     breaker.update(0, 1.0)
     breaker.update(day, 0.79)
@@ -76,17 +91,19 @@ def test_level_three_is_rebased_after_the_review_period() -> None:
     assert breaker.level == 3
     breaker.update(3 * day, 0.79)
     assert breaker.level == 0
-    assert breaker.hwm == 0.79
+    assert breaker.hwm == D("0.79")
+    assert "forced" in breaker.history[-1].reason
 
 
 def test_daily_loss_limit_pauses_entries_for_the_day() -> None:
-    breaker = CircuitBreaker(BreakerPolicy(daily_loss_limit=0.03))
+    spec = CircuitBreakerPolicySpec(daily_loss_limit=D("0.03"))
+    breaker = CircuitBreaker(BreakerPolicy(spec=spec))
     hour = 3_600_000
     assert not breaker.update(0, 1.0).entries_paused
     d = breaker.update(hour, 0.965)
     assert d.entries_paused
     assert d.level == 0
-    assert d.reason == "daily loss limit"
+    assert "daily loss limit" in d.reason
     assert not breaker.update(MS_PER_DAY + hour, 0.965).entries_paused  # a new day
 
 

@@ -245,6 +245,7 @@ def test_empty_status_objects_show_dashes_not_errors() -> None:
         ({}, "-"),
         ({"level": 0, "sizeMultiplier": 1}, "normal"),
         ({"sizeMultiplier": 0.75}, "x0.75"),
+        ({"sizeMultiplier": 0.75, "stopMultiplier": 1.5}, "x0.75 stops x1.5"),
         ({"sizeMultiplier": 0, "entriesPaused": True, "closeDirectional": True}, "close paused"),
         ({"halt": True, "sizeMultiplier": 0}, "halt"),
     ],

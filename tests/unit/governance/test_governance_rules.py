@@ -78,6 +78,33 @@ def test_levels_apply_their_actions() -> None:
     assert not three.directive.halt
 
 
+def test_a_level_that_widens_stops_says_how_far_and_the_directive_carries_it() -> None:
+    """Level 1 widens stops (x1.5 by default, `widenStopsBy` otherwise); level 2 does not;
+    a halt has no stops to widen. The live strategies read it as `stop_multiplier`."""
+    state = step(State(), "100").state
+    one = step(state, "89")
+    assert one.directive.stop_multiplier == D("1.5")
+    assert step(one.state, "84").directive.stop_multiplier == 1
+    assert step(state, "70").directive.stop_multiplier == 1  # level 4: halted
+    levels = [lvl.model_copy(update={"widen_stops_by": D(2)}) for lvl in SPEC.levels]
+    wider = replace_spec(levels)
+    assert (
+        step(step(State(), "100", spec=wider).state, "89", spec=wider).directive.stop_multiplier
+        == 2
+    )
+    unwidened = replace_spec([lvl.model_copy(update={"widen_stops": False}) for lvl in SPEC.levels])
+    assert (
+        step(
+            step(State(), "100", spec=unwidened).state, "89", spec=unwidened
+        ).directive.stop_multiplier
+        == 1
+    )
+
+
+def replace_spec(levels: list) -> CircuitBreakerPolicySpec:  # type: ignore[type-arg]
+    return SPEC.model_copy(update={"levels": levels})
+
+
 def test_a_jump_goes_straight_to_the_level_reached() -> None:
     state = step(State(), "100").state
     assert step(state, "78").directive.level == 3
@@ -121,6 +148,24 @@ def test_emergency_halt_is_latched_and_needs_a_fresh_reset() -> None:
     assert resumed.state.reset_token == "r2"
     again = step(resumed.state, "100", reset=Reset("r2"))  # the same value again does nothing
     assert again.changes == []
+
+
+def test_a_forced_reset_below_the_halt_accepts_the_drawdown_and_a_plain_one_does_nothing() -> None:
+    state = step(State(), "100").state
+    three = step(state, "79").state
+    assert three.level == 3
+    plain = step(three, "79", reset=Reset("r1"))
+    assert plain.state.level == 3
+    assert plain.directive.close_directional
+    forced = step(three, "79", reset=Reset("r2", force=True))
+    assert forced.state.level == 0
+    assert forced.state.book is not None
+    assert forced.state.book.high_water_mark == D("0.79")
+    assert forced.drawdown == 0
+    assert not forced.directive.close_directional
+    assert [(c.from_level, c.to_level) for c in forced.changes] == [(3, 0)]
+    assert step(forced.state, "75").directive.level == 0  # 5% below the new mark
+    assert step(forced.state, "71").directive.level == 1  # 10.1% below it
 
 
 def test_reset_beyond_the_halting_drawdown_is_refused_unless_forced() -> None:

@@ -267,3 +267,17 @@ def test_of_several_policies_the_most_restrictive_published_word_counts() -> Non
     g.forget_policy(policy("b", 2, halted=False))  # deleted
     assert g.directive.policy == "a"
     assert not g.entries_paused
+
+
+def test_the_strategy_is_told_the_directive_and_widened_stops() -> None:
+    """Level 1's widened stops reach the strategy (TREND's ATR stop reads `stop_multiplier`);
+    a halt reaches it as a halt with entries paused, whatever the directive's own fields."""
+    g = Governor("e1")
+    g.observe(engine(directive("a", 3, level=1, sizeMultiplier=0.75, stopMultiplier=1.5)))
+    told = g.for_strategy()
+    assert (told.level, told.size_multiplier, told.stop_multiplier) == (1, D("0.75"), D("1.5"))
+    assert (told.entries_paused, told.halt) == (False, False)
+    g.observe(engine(directive("a", 4, halt=True)))
+    told = g.for_strategy()
+    assert told.halt
+    assert told.entries_paused

@@ -362,6 +362,11 @@ class DirectiveContent(ApiModel):
     entries_paused: bool = Field(default=False, description="No new entries.")
     close_directional: bool = Field(default=False, description="Close directional positions.")
     halt: bool = Field(default=False, description="Cancel everything, flatten, stop trading.")
+    stop_multiplier: Annotated[Decimal, Field(ge=1, le=5)] = Field(
+        default=Decimal("1"),
+        description="Place stops this many times as far as the strategy's own distance "
+        "(a level that widens stops says how much; 1: unchanged).",
+    )
     reason: str | None = Field(default=None, max_length=1024, description="Why.")
     issued_at: datetime | None = Field(default=None, description="When it was issued.")
 

@@ -26,6 +26,12 @@ class BreakerLevel(ApiModel):
         default=Decimal("1"), description="Multiply new position sizes by this."
     )
     widen_stops: bool = Field(default=False, description="Widen stops (level 1 by default).")
+    widen_stops_by: Annotated[Decimal, Field(ge=1, le=5)] = Field(
+        default=Decimal("1.5"),
+        description="With widenStops: stops go this many times as far from the entry as the "
+        "strategy's own distance (1.5: half again as far), so a noisier market at a drawdown "
+        "does not stop out what the smaller sizes still hold.",
+    )
     pause_entries: bool = Field(default=False, description="Refuse new entries.")
     close_directional: bool = Field(
         default=False, description="Close directional positions and move to stables."

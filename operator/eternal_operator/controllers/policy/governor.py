@@ -440,6 +440,7 @@ def release_patch(policy: str, sequence: int, reason: str) -> dict[str, Any]:
             "sequence": sequence,
             "level": 0,
             "sizeMultiplier": 1,
+            "stopMultiplier": 1,
             "entriesPaused": False,
             "closeDirectional": False,
             "halt": False,
