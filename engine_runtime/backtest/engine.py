@@ -490,7 +490,7 @@ class Simulation:
     def _react(self, run: EngineRun, outcomes: list[Outcome], level: float, ts: int) -> None:
         """Deliver mid-path outcomes; place the answering limits and cancels at ``level``."""
         acct = run.account
-        while outcomes and not run.halted and run.listens:
+        while outcomes:  # _deliver records rejections, and answers only for a listener
             outcome = outcomes.pop(0)
             replies: list[Intent] = []
             self._deliver(run, [outcome], ts, immediate=True, sink=replies)
