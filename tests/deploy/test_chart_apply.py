@@ -132,7 +132,7 @@ def test_crds_chart_applies(control_plane: ControlPlane) -> None:
     docs = render(CRDS_CHART, release="eternal-engine-crds")
     result = apply(control_plane, docs, "--dry-run=server", check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("serverside-applied (server dry run)") == 3
+    assert result.stdout.count("serverside-applied (server dry run)") == 4  # the four kinds
 
 
 def test_helm_install_against_the_api_server_prints_the_notes(

@@ -33,6 +33,7 @@ KUSTOMIZATIONS = [
     "monitoring",
     "argocd/apps",
     "argocd/health",
+    "samples/meta-trend",  # a ModelTraining and its Engine, applied by hand: not the fleet
 ]
 STANDALONE = [
     "argocd/root-application.yaml",

@@ -90,9 +90,9 @@ CASES: list[Malformed] = [
     ),
     Malformed(
         "unknown-strategy",
-        edit(ENGINE, "spec.strategy", "scalper", "bad-strategy"),
+        edit(ENGINE, "spec.strategy", "martingale", "bad-strategy"),
         "spec.strategy",
-        'Unsupported value: "scalper"',
+        'Unsupported value: "martingale"',
     ),
     Malformed(
         "unknown-venue",
