@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,18 +13,9 @@ from pathlib import Path
 import pytest
 
 from eternal_operator.devtools.controlplane import ControlPlane, ControlPlaneError
+from support.processes import alive
 
 pytestmark = pytest.mark.cluster
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it is gone for our purposes.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
 def wait_until(predicate: object, timeout: float = 15.0) -> bool:
@@ -49,11 +39,11 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
     plane.start()
     pids = [proc.pid for proc in plane._procs.values()]
     assert len(pids) >= 2
-    assert all(pid_alive(pid) for pid in pids)
+    assert all(alive(pid) for pid in pids)
 
     plane.stop()
 
-    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
 
 
 def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
@@ -72,12 +62,12 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
         assert parent.stdout is not None
         pids = [int(pid) for pid in parent.stdout.readline().split()]
         assert pids
-        assert all(pid_alive(pid) for pid in pids)
+        assert all(alive(pid) for pid in pids)
 
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
 
-        assert wait_until(lambda: not any(pid_alive(pid) for pid in pids))
+        assert wait_until(lambda: not any(alive(pid) for pid in pids))
     finally:
         parent.kill()
 

@@ -16,6 +16,7 @@ from eternal_operator.devtools.controlplane import ControlPlane
 from eternal_operator.devtools.podrunner.runner import READY_RESETS_BACKOFF_S, RESTARTS
 from support.kube import apply
 from support.podrunner import FakeClock, Runner
+from support.processes import alive
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -93,11 +94,6 @@ def written(out: Path) -> dict[str, Any] | None:
         return dict(json.loads(out.read_text()))
     except (OSError, ValueError):
         return None
-
-
-def alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
 def test_a_deployment_runs_as_a_local_process_with_its_pods_inputs(

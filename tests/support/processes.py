@@ -100,3 +100,12 @@ def start_operator(
     }
     process = spawn([sys.executable, "-m", "eternal_operator"], log, env=env)
     return Operator(process, log, metrics, env)
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie counts as gone). It may end between the look and the read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.split()[2] != "Z"
