@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engine_runtime.sizing import SizingPolicy, TradeStats, position_size
-from eternal_operator.api.v1alpha1.strategy_params import MarketCategory, MetaTrendParams
+from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 
 from . import meta_trend_features as mf
 from .base import ZERO, BaseStrategy, to_price
@@ -129,9 +129,7 @@ class MetaTrendStrategy(BaseStrategy):
     name = "meta-trend"
 
     def __post_init__(self) -> None:
-        self.category = (
-            Category.SPOT if self.params.category is MarketCategory.SPOT else Category.LINEAR
-        )
+        self.category = Category(self.params.category.value)
         for s in self.symbols:
             self.books.setdefault(s, _Book())
         self.kill = self._fresh_kill_switch()

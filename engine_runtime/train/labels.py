@@ -15,7 +15,7 @@ import pandas as pd
 from engine_runtime.backtest.venue import FeeModel
 from engine_runtime.strategies.interface import Category
 from engine_runtime.strategies.meta_trend_barriers import trade_return
-from eternal_operator.api.v1alpha1.strategy_params import MarketCategory, MetaTrendParams
+from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 
 
 def round_trip_cost(fees: FeeModel, category: Category) -> float:
@@ -38,7 +38,7 @@ def label_signals(
 ) -> Labelled:
     """Every signal bar of ``features`` (``meta_trend_features.compute``) with its trade's net
     return and its label (1: the trade made money after costs)."""
-    category = Category.SPOT if params.category is MarketCategory.SPOT else Category.LINEAR
+    category = Category(params.category.value)
     cost = round_trip_cost(fees, category)
     o, h, lo, c = (candles[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
     signal = features["signal"].to_numpy(np.float64)

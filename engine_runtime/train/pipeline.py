@@ -28,7 +28,7 @@ from engine_runtime.strategies import meta_trend_features as mf
 from engine_runtime.strategies.interface import Category
 from engine_runtime.strategies.meta_trend import MetaTrendStrategy
 from engine_runtime.strategies.meta_trend_model import label_params
-from eternal_operator.api.v1alpha1.strategy_params import MarketCategory, MetaTrendParams
+from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 
 from . import artifact
 from .data import data_hash
@@ -61,7 +61,7 @@ class Trained:
 
 
 def category_of(params: MetaTrendParams) -> Category:
-    return Category.SPOT if params.category is MarketCategory.SPOT else Category.LINEAR
+    return Category(params.category.value)
 
 
 def build_events(

@@ -235,11 +235,11 @@ class TacticalParams(ApiModel):
         return self
 
 
-class GridCategory(StrEnum):
-    """The market a grid trades: spot (sells only from inventory) or the linear perpetual."""
+class MarketCategory(StrEnum):
+    """Where a strategy trades: USDT perpetuals (long and short) or spot (long only)."""
 
-    SPOT = "spot"
     LINEAR = "linear"
+    SPOT = "spot"
 
 
 class GridSpacing(StrEnum):
@@ -270,7 +270,9 @@ class GridParams(ApiModel):
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$", max_length=20)] = Field(
         default="BTCUSDT", description="The market, unless spec.symbols names one."
     )
-    category: GridCategory = Field(default=GridCategory.SPOT, description="spot or linear.")
+    category: MarketCategory = Field(
+        default=MarketCategory.SPOT, description="spot (sells only from inventory) or linear."
+    )
     interval: KlineInterval = Field(default=KlineInterval.M1, description="Candle interval.")
     levels: int = Field(default=5, ge=1, le=50, description="Levels per side of the centre.")
     spacing: GridSpacing = Field(
@@ -478,13 +480,6 @@ class ScalperParams(ApiModel):
         if self.stop_loss >= self.take_profit * 10:
             raise ValueError("stopLoss must be less than 10 times takeProfit")
         return self
-
-
-class MarketCategory(StrEnum):
-    """Where a strategy trades: USDT perpetuals (long and short) or spot (long only)."""
-
-    LINEAR = "linear"
-    SPOT = "spot"
 
 
 MODEL_MOUNT_PATH = "/etc/eternal-engine/model"
