@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eternal_operator.api.runtime_config import EngineIdentity, RuntimeConfig, endpoints_for
-from eternal_operator.api.v1alpha1 import API_VERSION, GROUP, Engine, Strategy, names
+from eternal_operator.api.v1alpha1 import GROUP, Engine, Strategy, names
 from eternal_operator.api.v1alpha1.strategy_params import MODEL_DIR_ENV, MODEL_MOUNT_PATH
+from eternal_operator.controllers.owned import owned_meta, standard_labels
 from eternal_operator.settings import OperatorSettings
 
 Obj = dict[str, Any]
@@ -74,32 +75,13 @@ def credentials_ref(engine: Engine, ref: EngineRef) -> tuple[str, str, str]:
 
 def labels(ref: EngineRef) -> dict[str, str]:
     return {
-        "app.kubernetes.io/name": "eternal-engine-runtime",
-        "app.kubernetes.io/instance": ref.name,
-        "app.kubernetes.io/component": "runtime",
-        "app.kubernetes.io/part-of": "eternal-engine",
-        "app.kubernetes.io/managed-by": "eternal-engine-operator",
+        **standard_labels("eternal-engine-runtime", "runtime", ref.name),
         ENGINE_LABEL: ref.name,
     }
 
 
 def object_meta(name: str, ref: EngineRef, **extra: Any) -> Obj:
-    return {
-        "name": name,
-        "namespace": ref.namespace,
-        "labels": labels(ref),
-        "ownerReferences": [
-            {
-                "apiVersion": API_VERSION,
-                "kind": "Engine",
-                "name": ref.name,
-                "uid": ref.uid,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
-        **extra,
-    }
+    return owned_meta(name, ref.namespace, labels(ref), "Engine", ref.name, ref.uid, **extra)
 
 
 def runtime_config(engine: Engine, ref: EngineRef, settings: OperatorSettings) -> RuntimeConfig:

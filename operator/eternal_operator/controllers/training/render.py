@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from eternal_operator.api.runtime_config import endpoints_for
-from eternal_operator.api.v1alpha1 import API_VERSION, GROUP
+from eternal_operator.api.v1alpha1 import GROUP
 from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 from eternal_operator.api.v1alpha1.training import ModelTrainingSpec
+from eternal_operator.controllers.owned import owned_meta, standard_labels
 from eternal_operator.settings import OperatorSettings
 
 Obj = dict[str, Any]
@@ -65,26 +66,13 @@ def service_account_name(ref: TrainingRef) -> str:
 
 def labels(ref: TrainingRef) -> dict[str, str]:
     return {
-        "app.kubernetes.io/name": "eternal-engine-training",
-        "app.kubernetes.io/instance": ref.name,
-        "app.kubernetes.io/component": "training",
-        "app.kubernetes.io/part-of": "eternal-engine",
-        "app.kubernetes.io/managed-by": "eternal-engine-operator",
+        **standard_labels("eternal-engine-training", "training", ref.name),
         TRAINING_LABEL: ref.name,
     }
 
 
 def object_meta(name: str, ref: TrainingRef, **extra: Any) -> Obj:
-    return {
-        "name": name,
-        "namespace": ref.namespace,
-        "labels": labels(ref),
-        "ownerReferences": [{
-            "apiVersion": API_VERSION, "kind": "ModelTraining", "name": ref.name,
-            "uid": ref.uid, "controller": True, "blockOwnerDeletion": True,
-        }],
-        **extra,
-    }  # fmt: skip
+    return owned_meta(name, ref.namespace, labels(ref), "ModelTraining", ref.name, ref.uid, **extra)
 
 
 def output_config_map(ref: TrainingRef, plan: Plan) -> Obj:
