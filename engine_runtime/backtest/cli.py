@@ -43,13 +43,12 @@ def _params(path: str | None, strategy: str) -> StrategyParams:
     if path is None:
         return StrategyParams()
     raw = yaml.safe_load(Path(path).read_text()) or {}
-    key = {"core-hodl": "coreHodl", "meta-trend": "metaTrend"}.get(strategy, strategy)
-    if (
-        isinstance(raw, dict)
-        and key not in raw
-        and not set(raw)
-        & {"coreHodl", "trend", "funding", "tactical", "grid", "scalper", "metaTrend"}
-    ):
+    from eternal_operator.api.v1alpha1.engine import PARAMS_BLOCKS
+
+    from .sweep import block_name
+
+    key = block_name(strategy)
+    if isinstance(raw, dict) and not set(raw) & set(PARAMS_BLOCKS.values()):
         raw = {key: raw}  # the strategy's block alone
     return StrategyParams.model_validate(raw)
 
@@ -186,11 +185,15 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     data = _data(args)
     axes = [parse_axis(text) for text in args.axis]
     combos = sample(axes, args.random, args.seed) if args.random else sample(axes, 10**9)
-    base = _params(args.params, args.strategy).model_dump(by_alias=True, exclude_none=True)
     market = _sma_market(args, data) if args.strategy == "sma-cross" else None
+    if market is None:
+        fixed = _params(args.params, args.strategy).model_dump(by_alias=True, exclude_none=True)
+        base = fixed.get(block_name(args.strategy), {})
+    else:
+        base = {"qty": args.qty}
     build = StrategyBuilder(
         args.strategy,
-        base.get(block_name(args.strategy), {}) if market is None else {"qty": args.qty},
+        base,
         tuple(args.symbols.split(",")) if args.symbols and market is None else None,
         market,
     )

@@ -136,9 +136,10 @@ class StrategyBuilder:
 
 
 def block_name(strategy: str) -> str:
-    """The strategy's params block: core-hodl -> coreHodl."""
-    head, *rest = strategy.split("-")
-    return head + "".join(part.capitalize() for part in rest)
+    """The strategy's params block (core-hodl -> coreHodl): the API's own table."""
+    from eternal_operator.api.v1alpha1.engine import PARAMS_BLOCKS, Strategy
+
+    return PARAMS_BLOCKS[Strategy(strategy)]
 
 
 @dataclass(frozen=True, slots=True)
