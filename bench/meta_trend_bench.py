@@ -8,7 +8,9 @@
    resident memory (``ru_maxrss`` of the children). Goals: under 2 minutes, under 1 GiB. Also
    prints the run's out-of-sample figures, filtered against unfiltered.
 2. Inference per bar, as the live runtime does it once a bar closes, with the model the run
-   wrote: the model alone (the row of inputs read from the market view, then the booster), and
+   wrote: the model alone (the row of inputs read from the market view, then the numpy trees of
+   ``engine_runtime.train.trees``), beside the baseline of the same row through XGBoost's own
+   ``Booster.inplace_predict`` (the two must agree on every bar), and
    the whole bar (the candle window's features recomputed, then the model). p50 / p99 over
    ``--bar-samples`` bars in microseconds (wall), and the model's p99 in CPU time of the thread
    (what preemption by the neighbours does not inflate). Goal: model p99 under 1 ms.
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import xgboost
 
 from engine_runtime.backtest.synthetic import regime_candles
 from engine_runtime.live.market import CandleWindow
@@ -82,18 +85,27 @@ def bench_inference(model_dir: Path, samples: int, seed: int) -> dict[str, float
         window.add(starts[i], *(str(float(v)) for v in rows[i]))
     market = _Market(window)
     ctx = type("Ctx", (), {"market": market})()
-    model_us, bar_us, model_cpu_us = [], [], []
+    booster = xgboost.Booster(params={"nthread": 1})
+    booster.load_model(str(model_dir / "model.json"))
+    model_us, bar_us, model_cpu_us, booster_us = [], [], [], []
     for i in range(size, size + samples):
         window.add(starts[i], *(str(float(v)) for v in rows[i]))
         t0 = time.perf_counter()
         window.compute(strategy, "BTCUSDT", Category.LINEAR)
         t1, c1 = time.perf_counter(), time.thread_time()
-        strategy.model.probability(strategy.model_inputs(ctx, "BTCUSDT"))  # type: ignore[arg-type]
+        row = strategy.model_inputs(ctx, "BTCUSDT")  # type: ignore[arg-type]
+        ours = strategy.model.probability(row)
         t2, c2 = time.perf_counter(), time.thread_time()
+        reference = float(booster.inplace_predict(np.asarray([row], dtype=np.float32))[0])
+        t3 = time.perf_counter()
+        assert abs(ours - reference) < 1e-5, (ours, reference)
         model_us.append((t2 - t1) * 1e6)
         model_cpu_us.append((c2 - c1) * 1e6)
         bar_us.append((t2 - t0) * 1e6)
+        booster_us.append((t3 - t2) * 1e6)
     return {
+        "booster_p50_us": float(np.percentile(booster_us, 50)),
+        "booster_p99_us": float(np.percentile(booster_us, 99)),
         "model_p50_us": float(np.percentile(model_us, 50)),
         "model_p99_us": float(np.percentile(model_us, 99)),
         "model_cpu_p99_us": float(np.percentile(model_cpu_us, 99)),
@@ -125,6 +137,8 @@ def main() -> None:
     print("inference per bar (the live window: warmup + 5 bars): "
           f"model p50 {inference['model_p50_us']:.0f} us, p99 {inference['model_p99_us']:.0f} us "
           f"(goal < {GOAL_P99_US:.0f}), CPU p99 {inference['model_cpu_p99_us']:.0f} us; "
+          f"baseline, the same row through XGBoost's inplace_predict: p50 "
+          f"{inference['booster_p50_us']:.0f} us, p99 {inference['booster_p99_us']:.0f} us; "
           "whole bar with features p50 "
           f"{inference['bar_p50_us']:.0f} us, p99 {inference['bar_p99_us']:.0f} us")  # fmt: skip
     print(json.dumps({"training": trained, "inference": inference}, default=str))

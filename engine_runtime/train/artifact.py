@@ -155,23 +155,45 @@ def load(directory: str | Path, expected: Expected) -> Artifact:
     return Artifact(where, manifest, model_bytes)
 
 
+PROBE_TOLERANCE = 1e-5
+"""How far the numpy trees may be from the booster's probability on a probe row."""
+
+
 class MetaModel:
-    """The verified booster: the probability that a signal pays, one bar at a time."""
+    """The verified model: the probability that a signal pays, one bar at a time.
+
+    The bars are scored by ``trees.Forest`` (numpy, read from the JSON); the booster, loaded from
+    the same verified bytes, is only the reference at load: the two must agree on
+    ``trees.probe_rows`` (every threshold, either side of it, and missing values), or the model
+    is refused (``ArtifactError``).
+    """
 
     def __init__(self, artifact: Artifact) -> None:
         import numpy as np
         import xgboost
 
+        from . import trees
+
         self.artifact = artifact
         self._np = np
-        self.booster = xgboost.Booster(params={"nthread": 1})
-        self.booster.load_model(bytearray(artifact.model_bytes))  # JSON, from verified bytes
+        try:
+            self.forest = trees.parse(_json_object(artifact.model_bytes, MODEL))
+        except (trees.UnsupportedModel, KeyError, TypeError, ValueError) as error:
+            raise ArtifactError(f"{MODEL} cannot be evaluated: {error}") from None
+        booster = xgboost.Booster(params={"nthread": 1})
+        booster.load_model(bytearray(artifact.model_bytes))  # JSON, from verified bytes
+        probe = trees.probe_rows(self.forest)
+        reference = booster.inplace_predict(probe)
+        ours = self.forest.probabilities(probe)
+        worst = float(np.max(np.abs(ours - reference)))
+        if not worst <= PROBE_TOLERANCE:
+            raise ArtifactError(
+                f"{MODEL}: its trees evaluate up to {worst:.3g} away from XGBoost's own "
+                "prediction; the model is not used"
+            )
 
     def probability(self, row: Sequence[float]) -> float:
-        x = self._np.asarray([row], dtype=self._np.float32)
-        return float(self.booster.inplace_predict(x)[0])
+        return self.forest.probability(self._np.asarray(row, dtype=self._np.float32))
 
     def probabilities(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        import numpy as np
-
-        return np.asarray(self.booster.inplace_predict(matrix), dtype=np.float64)
+        return self.forest.probabilities(matrix)
