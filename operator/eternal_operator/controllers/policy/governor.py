@@ -193,9 +193,10 @@ class Governor:
         mine = [
             e
             for e in governed
-            if writer({self.name: published, **{o: by_name.get(o) for o in others[e.name]}})
+            if writer({self.name: published,
+                       **{o: _newest(by_name.get(o), e.governance, o) for o in others[e.name]}})
             == self.name
-        ]
+        ]  # fmt: skip
         # The policy's own status first: the halting fact is written once, before the engines,
         # whose records of a new halt wait for the operator's own flatten.
         await self._publish(step, status, governed, published, conflicts, now)
@@ -404,6 +405,19 @@ class Governor:
             PORTFOLIO_HWM.labels(self.namespace, self.name).set(
                 float(self.state.book.high_water_mark)
             )
+
+
+def _newest(
+    published: dict[str, Any] | None, record: dict[str, Any] | None, policy: str
+) -> dict[str, Any] | None:
+    """Another policy's word on one engine: what its status publishes, or the engine's record of
+    it when that is newer (its status not yet in this operator's index while the engine's record
+    already is), so a halt another policy wrote is never overwritten by a weaker directive."""
+    if not record or record.get("policy") != policy:
+        return published
+    if published is None or int(record.get("sequence") or 0) > int(published.get("sequence") or 0):
+        return record
+    return published
 
 
 def _conflict_condition(
