@@ -31,9 +31,9 @@ FLATTEN = "fl"
 def order_link_id(prefix: str, *parts: object) -> ClientOrderId:
     """The orderLinkId for `parts` (each as `str()` gives it, joined by `|`): `prefix-` and 32
     hex digits of their digest. Parts are names, times, counters and quantities: none holds a
-    `|` (which would make `("a|b",)` and `("a", "b")` one text). The same parts always give the same id; ids persisted before
-    this function existed were made by the same recipe, so a restarted runtime still finds its
-    own orders of an earlier life."""
+    `|` (which would make `("a|b",)` and `("a", "b")` one text). The same parts always give
+    the same id; ids persisted before this function existed were made by the same recipe, so a
+    restarted runtime still finds its own orders of an earlier life."""
     text = "|".join(map(str, parts))
     return ClientOrderId(f"{prefix}-{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}")
 
