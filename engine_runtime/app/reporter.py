@@ -71,6 +71,7 @@ class Reporter:
         paused: Callable[[], str | None],
         publish_equity: Callable[[Decimal, int], Coroutine[Any, Any, None]],
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
+        redact: Callable[[str], str],
     ) -> None:
         self.interval_s = interval_s
         self.report_now = report_now
@@ -88,6 +89,9 @@ class Reporter:
         self.paused = paused
         self.publish_equity = publish_equity
         self.spawn = spawn
+        self.redact = redact
+        """Keeps the keys and URL passwords out of what is written (an error's text may hold
+        them: a database error names its URL)."""
         self.reports = 0
         self.failures = 0
         """Status writes refused or lost in a row: each is tried again soon, not at the next
@@ -130,8 +134,8 @@ class Reporter:
             flat=flat,
             venue_connected=self.venue_connected(),
             shutdown_done_at=governor.shutdown_done_at,
-            last_error=self.emergency_stop() or self.errors.current(),
-            residue=governor.residue,
+            last_error=self._redacted(self.emergency_stop() or self.errors.current()),
+            residue=[self.redact(r) for r in governor.residue],
             entries_paused=self.paused(),
         )
         equity = self.portfolio.equity
@@ -167,6 +171,9 @@ class Reporter:
                             str(error) or type(error).__name__, delay)  # fmt: skip
                 self.spawn(self._again(delay))
         self.reports += 1
+
+    def _redacted(self, text: str | None) -> str | None:
+        return None if text is None else self.redact(text)
 
     async def _again(self, delay: float) -> None:
         await asyncio.sleep(delay)

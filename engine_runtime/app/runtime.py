@@ -43,6 +43,7 @@ from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.health import HttpEndpoints, Probes
+from engine_runtime.reporting.logs import Redactor
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.reporting.status import start_error_patch
 from engine_runtime.strategies.interface import Strategy, TimerEvent, TimerSpec
@@ -448,7 +449,12 @@ class Runtime:
             paused=lambda: paused_reason(strategy),
             publish_equity=self.cache.equity,
             spawn=self.spawn,
+            redact=Redactor(self._secrets()),
         )
+
+    def _secrets(self) -> list[str]:
+        s = self.config.settings
+        return [s.api_key.get_secret_value(), s.api_secret.get_secret_value()]
 
     # loops ------------------------------------------------------------------------------
     async def _governance_loop(self) -> None:

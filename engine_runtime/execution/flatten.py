@@ -48,6 +48,8 @@ class FlattenResult:
     cancelled: int = 0
     sent: list[str] = field(default_factory=list)
     error: str | None = None
+    attempts: int = 0
+    """Rounds that sent closes, counted from the `first_attempt` the flatten was given."""
 
     @property
     def residue(self) -> list[str]:
@@ -110,16 +112,18 @@ async def flatten_account(
     directional_only: bool = False,
     instruments: Instruments | None = None,
     rounds: int = MAX_ROUNDS,
+    first_attempt: int = 0,
 ) -> FlattenResult:
     """Cancel, close and sell until the venue shows the account flat (or `rounds` run out).
 
     The first round cancels every open order before it reads anything (a cancel and a close:
     the least a halt can do). Venue errors are retried on the next round (the account is read
     again first); keys the venue refuses (FatalError) end it at once: nothing more can be done
-    with them."""
+    with them. A flatten tried again for the same purpose passes the attempts of the earlier
+    tries (`first_attempt`): its closes get ids the venue has not seen yet, where the same ids
+    would be refused as duplicates of closes that did not fill."""
     cache: Instruments = instruments if instruments is not None else {}
-    result = FlattenResult()
-    sent_rounds = 0  # the first closes of every actor carry attempt 0, hence the same ids
+    result = FlattenResult(attempts=first_attempt)
     cancelled_first = False
     for round_ in range(rounds):
         try:
@@ -132,7 +136,7 @@ async def flatten_account(
                 engine=engine,
                 purpose=purpose,
                 directional_only=directional_only,
-                attempt=sent_rounds,
+                attempt=result.attempts,
             )
             if result.plan.flat:
                 result.flat = True
@@ -141,7 +145,7 @@ async def flatten_account(
             if result.plan.cancel:
                 result.cancelled += await closer.cancel_all(result.plan.cancel)
                 continue  # locked coins are free now: plan again from the venue's word
-            sent_rounds += 1
+            result.attempts += 1  # the first closes of every actor carry attempt 0: same ids
             orders = result.plan.orders
             sent = await asyncio.gather(
                 *(closer.submit(o, purpose) for o in orders), return_exceptions=True
@@ -198,18 +202,27 @@ class Flattener:
         manager: OrderManager,
         engine: str,
         instruments: Mapping[tuple[str, Category], Instrument],
+        *,
+        rounds: int = MAX_ROUNDS,
     ) -> None:
         self.venue = venue
         self.closer = ManagerCloser(manager)
         self.engine = engine
         self.instruments: Instruments = dict(instruments)
+        self.rounds = rounds
+        self._attempts: dict[str, int] = {}
+        """Rounds that sent closes, by purpose: a retry of a halt goes on from there."""
 
     async def flatten(self, purpose: str, *, directional_only: bool = False) -> FlattenResult:
-        return await flatten_account(
+        result = await flatten_account(
             self.venue,
             self.closer,
             engine=self.engine,
             purpose=purpose,
             directional_only=directional_only,
             instruments=self.instruments,
+            rounds=self.rounds,
+            first_attempt=self._attempts.get(purpose, 0),
         )
+        self._attempts[purpose] = result.attempts
+        return result
