@@ -74,4 +74,3 @@ def test_ids_are_those_an_earlier_version_persisted_and_sent() -> None:
     assert flatten_order_id("uid-1", "halt:eternal:7", "linear:BTCUSDT:Sell", "0.010", 0) == (
         "fl-5e33f818cb4142830ab692ad727a4d23"
     )
-
