@@ -204,4 +204,3 @@ def paused_reason(strategy: object) -> str | None:
     """A strategy's own pause (meta-trend's kill switch), if it has one and it holds."""
     reason = getattr(strategy, "paused_reason", None)
     return reason() if callable(reason) else None
-
