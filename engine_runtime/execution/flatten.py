@@ -49,7 +49,7 @@ class FlattenResult:
     sent: list[str] = field(default_factory=list)
     error: str | None = None
     attempts: int = 0
-    """Rounds that sent closes, counted from the `first_attempt` the flatten was given."""
+    """Rounds that sent closes, counted on from the earlier tries of the same purpose."""
 
     @property
     def residue(self) -> list[str]:
@@ -65,6 +65,26 @@ class FlattenResult:
         if self.error:
             parts.append(f"last error: {self.error}")
         return "; ".join(parts)
+
+
+class Attempts:
+    """The rounds that sent closes, by engine and purpose, in one actor: a flatten tried again
+    for the same purpose (a halt not flat yet) goes on from there, so its closes carry ids the
+    venue has not seen; the same ids would be refused as duplicates of closes that did not
+    fill, and nothing would be sent. Every actor's first try starts at 0, so the runtime and the
+    operator flattening at once still send the same first closes. Forgotten once flat."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, str], int] = {}
+
+    def first(self, engine: str, purpose: str) -> int:
+        return self._made.get((engine, purpose), 0)
+
+    def record(self, engine: str, purpose: str, result: FlattenResult) -> None:
+        if result.flat:
+            self._made.pop((engine, purpose), None)
+        else:
+            self._made[(engine, purpose)] = result.attempts
 
 
 async def snapshot(venue: BybitDomainClient, instruments: Instruments) -> AccountSnapshot:
@@ -112,18 +132,35 @@ async def flatten_account(
     directional_only: bool = False,
     instruments: Instruments | None = None,
     rounds: int = MAX_ROUNDS,
-    first_attempt: int = 0,
+    attempts: Attempts | None = None,
 ) -> FlattenResult:
     """Cancel, close and sell until the venue shows the account flat (or `rounds` run out).
 
     The first round cancels every open order before it reads anything (a cancel and a close:
     the least a halt can do). Venue errors are retried on the next round (the account is read
     again first); keys the venue refuses (FatalError) end it at once: nothing more can be done
-    with them. A flatten tried again for the same purpose passes the attempts of the earlier
-    tries (`first_attempt`): its closes get ids the venue has not seen yet, where the same ids
-    would be refused as duplicates of closes that did not fill."""
+    with them. `attempts` carries the count of rounds that sent closes from one try of a
+    purpose to the next (`Attempts`)."""
     cache: Instruments = instruments if instruments is not None else {}
-    result = FlattenResult(attempts=first_attempt)
+    result = FlattenResult(attempts=attempts.first(engine, purpose) if attempts else 0)
+    try:
+        return await _flatten(venue, closer, engine, purpose, directional_only, cache, rounds,
+                              result)  # fmt: skip
+    finally:
+        if attempts is not None:
+            attempts.record(engine, purpose, result)
+
+
+async def _flatten(
+    venue: BybitDomainClient,
+    closer: Closer,
+    engine: str,
+    purpose: str,
+    directional_only: bool,
+    cache: Instruments,
+    rounds: int,
+    result: FlattenResult,
+) -> FlattenResult:
     cancelled_first = False
     for round_ in range(rounds):
         try:
@@ -210,11 +247,10 @@ class Flattener:
         self.engine = engine
         self.instruments: Instruments = dict(instruments)
         self.rounds = rounds
-        self._attempts: dict[str, int] = {}
-        """Rounds that sent closes, by purpose: a retry of a halt goes on from there."""
+        self.attempts = Attempts()
 
     async def flatten(self, purpose: str, *, directional_only: bool = False) -> FlattenResult:
-        result = await flatten_account(
+        return await flatten_account(
             self.venue,
             self.closer,
             engine=self.engine,
@@ -222,7 +258,5 @@ class Flattener:
             directional_only=directional_only,
             instruments=self.instruments,
             rounds=self.rounds,
-            first_attempt=self._attempts.get(purpose, 0),
+            attempts=self.attempts,
         )
-        self._attempts[purpose] = result.attempts
-        return result

@@ -13,7 +13,7 @@ import pytest
 
 from engine_runtime.adapters.bybit.errors import OrderRefused
 from engine_runtime.app.obey import Obedience, obey
-from engine_runtime.execution.flatten import Flattener
+from engine_runtime.execution.flatten import Attempts, Flattener, VenueCloser, flatten_account
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.gate import ExposureGate
 from engine_runtime.governance.obedience import Governor
@@ -176,3 +176,24 @@ async def test_a_flatten_retries_what_a_thin_book_left_and_reports_the_residue()
     assert {o.intent_id for o in rt.store.rows.values()} == {"halt:a:3:BTCUSDT"}
     assert result.residue == ["0.00001 BTC (below BTCUSDT's minimum order of 0.000048)"]
     assert "residue: 0.00001 BTC" in result.summary()
+
+
+async def test_the_operator_s_retried_flatten_sends_fresh_ids_and_its_first_the_runtime_s() -> None:
+    """The operator's path (`VenueCloser`, its own `Attempts`): a retry goes on counting; its
+    first try of a purpose plans the same closes as the runtime's first."""
+    venue = account()
+    venue.fill_cap = D(0)
+    runtime = Runtime(venue, rounds=1)
+    await runtime.flattener.flatten("halt:a:3")
+    attempts = Attempts()
+    first = await flatten_account(venue, VenueCloser(venue), engine="uid-1", purpose="halt:a:3",  # type: ignore[arg-type]
+                                  rounds=1, attempts=attempts)  # fmt: skip
+    assert not first.flat
+    assert len(venue.sent) == 1  # the runtime's close, refused as a duplicate when resent
+    venue.fill_cap = None
+    again = await flatten_account(venue, VenueCloser(venue), engine="uid-1", purpose="halt:a:3",  # type: ignore[arg-type]
+                                  attempts=attempts)  # fmt: skip
+    assert again.flat
+    assert len(venue.sent) == 2
+    assert venue.longs["BTCUSDT"] == 0
+    assert attempts.first("uid-1", "halt:a:3") == 0  # forgotten once flat
