@@ -7,54 +7,88 @@ checkpoint saved meanwhile). Close-directional closes the linear positions. The 
 sequence is reported at once, or for these two once carried out (one status write per engine
 instead of two, when a whole fleet halts together). A shutdown (or suspend) cancels all
 open orders, flattens if asked, and answers with `shutdownDoneAt`.
+
+It is handed what it uses (`Obedience`), not the runtime: the governor, the flattener, the
+order manager's cancel-all, the resync, the checkpoint, the two records, the error registry
+(only its `halt` and `shutdown` sources are written here) and the report trigger.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from engine_runtime.adapters.bybit.errors import VenueError
+from engine_runtime.execution.flatten import FlattenResult
 from engine_runtime.governance.latch import Halt
-from engine_runtime.reporting.errors import ErrorSource
+from engine_runtime.governance.obedience import Governor
+from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 RETRY_S = 2.0
 RESYNC_AFTER_S = 2.0
 
 
-async def obey(rt: Runtime) -> None:
-    governor = rt.governor
+class Flatten(Protocol):
+    """The runtime's flatten (`execution.flatten.Flattener`)."""
+
+    async def flatten(self, purpose: str, *, directional_only: bool = False) -> FlattenResult: ...
+
+
+@dataclass
+class Obedience:
+    """What carrying out governance's word takes, and nothing else of the runtime."""
+
+    governor: Governor
+    flattener: Flatten
+    cancel_all: Callable[[], Coroutine[Any, Any, int]]
+    """Cancel every open order (a shutdown that does not flatten)."""
+    resync: Callable[[str], Coroutine[Any, Any, None]]
+    """The REST resync of orders, fills, positions and wallet, after a halt, close or shutdown."""
+    save_checkpoint: Callable[[], Coroutine[Any, Any, None]]
+    governance_event: Callable[[str, int | None, dict[str, Any]], Coroutine[Any, Any, None]]
+    """A row of the engine's governance history (PostgreSQL)."""
+    publish_event: Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
+    """An event on the engine's Redis stream (best effort)."""
+    errors: ErrorRegistry
+    """Where the halt's and the shutdown's errors are set and cleared (their sources only)."""
+    report_now: asyncio.Event
+    spawn: Callable[[Coroutine[Any, Any, Any]], None]
+    retry_s: float = RETRY_S
+    resync_after_s: float = RESYNC_AFTER_S
+
+
+async def obey(ob: Obedience) -> None:
+    governor = ob.governor
     if governor.take_shutdown():
-        await _shutdown(rt)
+        await _shutdown(ob)
     directive = governor.take_directive()
     halt = governor.take_halt()
     if halt is not None:
-        await _halt(rt, halt)  # the account first: the directive's record can wait
+        await _halt(ob, halt)  # the account first: the directive's record can wait
     if directive is not None:
-        await _record(rt, directive)
+        await _record(ob, directive)
     if halt is not None:
-        rt.report_now.set()  # applied once carried out (and flat, or not)
+        ob.report_now.set()  # applied once carried out (and flat, or not)
     elif directive is not None and directive.close_directional and not governor.halted:
-        await _close_directional(rt, directive)
+        await _close_directional(ob, directive)
     elif directive is not None:
-        rt.report_now.set()  # nothing to carry out: applied now
+        ob.report_now.set()  # nothing to carry out: applied now
 
 
-async def _record(rt: Runtime, directive: GovernanceDirective) -> None:
+async def _record(ob: Obedience, directive: GovernanceDirective) -> None:
     detail = directive.model_dump(mode="json", by_alias=True)
-    await rt.reporter.save_checkpoint()
-    await rt.store.governance_event("directive", directive.sequence, detail)
-    rt.spawn(rt.cache.event("directive", detail))  # best effort: a stuck Redis waits aside
-    rt.governor.mark_applied(directive)
-    if not rt.governor.halted:
-        rt.errors.clear(ErrorSource.HALT)  # no halt in force: its "not flat yet" is moot
+    await ob.save_checkpoint()
+    await ob.governance_event("directive", directive.sequence, detail)
+    ob.spawn(ob.publish_event("directive", detail))  # best effort: a stuck Redis waits aside
+    ob.governor.mark_applied(directive)
+    if not ob.governor.halted:
+        ob.errors.clear(ErrorSource.HALT)  # no halt in force: its "not flat yet" is moot
     issued = directive.issued_at
     since_issued_ms = (datetime.now(UTC) - issued).total_seconds() * 1000 if issued else None
     log.info(
@@ -69,72 +103,72 @@ async def _record(rt: Runtime, directive: GovernanceDirective) -> None:
     )
 
 
-async def _halt(rt: Runtime, halt: Halt) -> None:
-    governor = rt.governor
+async def _halt(ob: Obedience, halt: Halt) -> None:
+    governor = ob.governor
     # The halt survives a crash before it is carried out: checkpointed while the flatten starts.
-    saved = asyncio.create_task(rt.reporter.save_checkpoint())
+    saved = asyncio.create_task(ob.save_checkpoint())
     try:
-        result = await rt.flattener.flatten(halt.purpose)
+        result = await ob.flattener.flatten(halt.purpose)
     except VenueError as error:
-        rt.errors.set(ErrorSource.HALT, str(error))
-        rt.spawn(_retry_halt_later(rt))
-        rt.report_now.set()
+        ob.errors.set(ErrorSource.HALT, str(error))
+        ob.spawn(_retry_halt_later(ob))
+        ob.report_now.set()
         return
     finally:
         await saved
     governor.flat = result.flat
     governor.residue = result.residue
-    await rt.store.governance_event(
+    await ob.governance_event(
         "halt-flat" if result.flat else "halt-not-flat",
         halt.sequence,
         {"policy": halt.policy, "result": result.summary(), "residue": result.residue},
     )
     if result.flat:
-        rt.errors.clear(ErrorSource.HALT)
+        ob.errors.clear(ErrorSource.HALT)
     else:
-        rt.errors.set(ErrorSource.HALT, f"not flat yet: {result.plan.describe()}")
-        rt.spawn(_retry_halt_later(rt))
-    rt.spawn(_resync_soon(rt, "halt"))
+        ob.errors.set(ErrorSource.HALT, f"not flat yet: {result.plan.describe()}")
+        ob.spawn(_retry_halt_later(ob))
+    ob.spawn(_resync_soon(ob, "halt"))
 
 
-async def _close_directional(rt: Runtime, directive: GovernanceDirective) -> None:
+async def _close_directional(ob: Obedience, directive: GovernanceDirective) -> None:
     purpose = f"close:{directive.policy or ''}:{directive.sequence}"
     try:
-        await rt.flattener.flatten(purpose, directional_only=True)
+        await ob.flattener.flatten(purpose, directional_only=True)
     except VenueError as error:
-        rt.errors.set(ErrorSource.HALT, f"close directional: {error}")
-        rt.spawn(_retry_directive_later(rt, directive))
-    rt.report_now.set()
-    rt.spawn(_resync_soon(rt, "close directional"))
+        ob.errors.set(ErrorSource.HALT, f"close directional: {error}")
+        ob.spawn(_retry_directive_later(ob, directive))
+    ob.report_now.set()
+    ob.spawn(_resync_soon(ob, "close directional"))
 
 
-async def _resync_soon(rt: Runtime, why: str) -> None:
+async def _resync_soon(ob: Obedience, why: str) -> None:
     """The bookkeeping resync after a halt or close (orders, fills, positions, wallet from the
     venue) is not urgent: deferred a moment, it leaves the venue and the API server to the other
     engines of a fleet that are still being told and still closing."""
-    await asyncio.sleep(RESYNC_AFTER_S)
-    await rt.resync(why)
+    await asyncio.sleep(ob.resync_after_s)
+    await ob.resync(why)
 
 
-async def _retry_halt_later(rt: Runtime) -> None:
-    await asyncio.sleep(RETRY_S)
-    if rt.governor.halted:
-        rt.governor.request_halt_retry()
+async def _retry_halt_later(ob: Obedience) -> None:
+    await asyncio.sleep(ob.retry_s)
+    if ob.governor.halted:
+        ob.governor.request_halt_retry()
 
 
-async def _retry_directive_later(rt: Runtime, directive: GovernanceDirective) -> None:
-    await asyncio.sleep(RETRY_S)
-    if rt.governor.directive.sequence == directive.sequence:
-        rt.governor.request_directive_retry(directive)
+async def _retry_directive_later(ob: Obedience, directive: GovernanceDirective) -> None:
+    await asyncio.sleep(ob.retry_s)
+    if ob.governor.directive.sequence == directive.sequence:
+        ob.governor.request_directive_retry(directive)
 
 
-async def _retry_shutdown_later(rt: Runtime) -> None:
-    await asyncio.sleep(RETRY_S)
-    rt.governor.request_shutdown_retry()
+async def _retry_shutdown_later(ob: Obedience) -> None:
+    await asyncio.sleep(ob.retry_s)
+    ob.governor.request_shutdown_retry()
 
 
-async def _shutdown(rt: Runtime) -> None:
-    governor = rt.governor
+async def _shutdown(ob: Obedience) -> None:
+    governor = ob.governor
     flatten = governor.shutdown_flatten and governor.shutdown_requested_at is not None
     stamp = (
         governor.shutdown_requested_at.strftime("%Y%m%d%H%M%S")
@@ -144,17 +178,17 @@ async def _shutdown(rt: Runtime) -> None:
     log.info("shutdown requested", extra={"flatten": flatten})
     try:
         if flatten:
-            result = await rt.flattener.flatten(f"shutdown:{stamp}")
+            result = await ob.flattener.flatten(f"shutdown:{stamp}")
             if not result.flat:
                 raise VenueError(0, f"not flat yet: {result.plan.describe()}")
         else:
-            await rt.manager.cancel_all()
-        await rt.resync("shutdown")
+            await ob.cancel_all()
+        await ob.resync("shutdown")
     except VenueError as error:
-        rt.errors.set(ErrorSource.SHUTDOWN, str(error))
-        rt.spawn(_retry_shutdown_later(rt))
+        ob.errors.set(ErrorSource.SHUTDOWN, str(error))
+        ob.spawn(_retry_shutdown_later(ob))
         return
-    rt.errors.clear(ErrorSource.SHUTDOWN)
-    await rt.store.governance_event("shutdown", None, {"flatten": flatten, "at": stamp})
+    ob.errors.clear(ErrorSource.SHUTDOWN)
+    await ob.governance_event("shutdown", None, {"flatten": flatten, "at": stamp})
     governor.mark_shutdown_done()
-    rt.report_now.set()
+    ob.report_now.set()

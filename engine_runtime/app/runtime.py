@@ -16,7 +16,6 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from engine_runtime.adapters.bybit.aio import AioTransport
@@ -41,27 +40,25 @@ from engine_runtime.model.enums import Category
 from engine_runtime.model.instruments import Instrument
 from engine_runtime.persistence.cache import Cache
 from engine_runtime.persistence.store import Store
-from engine_runtime.portfolio import valuation
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.health import HttpEndpoints, Probes
+from engine_runtime.reporting.logs import Redactor
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.reporting.status import start_error_patch
 from engine_runtime.strategies.interface import Strategy, TimerEvent, TimerSpec
 
 from . import preflight
 from .dispatch import Dispatcher
+from .equity import EquityPublisher
+from .obey import Obedience, obey
+from .records import Records
 from .recovery import Reconciler
-from .reporter import Reporter
+from .reporter import Reporter, paused_reason
 from .strategy import build_strategy
 
 log = logging.getLogger(__name__)
 STREAM_WAIT_S = 20.0
-EQUITY_STEP = Decimal("0.001")
-"""A price move that changes equity by this fraction reaches governance at once."""
-EQUITY_HEARTBEAT_S = 1.0
-"""The equity stream hears from a live runtime at least this often, changed or not: governance
-takes a runtime silent for a few seconds as gone, and measures its account itself."""
 
 
 class Runtime:
@@ -107,10 +104,6 @@ class Runtime:
         self.reconciled = False
         self.stop_event = asyncio.Event()
         self.report_now = asyncio.Event()
-        self.equity_dirty = asyncio.Event()  # balances changed: read the wallet
-        self.equity_wake = asyncio.Event()  # publish now: balances changed or prices moved far
-        self.equity_basis: valuation.WalletBasis | None = None
-        self._equity_published = Decimal(0)  # the last figure sent to governance
         self.streams: list[BybitStream] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
@@ -122,6 +115,8 @@ class Runtime:
         self.flattener: Flattener
         self.reconciler: Reconciler
         self.reporter: Reporter
+        self.equity: EquityPublisher
+        self.records: Records
         self.watchers: list[Watcher] = []
         self.gate: ExposureGate
         self.kube: EngineClient | None = None
@@ -186,6 +181,12 @@ class Runtime:
             s.redis_url.get_secret_value(), s.engine_namespace, s.engine_name
         )
         self.strategy = strategy_checkpoint.load(self.strategy, await self.store.load_strategy())
+        self.records = Records(self.store, self.cache, self.metrics, self.spawn)
+        self.equity = EquityPublisher(
+            self.venue, self.portfolio, self.errors, self.cache.equity,
+            equity_interval_s=s.equity_interval_seconds,
+            wallet_interval_s=s.wallet_interval_seconds,
+        )  # fmt: skip
         self.manager = OrderManager(
             self.venue, self.store, self.portfolio, self.metrics, errors=self.errors
         )
@@ -194,7 +195,6 @@ class Runtime:
         self.flattener = Flattener(
             self.venue, self.manager, self.config.engine.engine.uid, self.instruments
         )
-        self.reporter = Reporter(self)
         window = max(self.strategy.warmup_bars() + 5, 50)
         self.runner = StrategyRunner(
             engine=self.config.engine_key,
@@ -206,19 +206,19 @@ class Runtime:
             limits=e.risk,
             instruments=self.instruments,
             metrics=self.metrics,
-            refuse=self._refusal,
+            refuse=self.records.refusal,
             background=self.spawn,
             emergency_stop=lambda: self.emergency_stop,
         )
         self.runner.on_decided = lambda: self.spawn(self._save_strategy())
-        self.runner.on_recentre = self._recentred
+        self.runner.on_recentre = self.records.recentred
         self.reconciler = Reconciler(
             self.venue,
             self.store,
             self.manager,
             self.portfolio,
             self.instruments,
-            self._discrepancy,
+            self.records.discrepancy,
             resubmit_max_age_s=s.resubmit_max_age_seconds,
             categories=self.categories,
         )
@@ -233,6 +233,7 @@ class Runtime:
             lease_s=s.governance_lease_seconds,
         )
         self.manager.gate = self.gate.check
+        self.reporter = self._reporter()
         await self.reconciler.load()
         result = await self.reconciler.run(at_start=True)
         log.info(
@@ -261,7 +262,7 @@ class Runtime:
             funding.run(),
             self._governance_loop(),
             self.reporter.run(),
-            self._equity_loop(),
+            self.equity.run(),
             self._housekeeping_loop(),
             *(self._timer_loop(spec) for spec in self.strategy.timers()),
         ):
@@ -334,8 +335,8 @@ class Runtime:
             metrics=self.metrics,
             background=self.spawn,
             on_fill=self._on_fill,
-            on_price=self._on_price,
-            on_wallet=self._on_balance_change,
+            on_price=self.equity.on_price,
+            on_wallet=self.equity.on_balance_change,
             feed=self.feed,
         )
         base = e.endpoints.public_ws_url.rstrip("/")
@@ -426,129 +427,53 @@ class Runtime:
 
     # events -----------------------------------------------------------------------------
     def _on_fill(self) -> None:
-        self._on_balance_change()
+        self.equity.on_balance_change()
         self.report_now.set()
 
-    def _recentred(self, record: Any) -> None:
-        """A grid rebuilt its ladder: the log, a metric, a Redis event and a PostgreSQL row."""
-        detail = {
-            "symbol": record.symbol,
-            "reason": record.reason,
-            "centre": format(record.centre, "f"),
-            "spacing": format(record.spacing, "f"),
-            "lowestBuy": format(record.lowest_buy, "f"),
-            "highestSell": format(record.highest_sell, "f"),
-            "levels": record.levels,
-            "generation": record.generation,
-        }
-        log.info("grid recentred", extra=detail)
-        self.metrics.grid_recentres.labels(record.reason).inc()
-        self.spawn(self.cache.event("grid_recentre", detail))
-        self.spawn(
-            self.store.grid_recentre(
-                record.symbol, record.reason, record.centre, record.spacing,
-                record.lowest_buy, record.highest_sell, record.levels, record.generation,
-                record.ts_ms,
-            )
-        )  # fmt: skip
-
-    def _refusal(self, intent_id: str, symbol: str, check: str, reason: str) -> None:
-        self.spawn(self.store.risk_refusal(intent_id, symbol, check, reason))
-        self.spawn(
-            self.cache.event(
-                "risk_refusal",
-                {"intent": intent_id, "symbol": symbol, "check": check, "reason": reason},
-            )
+    def _reporter(self) -> Reporter:
+        strategy = self.strategy
+        return Reporter(
+            interval_s=self.config.settings.report_interval_seconds,
+            report_now=self.report_now,
+            governor=self.governor,
+            manager=self.manager,
+            portfolio=self.portfolio,
+            instruments=self.instruments,
+            errors=self.errors,
+            metrics=self.metrics,
+            store=self.store,
+            kube=self.kube,
+            read_wallet=self.equity.read_wallet,
+            venue_connected=lambda: self.venue_connected,
+            emergency_stop=lambda: self.emergency_stop,
+            paused=lambda: paused_reason(strategy),
+            publish_equity=self.cache.equity,
+            spawn=self.spawn,
+            redact=Redactor(self._secrets()),
         )
 
-    async def _discrepancy(
-        self, kind: str, subject: str, ours: str | None, venue: str | None, resolution: str
-    ) -> None:
-        self.metrics.discrepancies.labels(kind).inc()
-        log.warning(
-            "discrepancy",
-            extra={
-                "kind": kind,
-                "subject": subject,
-                "ours": ours,
-                "venue": venue,
-                "resolution": resolution,
-            },
-        )
-        await self.store.discrepancy(kind, subject, ours, venue, resolution)
-        detail = {"kind": kind, "subject": subject, "ours": ours, "venue": venue,
-                  "resolution": resolution}  # fmt: skip
-        self.spawn(self.cache.event("discrepancy", detail))  # best effort, off the resync's path
+    def _secrets(self) -> list[str]:
+        s = self.config.settings
+        return [s.api_key.get_secret_value(), s.api_secret.get_secret_value()]
 
     # loops ------------------------------------------------------------------------------
     async def _governance_loop(self) -> None:
-        from .obey import obey
-
+        hands = Obedience(
+            governor=self.governor,
+            flattener=self.flattener,
+            cancel_all=self.manager.cancel_all,
+            resync=self.resync,
+            save_checkpoint=self.reporter.save_checkpoint,
+            governance_event=self.store.governance_event,
+            publish_event=self.cache.event,
+            errors=self.errors,
+            report_now=self.report_now,
+            spawn=self.spawn,
+        )
         while True:
             await self.governor.wake.wait()
             self.governor.wake.clear()
-            await obey(self)
-
-    async def read_wallet(self) -> valuation.WalletBasis:
-        """The wallet from the venue, kept with the prices known when it was read."""
-        measured_ms = time.time_ns() // 1_000_000  # before the read: never after it
-        prices = dict(self.portfolio.marks)
-        try:
-            wallet = await self.venue.wallet()
-        except VenueError as error:
-            self.errors.set(ErrorSource.WALLET, str(error))
-            raise
-        self.errors.clear(ErrorSource.WALLET)
-        self.portfolio.on_wallet(wallet)
-        self.equity_basis = valuation.basis(
-            wallet, self.portfolio.open_positions(), prices, measured_ms
-        )
-        return self.equity_basis
-
-    def _on_price(self) -> None:
-        """A ticker moved a price: a move of `EQUITY_STEP` or more goes to governance at once."""
-        if self.equity_basis is None or self.equity_wake.is_set():
-            return
-        equity = valuation.revalue(self.equity_basis, self.portfolio.marks)
-        if abs(equity - self._equity_published) >= EQUITY_STEP * abs(self._equity_published):
-            self.equity_wake.set()
-
-    def _on_balance_change(self) -> None:
-        self.equity_dirty.set()
-        self.equity_wake.set()
-
-    async def _equity_loop(self) -> None:
-        """Equity into the Redis stream governance reads. The wallet is read after every fill
-        or balance change and every `wallet_interval_seconds`; in between, the last read is
-        revalued at the tickers' prices (`portfolio.valuation`), stamped with the read's time.
-        It goes out every `equity_interval_seconds` while it changes, and at once on a move of
-        `EQUITY_STEP`. The status report, slower, spares the API server."""
-        s = self.config.settings
-        next_read = 0.0
-        sent: valuation.WalletBasis | None = None  # the read the last figure came from
-        said = 0.0  # when the last figure went out: at least every EQUITY_HEARTBEAT_S
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.equity_wake.wait(), timeout=s.equity_interval_seconds)
-            self.equity_wake.clear()
-            basis = self.equity_basis
-            if self.equity_dirty.is_set() or basis is None or time.monotonic() >= next_read:
-                if self.equity_dirty.is_set():
-                    self.equity_dirty.clear()
-                    await asyncio.sleep(0.1)  # the wallet update follows the execution
-                try:
-                    basis = await self.read_wallet()
-                    next_read = time.monotonic() + s.wallet_interval_seconds
-                except VenueError as error:
-                    log.debug("equity: wallet read failed: %s", error)
-                    next_read = time.monotonic() + s.equity_interval_seconds
-            if basis is None:
-                continue
-            equity = valuation.revalue(basis, self.portfolio.marks)
-            quiet = time.monotonic() - said >= EQUITY_HEARTBEAT_S
-            if equity != self._equity_published or basis is not sent or quiet:
-                await self.cache.equity(equity, basis.measured_ms)
-                self._equity_published, sent, said = equity, basis, time.monotonic()
+            await obey(hands)
 
     async def _housekeeping_loop(self) -> None:
         tick = 0

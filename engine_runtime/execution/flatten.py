@@ -48,6 +48,8 @@ class FlattenResult:
     cancelled: int = 0
     sent: list[str] = field(default_factory=list)
     error: str | None = None
+    attempts: int = 0
+    """Rounds that sent closes, counted on from the earlier tries of the same purpose."""
 
     @property
     def residue(self) -> list[str]:
@@ -63,6 +65,26 @@ class FlattenResult:
         if self.error:
             parts.append(f"last error: {self.error}")
         return "; ".join(parts)
+
+
+class Attempts:
+    """The rounds that sent closes, by engine and purpose, in one actor: a flatten tried again
+    for the same purpose (a halt not flat yet) goes on from there, so its closes carry ids the
+    venue has not seen; the same ids would be refused as duplicates of closes that did not
+    fill, and nothing would be sent. Every actor's first try starts at 0, so the runtime and the
+    operator flattening at once still send the same first closes. Forgotten once flat."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, str], int] = {}
+
+    def first(self, engine: str, purpose: str) -> int:
+        return self._made.get((engine, purpose), 0)
+
+    def record(self, engine: str, purpose: str, result: FlattenResult) -> None:
+        if result.flat:
+            self._made.pop((engine, purpose), None)
+        else:
+            self._made[(engine, purpose)] = result.attempts
 
 
 async def snapshot(venue: BybitDomainClient, instruments: Instruments) -> AccountSnapshot:
@@ -110,16 +132,35 @@ async def flatten_account(
     directional_only: bool = False,
     instruments: Instruments | None = None,
     rounds: int = MAX_ROUNDS,
+    attempts: Attempts | None = None,
 ) -> FlattenResult:
     """Cancel, close and sell until the venue shows the account flat (or `rounds` run out).
 
     The first round cancels every open order before it reads anything (a cancel and a close:
     the least a halt can do). Venue errors are retried on the next round (the account is read
     again first); keys the venue refuses (FatalError) end it at once: nothing more can be done
-    with them."""
+    with them. `attempts` carries the count of rounds that sent closes from one try of a
+    purpose to the next (`Attempts`)."""
     cache: Instruments = instruments if instruments is not None else {}
-    result = FlattenResult()
-    sent_rounds = 0  # the first closes of every actor carry attempt 0, hence the same ids
+    result = FlattenResult(attempts=attempts.first(engine, purpose) if attempts else 0)
+    try:
+        return await _flatten(venue, closer, engine, purpose, directional_only, cache, rounds,
+                              result)  # fmt: skip
+    finally:
+        if attempts is not None:
+            attempts.record(engine, purpose, result)
+
+
+async def _flatten(
+    venue: BybitDomainClient,
+    closer: Closer,
+    engine: str,
+    purpose: str,
+    directional_only: bool,
+    cache: Instruments,
+    rounds: int,
+    result: FlattenResult,
+) -> FlattenResult:
     cancelled_first = False
     for round_ in range(rounds):
         try:
@@ -132,7 +173,7 @@ async def flatten_account(
                 engine=engine,
                 purpose=purpose,
                 directional_only=directional_only,
-                attempt=sent_rounds,
+                attempt=result.attempts,
             )
             if result.plan.flat:
                 result.flat = True
@@ -141,7 +182,7 @@ async def flatten_account(
             if result.plan.cancel:
                 result.cancelled += await closer.cancel_all(result.plan.cancel)
                 continue  # locked coins are free now: plan again from the venue's word
-            sent_rounds += 1
+            result.attempts += 1  # the first closes of every actor carry attempt 0: same ids
             orders = result.plan.orders
             sent = await asyncio.gather(
                 *(closer.submit(o, purpose) for o in orders), return_exceptions=True
@@ -198,11 +239,15 @@ class Flattener:
         manager: OrderManager,
         engine: str,
         instruments: Mapping[tuple[str, Category], Instrument],
+        *,
+        rounds: int = MAX_ROUNDS,
     ) -> None:
         self.venue = venue
         self.closer = ManagerCloser(manager)
         self.engine = engine
         self.instruments: Instruments = dict(instruments)
+        self.rounds = rounds
+        self.attempts = Attempts()
 
     async def flatten(self, purpose: str, *, directional_only: bool = False) -> FlattenResult:
         return await flatten_account(
@@ -212,4 +257,6 @@ class Flattener:
             purpose=purpose,
             directional_only=directional_only,
             instruments=self.instruments,
+            rounds=self.rounds,
+            attempts=self.attempts,
         )

@@ -39,7 +39,6 @@ the backtester then skips such bars (see ``engine_runtime.backtest.fastpath``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -49,6 +48,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 from engine_runtime.model.enums import Category as Category
 from engine_runtime.model.enums import OrderSide
 from engine_runtime.model.enums import OrderType as OrderType
+from engine_runtime.model.identifiers import INTENT, order_link_id
 
 if TYPE_CHECKING:  # pandas is for the strategies that compute features; the rest never load it
     import pandas as pd
@@ -80,10 +80,10 @@ def intent_id(engine: str, now_ms: int, *parts: object) -> str:
     """A deterministic client order id (Bybit's ``orderLinkId``, at most 36 characters).
 
     The same engine, bar time and purpose always give the same id, so a retried or replayed
-    decision is recognised by the venue as a duplicate instead of becoming a second order.
+    decision is recognised by the venue as a duplicate instead of becoming a second order. Made
+    by `model.identifiers.order_link_id`, the one recipe of every orderLinkId we send.
     """
-    raw = "|".join([engine, str(now_ms), *map(str, parts)])
-    return "ee-" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+    return order_link_id(INTENT, engine, now_ms, *parts)
 
 
 # --- intents -------------------------------------------------------------------------------

@@ -18,7 +18,12 @@ from engine_runtime.adapters.bybit.domain import BybitDomainClient
 from engine_runtime.adapters.bybit.errors import UnknownKeyError
 from engine_runtime.adapters.bybit.ratelimit import RateLimiter
 from engine_runtime.adapters.bybit.raw import BybitRawClient
-from engine_runtime.execution.flatten import FlattenResult, VenueCloser, flatten_account
+from engine_runtime.execution.flatten import (
+    Attempts,
+    FlattenResult,
+    VenueCloser,
+    flatten_account,
+)
 from engine_runtime.execution.flatten_plan import CATEGORIES
 from engine_runtime.venue.session import http_session
 
@@ -50,6 +55,9 @@ class VenueActionError(Exception):
 class BybitVenueActions:
     settings: OperatorSettings
     _http: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
+    _attempts: Attempts = field(default_factory=Attempts, init=False, repr=False)
+    """The closes the operator's flattens sent so far, by engine and purpose: a retry of a
+    halt's flatten sends fresh ids (`execution.flatten.Attempts`)."""
 
     def _aio(self) -> aiohttp.ClientSession:
         """The shared session (made on the operator's event loop, at first use)."""
@@ -103,8 +111,9 @@ class BybitVenueActions:
         venue = self._client(engine, keys)
         try:
             result = await flatten_account(
-                venue, VenueCloser(venue), engine=ref.uid, purpose=purpose
-            )
+                venue, VenueCloser(venue), engine=ref.uid, purpose=purpose,
+                attempts=self._attempts,
+            )  # fmt: skip
         except UnknownKeyError as error:
             raise UnknownKey(str(error)) from error
         except Exception as error:
