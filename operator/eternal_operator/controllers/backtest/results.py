@@ -1,0 +1,121 @@
+"""A Backtest's shard rows in PostgreSQL (`backtest_results`, written by
+`engine_runtime.backtest.shard`), read and ranked by plain functions into what its status says.
+
+Ranking is the sweep's: the stored score is `Row.score` of the metric (higher is better, a
+drawdown negated, none for a combination that failed or has no value), ties in grid order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+_SELECT = (
+    "SELECT shard, position, params, score, final_equity, stats, error FROM backtest_results "
+    "WHERE backtest_uid = $1 ORDER BY score DESC NULLS LAST, position"
+)
+STATUS_COLUMNS = ("total_return", "final_equity", "trades")
+CSV_STATS = ("total_return", "final_equity", "max_drawdown", "sharpe", "sortino", "trades",
+             "win_rate", "fees", "rejected_orders")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShardRow:
+    shard: int
+    position: int
+    params: dict[str, Any]
+    score: float | None
+    final_equity: Decimal | None
+    stats: dict[str, Any]
+    error: str | None
+
+
+async def read_rows(url: str, uid: str) -> list[ShardRow]:
+    """The Backtest's rows, best first (none before any shard created the table)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        try:
+            found = await conn.fetch(_SELECT, uid)
+        except asyncpg.UndefinedTableError:
+            return []
+    finally:
+        await conn.close()
+    return [ShardRow(r["shard"], r["position"], json.loads(r["params"]), r["score"],
+                     r["final_equity"], json.loads(r["stats"]), r["error"])
+            for r in found]  # fmt: skip
+
+
+def rank(rows: Sequence[ShardRow]) -> list[ShardRow]:
+    """Best first: the score descending, combinations without one last, ties in grid order."""
+    return sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.position))
+
+
+@dataclass
+class Summary:
+    completed_shards: set[int] = field(default_factory=set)
+    best_score: str | None = None
+    best_params: dict[str, str] = field(default_factory=dict)
+    top: list[dict[str, Any]] = field(default_factory=list)
+    failed: int = 0
+
+
+def _text(value: Any) -> str:
+    return str(value)[:64]
+
+
+def summarise(rows: Sequence[ShardRow], metric: str, top: int) -> Summary:
+    """What the status shows of the rows so far: the shards that wrote theirs, the best
+    combination and its metric (the statistic itself, as the backtester printed it), the top
+    `top` ranked, and how many combinations failed."""
+    ranked = rank(rows)
+    out = Summary(completed_shards={r.shard for r in rows},
+                  failed=sum(1 for r in rows if r.error))  # fmt: skip
+    scored = [r for r in ranked if r.score is not None]
+    if scored:
+        best = scored[0]
+        out.best_score = _text(best.stats.get(metric))
+        out.best_params = {k: _text(v) for k, v in best.params.items()}
+    for place, row in enumerate(scored[:top], 1):
+        entry: dict[str, Any] = {
+            "rank": place, "params": {k: _text(v) for k, v in row.params.items()},
+            "score": _text(row.stats.get(metric)),
+            "totalReturn": _text(row.stats.get("total_return")),
+            "finalEquity": None if row.final_equity is None else _text(row.final_equity),
+            "trades": row.stats.get("trades"),
+        }  # fmt: skip
+        out.top.append({k: v for k, v in entry.items() if v is not None})
+    return out
+
+
+def ranked_csv(rows: Sequence[ShardRow], metric: str) -> str:
+    """Every combination, ranked: rank, its parameters, the metric, the usual statistics and
+    the error of those that failed (the sweep CLI's sweep.csv, in short)."""
+    names: list[str] = []
+    for row in rows:
+        names += [n for n in row.params if n not in names]
+    stats = [metric, *(s for s in CSV_STATS if s != metric)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["rank", *names, *stats, "shard", "error"])
+    for place, row in enumerate(rank(rows), 1):
+        writer.writerow(
+            [
+                place,
+                *(row.params.get(n, "") for n in names),
+                *(_cell(row.stats.get(s)) for s in stats),
+                row.shard,
+                row.error or "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
