@@ -114,6 +114,8 @@ class GridAxis(ApiModel):
 
 
 class CandlesFile(ApiModel):
+    """One symbol's candles: a CSV under a key of the ConfigMap."""
+
     symbol: Symbol = Field(description="The symbol these candles are of.")
     key: ConfigMapKey = Field(description="The ConfigMap key holding the CSV.")
 
@@ -153,6 +155,8 @@ class BacktestData(ApiModel):
 
 
 class Category(StrEnum):
+    """The market the candles are of."""
+
     SPOT = "spot"
     LINEAR = "linear"
 
@@ -168,6 +172,8 @@ class Fees(ApiModel):
 
 
 class Span(ApiModel):
+    """The part of the data the sweep runs on (default: all of it)."""
+
     start: datetime | None = Field(default=None, description="First bar (inclusive).")
     end: datetime | None = Field(default=None, description="End (exclusive).")
 
@@ -330,6 +336,8 @@ class BacktestPhase(StrEnum):
 
 
 class RankedCombination(ApiModel):
+    """One combination of the ranking and its figures."""
+
     rank: int = Field(ge=1, description="1 is the best.")
     params: dict[str, Annotated[str, Field(max_length=64)]] = Field(
         default_factory=dict, max_length=16, description="The combination's values."
@@ -341,6 +349,8 @@ class RankedCombination(ApiModel):
 
 
 class BacktestStatus(ApiModel):
+    """The sweep's progress and, as shards finish, its ranking."""
+
     observed_generation: int | None = Field(default=None, ge=0, description="Spec generation.")
     phase: BacktestPhase | None = Field(default=None, description="Pending, Running, ...")
     conditions: Conditions = Field(default_factory=list, description="Completed, with reasons.")
