@@ -34,7 +34,7 @@ CANDLES = {"configMap": {"name": "c", "files": [{"symbol": "BTCUSDT", "key": "b.
 def spec(**fields: Any) -> BacktestSpec:
     return BacktestSpec.model_validate({
         "strategy": "sma-cross", "symbols": ["BTCUSDT"], "data": CANDLES, "shards": 3,
-        "params": {"smaCross": {"qty": "0.5"}},
+        "params": {"smaCross": {"qty": 0.5}},
         "grid": [{"name": "fast", "range": "4:12:4"}, {"name": "slow", "values": ["10", "30"]}],
         **fields,
     })  # fmt: skip
