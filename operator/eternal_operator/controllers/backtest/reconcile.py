@@ -15,14 +15,22 @@ failed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from eternal_operator.api.v1alpha1.backtest import BacktestPhase, BacktestSpec, combinations
 from eternal_operator.controllers.engine.reconcile import Context, Event
+from eternal_operator.controllers.jobs import (
+    FAILED,
+    SUCCEEDED,
+    Outcome,
+    Pass,
+    owned_by,
+    report,
+    time_text,
+    true_conditions,
+)
 
 from . import render, results
 from .render import BacktestRef
@@ -30,41 +38,24 @@ from .render import BacktestRef
 CONDITION = "Completed"
 
 
-@dataclass
-class Pass:
-    status: dict[str, Any] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Result:
-    phase: BacktestPhase
-    reason: str
-    message: str
-
-
-def _time(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _ref(body: Mapping[str, Any]) -> BacktestRef:
     meta = body["metadata"]
     return BacktestRef(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
 
 
-def job_result(job: Mapping[str, Any]) -> Result:
-    status = job.get("status") or {}
-    conditions = {c["type"]: c for c in status.get("conditions") or [] if c.get("status") == "True"}
+def job_result(job: Mapping[str, Any]) -> Outcome:
+    conditions = true_conditions(job)
     if "Complete" in conditions:
-        return Result(BacktestPhase.SUCCEEDED, "Completed", "every shard completed")
+        return Outcome(SUCCEEDED, "Completed", "every shard completed")
     if "Failed" in conditions:
         failed = conditions["Failed"]
-        return Result(BacktestPhase.FAILED, str(failed.get("reason") or "JobFailed"),
-                      str(failed.get("message") or "the Job failed") + " (see the shard pods' "
-                      "logs)")  # fmt: skip
-    if int(status.get("active") or 0) > 0:
-        return Result(BacktestPhase.RUNNING, "Running", f"{status['active']} shard pods run")
-    return Result(BacktestPhase.PENDING, "JobPending", "the Job has no running pod yet")
+        return Outcome(FAILED, str(failed.get("reason") or "JobFailed"),
+                       str(failed.get("message") or "the Job failed") + " (see the shard pods' "
+                       "logs)")  # fmt: skip
+    active = int((job.get("status") or {}).get("active") or 0)
+    if active > 0:
+        return Outcome(BacktestPhase.RUNNING.value, "Running", f"{active} shard pods run")
+    return Outcome(BacktestPhase.PENDING.value, "JobPending", "the Job has no running pod yet")
 
 
 def apply_summary(out: Pass, summary: results.Summary, shards: int, final: bool) -> None:
@@ -83,23 +74,21 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
     ref = _ref(body)
     before = body.get("status") or {}
     out.status["observedGeneration"] = int(body["metadata"].get("generation") or 0)
+
+    def done(outcome: Outcome) -> Pass:
+        return report(out, outcome, before, ctx.clock(), CONDITION)
+
     try:
         spec = BacktestSpec.model_validate(body.get("spec") or {})
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return _report(
-            out,
-            Result(BacktestPhase.FAILED, "InvalidSpec", f"invalid spec at {where}: {first['msg']}"),
-            before,
-            ctx,
-        )
+        return done(Outcome(FAILED, "InvalidSpec", f"invalid spec at {where}: {first['msg']}"))
     url = ctx.settings.database_url
     if not url:
-        return _report(out, Result(BacktestPhase.FAILED, "NoDatabase",
-                                   "the operator has no database URL (EE_OPERATOR_DATABASE_URL): "
-                                   "shards have nowhere to write"), before, ctx)  # fmt: skip
-    if before.get("phase") in (BacktestPhase.SUCCEEDED.value, BacktestPhase.FAILED.value):
+        why = "the operator has no database URL (EE_OPERATOR_DATABASE_URL): shards have nowhere "
+        return done(Outcome(FAILED, "NoDatabase", why + "to write"))
+    if before.get("phase") in (SUCCEEDED, FAILED):
         return out  # finished: one Job per Backtest, its result stays
     out.status["shards"], out.status["combinations"] = spec.shards, combinations(spec)
     name = render.job_name(ref)
@@ -109,28 +98,22 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
         out.events.append(Event("Normal", "JobCreated",
                                 f"{spec.shards} shards of {combinations(spec)} combinations in "
                                 f"Indexed Job {name}"))  # fmt: skip
-    elif not _owned_by(job, ref):
-        return _report(
-            out,
-            Result(
-                BacktestPhase.FAILED, "JobNotOwned", f"Job {name} exists and is not this Backtest's"
-            ),
-            before,
-            ctx,
-        )
+    elif not owned_by(job, ref.uid):
+        return done(Outcome(FAILED, "JobNotOwned", f"Job {name} exists and is not this "
+                            "Backtest's"))  # fmt: skip
     out.status["job"] = name
     job_status = job.get("status") or {}
     if job_status.get("startTime"):
         out.status["startedAt"] = job_status["startTime"]
     rows = await results.read_rows(url, ref.uid)
     summary = results.summarise(rows, spec.metric.value, spec.top)
-    result = job_result(job)
-    final = result.phase in (BacktestPhase.SUCCEEDED, BacktestPhase.FAILED)
-    if result.phase is BacktestPhase.SUCCEEDED:
+    outcome = job_result(job)
+    final = outcome.phase in (SUCCEEDED, FAILED)
+    if outcome.phase == SUCCEEDED:
         missing = set(range(spec.shards)) - summary.completed_shards
         if missing:
-            result = Result(
-                BacktestPhase.FAILED,
+            outcome = Outcome(
+                FAILED,
                 "ResultsMissing",
                 f"the Job completed but shards {sorted(missing)} wrote no rows",
             )
@@ -138,38 +121,14 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
             await ctx.kube.apply(render.report_config_map(
                 ref, results.ranked_csv(results.rank(rows), spec.metric.value)))  # fmt: skip
             out.status["report"] = f"configmap/{render.report_name(ref)} ({render.REPORT_KEY})"
-            best = summary.best_params or {}
-            result = Result(BacktestPhase.SUCCEEDED, "Completed",
-                            f"{len(rows)} combinations in {spec.shards} shards; best "
-                            f"{spec.metric.value} {summary.best_score} with {best}")  # fmt: skip
+            outcome = Outcome(SUCCEEDED, "Completed",
+                              f"{len(rows)} combinations in {spec.shards} shards; best "
+                              f"{spec.metric.value} {summary.best_score} with "
+                              f"{summary.best_params}")  # fmt: skip
     if final:
         out.status["completedAt"] = (
-            job_status.get("completionTime") or before.get("completedAt") or _time(ctx.clock())
-        )
+            job_status.get("completionTime") or before.get("completedAt")
+            or time_text(ctx.clock())
+        )  # fmt: skip
     apply_summary(out, summary, spec.shards, final)
-    return _report(out, result, before, ctx)
-
-
-def _owned_by(obj: Mapping[str, Any], ref: BacktestRef) -> bool:
-    owners = obj["metadata"].get("ownerReferences") or []
-    return any(o.get("uid") == ref.uid and o.get("controller") for o in owners)
-
-
-def _report(out: Pass, result: Result, before: Mapping[str, Any], ctx: Context) -> Pass:
-    out.status["phase"] = result.phase.value
-    ok = result.phase is BacktestPhase.SUCCEEDED
-    status = "True" if ok else ("False" if result.phase is BacktestPhase.FAILED else "Unknown")
-    old = {c["type"]: c for c in before.get("conditions") or []}.get(CONDITION) or {}
-    condition = {
-        "type": CONDITION, "status": status, "reason": result.reason,
-        "message": result.message[:2048], "observedGeneration": out.status["observedGeneration"],
-        "lastTransitionTime": old.get("lastTransitionTime") if old.get("status") == status
-        else _time(ctx.clock()),
-    }  # fmt: skip
-    out.status["conditions"] = [condition]
-    if before.get("phase") != result.phase.value:
-        kind = "Warning" if result.phase is BacktestPhase.FAILED else "Normal"
-        was = before.get("phase") or "None"
-        out.events.append(Event(kind, f"Phase{result.phase.value}",
-                                f"{was} -> {result.phase.value}: {result.message}"))  # fmt: skip
-    return out
+    return done(outcome)

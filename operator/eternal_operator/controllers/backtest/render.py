@@ -17,6 +17,7 @@ from typing import Any
 from eternal_operator.api.runtime_config import endpoints_for
 from eternal_operator.api.v1alpha1 import GROUP
 from eternal_operator.api.v1alpha1.backtest import BacktestSpec
+from eternal_operator.controllers.jobs import container_security_context, pod_security_context
 from eternal_operator.controllers.owned import owned_meta, standard_labels
 from eternal_operator.settings import OperatorSettings
 
@@ -24,7 +25,6 @@ Obj = dict[str, Any]
 
 BACKTEST_LABEL = f"{GROUP}/backtest"
 CANDLES_MOUNT = "/var/run/eternal-engine/candles"
-RUNTIME_UID = 10001
 RESOURCES: Obj = {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"memory": "1536Mi"}}
 REPORT_KEY = "ranked.csv"
 
@@ -84,10 +84,7 @@ def job(ref: BacktestRef, spec: BacktestSpec, settings: OperatorSettings) -> Obj
         "command": ["python", "-m", "engine_runtime.backtest.shard"],
         "env": env,
         "resources": RESOURCES,
-        "securityContext": {
-            "runAsNonRoot": True, "runAsUser": RUNTIME_UID, "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": mounts,
     }  # fmt: skip
     if settings.runtime_env_secret:
@@ -110,11 +107,7 @@ def job(ref: BacktestRef, spec: BacktestSpec, settings: OperatorSettings) -> Obj
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": 10,
-                    "securityContext": {
-                        "runAsNonRoot": True, "runAsUser": RUNTIME_UID,
-                        "runAsGroup": RUNTIME_UID, "fsGroup": RUNTIME_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security_context(),
                     "containers": [container],
                     "volumes": volumes,
                 },
