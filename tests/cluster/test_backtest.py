@@ -102,9 +102,18 @@ def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
                               "metadata": {"name": "candles"},
                               "data": {"BTCUSDT.csv": candles}})  # fmt: skip
     secret(control_plane, ns, "eternal-engine-runtime-env", {"EE_DATABASE_URL": postgres})
-    apply(control_plane, ns, backtest("sma"))
-    found = finished(control_plane, ns, "sma", {"Succeeded", "Failed"})
+    apply(control_plane, ns, backtest("sma", parallelism=1))  # one shard after the other
+    seen: set[str] = set()
+
+    def probe() -> dict[str, Any] | None:
+        found = get(control_plane, "backtest", "sma", ns) or {}
+        seen.add(found.get("status", {}).get("progress") or "")
+        return found if found.get("status", {}).get("phase") in ("Succeeded", "Failed") else None
+
+    found = wait_for(probe, 240, "Backtest sma to finish")
     status = found["status"]
+    # progress came from the rows of the first shard while the second was still to run
+    assert {"0/2", "1/2"} <= seen, seen
     assert status["phase"] == "Succeeded", status.get("conditions")
     (condition,) = status["conditions"]
     assert (condition["type"], condition["status"]) == ("Completed", "True")
