@@ -129,7 +129,7 @@ def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
     assert [t["rank"] for t in status["top"]] == [1, 2, 3]
 
     # every combination, ranked, in the report ConfigMap: the same order as the CLI's table
-    assert status["report"] == "configmap/sma-report (ranked.csv)"
+    assert status["report"] == "configmap/sma-report (ranked.csv: every combination, ranked)"
     report = get(control_plane, "configmap", "sma-report", ns)
     assert report is not None
     ranked = list(csv.DictReader(io.StringIO(report["data"]["ranked.csv"])))

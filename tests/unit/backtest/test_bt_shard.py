@@ -120,11 +120,17 @@ def test_a_combination_that_cannot_run_ranks_last_with_its_error(data: MarketDat
     assert summary.failed == 1
     assert summary.best_params == {"fast": "5"}
     assert len(summary.top) == 1  # only what ran is ranked in the status
-    lines = ranked_csv(rank(stored), "sharpe").splitlines()
+    table, kept = ranked_csv(rank(stored), "sharpe")
+    assert kept == 2
+    lines = table.splitlines()
     assert lines[0].split(",")[:3] == ["rank", "fast", "sharpe"]
     assert lines[1].startswith("1,5,")
     assert lines[2].startswith("2,40,")
     assert lines[2].endswith("fast 40 must be below slow 20")
+    # a ConfigMap holds 1 MiB: the table keeps the best rows that fit in its budget
+    short, kept = ranked_csv(rank(stored), "sharpe", budget=len(lines[0]) + len(lines[1]) + 2)
+    assert kept == 1
+    assert short.splitlines() == lines[:2]
 
 
 def test_result_rows_keep_money_as_decimal(data: MarketData) -> None:

@@ -118,9 +118,13 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
                 f"the Job completed but shards {sorted(missing)} wrote no rows",
             )
         else:
-            await ctx.kube.apply(render.report_config_map(
-                ref, results.ranked_csv(results.rank(rows), spec.metric.value)))  # fmt: skip
-            out.status["report"] = f"configmap/{render.report_name(ref)} ({render.REPORT_KEY})"
+            table, kept = results.ranked_csv(results.rank(rows), spec.metric.value)
+            await ctx.kube.apply(render.report_config_map(ref, table))
+            out.status["report"] = (
+                f"configmap/{render.report_name(ref)} ({render.REPORT_KEY}: "
+                + ("every combination" if kept == len(rows) else f"the best {kept} of {len(rows)}")
+                + ", ranked)"
+            )
             outcome = Outcome(SUCCEEDED, "Completed",
                               f"{len(rows)} combinations in {spec.shards} shards; best "
                               f"{spec.metric.value} {summary.best_score} with "

@@ -94,9 +94,16 @@ def summarise(rows: Sequence[ShardRow], metric: str, top: int) -> Summary:
     return out
 
 
-def ranked_csv(rows: Sequence[ShardRow], metric: str) -> str:
-    """Every combination, ranked: rank, its parameters, the metric, the usual statistics and
-    the error of those that failed (the sweep CLI's sweep.csv, in short)."""
+REPORT_BUDGET = 900_000
+"""Bytes of ranked.csv at most: a ConfigMap holds 1 MiB, data and metadata together."""
+
+
+def ranked_csv(
+    rows: Sequence[ShardRow], metric: str, budget: int = REPORT_BUDGET
+) -> tuple[str, int]:
+    """The combinations, ranked: rank, parameters, the metric, the usual statistics and the
+    error of those that failed (the sweep CLI's sweep.csv, in short), best first, as many as fit
+    in `budget` bytes; and how many that is."""
     names: list[str] = []
     for row in rows:
         names += [n for n in row.params if n not in names]
@@ -104,17 +111,19 @@ def ranked_csv(rows: Sequence[ShardRow], metric: str) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["rank", *names, *stats, "shard", "error"])
+    written, size = 0, len(buffer.getvalue().encode())
     for place, row in enumerate(rank(rows), 1):
-        writer.writerow(
-            [
-                place,
-                *(row.params.get(n, "") for n in names),
-                *(_cell(row.stats.get(s)) for s in stats),
-                row.shard,
-                row.error or "",
-            ]
-        )
-    return buffer.getvalue()
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(
+            [place, *(row.params.get(n, "") for n in names),
+             *(_cell(row.stats.get(s)) for s in stats), row.shard, row.error or ""]
+        )  # fmt: skip
+        size += len(line.getvalue().encode())
+        if size > budget:
+            break
+        buffer.write(line.getvalue())
+        written += 1
+    return buffer.getvalue(), written
 
 
 def _cell(value: Any) -> str:
