@@ -7,7 +7,9 @@ takes its contiguous slice of them (``shard_slice``: index ``i`` of ``k`` runs c
 ``[i*n//k, (i+1)*n//k)``, so neighbours, which share indicator periods, stay together), runs them
 with the sweep's own ``run_combos`` and writes one row per combination into PostgreSQL
 (``backtest_results``), replacing whatever an earlier attempt of the same index wrote, in one
-transaction. The operator ranks the rows of all shards into the Backtest's status.
+transaction. The shard that then finds every shard's rows stored draws the sweep's heatmap
+(``sweep.heatmap``) into ``backtest_plots``. The operator ranks the rows of all shards into the
+Backtest's status and copies the plot into its report ConfigMap.
 
 Environment: ``EE_BACKTEST_SPEC``, ``EE_BACKTEST_UID``, ``EE_BACKTEST_NAME``,
 ``EE_POD_NAMESPACE``, ``JOB_COMPLETION_INDEX`` (set by Kubernetes), ``EE_DATABASE_URL``, and
@@ -21,13 +23,19 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from engine_runtime.persistence.backtest_results import (
+    ResultRow,
+    read_rows,
+    write_plot,
+    write_rows,
+)  # fmt: skip
 from engine_runtime.strategies.interface import Category
 from eternal_operator.api.v1alpha1.backtest import BacktestSpec, BacktestStrategy
 
@@ -37,12 +45,16 @@ from .sweep import (
     Row,
     RunSettings,
     StrategyBuilder,
+    SweepResult,
     grid,
+    heatmap,
     parse_axis,
     run_combos,
     sample,
 )  # fmt: skip
 from .venue import FeeModel
+
+PLOT = "heatmap.png"
 
 
 def shard_slice(count: int, shards: int, index: int) -> range:
@@ -119,19 +131,6 @@ def market_data(spec: BacktestSpec, candles_dir: str | None, venue_url: str | No
     return data.window(spec.span.start, spec.span.end) if spec.span.start or spec.span.end else data
 
 
-@dataclass(frozen=True)
-class ResultRow:
-    """One combination's row of ``backtest_results``."""
-
-    position: int
-    params: Combo
-    score: float | None
-    final_equity: Decimal | None
-    fees: Decimal | None
-    stats: Mapping[str, Any]
-    error: str | None
-
-
 def result_rows(rows: Sequence[Row], positions: Sequence[int], metric: str) -> list[ResultRow]:
     """The sweep's rows as stored: the score as the sweep ranks it (``Row.score``: higher is
     better, drawdowns negated), NULL where it has none; money as Decimal."""
@@ -150,37 +149,25 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-_INSERT = (
-    "INSERT INTO backtest_results (backtest_uid, namespace, backtest, shard, position, params, "
-    "metric, score, final_equity, fees, stats, error) "
-    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11::jsonb, $12)"
-)
-
-
-async def write_rows(
-    url: str, uid: str, namespace: str, name: str, shard: int, metric: str,
-    rows: Sequence[ResultRow],
-) -> None:  # fmt: skip
-    """Replace the shard's rows (a retried index overwrites its own) in one transaction."""
-    import asyncpg
-
-    from engine_runtime.persistence.migrate import MIGRATIONS_DIR, apply_migrations
-    from engine_runtime.persistence.store import COMPONENT
-
-    conn = await asyncpg.connect(url, timeout=30)
+def plot_if_last(url: str, spec: BacktestSpec, uid: str) -> str | None:
+    """Draw the sweep's heatmap (the metric over the first two axes, ``sweep.heatmap``) into
+    ``backtest_plots`` when every shard's rows are stored: the shard that finds them all once its
+    own are written is the sweep's last step (two finishing at once both draw the same picture).
+    Returns what it did, for the log; a plot that cannot be drawn never fails the shard."""
+    if len(spec.grid) < 2:
+        return None
+    rows = asyncio.run(read_rows(url, uid))
+    if {r.shard for r in rows} != set(range(spec.shards)):
+        return None
     try:
-        await apply_migrations(conn, COMPONENT, MIGRATIONS_DIR)
-        async with conn.transaction():
-            await conn.execute(
-                "DELETE FROM backtest_results WHERE backtest_uid = $1 AND shard = $2", uid, shard
-            )
-            await conn.executemany(_INSERT, [
-                (uid, namespace, name, shard, r.position, json.dumps(r.params), metric, r.score,
-                 r.final_equity, r.fees, json.dumps(dict(r.stats), default=str), r.error)
-                for r in rows
-            ])  # fmt: skip
-    finally:
-        await conn.close()
+        ordered = sorted(rows, key=lambda r: r.position)
+        result = SweepResult(spec.metric.value, [Row(r.params, r.stats, r.error) for r in ordered])
+        with tempfile.TemporaryDirectory() as scratch:
+            png = heatmap(result, Path(scratch) / PLOT).read_bytes()
+        asyncio.run(write_plot(url, uid, PLOT, png))
+    except Exception as error:  # the rows are what counts; the plot is a view of them
+        return f"no {PLOT}: {type(error).__name__}: {error}"
+    return f"drew {PLOT} of {len(rows)} combinations"
 
 
 def run_shard(spec: BacktestSpec, index: int, data: MarketData) -> list[ResultRow]:
@@ -205,12 +192,15 @@ def main(env: Mapping[str, str] | None = None) -> int:
         rows = run_shard(spec, index, data)
         where = (env["EE_BACKTEST_UID"], env["EE_POD_NAMESPACE"], env["EE_BACKTEST_NAME"])
         asyncio.run(write_rows(url, *where, index, spec.metric.value, rows))
+        plotted = plot_if_last(url, spec, env["EE_BACKTEST_UID"])
     except (KeyError, ValueError, OSError) as error:
         print(f"backtest shard: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     failed = sum(1 for r in rows if r.error)
     print(f"backtest shard {index}/{spec.shards}: {len(rows)} combinations ({failed} failed) "
           f"in {time.monotonic() - started:.1f}s")  # fmt: skip
+    if plotted:
+        print(f"backtest shard {index}: {plotted}")
     return 0
 
 

@@ -4,6 +4,7 @@ status, and the result is the local `sweep` CLI's on the same data and grid."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Iterator
@@ -129,12 +130,15 @@ def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
     assert [t["rank"] for t in status["top"]] == [1, 2, 3]
 
     # every combination, ranked, in the report ConfigMap: the same order as the CLI's table
-    assert status["report"] == "configmap/sma-report (ranked.csv: every combination, ranked)"
+    assert status["report"] == (
+        "configmap/sma-report (ranked.csv: every combination, ranked; heatmap.png)"
+    )
     report = get(control_plane, "configmap", "sma-report", ns)
     assert report is not None
     ranked = list(csv.DictReader(io.StringIO(report["data"]["ranked.csv"])))
     assert [(r["fast"], r["slow"]) for r in ranked] == [(r["fast"], r["slow"]) for r in local]
     assert {r["shard"] for r in ranked} == {"0", "1"}
+    assert base64.b64decode(report["binaryData"]["heatmap.png"])[:4] == b"\x89PNG"
 
     job = get(control_plane, "job", status["job"], ns)
     assert job is not None

@@ -21,3 +21,13 @@ CREATE TABLE backtest_results (
 );
 
 CREATE INDEX backtest_results_shard ON backtest_results (backtest_uid, shard);
+
+-- The sweep's heatmap (the metric over the first two axes), drawn by the shard that finds every
+-- shard's rows stored once its own are; the operator copies it into the report ConfigMap.
+CREATE TABLE backtest_plots (
+    backtest_uid  text         NOT NULL,
+    name          text         NOT NULL,
+    png           bytea        NOT NULL,
+    written_at    timestamptz  NOT NULL DEFAULT now(),
+    PRIMARY KEY (backtest_uid, name)
+);

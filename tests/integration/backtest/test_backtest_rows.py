@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from engine_runtime.backtest import shard
-from engine_runtime.backtest.shard import ResultRow, write_rows
-from eternal_operator.controllers.backtest.results import read_rows
+from engine_runtime.persistence.backtest_results import (
+    ResultRow,
+    read_plots,
+    read_rows,
+    write_rows,
+)  # fmt: skip
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +53,9 @@ async def test_a_retried_shard_overwrites_its_own_rows(postgres: str) -> None:
     assert await read_rows(postgres, secrets.token_hex(6)) == []  # keyed by the Backtest
 
 
-def test_the_entry_point_runs_its_slice_and_writes_it(postgres: str, tmp_path: Path) -> None:
+def test_the_entry_point_runs_its_slice_and_the_last_shard_draws_the_heatmap(
+    postgres: str, tmp_path: Path
+) -> None:
     closes = [100 + (i % 40) - 20 * ((i // 200) % 2) for i in range(600)]
     lines = ["timestamp,open,high,low,close,volume"]
     for i, close in enumerate(closes):
@@ -58,12 +64,19 @@ def test_the_entry_point_runs_its_slice_and_writes_it(postgres: str, tmp_path: P
     (tmp_path / "b.csv").write_text("\n".join(lines) + "\n")
     spec = {"strategy": "sma-cross", "symbols": ["BTCUSDT"], "shards": 2,
             "data": {"configMap": {"name": "c", "files": [{"symbol": "BTCUSDT", "key": "b.csv"}]}},
-            "grid": [{"name": "fast", "values": ["3", "5", "8"]}]}  # fmt: skip
+            "grid": [{"name": "fast", "values": ["3", "5", "8"]},
+                     {"name": "slow", "values": ["20", "30"]}]}  # fmt: skip
     uid = secrets.token_hex(6)
     env = {"EE_BACKTEST_SPEC": json.dumps(spec), "EE_BACKTEST_UID": uid, "EE_BACKTEST_NAME": "bt",
            "EE_POD_NAMESPACE": "lab", "EE_DATABASE_URL": postgres, "EE_CANDLES_DIR": str(tmp_path),
            "JOB_COMPLETION_INDEX": "1"}  # fmt: skip
     assert shard.main(env) == 0
     found = asyncio.run(read_rows(postgres, uid))  # the entry point runs its own loop
-    assert sorted((r.shard, r.position, r.params["fast"]) for r in found) == [(1, 1, 5), (1, 2, 8)]
+    assert sorted((r.shard, r.position) for r in found) == [(1, 3), (1, 4), (1, 5)]
+    assert asyncio.run(read_plots(postgres, uid)) == {}  # shard 0 has not written yet
+    assert shard.main({**env, "JOB_COMPLETION_INDEX": "0"}) == 0
+    assert len(asyncio.run(read_rows(postgres, uid))) == 6
+    plots = asyncio.run(read_plots(postgres, uid))
+    assert list(plots) == ["heatmap.png"]
+    assert plots["heatmap.png"][:4] == b"\x89PNG"
     assert shard.main({**env, "EE_DATABASE_URL": ""}) == 1  # says it has nowhere to write

@@ -118,12 +118,16 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
                 f"the Job completed but shards {sorted(missing)} wrote no rows",
             )
         else:
-            table, kept = results.ranked_csv(results.rank(rows), spec.metric.value)
-            await ctx.kube.apply(render.report_config_map(ref, table))
+            plots = await results.read_plots(url, ref.uid)
+            budget = results.REPORT_BUDGET - sum(len(p) * 4 // 3 for p in plots.values())
+            table, kept = results.ranked_csv(results.rank(rows), spec.metric.value, budget)
+            await ctx.kube.apply(render.report_config_map(ref, table, plots))
             out.status["report"] = (
                 f"configmap/{render.report_name(ref)} ({render.REPORT_KEY}: "
                 + ("every combination" if kept == len(rows) else f"the best {kept} of {len(rows)}")
-                + ", ranked)"
+                + ", ranked"
+                + "".join(f"; {name}" for name in sorted(plots))
+                + ")"
             )
             outcome = Outcome(SUCCEEDED, "Completed",
                               f"{len(rows)} combinations in {spec.shards} shards; best "

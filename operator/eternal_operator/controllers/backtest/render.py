@@ -10,7 +10,9 @@ no API server: no ServiceAccount token is mounted.
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,7 @@ def job(ref: BacktestRef, spec: BacktestSpec, settings: OperatorSettings) -> Obj
         {"name": "EE_BACKTEST_SPEC", "value": spec_json(spec)},
         {"name": "EE_BACKTEST_UID", "value": ref.uid},
         {"name": "EE_BACKTEST_NAME", "value": ref.name},
+        {"name": "MPLCONFIGDIR", "value": "/tmp/matplotlib"},  # noqa: S108 - an emptyDir
         {"name": "EE_POD_NAMESPACE",
          "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]  # fmt: skip
@@ -116,10 +119,14 @@ def job(ref: BacktestRef, spec: BacktestSpec, settings: OperatorSettings) -> Obj
     }  # fmt: skip
 
 
-def report_config_map(ref: BacktestRef, csv: str) -> Obj:
-    return {
+def report_config_map(ref: BacktestRef, csv: str, plots: Mapping[str, bytes]) -> Obj:
+    """The ranked table, and the plots (PNG) as binaryData."""
+    body: Obj = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": object_meta(report_name(ref), ref),
         "data": {REPORT_KEY: csv},
     }
+    if plots:
+        body["binaryData"] = {k: base64.b64encode(v).decode() for k, v in sorted(plots.items())}
+    return body

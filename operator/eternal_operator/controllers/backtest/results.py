@@ -9,47 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-_SELECT = (
-    "SELECT shard, position, params, score, final_equity, stats, error FROM backtest_results "
-    "WHERE backtest_uid = $1 ORDER BY score DESC NULLS LAST, position"
-)
-STATUS_COLUMNS = ("total_return", "final_equity", "trades")
+from engine_runtime.persistence.backtest_results import ShardRow, read_plots, read_rows
+
+__all__ = ["ShardRow", "Summary", "rank", "ranked_csv", "read_plots", "read_rows", "summarise"]
+
 CSV_STATS = ("total_return", "final_equity", "max_drawdown", "sharpe", "sortino", "trades",
              "win_rate", "fees", "rejected_orders")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ShardRow:
-    shard: int
-    position: int
-    params: dict[str, Any]
-    score: float | None
-    final_equity: Decimal | None
-    stats: dict[str, Any]
-    error: str | None
-
-
-async def read_rows(url: str, uid: str) -> list[ShardRow]:
-    """The Backtest's rows, best first (none before any shard created the table)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(url, timeout=10)
-    try:
-        try:
-            found = await conn.fetch(_SELECT, uid)
-        except asyncpg.UndefinedTableError:
-            return []
-    finally:
-        await conn.close()
-    return [ShardRow(r["shard"], r["position"], json.loads(r["params"]), r["score"],
-                     r["final_equity"], json.loads(r["stats"]), r["error"])
-            for r in found]  # fmt: skip
 
 
 def rank(rows: Sequence[ShardRow]) -> list[ShardRow]:
