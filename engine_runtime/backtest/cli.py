@@ -77,16 +77,11 @@ def _data(args: argparse.Namespace) -> MarketData:
 def _fees(args: argparse.Namespace) -> FeeModel:
     """Bybit's base rates unless ``--fee`` (every fill) or ``--maker-fee``/``--taker-fee`` say
     otherwise; the latter two win over ``--fee``."""
-    default = FeeModel()
+    from .shard import fee_model
+
     maker = args.maker_fee if args.maker_fee is not None else args.fee
     taker = args.taker_fee if args.taker_fee is not None else args.fee
-    return FeeModel(
-        spot_maker=default.spot_maker if maker is None else maker,
-        linear_maker=default.linear_maker if maker is None else maker,
-        spot_taker=default.spot_taker if taker is None else taker,
-        linear_taker=default.linear_taker if taker is None else taker,
-        slippage=args.slippage_bps / 10_000,
-    )
+    return fee_model(maker, taker, args.slippage_bps)
 
 
 def _sma_market(args: argparse.Namespace, data: MarketData) -> tuple[str, Category]:

@@ -47,6 +47,7 @@ _PLURALS = {
     "Allocation": "allocations",
     "CircuitBreakerPolicy": "circuitbreakerpolicies",
     "ModelTraining": "modeltrainings",
+    "Backtest": "backtests",
 }
 
 

@@ -104,7 +104,7 @@ def test_a_runtime_token_writes_its_runtime_status_and_cannot_forge_a_directive(
     assert "may not" in wide.stderr
 
 
-def test_only_the_operator_writes_policy_allocation_and_training_status(
+def test_only_the_operator_writes_policy_allocation_training_and_backtest_status(
     control_plane: ControlPlane, namespace: str
 ) -> None:
     apply(control_plane, namespace, POLICY)
@@ -118,12 +118,19 @@ def test_only_the_operator_writes_policy_allocation_and_training_status(
         "metadata": {"name": "eternal"},
         "spec": {"outputConfigMap": "m", "data": {"venueHistory": {"symbols": ["BTCUSDT"]}}},
     })  # fmt: skip
+    apply(control_plane, namespace, {
+        "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Backtest",
+        "metadata": {"name": "eternal"},
+        "spec": {"strategy": "trend", "symbols": ["BTCUSDT"],
+                 "data": {"venueHistory": {"bars": 100}}},
+    })  # fmt: skip
     token = runtime_identity(control_plane, namespace, "e1")
     grant_everything(control_plane, namespace, "e1")
     for kind, plural, status in (
         ("cbp", "circuitbreakerpolicies", {"halted": False}),
         ("alloc", "allocations", {"transfers": []}),
         ("modeltraining", "modeltrainings", {"phase": "Succeeded"}),  # a forged training
+        ("backtest", "backtests", {"bestParams": {"smaFast": "1"}}),  # a forged ranking
     ):
         refused = patch_as(control_plane, token, namespace, kind, "eternal", status)
         assert refused.returncode != 0

@@ -14,6 +14,7 @@ import pytest
 from deploy.tooling import ARGOCD, kustomize, one
 from eternal_operator.api.v1alpha1 import (
     AllocationStatus,
+    BacktestStatus,
     CircuitBreakerPolicyStatus,
     EngineStatus,
     ModelTrainingStatus,
@@ -267,6 +268,25 @@ def test_model_training_health() -> None:
     assert run_health(script, stale)[0] == "Progressing"
 
 
+def test_backtest_health() -> None:
+    script = HEALTH / "backtest.lua"
+    base: dict[str, Any] = {"kind": "Backtest", "metadata": {"name": "bt", "generation": 1}}
+    assert run_health(script, base)[0] == "Progressing"
+
+    def status(phase: str, state: str, reason: str, message: str, **more: Any) -> dict[str, Any]:
+        body = {"phase": phase, "observedGeneration": 1,
+                "conditions": [condition("Completed", state, reason, message)], **more}  # fmt: skip
+        BacktestStatus.model_validate(body)
+        return {**base, "status": body}
+
+    running = status("Running", "Unknown", "Running", "2 shard pods run", progress="1/4")
+    assert run_health(script, running) == ("Progressing", "Running: 1/4 shards")
+    done = status("Succeeded", "True", "Completed", "ranked", progress="4/4", bestScore="1.41")
+    assert run_health(script, done) == ("Healthy", "Best score 1.41; 4/4 shards")
+    failed = status("Failed", "False", "BackoffLimitExceeded", "Job has reached the limit")
+    assert run_health(script, failed) == ("Degraded", "Job has reached the limit")
+
+
 def application(
     health: str | None,
     sync: str | None = "Synced",
@@ -359,6 +379,7 @@ def test_argocd_cm_carries_exactly_these_scripts() -> None:
         f"{prefix}CircuitBreakerPolicy": (HEALTH / "circuitbreakerpolicy.lua").read_text(),
         f"{prefix}Allocation": (HEALTH / "allocation.lua").read_text(),
         f"{prefix}ModelTraining": (HEALTH / "modeltraining.lua").read_text(),
+        f"{prefix}Backtest": (HEALTH / "backtest.lua").read_text(),
         # Argo CD's own kind: the app of apps' sync waves wait for each child to be Healthy.
         "resource.customizations.health.argoproj.io_Application": (
             HEALTH / "application.lua"

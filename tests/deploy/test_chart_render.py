@@ -206,7 +206,7 @@ def test_crds_chart_renders_every_crd_with_keep_policy(helm_bin: str) -> None:
     names = sorted(d["metadata"]["name"] for d in docs)
     assert names == sorted(
         f"{p}.trading.eternal-engine.io"
-        for p in ("engines", "allocations", "circuitbreakerpolicies", "modeltrainings")
+        for p in ("engines", "allocations", "circuitbreakerpolicies", "modeltrainings", "backtests")
     )
     for crd in docs:
         assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"

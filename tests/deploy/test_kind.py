@@ -350,7 +350,7 @@ def test_kind_up_end_to_end(empty_cluster: ControlPlane, tmp_path: Path, helm_bi
 
     # what the API server now holds: the charts' objects and the sample fleet
     crds = get(plane, "crd", "-l", "app.kubernetes.io/managed-by=Helm")["items"]
-    assert len(crds) == 4  # Engine, Allocation, CircuitBreakerPolicy, ModelTraining
+    assert len(crds) == 5  # Engine, Allocation, CircuitBreakerPolicy, ModelTraining, Backtest
     assert {c["metadata"]["annotations"]["meta.helm.sh/release-name"] for c in crds} == {
         "eternal-engine-crds"
     }

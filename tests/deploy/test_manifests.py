@@ -44,6 +44,8 @@ STANDALONE = [
     "monitoring/alertmanager/alertmanager.example.yml",
     # an Engine applied by hand: not in the default fleet (nor its allocation)
     "samples/engine-scalper.yaml",
+    # a Backtest (a parameter sweep) applied by hand: not the fleet
+    "samples/backtest-sma-cross.yaml",
 ]
 
 

@@ -26,7 +26,7 @@ from eternal_operator.devtools.controlplane import ControlPlane
 
 GROUP = "trading.eternal-engine.io"
 ALL = ["get", "list", "watch", "create", "patch", "update", "delete"]
-KINDS = ["engines", "allocations", "circuitbreakerpolicies", "modeltrainings"]
+KINDS = ["engines", "allocations", "circuitbreakerpolicies", "modeltrainings", "backtests"]
 
 # The operator's needs, as agreed with the operator (a triple per (group, resource, verb)).
 NAMESPACED_NEEDS = {
@@ -38,6 +38,7 @@ NAMESPACED_NEEDS = {
     *((GROUP, f"{kind}/status", verb) for kind in KINDS for verb in ["get", "patch", "update"]),
     (GROUP, "engines/finalizers", "update"),
     (GROUP, "modeltrainings/finalizers", "update"),
+    (GROUP, "backtests/finalizers", "update"),
     *(("batch", "jobs", verb) for verb in ["get", "list", "watch", "create", "delete"]),
     *(("apps", "deployments", verb) for verb in ALL),
     *(("", res, verb) for res in ["configmaps", "services", "serviceaccounts"] for verb in ALL),

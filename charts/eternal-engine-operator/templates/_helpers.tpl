@@ -92,20 +92,20 @@ since runtimes run in other namespaces) unless operator.simulatorUrl says otherw
 
 {{/* The rules the operator needs in every namespace it manages (see docs/operations.md). */}}
 {{- define "ee.rbac.namespacedRules" -}}
-# The four kinds: read and watch them, add finalizers and annotations (patch/update).
+# The five kinds: read and watch them, add finalizers and annotations (patch/update).
 - apiGroups: ["trading.eternal-engine.io"]
-  resources: ["engines", "allocations", "circuitbreakerpolicies", "modeltrainings"]
+  resources: ["engines", "allocations", "circuitbreakerpolicies", "modeltrainings", "backtests"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["trading.eternal-engine.io"]
-  resources: ["engines/status", "allocations/status", "circuitbreakerpolicies/status", "modeltrainings/status"]
+  resources: ["engines/status", "allocations/status", "circuitbreakerpolicies/status", "modeltrainings/status", "backtests/status"]
   verbs: ["get", "patch", "update"]
-# Owner references with blockOwnerDeletion on the runtime's and the training's objects
+# Owner references with blockOwnerDeletion on the runtime's, the training's and the backtest's objects
 # (enforced where the OwnerReferencesPermissionEnforcement admission plugin runs, e.g. OpenShift).
 - apiGroups: ["trading.eternal-engine.io"]
-  resources: ["engines/finalizers", "modeltrainings/finalizers"]
+  resources: ["engines/finalizers", "modeltrainings/finalizers", "backtests/finalizers"]
   verbs: ["update"]
 # Per ModelTraining: the Job that trains (watched for its progress; replaced when what is
-# trained changes).
+# trained changes). Per Backtest: its Indexed Job of shards (watched for its progress).
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]

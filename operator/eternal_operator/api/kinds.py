@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .v1alpha1 import GROUP, Allocation, CircuitBreakerPolicy, Engine, ModelTraining
+from .v1alpha1 import GROUP, Allocation, Backtest, CircuitBreakerPolicy, Engine, ModelTraining
+from .v1alpha1.backtest import BACKTEST_NAME_MESSAGE, BACKTEST_NAME_RULE
 from .v1alpha1.base import cel
 from .v1alpha1.names import ENGINE_NAME_MESSAGE, ENGINE_NAME_RULE
 from .v1alpha1.training import TRAINING_NAME_MESSAGE, TRAINING_NAME_RULE
@@ -110,5 +111,23 @@ KINDS: tuple[KindInfo, ...] = (
             AGE,
         ),
         name_rules=(cel(TRAINING_NAME_RULE, TRAINING_NAME_MESSAGE),),
+    ),
+    KindInfo(
+        model=Backtest,
+        kind="Backtest",
+        plural="backtests",
+        singular="backtest",
+        short_names=("bt",),
+        description="A strategy's parameter sweep run as an Indexed Job, ranked in its status.",
+        columns=(
+            PrinterColumn("Phase", ".status.phase", description="Pending, Running, Succeeded..."),
+            PrinterColumn("Completed", ".status.progress", description="Shards done/total."),
+            PrinterColumn("Best", ".status.bestScore", description="Best score of the metric."),
+            PrinterColumn(
+                "Metric", ".spec.metric", description="What the ranking uses.", priority=1
+            ),
+            AGE,
+        ),
+        name_rules=(cel(BACKTEST_NAME_RULE, BACKTEST_NAME_MESSAGE),),
     ),
 )

@@ -13,6 +13,8 @@ import kopf
 
 from eternal_operator.api.v1alpha1 import GROUP, VERSION, Phase
 from eternal_operator.controllers.allocation import reconcile as allocation_reconcile
+from eternal_operator.controllers.backtest import reconcile as backtest_reconcile
+from eternal_operator.controllers.backtest import render as backtest_render
 from eternal_operator.controllers.policy import release
 from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor, PolicySnapshot
 from eternal_operator.controllers.training import reconcile as training_reconcile
@@ -36,6 +38,7 @@ ENGINES = (GROUP, VERSION, "engines")
 POLICIES = (GROUP, VERSION, "circuitbreakerpolicies")
 ALLOCATIONS = (GROUP, VERSION, "allocations")
 TRAININGS = (GROUP, VERSION, "modeltrainings")
+BACKTESTS = (GROUP, VERSION, "backtests")
 
 log = logging.getLogger(__name__)
 BACKOFF_SLACK_S = 0.25
@@ -145,27 +148,41 @@ def _failed(
 async def _train(memo: kopf.Memo, namespace: str, name: str) -> None:
     """One pass over the ModelTraining as it is now: its status merge-patched where it changed,
     its Events posted."""
+    await _job_pass(memo, "ModelTraining", namespace, name, training_reconcile.reconcile)
+
+
+async def _backtest(memo: kopf.Memo, namespace: str, name: str) -> None:
+    """One pass over the Backtest as it is now (as `_train`)."""
+    await _job_pass(memo, "Backtest", namespace, name, backtest_reconcile.reconcile)
+
+
+async def _job_pass(
+    memo: kopf.Memo, kind: str, namespace: str, name: str,
+    reconcile: Callable[[Any, Mapping[str, Any]], Awaitable[Any]],
+) -> None:  # fmt: skip
+    """One pass over a resource run by a Job: its status merge-patched where it changed, its
+    Events posted."""
     kube = memo.ctx.kube
     started = time.perf_counter()
-    fresh = await kube.get_or_none(f"{GROUP}/{VERSION}", "ModelTraining", namespace, name)
+    fresh = await kube.get_or_none(f"{GROUP}/{VERSION}", kind, namespace, name)
     if fresh is None or fresh["metadata"].get("deletionTimestamp"):
         return
     async with memo.locks.get(fresh["metadata"]["uid"]):
         try:
-            result = await training_reconcile.reconcile(memo.ctx, fresh)
+            result = await reconcile(memo.ctx, fresh)
             current = fresh.get("status") or {}
             changed = {k: v for k, v in result.status.items() if current.get(k) != v}
             if changed:
                 await kube.merge_patch(
-                    f"{GROUP}/{VERSION}", "ModelTraining", namespace, name, {"status": changed},
+                    f"{GROUP}/{VERSION}", kind, namespace, name, {"status": changed},
                     subresource="status",
                 )  # fmt: skip
         except Exception:
-            RECONCILE_ERRORS.labels("ModelTraining").inc()
+            RECONCILE_ERRORS.labels(kind).inc()
             raise
         finally:
-            RECONCILE_DURATION.labels("ModelTraining").observe(time.perf_counter() - started)
-    RECONCILES.labels("ModelTraining", "changed" if changed else "unchanged").inc()
+            RECONCILE_DURATION.labels(kind).observe(time.perf_counter() - started)
+    RECONCILES.labels(kind, "changed" if changed else "unchanged").inc()
     for event in result.events:
         kopf.event(kopf.Body(fresh), type=event.type, reason=event.reason, message=event.message)
 
@@ -384,6 +401,23 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         # once: its status is read into the ModelTraining's, no polling.
         if type != "DELETED":
             await _train(memo, namespace or "", labels[training_render.TRAINING_LABEL])
+
+    @kopf.on.create(*BACKTESTS, registry=registry, id="backtest")
+    @kopf.on.update(*BACKTESTS, registry=registry, id="backtest")
+    @kopf.on.resume(*BACKTESTS, registry=registry, id="backtest")
+    @kopf.timer(*BACKTESTS, interval=settings.resync_seconds, registry=registry,
+                id="backtest-resync")  # fmt: skip
+    async def backtest(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+        await _backtest(memo, namespace or "", name)
+
+    @kopf.on.event("batch", "v1", "jobs", registry=registry, id="backtest-job",
+                   labels={backtest_render.BACKTEST_LABEL: kopf.PRESENT})  # fmt: skip
+    async def backtest_job(
+        labels: kopf.Labels, namespace: str | None, memo: kopf.Memo, type: str | None, **_: Any
+    ) -> None:
+        # A shard finishing shows in the Backtest's progress at once (its Job's status changes).
+        if type != "DELETED":
+            await _backtest(memo, namespace or "", labels[backtest_render.BACKTEST_LABEL])
 
     @kopf.on.delete(*ENGINES, registry=registry, id="engine-shutdown")
     async def engine_deleted(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:

@@ -37,7 +37,7 @@ async def test_concurrent_starts_apply_each_migration_once(postgres: str, tmp_pa
     finally:
         for conn in conns:
             await conn.close()
-    assert [v for v, _, _ in migration_files(MIGRATIONS_DIR)] == [1, 2, 3, 4]
+    assert [v for v, _, _ in migration_files(MIGRATIONS_DIR)] == [1, 2, 3, 4, 5]
 
 
 async def test_a_fill_is_booked_once_with_its_position(postgres: str) -> None:

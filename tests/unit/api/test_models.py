@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from eternal_operator.api.v1alpha1 import (
     Allocation,
+    Backtest,
     CircuitBreakerPolicy,
     Engine,
     Strategy,
@@ -31,6 +32,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Engine": Engine,
     "Allocation": Allocation,
     "CircuitBreakerPolicy": CircuitBreakerPolicy,
+    "Backtest": Backtest,
 }
 
 

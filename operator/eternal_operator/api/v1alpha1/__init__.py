@@ -1,6 +1,7 @@
 """trading.eternal-engine.io/v1alpha1: Engine, Allocation and CircuitBreakerPolicy."""
 
 from .allocation import Allocation, AllocationSpec, AllocationStatus, AllocationTarget
+from .backtest import Backtest, BacktestPhase, BacktestSpec, BacktestStatus
 from .common import API_VERSION, GROUP, VERSION, Condition, ConditionStatus, LabelSelector
 from .engine import (
     Engine,
@@ -30,6 +31,10 @@ __all__ = [
     "AllocationSpec",
     "AllocationStatus",
     "AllocationTarget",
+    "Backtest",
+    "BacktestPhase",
+    "BacktestSpec",
+    "BacktestStatus",
     "BreakerLevel",
     "CircuitBreakerPolicy",
     "CircuitBreakerPolicySpec",

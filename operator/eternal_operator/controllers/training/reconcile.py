@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,27 +29,13 @@ from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 from eternal_operator.api.v1alpha1.training import ModelTrainingSpec, TrainingPhase
 from eternal_operator.controllers.engine.diff import is_subset
 from eternal_operator.controllers.engine.reconcile import Context, Event
+from eternal_operator.controllers.jobs import Outcome, Pass, owned_by, report, time_text
 from eternal_operator.kube import KubeClient, NotFound
 
 from . import render
 from .render import Plan, TrainingRef
 
-
-@dataclass
-class Pass:
-    status: dict[str, Any] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Result:
-    phase: TrainingPhase
-    reason: str
-    message: str
-
-
-def _time(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+Result = Outcome
 
 
 def _ref(body: Mapping[str, Any]) -> TrainingRef:
@@ -79,11 +64,6 @@ async def _plan(kube: KubeClient, body: Mapping[str, Any]) -> Plan | Result:
     except ValidationError as error:
         why = error.errors()[0]["msg"]
         return Result(TrainingPhase.FAILED, "InvalidSpec", f"Engine {engine}: {why}")
-
-
-def _owned_by(obj: Mapping[str, Any], ref: TrainingRef) -> bool:
-    owners = obj["metadata"].get("ownerReferences") or []
-    return any(o.get("uid") == ref.uid and o.get("controller") for o in owners)
 
 
 async def _ensure(kube: KubeClient, desired: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +127,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
     config_map = await ctx.kube.get_or_none(
         "v1", "ConfigMap", ref.namespace, plan.spec.output_config_map
     )
-    if config_map is not None and not _owned_by(config_map, ref):
+    if config_map is not None and not owned_by(config_map, ref.uid):
         result = Result(TrainingPhase.FAILED, "ConfigMapNotOwned",
                         f"ConfigMap {plan.spec.output_config_map} exists and is not this "
                         "ModelTraining's: it is never overwritten; name another")  # fmt: skip
@@ -176,7 +156,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
     result = _job_result(job)
     if result.phase in (TrainingPhase.SUCCEEDED, TrainingPhase.FAILED):
         out.status["completedAt"] = (
-            job_status.get("completionTime") or before.get("completedAt") or _time(ctx.clock())
+            job_status.get("completionTime") or before.get("completedAt") or time_text(ctx.clock())
         )
         result = _published(config_map, name, result, out)
     return _report(out, result, before, ctx.clock())
@@ -192,20 +172,4 @@ async def _delete_job(kube: KubeClient, namespace: str, name: str) -> None:
 
 
 def _report(out: Pass, result: Result, before: Mapping[str, Any], now: datetime) -> Pass:
-    out.status["phase"] = result.phase.value
-    ok = result.phase is TrainingPhase.SUCCEEDED
-    status = "True" if ok else ("False" if result.phase is TrainingPhase.FAILED else "Unknown")
-    old = {c["type"]: c for c in before.get("conditions") or []}.get("Trained") or {}
-    condition = {
-        "type": "Trained", "status": status, "reason": result.reason,
-        "message": result.message[:2048], "observedGeneration": out.status["observedGeneration"],
-        "lastTransitionTime": old.get("lastTransitionTime") if old.get("status") == status
-        else _time(now),
-    }  # fmt: skip
-    out.status["conditions"] = [condition]
-    if before.get("phase") != result.phase.value:
-        kind = "Warning" if result.phase is TrainingPhase.FAILED else "Normal"
-        was = before.get("phase") or "None"
-        out.events.append(Event(kind, f"Phase{result.phase.value}",
-                                f"{was} -> {result.phase.value}: {result.message}"))  # fmt: skip
-    return out
+    return report(out, result, before, now, "Trained")

@@ -19,6 +19,7 @@ from eternal_operator.api.runtime_config import endpoints_for
 from eternal_operator.api.v1alpha1 import GROUP
 from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
 from eternal_operator.api.v1alpha1.training import ModelTrainingSpec
+from eternal_operator.controllers.jobs import container_security_context, pod_security_context
 from eternal_operator.controllers.owned import owned_meta, standard_labels
 from eternal_operator.settings import OperatorSettings
 
@@ -28,7 +29,6 @@ TRAINING_LABEL = f"{GROUP}/model-training"
 SPEC_HASH_ANNOTATION = f"{GROUP}/training-spec-hash"
 WORK_MOUNT = "/var/run/eternal-engine/training"
 CANDLES_MOUNT = "/var/run/eternal-engine/candles"
-RUNTIME_UID = 10001
 RESOURCES: Obj = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1536Mi"}}
 
 
@@ -179,10 +179,7 @@ def job(ref: TrainingRef, plan: Plan, settings: OperatorSettings) -> Obj:
         "args": train_args(plan, settings),
         "env": env,
         "resources": RESOURCES,
-        "securityContext": {
-            "runAsNonRoot": True, "runAsUser": RUNTIME_UID, "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": mounts,
     }  # fmt: skip
     meta = object_meta(job_name(ref, plan), ref)
@@ -203,11 +200,7 @@ def job(ref: TrainingRef, plan: Plan, settings: OperatorSettings) -> Obj:
                     "serviceAccountName": service_account_name(ref),
                     "automountServiceAccountToken": True,
                     "terminationGracePeriodSeconds": 10,
-                    "securityContext": {
-                        "runAsNonRoot": True, "runAsUser": RUNTIME_UID,
-                        "runAsGroup": RUNTIME_UID, "fsGroup": RUNTIME_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security_context(),
                     "containers": [container],
                     "volumes": volumes,
                 },

@@ -1,0 +1,1 @@
+"""The Backtest controller: a sweep as an Indexed Job, its shards' rows ranked into status."""
