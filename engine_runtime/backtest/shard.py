@@ -126,9 +126,22 @@ def market_data(spec: BacktestSpec, candles_dir: str | None, venue_url: str | No
         history = spec.data.venue_history
         found = from_venue(venue_url, spec.symbols, category.value, history.interval,
                            history.bars, int(time.time() * 1000))  # fmt: skip
+        short_of(found, history.bars, history.interval)
         frames = {(symbol, category): frame for symbol, frame in found.items()}
     data = MarketData(align(frames))
     return data.window(spec.span.start, spec.span.end) if spec.span.start or spec.span.end else data
+
+
+def short_of(found: Mapping[str, Any], bars: int, interval: str) -> None:
+    """Refuse history shorter than asked: a sweep over 5 candles where 2000 were asked is not
+    the sweep the user wrote (the paper venue keeps only its backfill and what it has run)."""
+    short = {symbol: len(frame) for symbol, frame in found.items() if len(frame) < bars}
+    if short:
+        have = ", ".join(f"{n} of {symbol}" for symbol, n in sorted(short.items()))
+        raise ValueError(
+            f"the venue has fewer {interval} candles than the {bars} asked ({have}): ask for "
+            "fewer bars or a shorter interval"
+        )
 
 
 def result_rows(rows: Sequence[Row], positions: Sequence[int], metric: str) -> list[ResultRow]:

@@ -19,11 +19,13 @@ from engine_runtime.backtest.shard import (
     run_shard,
     settings_of,
     shard_slice,
+    short_of,
 )
 from engine_runtime.backtest.sweep import parse_axis, sample, sweep
 from engine_runtime.strategies import Category
 from eternal_operator.api.v1alpha1 import BacktestSpec
 from eternal_operator.api.v1alpha1.backtest import axis_values
+from eternal_operator.controllers.backtest.reconcile import completed_message
 from eternal_operator.controllers.backtest.results import ShardRow, rank, ranked_csv, summarise
 
 pytestmark = pytest.mark.unit
@@ -140,3 +142,26 @@ def test_result_rows_keep_money_as_decimal(data: MarketData) -> None:
     assert isinstance(row.fees, D)
     assert str(row.final_equity) == row.stats["final_equity"]
     assert result_rows([], [], "sharpe") == []
+
+
+def test_venue_history_shorter_than_asked_is_refused_saying_how_much_there_is() -> None:
+    frames = {"BTCUSDT": make_candles(random_walk(5, seed=1), freq="1h"),
+              "ETHUSDT": make_candles(random_walk(2000, seed=2), freq="1h")}  # fmt: skip
+    with pytest.raises(ValueError, match=r"fewer 60 candles than the 2000 asked \(5 of BTCUSDT\)"):
+        short_of(frames, 2000, "60")
+    short_of(frames, 5, "60")  # enough of both: no error
+
+
+def test_a_sweep_where_nothing_traded_says_so_instead_of_a_best_of_none(data: MarketData) -> None:
+    flat = MarketData({("BTCUSDT", L): make_candles([100.0] * 300, freq="1h")})
+    parsed = spec(shards=1)
+    stored = _stored(run_shard(parsed, 0, flat), 0)
+    summary = summarise(stored, "sharpe", top=5)
+    assert summary.best_score is None
+    message = completed_message(stored, parsed, summary)
+    assert "none made a trade" in message
+    hours = MarketData({("BTCUSDT", L): make_candles(random_walk(40, seed=3), freq="1h")})
+    short = _stored(run_shard(parsed, 0, hours), 0)  # trades, but under two days of returns
+    assert "none has a sharpe" in completed_message(short, parsed, summarise(short, "sharpe", 5))
+    traded = _stored(run_shard(parsed, 0, data), 0)
+    assert "best sharpe" in completed_message(traded, parsed, summarise(traded, "sharpe", 5))

@@ -14,7 +14,7 @@ failed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -67,6 +67,22 @@ def apply_summary(out: Pass, summary: results.Summary, shards: int, final: bool)
     out.status["failedCombinations"] = summary.failed
     if final:
         out.status["top"] = summary.top
+
+
+def completed_message(
+    rows: Sequence[results.ShardRow], spec: BacktestSpec, summary: results.Summary
+) -> str:
+    metric = spec.metric.value
+    done = f"{len(rows)} combinations in {spec.shards} shards"
+    if summary.best_score is not None:
+        return f"{done}; best {metric} {summary.best_score} with {summary.best_params}"
+    traded = sum(1 for r in rows if r.stats.get("trades"))
+    if not traded:
+        return f"{done}; none made a trade: look at the data's span and the parameters"
+    return (
+        f"{done}; none has a {metric} ({traded} traded): the ratios are over daily returns, "
+        "so data of a few days has none; rank by total_return or give more data"
+    )
 
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
@@ -129,10 +145,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Pass:
                 + "".join(f"; {name}" for name in sorted(plots))
                 + ")"
             )
-            outcome = Outcome(SUCCEEDED, "Completed",
-                              f"{len(rows)} combinations in {spec.shards} shards; best "
-                              f"{spec.metric.value} {summary.best_score} with "
-                              f"{summary.best_params}")  # fmt: skip
+            outcome = Outcome(SUCCEEDED, "Completed", completed_message(rows, spec, summary))
     if final:
         out.status["completedAt"] = (
             job_status.get("completionTime") or before.get("completedAt")
