@@ -236,7 +236,7 @@ class StrategyRunner:
             if decision.check in STOPS_ALL_ENTRIES:  # a halt, a pause, an emergency stop: why
                 self._refused(intent.intent_id, intent.symbol, decision.check, decision.reason)
             else:
-                log.debug("entry withheld: size multiplier 0", extra={"intent_id": intent.intent_id})
+                log.debug("entry withheld (size multiplier 0)", extra={"intent": intent.intent_id})
             return
         qty = admitted
         price = inst.round_price(intent.price, side) if intent.price is not None else None

@@ -223,7 +223,8 @@ def test_governed_core_hodl_buys_are_cut_by_the_multiplier_as_the_live_runner_cu
     buys = [f for f in result.fills if f.side.value == "Buy"]
     before = [f for f in buys if f.ts_ms <= fall_ms]
     after = [f for f in buys if f.ts_ms > fall_ms]
-    assert before and after
+    assert before
+    assert after
     for fill in before:
         assert fill.qty == float(core.asked[fill.intent_id])
     for fill in after:
