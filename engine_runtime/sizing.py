@@ -1,4 +1,4 @@
-"""Position sizing: fractional Kelly and risk-based sizing, capped, scaled by governance.
+"""Position sizing: fractional Kelly and risk-based sizing, capped.
 
 The Eternal Engine sizes a directional position as the *smaller* of
 
@@ -6,9 +6,10 @@ The Eternal Engine sizes a directional position as the *smaller* of
   (average win / average loss): ``f* = (b p - q) / b`` with ``q = 1 - p``;
 * risk-based sizing: ``risk_fraction * equity / |entry - stop|`` (1% of equity lost at the stop);
 
-then caps it at the maximum position (a notional fraction of equity) and finally multiplies by
-the governance size multiplier (1, 0.75 at breaker level 1, 0.5 at level 2, ...). The multiplier
-comes last so that a reduced level shrinks even a capped position.
+then caps it at the maximum position (a notional fraction of equity). The governance size
+multiplier (0.75 at breaker level 1, ...) is not applied here: the runtime applies it once to the
+order it sends (``governance.admission.admit``), so it shrinks even a capped position and a
+strategy cannot apply it twice.
 
 Kelly basis. Kelly's ``f*`` is the share of the bankroll to *lose* on a losing bet. With a stop,
 what a trade loses is ``qty * |entry - stop|``, so by default (``KellyBasis.RISK``) the Kelly
@@ -95,7 +96,6 @@ class SizingResult:
     risk_qty: Decimal
     kelly_qty: Decimal | None
     cap_qty: Decimal
-    multiplier: Decimal
     binding: str  # "risk" | "kelly" | "cap"
 
 
@@ -111,15 +111,13 @@ def position_size(
     entry_price: Decimal,
     stop_price: Decimal,
     max_position_notional: Decimal,
-    size_multiplier: Decimal = ONE,
     stats: TradeStats | None = None,
     policy: SizingPolicy | None = None,
     qty_step: Decimal = Decimal("0.001"),
 ) -> SizingResult:
     """Quantity (base units) for a new position entered at ``entry_price`` with a stop.
 
-    ``max_position_notional`` is the cap in quote currency (e.g. 50% of the subaccount);
-    ``size_multiplier`` the governance directive's multiplier (0 sizes nothing).
+    ``max_position_notional`` is the cap in quote currency (e.g. 50% of the subaccount).
     """
     policy = policy or SizingPolicy()
     if entry_price <= 0:
@@ -128,7 +126,7 @@ def position_size(
     if stop_distance <= 0:
         raise ValueError("the stop must differ from the entry price")
     if equity <= 0:
-        return SizingResult(ZERO, ZERO, None, ZERO, size_multiplier, "risk")
+        return SizingResult(ZERO, ZERO, None, ZERO, "risk")
 
     risk_qty = policy.risk_fraction * equity / stop_distance
     kelly_qty: Decimal | None = None
@@ -147,5 +145,4 @@ def position_size(
         qty, binding = kelly_qty, "kelly"
     if cap_qty < qty:
         qty, binding = cap_qty, "cap"
-    final = _round_down(qty * max(ZERO, size_multiplier), qty_step)
-    return SizingResult(final, risk_qty, kelly_qty, cap_qty, size_multiplier, binding)
+    return SizingResult(_round_down(qty, qty_step), risk_qty, kelly_qty, cap_qty, binding)

@@ -55,7 +55,7 @@ from .data import MarketData, bar_ms, epoch_ms
 from .events import EventFeed, wants_events
 from .fastpath import FastPath
 from .fills import FillModel, bar_path, marketable, walk
-from .governance import BreakerPolicy, CircuitBreaker
+from .governance import BreakerPolicy, CircuitBreaker, governed
 from .lookahead import check_causality
 from .runs import EngineRun, EngineSpec, Rejection, Transfer
 from .venue import FeeModel, Outcome, SimAccount, SimOrder
@@ -384,8 +384,9 @@ class Simulation:
             elif isinstance(intent, SetStopLoss):
                 self._set_stop(acct, intent)
         for intent in queue:
-            if isinstance(intent, SubmitOrder):
-                outcome = self._submit(run, self._order(intent), i, ts)
+            order = self._order(run, intent) if isinstance(intent, SubmitOrder) else None
+            if order is not None:
+                outcome = self._submit(run, order, i, ts)
                 if outcome is not None:
                     outcomes.append(outcome)
         self._deliver(run, outcomes, ts, immediate=True)
@@ -398,8 +399,13 @@ class Simulation:
             acct.stops[intent.symbol] = float(intent.trigger_price)
             acct.stop_ids[intent.symbol] = intent.intent_id
 
-    @staticmethod
-    def _order(intent: SubmitOrder) -> SimOrder:
+    def _order(self, run: EngineRun, intent: SubmitOrder) -> SimOrder | None:
+        """The simulated order of an intent, as governance lets it through (the live runner's
+        rule, ``governance.governed``); None when it withholds it."""
+        governed_intent = governed(intent, run.view, self.directive)
+        if governed_intent is None:
+            return None
+        intent = governed_intent
         return SimOrder(
             intent.intent_id,
             intent.symbol,
@@ -502,7 +508,9 @@ class Simulation:
                             outcomes.append(Outcome(o, "Cancelled", None, "cancelled"))
                             break
                 elif isinstance(intent, SubmitOrder) and intent.order_type is OrderType.LIMIT:
-                    order = self._order(intent)
+                    order = self._order(run, intent)
+                    if order is None:
+                        continue
                     if not marketable(order.side, order.price, level):
                         acct.orders.append(order)
                     elif order.post_only:

@@ -213,8 +213,8 @@ class EventFeed:
                     outcomes.append(cancelled)
             elif isinstance(intent, SetStopLoss):
                 sim._set_stop(acct, intent)
-            elif isinstance(intent, SubmitOrder):
-                outcome = self._submit(run, sim._order(intent), ts)
+            elif isinstance(intent, SubmitOrder) and (order := sim._order(run, intent)) is not None:
+                outcome = self._submit(run, order, ts)
                 if outcome is not None:
                     outcomes.append(outcome)
         self._answer(run, outcomes, ts)

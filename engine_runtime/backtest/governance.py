@@ -16,11 +16,21 @@ applied (``None``: nobody reviews, the portfolio stays in stables).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
-from engine_runtime.strategies.interface import GovernanceDirective
+from engine_runtime.governance.admission import admit, entries_paused
+from engine_runtime.paper_venue.instruments import Category as VenueCategory
+from engine_runtime.paper_venue.instruments import build_instruments
+from engine_runtime.strategies.interface import (
+    Category,
+    GovernanceDirective,
+    PortfolioView,
+    Side,
+    SubmitOrder,
+)
 from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
 from eternal_operator.governance.evaluate import Directive, Observation, Reset, State, evaluate
 from eternal_operator.governance.levels import level_spec
@@ -51,12 +61,61 @@ def for_strategy(directive: Directive) -> GovernanceDirective:
     return GovernanceDirective(
         level=directive.level,
         size_multiplier=directive.size_multiplier,
-        entries_paused=directive.entries_paused,
+        entries_paused=entries_paused(directive.entries_paused, directive.size_multiplier),
         close_directional=directive.close_directional,
         halt=directive.halt,
         stop_multiplier=directive.stop_multiplier,
         reason=directive.reason,
     )
+
+
+CENT = Decimal("0.01")
+
+
+@cache
+def qty_step(symbol: str, category: Category) -> Decimal:
+    """The instrument's quantity step: the simulator venue's table of Bybit's published filters
+    (the steps the live runner rounds a scaled order to)."""
+    try:
+        listed = build_instruments([symbol])
+    except ValueError:
+        return Decimal("0.000001")
+    return listed[(VenueCategory(category.value), symbol)].qty_step
+
+
+def governed(
+    intent: SubmitOrder, portfolio: PortfolioView, directive: GovernanceDirective
+) -> SubmitOrder | None:
+    """``intent`` as governance lets it through against the engine's position in its market, as
+    the strategy sees it (``governance.admission.admit``, the live runner's rule): an entry
+    scaled by the multiplier and rounded down to the instrument's step, an exit whole; None when
+    withheld (a zero multiplier, or scaled below one step: live, the instrument filter refuses
+    that)."""
+    if directive.size_multiplier == 1:
+        return intent
+    if intent.category is Category.SPOT:
+        position = portfolio.spot_qty(intent.symbol)
+    else:
+        perp = portfolio.position(intent.symbol)
+        position = perp.qty if perp is not None else Decimal(0)
+    quote = intent.notional is not None
+    qty = intent.notional if quote else intent.qty
+    if qty is None:
+        return intent
+    admitted = admit(
+        qty,
+        buy=intent.side is Side.BUY,
+        reduce_only=intent.reduce_only,
+        position=position,
+        multiplier=directive.size_multiplier,
+        step=CENT if quote else qty_step(intent.symbol, intent.category),
+        quote=quote,
+    )
+    if admitted is None or admitted <= 0:
+        return None
+    if admitted == qty:
+        return intent
+    return replace(intent, notional=admitted) if quote else replace(intent, qty=admitted)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from eternal_operator.api.v1alpha1 import LabelSelector
 from eternal_operator.api.v1alpha1.engine import GovernanceDirective, ShutdownRequest
 from eternal_operator.governance.conflicts import writer
 
+from .admission import entries_paused
 from .latch import Halt, HaltLatch
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,14 @@ class Governor:
 
     def for_strategy(self) -> si.GovernanceDirective:
         """What the strategy is told: the directive in force, with the latch's halt and the
-        pause it implies (the strategies' seam, the same type the backtester hands them)."""
+        pause it implies, and a pause when the multiplier lets no entry through (the strategies'
+        seam, the same type the backtester hands them; the multiplier itself is applied to the
+        orders by the runner, `admission.admit`, not by the strategies)."""
         d = self.directive
         return si.GovernanceDirective(
             level=d.level,
             size_multiplier=self.size_multiplier,
-            entries_paused=self.entries_paused,
+            entries_paused=entries_paused(self.entries_paused, self.size_multiplier),
             close_directional=d.close_directional,
             halt=self.halted,
             stop_multiplier=d.stop_multiplier,

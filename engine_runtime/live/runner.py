@@ -1,7 +1,9 @@
 """Calls the strategy and turns its intents into orders: the live loop's decision path.
 
 A confirmed candle of every market the strategy reads makes one `on_bar`; its intents are
-sized by the governance multiplier (entries only), rounded to the instrument's filters, checked
+cut by the governance multiplier (`governance.admission`: entries only, the one place it is
+applied; a zero multiplier withholds an entry without a refusal record unless a halt, a pause or
+an emergency stop refuses it), rounded to the instrument's filters, checked
 by the pre-trade risk checks and handed to the order manager, all synchronously in the
 market-data handler, so the only thing between a tick and its order request is this code (the
 REST call itself runs as a task). A refused intent is recorded with its reason.
@@ -17,6 +19,7 @@ from typing import Any
 
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.execution.orders import ManagedOrder
+from engine_runtime.governance.admission import admit
 from engine_runtime.governance.obedience import Governor
 from engine_runtime.model.commands import AmendOrder, OrderRequest
 from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
@@ -24,7 +27,7 @@ from engine_runtime.model.identifiers import ClientOrderId, client_order_id
 from engine_runtime.model.instruments import FilterError, Instrument
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.metrics import Metrics
-from engine_runtime.risk.checks import RiskState, check_order, is_exit
+from engine_runtime.risk.checks import RiskState, check_order
 from engine_runtime.strategies import interface as si
 from eternal_operator.api.v1alpha1.engine import RiskLimits
 
@@ -32,6 +35,11 @@ from .market import LiveMarket
 from .views import LivePortfolio
 
 log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+"""The step of a quote-sized (USDT) order."""
+STOPS_ALL_ENTRIES = frozenset({"emergency_stop", "governance_halt", "entries_paused"})
+"""The risk checks that refuse every entry, whatever its size."""
 
 Refusal = Callable[[str, str, str, str], None]
 """(intent_id, symbol, check, reason)."""
@@ -214,14 +222,28 @@ class StrategyRunner:
             intent.post_only,
             intent.reduce_only,
         )
-        exit_only = is_exit(draft, position)
-        if not exit_only:
-            qty = qty * self.governor.size_multiplier
+        admitted = admit(
+            qty,
+            buy=side is OrderSide.BUY,
+            reduce_only=intent.reduce_only,
+            position=position.qty if position is not None else ZERO,
+            multiplier=self.governor.size_multiplier,
+            step=CENT if quote else inst.qty_step,
+            quote=quote,
+        )
+        if admitted is None:
+            decision = check_order(draft, self._risk_state(), self.limits)
+            if decision.check in STOPS_ALL_ENTRIES:  # a halt, a pause, an emergency stop: why
+                self._refused(intent.intent_id, intent.symbol, decision.check, decision.reason)
+            else:
+                log.debug("entry withheld (size multiplier 0)", extra={"intent": intent.intent_id})
+            return
+        qty = admitted
         price = inst.round_price(intent.price, side) if intent.price is not None else None
         mark = self.portfolio.marks.get(intent.symbol) or self._last_close(intent.symbol)
         try:
             if quote:
-                qty = qty.quantize(Decimal("0.01"))
+                qty = qty.quantize(CENT)
                 if qty < inst.min_notional or qty <= 0:
                     raise FilterError(f"{intent.symbol}: notional {qty} below {inst.min_notional}")
             else:

@@ -63,17 +63,26 @@ def increases_exposure(order: OrderRequest) -> bool:
     return not order.reduce_only
 
 
-def is_exit(order: OrderRequest, position: Position | None) -> bool:
-    if order.reduce_only:
+def exits(*, buy: bool, qty: Decimal, quote: bool, reduce_only: bool, position: Decimal) -> bool:
+    """Whether an order is an exit: reduce-only, or against the signed ``position`` and no
+    larger than it (a quote-sized order against a position counts: its base size is known only
+    at the fill). Exits pass the checks, and governance never scales them
+    (``governance.admission``); the live runner and the backtester both ask here."""
+    if reduce_only:
         return True
-    if position is None or position.qty == 0:
+    if position == 0 or (position > 0) is buy:
         return False
-    against = (position.qty > 0 and order.side is OrderSide.SELL) or (
-        position.qty < 0 and order.side is OrderSide.BUY
+    return quote or qty <= abs(position)
+
+
+def is_exit(order: OrderRequest, position: Position | None) -> bool:
+    return exits(
+        buy=order.side is OrderSide.BUY,
+        qty=order.qty,
+        quote=order.quote_qty,
+        reduce_only=order.reduce_only,
+        position=position.qty if position is not None else ZERO,
     )
-    if not against:
-        return False
-    return order.quote_qty or order.qty <= abs(position.qty)
 
 
 def _loss(start: Decimal | None, equity: Decimal) -> Decimal:

@@ -7,8 +7,8 @@ WATCHING.
   the perp premium over spot at most ``maxPremium``, entries not paused. The predicted rate of the
   next period is used when the feed has it; a backtest without predictions uses the settled rates
   (known only after settlement, so there is no look-ahead). The spot leg and an equal perp short
-  are sized from ``deployFraction`` of equity split evenly over the symbols, times the governance
-  size multiplier.
+  are sized from ``deployFraction`` of equity split evenly over the symbols (the runtime cuts both
+  legs by the governance size multiplier when it sends them: ``governance.admission``).
 * Exit: a funding observation below zero, the premium above ``maxPremium``, ``maxHoldDays``
   held, or a governance halt. Both legs close at market; the observations are then cleared, so a
   re-entry needs ``entryPeriods`` fresh ones.
@@ -167,7 +167,7 @@ class FundingStrategy(BaseStrategy):
             return []
         if self.premium(ctx, symbol) > p.max_premium:
             return []
-        budget = ctx.portfolio.equity * p.deploy_fraction * d.size_multiplier / len(self.symbols)
+        budget = ctx.portfolio.equity * p.deploy_fraction / len(self.symbols)
         budget = min(budget, available[0])
         price = ctx.market.price(symbol, SPOT)
         qty = floor_qty(budget / price, self.qty_step)

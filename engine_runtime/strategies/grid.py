@@ -2,8 +2,8 @@
 
 On the first bar (and after every recentre) the ladder is built around the touch (the book's
 mid when the runtime feeds the book, else the bar's close): ``levels`` buys below and sells above,
-``spacing`` apart (a share of the centre, or a multiple of ATR), each of ``budget / (2 x levels)``
-times the governance size multiplier. Every order is rounded to the instrument's tick and step
+``spacing`` apart (a share of the centre, or a multiple of ATR), each of ``budget / (2 x levels)``.
+Every order is rounded to the instrument's tick and step
 and checked against its minimum quantity and order value, and is not sent when it would cross
 the touch (a buy at or above the best ask, a sell at or below the best bid) or break the
 inventory or exposure limits (``grid_rules``). A spot grid sells only what it holds.
@@ -19,7 +19,10 @@ one side of the centre for ``dominanceFraction`` of ``dominanceHours``, or the l
 reaching ``maxAgeHours``. Each is appended to ``recentres`` (drained by the runtime, which logs,
 counts and stores it: ``take_recentres``).
 
-Governance: the size multiplier scales the quantities of new levels; paused entries stop the
+Governance: the runtime cuts the orders that add to the position by the size multiplier when it
+sends them (``governance.admission.admit``); the grid asks that same function what will be sent
+and checks and books that (the minimum order, cash, the inventory and exposure limits, the
+working quantity), so its limits count what is actually ordered. Paused entries stop the
 orders that add to the position (a spot grid's buys; its sells continue); close-directional and
 halt cancel the ladder and close the position at market (the runtime meanwhile flattens the
 account through the common flatten plan), and the grid stays stopped until they are lifted.
@@ -33,6 +36,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from engine_runtime.governance.admission import admit
 from engine_runtime.model.instruments import Instrument
 from eternal_operator.api.v1alpha1.strategy_params import GridParams
 
@@ -337,11 +341,11 @@ class GridStrategy(BaseStrategy):
         if isinstance(checked, str):
             self._count(checked)
             return None
-        px, q = checked
+        px, q, sent = checked
         now = at if at is not None else ctx.market.now_ms
         self.seq += 1
         iid = intent_id(ctx.engine, now, self.symbol, "grid", self.seq, level, side)
-        self.working[iid] = Working(level, side, px, q, counter)
+        self.working[iid] = Working(level, side, px, sent, counter)
         return SubmitOrder(
             iid, self.symbol, self.category, side, OrderType.LIMIT,
             qty=q, price=px, post_only=True, reason=f"grid level {level}",
@@ -354,8 +358,9 @@ class GridStrategy(BaseStrategy):
         price: Decimal,
         qty: Decimal | None,
         quote: tuple[Decimal, Decimal] | None,
-    ) -> tuple[Decimal, Decimal] | str:
-        """The rounded (price, qty) of an order that may go now, or why it may not."""
+    ) -> tuple[Decimal, Decimal, Decimal] | str:
+        """The rounded (price, qty to order, qty governance lets through) of an order that may go
+        now, or why it may not."""
         p, d, pf = self.params, ctx.directive, ctx.portfolio
         inst = self.instrument()
         if quote is not None and gr.crosses(side, inst.round_price(price, side), *quote):
@@ -364,7 +369,7 @@ class GridStrategy(BaseStrategy):
         if d.entries_paused and gr.adds_exposure(side, position):
             return "entries-paused"
         if qty is None:
-            qty = gr.level_qty(pf.equity, p.budget_fraction, p.levels, price, d.size_multiplier)
+            qty = gr.level_qty(pf.equity, p.budget_fraction, p.levels, price)
         if self.category is Category.SPOT and side is Side.SELL:
             qty = min(qty, pf.spot_qty(self.symbol) - self._working_qty(Side.SELL))
             if qty < inst.min_qty:
@@ -373,11 +378,23 @@ class GridStrategy(BaseStrategy):
         if isinstance(checked, str):
             return "instrument"
         px, q = checked
-        if self.category is Category.SPOT and side is Side.BUY and px * q > pf.cash:
+        sent = admit(
+            q,
+            buy=side is Side.BUY,
+            reduce_only=False,
+            position=position,
+            multiplier=d.size_multiplier,
+            step=inst.qty_step,
+        )
+        if sent is None:
+            return "entries-paused"
+        if sent != q and isinstance(gr.validated(inst, side, px, sent), str):
+            return "instrument"
+        if self.category is Category.SPOT and side is Side.BUY and px * sent > pf.cash:
             return "cash"
         limit = gr.within_limits(
             side=side,
-            qty=q,
+            qty=sent,
             price=px,
             position=position,
             working_same_side=self._working_qty(side),
@@ -385,7 +402,7 @@ class GridStrategy(BaseStrategy):
             max_inventory=p.max_inventory,
             max_exposure=p.max_exposure,
         )
-        return limit if limit is not None else (px, q)
+        return limit if limit is not None else (px, q, sent)
 
     def _count(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1

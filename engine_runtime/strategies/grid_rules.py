@@ -61,14 +61,12 @@ def ladder(centre: Decimal, spacing: Decimal, levels: int) -> list[tuple[int, Si
     return out
 
 
-def level_qty(
-    equity: Decimal, budget_fraction: Decimal, levels: int, price: Decimal, multiplier: Decimal
-) -> Decimal:
-    """Base quantity of one level: the ladder's budget split over its 2 x levels orders, times
-    the governance size multiplier (before rounding to the step)."""
+def level_qty(equity: Decimal, budget_fraction: Decimal, levels: int, price: Decimal) -> Decimal:
+    """Base quantity of one level: the ladder's budget split over its 2 x levels orders (before
+    rounding to the step; the runtime cuts an entry by the governance size multiplier)."""
     if price <= 0 or equity <= 0:
         return ZERO
-    return equity * budget_fraction / (2 * levels) / price * multiplier
+    return equity * budget_fraction / (2 * levels) / price
 
 
 def validated(

@@ -282,6 +282,8 @@ class GovernanceDirective:
 
     level: int = 0
     size_multiplier: Decimal = Decimal(1)
+    """For information: the runtime and the backtester cut the entries by it when they send
+    them (``governance.admission``); a strategy that multiplied too would cut them twice."""
     entries_paused: bool = False
     close_directional: bool = False
     halt: bool = False

@@ -6,8 +6,8 @@ start) gives the probability that the trade pays; only a probability at or above
 ``confidenceThreshold`` trades, and that probability is the order's signal confidence for the
 pre-trade risk check. Exits are the labelling barriers (``meta_trend_barriers``): a venue-held
 stop-loss on perpetuals, take-profit and time barrier at the close. Sizing: ``riskPerTrade`` of
-equity over the stop distance, capped per asset and by the leverage budget, times the
-governance size multiplier (as TREND).
+equity over the stop distance, capped per asset and by the leverage budget (the runtime cuts
+the entry by the governance size multiplier, as TREND's).
 
 Without a verified model the strategy never trades: ``start_problem`` says why and the runtime
 refuses to start. ``use_filter=False`` trades every primary signal (the backtester's baseline).
@@ -309,7 +309,6 @@ class MetaTrendStrategy(BaseStrategy):
             entry_price=entry,
             stop_price=entry - to_price(distance),
             max_position_notional=cap,
-            size_multiplier=ctx.directive.size_multiplier,
             policy=SizingPolicy(risk_fraction=p.risk_per_trade),  # risk only: no Kelly stats
             qty_step=self.qty_step,
         ).qty

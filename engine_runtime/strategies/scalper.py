@@ -13,14 +13,14 @@ Per symbol (linear perpetuals): FLAT -> ENTERING (a PostOnly limit at the touch)
 * Entry: PostOnly limit at the best bid (long) or ask (short), cancelled by the timer when not
   filled within ``entryTimeoutSeconds``. Size: the shared ``sizing.position_size`` (risk per
   trade at the stop, fractional Kelly from the recorded trades, capped at
-  ``maxPositionFraction`` of equity, times the governance size multiplier).
+  ``maxPositionFraction`` of equity; the runtime cuts it by the governance size multiplier).
 * Exits, at market and reduce-only: take-profit and stop-loss ``takeProfit`` / ``stopLoss``
   away from the fill price (ticks of ``tickSize``, or multiples of the 1-minute ATR), checked
   against the touch the exit would trade at on every book; and ``maxHoldingSeconds`` after the
   fill, checked by the timer.
 * Timeouts, holding times and cooldowns count the strategy's 1-second timer ticks: the runtime's
   clock, whatever time the venue stamps its books and fills with.
-* At most one position per symbol. Governance: the size multiplier scales entries; paused
+* At most one position per symbol. Governance: the runtime's size multiplier cuts entries; paused
   entries place none; close-directional and halt cancel a working entry and close the position
   (the runtime's common flatten plan covers whatever the strategy does not).
 """
@@ -388,7 +388,6 @@ class ScalperStrategy(BaseStrategy):
             entry_price=price,
             stop_price=stop,
             max_position_notional=p.max_position_fraction * equity,
-            size_multiplier=ctx.directive.size_multiplier,
             stats=self.stats,
             policy=SizingPolicy(
                 risk_fraction=p.risk_per_trade,

@@ -8,8 +8,8 @@ MONITORING, with a ``TransferProceeds`` to CORE-HODL when an exit completes.
   Fear & Greed index is below ``fearGreedThreshold`` or every BTC funding settlement of the last
   ``fundingDays`` days is below ``fundingThreshold``.
 * Tranche two deploys the rest at ``secondTrancheDrawdown`` (70%).
-* Deployments buy ``btcWeight`` BTC and the rest ETH, at market, scaled by the governance size
-  multiplier.
+* Deployments buy ``btcWeight`` BTC and the rest ETH, at market (the runtime cuts them by the
+  governance size multiplier when it sends them).
 * Exit at ``takeProfit`` (+100%) on the deployed cost, or ``maxHoldMonths`` after the first
   deployment; the sale proceeds are reported for return to CORE-HODL. A governance exit
   (close directional / halt) sells into USDT and keeps the cash here.
@@ -170,7 +170,7 @@ class TacticalStrategy(BaseStrategy):
     # --- orders ------------------------------------------------------------------------------
 
     def _deploy(self, ctx: StrategyContext, amount: Decimal) -> list[Intent]:
-        amount = amount * ctx.directive.size_multiplier * FEE_BUFFER
+        amount = amount * FEE_BUFFER
         split = ((self.btc, self.params.btc_weight), (self.eth, 1 - self.params.btc_weight))
         now = ctx.market.now_ms
         out: list[Intent] = []

@@ -3,9 +3,10 @@
 Rules (ARCHITECTURE.md): long when close > SMA200, SMA50 > SMA200 and ADX14 > 25; short mirrored;
 exit on a close through SMA200; a 3x ATR14 trailing stop held by the venue. Sizing: the smaller of
 1/8 Kelly (from this strategy's recorded trades) and 1% of equity at risk over the stop distance,
-capped at 50% of equity per asset and by the 2x leverage budget over all assets, times the
-governance size multiplier. A stop that is stopped out may re-enter on the next bar if the entry
-rule still holds, with a fresh stop.
+capped at 50% of equity per asset and by the 2x leverage budget over all assets; the runtime
+cuts the entry by the governance size multiplier when it sends it (``governance.admission``).
+A stop that is stopped out may re-enter on the next bar if the entry rule still holds, with a
+fresh stop.
 
 Per symbol: SCANNING -> ENTERING (entry order working) -> IN_POSITION (stop trailing) ->
 EXITING (exit order working) -> SCANNING; a venue stop fill goes IN_POSITION -> SCANNING.
@@ -212,7 +213,7 @@ class TrendStrategy(BaseStrategy):
         return b * p - (1 - p) <= 0
 
     def _size(self, ctx: StrategyContext, symbol: str, close: float, distance: float) -> Decimal:
-        p, d, pf = self.params, ctx.directive, ctx.portfolio
+        p, pf = self.params, ctx.portfolio
         equity = pf.equity
         entry = to_price(close)
         gross = ZERO
@@ -231,7 +232,6 @@ class TrendStrategy(BaseStrategy):
             entry_price=entry,
             stop_price=entry - to_price(distance),
             max_position_notional=cap,
-            size_multiplier=d.size_multiplier,
             stats=self.stats,
             policy=policy,
             qty_step=self.qty_step,

@@ -110,18 +110,18 @@ def test_cap_binds_for_a_tight_stop() -> None:
     assert r.binding == "cap"
 
 
-@pytest.mark.parametrize(
-    ("multiplier", "expected"), [("1", "20"), ("0.75", "15"), ("0.5", "10"), ("0", "0")]
-)
-def test_governance_multiplier_scales_the_final_size(multiplier: str, expected: str) -> None:
+def test_the_size_is_not_governed_here() -> None:
+    """The governance multiplier is applied once, to the order the runtime sends
+    (``governance.admission``): the sizing rule takes none."""
+    with pytest.raises(TypeError):
+        position_size(  # type: ignore[call-arg]
+            equity=D(10000), entry_price=D(100), stop_price=D(105),
+            max_position_notional=D(5000), size_multiplier=D("0.5"),
+        )  # fmt: skip
     r = position_size(
-        equity=D(10000),
-        entry_price=D(100),
-        stop_price=D(105),
-        max_position_notional=D(5000),
-        size_multiplier=D(multiplier),
+        equity=D(10000), entry_price=D(100), stop_price=D(105), max_position_notional=D(5000)
     )
-    assert r.qty == D(expected)
+    assert r.qty == D(20)
 
 
 def test_rounds_down_to_the_step_and_rejects_bad_inputs() -> None:

@@ -3,6 +3,8 @@ the review stand-in, and a portfolio run under governance."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import ROUND_DOWN
 from decimal import Decimal as D
 
 import numpy as np
@@ -19,7 +21,9 @@ from engine_runtime.strategies import (
     TacticalStrategy,
     TrendStrategy,
 )
+from engine_runtime.strategies.interface import Intent, StrategyContext, SubmitOrder
 from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
+from eternal_operator.api.v1alpha1.strategy_params import CoreHodlParams
 
 pytestmark = pytest.mark.unit
 
@@ -184,3 +188,46 @@ def test_portfolio_weights_split_capital_and_contributions_buy_units() -> None:
         result.nav[0], rel=2e-3
     )  # flat prices: NAV per unit flat
     assert pd.Series(result.nav).max() < 1.001
+
+
+class _AskingCoreHodl(CoreHodlStrategy):
+    """CORE-HODL, keeping the quantity of every order it asked for."""
+
+    asked: dict[str, D]
+
+    def on_bar(self, ctx: StrategyContext) -> Sequence[Intent]:
+        out = super().on_bar(ctx)
+        self.asked = getattr(self, "asked", {})
+        self.asked.update({i.intent_id: i.qty for i in out if isinstance(i, SubmitOrder) and i.qty})
+        return out
+
+
+def test_governed_core_hodl_buys_are_cut_by_the_multiplier_as_the_live_runner_cuts_them() -> None:
+    """A 12% fall takes the portfolio to level 1 (x0.75); the month's contribution is then bought
+    at three quarters of what CORE-HODL asks, rounded down to the instrument's step, as the
+    live runner sends it. Before the fall its buys go out whole; its sells are never cut."""
+    hours = 24 * 45  # past February 1st: one contribution
+    prices = np.concatenate((np.full(24, 1.0), np.full(hours - 24, 0.88)))
+    data = MarketData({
+        ("BTCUSDT", Category.SPOT): make_candles(prices * 50000, spread=0.001, freq="1h"),
+        ("ETHUSDT", Category.SPOT): make_candles(prices * 2500, spread=0.001, freq="1h"),
+    })  # fmt: skip
+    core = _AskingCoreHodl(params=CoreHodlParams(maker_only=False))
+    result = run_portfolio(
+        data, strategies={"core-hodl": core}, weights={"core-hodl": D(1)},
+        initial_cash=D(10000), monthly_contribution=D(2000),
+    )  # fmt: skip
+    assert set(result.levels[30:].tolist()) == {1}
+    step = {"BTCUSDT": D("0.000001"), "ETHUSDT": D("0.00001")}  # Bybit's spot steps
+    fall_ms = int(data.index[24].timestamp() * 1000)
+    buys = [f for f in result.fills if f.side.value == "Buy"]
+    before = [f for f in buys if f.ts_ms <= fall_ms]
+    after = [f for f in buys if f.ts_ms > fall_ms]
+    assert before
+    assert after
+    for fill in before:
+        assert fill.qty == float(core.asked[fill.intent_id])
+    for fill in after:
+        asked = core.asked[fill.intent_id]
+        cut = (asked * D("0.75") / step[fill.symbol]).to_integral_value(ROUND_DOWN)
+        assert fill.qty == float(cut * step[fill.symbol]) < float(asked)

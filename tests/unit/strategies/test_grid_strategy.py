@@ -59,9 +59,8 @@ def test_ladder_levels_and_spacing() -> None:
     assert gr.spacing_of(D(200), "atr", D("0.005"), float("nan"), D(2)) is None  # warming up
 
 
-def test_level_quantity_splits_the_budget_and_follows_the_size_multiplier() -> None:
-    assert gr.level_qty(D(10000), D("0.8"), 5, D(100), D(1)) == D(8)  # 8000 / 10 / 100
-    assert gr.level_qty(D(10000), D("0.8"), 5, D(100), D("0.5")) == D(4)
+def test_level_quantity_splits_the_budget() -> None:
+    assert gr.level_qty(D(10000), D("0.8"), 5, D(100)) == D(8)  # 8000 / 10 / 100
 
 
 def test_orders_are_rounded_and_checked_against_the_instrument() -> None:
@@ -326,14 +325,17 @@ def test_exposure_limit_counts_working_orders(harness: Harness) -> None:
     assert strat.skipped["exposure"] == 6  # 3 buys and 3 sells
 
 
-def test_size_multiplier_scales_level_quantities(harness: Harness) -> None:
+def test_the_runtime_cuts_levels_and_the_grid_books_what_it_will_send(harness: Harness) -> None:
+    """The grid orders its full level (the runtime applies the multiplier once, at send time)
+    and counts against its limits the quantity ``admit`` lets through, not the one it asked."""
     full, half = _grid(), _grid()
     _bar(harness, 100.0)
     q_full = _orders(full.on_bar(harness.ctx))[0].qty
     harness.directive = GovernanceDirective(level=1, size_multiplier=D("0.5"))
-    q_half = _orders(half.on_bar(harness.ctx))[0].qty
-    assert q_full == D("13.468")
-    assert q_half == D("6.734")
+    first = _orders(half.on_bar(harness.ctx))[0]
+    assert q_full == first.qty == D("13.468")
+    assert half.working[first.intent_id].qty == D("6.734")  # what governance lets through
+    assert full.working[next(iter(full.working))].qty == D("13.468")
 
 
 def test_paused_entries_stop_buys_while_sells_reduce_inventory(harness: Harness) -> None:
