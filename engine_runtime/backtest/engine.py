@@ -58,6 +58,7 @@ from .fills import FillModel, bar_path, marketable, walk
 from .governance import BreakerPolicy, CircuitBreaker
 from .lookahead import check_causality
 from .runs import EngineRun, EngineSpec, Rejection, Transfer
+from .signals import run_signals
 from .venue import FeeModel, Outcome, SimAccount, SimOrder
 from .views import AccountView, Columns, Feed, MarketCursor, dec
 
@@ -85,6 +86,7 @@ class Simulation:
         fast_forward: bool = True,
         fill_model: FillModel | None = None,
         book_events: Sequence[Event] | None = None,
+        signal_path: bool = True,
     ) -> None:
         if not engines:
             raise ValueError("no engines")
@@ -152,6 +154,8 @@ class Simulation:
             run.exposed = np.zeros(n, dtype=bool)
         self.units = self.initial_cash
         self.deposits_total = self.initial_cash
+        self.signal_path = signal_path and fast_forward
+        """A signal strategy's run computed over whole columns (``signals``) where it applies."""
 
     # --- setup -------------------------------------------------------------------------------
 
@@ -202,7 +206,8 @@ class Simulation:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            self._run()
+            if not (self.signal_path and run_signals(self)):
+                self._run()
         finally:
             if enabled:
                 gc.enable()
