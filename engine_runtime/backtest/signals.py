@@ -32,7 +32,7 @@ import numpy.typing as npt
 from engine_runtime.strategies.base import BaseStrategy
 from engine_runtime.strategies.interface import Category, Side
 
-from .venue import EPS, Fill
+from .venue import EPS, Fill, RoundTrip
 
 if TYPE_CHECKING:
     from .engine import Simulation
@@ -177,20 +177,21 @@ def _commit(
     run = sim.runs[0]
     acct = run.account
     engine = run.spec.name
-    fills = acct.fills
-    track = acct._track  # the venue's own round-trip bookkeeping
     open_ms, close_ms = sim.open_ms, sim.close_ms
-    columns = zip(
-        book.bars.tolist(), book.decided.tolist(), book.sides.tolist(), book.qty.tolist(),
-        book.price.tolist(), book.fee.tolist(), book.realized.tolist(), book.old.tolist(),
-        book.new.tolist(), strict=True,
+    intent = strategy.signal_intent_id
+    buy, sell = Side.BUY, Side.SELL
+    acct.fills.extend(
+        Fill(open_ms[bar], intent(engine, close_ms[decided], buy if sign > 0 else sell), symbol,
+             LINEAR, buy if sign > 0 else sell, qty, price, fee, False, "", realized)
+        for bar, decided, sign, qty, price, fee, realized in zip(
+            book.bars.tolist(), book.decided.tolist(), book.sides.tolist(), book.qty.tolist(),
+            book.price.tolist(), book.fee.tolist(), book.realized.tolist(), strict=True,
+        )
     )  # fmt: skip
-    for bar, decided, sign, qty, price, fee, realized, old, new in columns:
-        side = Side.BUY if sign > 0 else Side.SELL
-        iid = strategy.signal_intent_id(engine, close_ms[decided], side)
-        fill = Fill(open_ms[bar], iid, symbol, LINEAR, side, qty, price, fee, False, "", realized)
-        fills.append(fill)
-        track(symbol, LINEAR, old, new, fill)
+    closed, still_open = _trips(symbol, book, open_ms)
+    acct.trips.extend(closed)
+    if still_open is not None:
+        acct.open_trips[(symbol, LINEAR)] = still_open
     if len(book.fee):
         acct.fees_paid += float(np.cumsum(book.fee)[-1])  # the same sequential sum as +=
         acct.cash = float(book.cash[-1])
@@ -203,3 +204,49 @@ def _commit(
     sim.nav[:] = (0.0 + book.equity) / sim.units
     sim.market.i = sim.i = len(targets) - 1
     strategy.signal_finish(int(targets[-1]))
+
+
+def _trips(
+    symbol: str, book: _Book, open_ms: list[int]
+) -> tuple[list[RoundTrip], RoundTrip | None]:
+    """The round trips ``SimAccount._track`` books for these fills, in its arithmetic. Every
+    position is opened by one fill (from flat, or the rest of a flip, which takes its share of
+    the fill's cash flow and fee) and closed by the next (to flat, or a flip)."""
+    qty, price, fee, old, new = book.qty, book.price, book.fee, book.old, book.new
+    buy = book.sides > 0
+    signed = qty * price
+    flow = np.where(buy, -signed, signed)
+    flip = old * new < 0
+    share = np.abs(new) / qty
+    correction = signed * share
+    from_flat = old == 0
+    # the trip each fill opens (where new != 0)
+    open_cost = np.where(from_flat, flow, np.where(buy, -correction, correction))
+    open_fees = np.where(from_flat, fee, fee * share)
+    open_qty = np.where(from_flat, qty, np.abs(new))
+    open_value = np.where(from_flat, signed, np.abs(new) * price)
+    # the trip each fill closes (where old != 0): opened by the fill before
+    prev = np.maximum(np.arange(len(qty)) - 1, 0)
+    cost = open_cost[prev] + flow
+    cost = np.where(flip, cost + np.where(buy, correction, -correction), cost)
+    fees = open_fees[prev] + fee
+    fees = np.where(flip, fees - fee * share, fees)
+    max_qty = np.maximum(np.abs(new[prev]), np.abs(new))
+    exit_qty = 0.0 + np.where(flip, np.abs(old), qty)
+    exit_value = 0.0 + np.where(flip, np.abs(old) * price, qty * price)
+    bars = book.bars.tolist()
+    direction = np.where(new > 0, 1, -1).tolist()
+    columns = (cost, fees, max_qty, exit_qty, exit_value, open_qty, open_value)
+    cost_l, fees_l, max_l, xq_l, xv_l, oq_l, ov_l = (c.tolist() for c in columns)
+    closed = [
+        RoundTrip(symbol, LINEAR, direction[k - 1], open_ms[bars[k - 1]], open_ms[bars[k]],
+                  max_l[k], cost_l[k], fees_l[k], 0.0, oq_l[k - 1], ov_l[k - 1], xq_l[k], xv_l[k])
+        for k in np.flatnonzero(~from_flat).tolist()
+    ]  # fmt: skip
+    still_open = None
+    if len(qty) and new[-1] != 0:
+        k = len(qty) - 1
+        oc, of = open_cost.tolist(), open_fees.tolist()
+        still_open = RoundTrip(symbol, LINEAR, direction[k], open_ms[bars[k]], 0,
+                               abs(float(new[k])), oc[k], of[k], 0.0, oq_l[k], ov_l[k])  # fmt: skip
+    return closed, still_open

@@ -9,16 +9,30 @@ an order or liquidate, the signal path must decline and the event loop run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 
+from engine_runtime import indicators as ta
 from engine_runtime.backtest import FeeModel, MarketData, Simulation
 from engine_runtime.backtest.runs import EngineSpec
 from engine_runtime.backtest.signals import SignalStrategy, run_signals
 from engine_runtime.strategies import Category, SmaCrossStrategy
+from engine_runtime.strategies.base import BaseStrategy
+from engine_runtime.strategies.interface import (
+    Intent,
+    MarketKey,
+    OrderType,
+    Side,
+    StrategyContext,
+    SubmitOrder,
+    intent_id,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -44,9 +58,53 @@ def _candles(n: int, seed: int, vol: float, gaps: bool) -> pd.DataFrame:
     )
 
 
+@dataclass
+class BandStrategy(BaseStrategy):
+    """Long above the slow SMA by ``band``, short below it by ``band``, flat in between: a
+    signal strategy that also closes to flat and opens from flat (SMA crossover only flips)."""
+
+    slow: int = 20
+    band: float = 0.002
+    qty: Decimal = Decimal(1)
+    target: int = 0
+    name = "band"
+
+    def markets(self) -> Sequence[MarketKey]:
+        return [("BTCUSDT", LINEAR)]
+
+    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+        ratio = candles["close"] / ta.sma(candles["close"], self.slow) - 1
+        zone = np.where(ratio > self.band, 1.0, np.where(ratio < -self.band, -1.0, 0.0))
+        return pd.DataFrame({"zone": zone}, index=candles.index)
+
+    def on_bar(self, ctx: StrategyContext) -> Sequence[Intent]:
+        want = int(ctx.market.feature("BTCUSDT", "zone", LINEAR))
+        if want == self.target:
+            return ()
+        side = Side.BUY if want > self.target else Side.SELL
+        qty = self.qty * abs(want - self.target)
+        self.target = want
+        iid = self.signal_intent_id(ctx.engine, ctx.market.now_ms, side)
+        return [SubmitOrder(iid, "BTCUSDT", LINEAR, side, OrderType.MARKET, qty=qty)]
+
+    def signal_targets(
+        self, columns: Mapping[str, npt.NDArray[np.float64]]
+    ) -> npt.NDArray[np.float64] | None:
+        return None if self.target else np.asarray(columns["zone"], dtype=np.float64)
+
+    def signal_unit(self) -> Decimal:
+        return self.qty
+
+    def signal_intent_id(self, engine: str, now_ms: int, side: Side) -> str:
+        return intent_id(engine, now_ms, "band", side)
+
+    def signal_finish(self, target: int) -> None:
+        self.target = target
+
+
 def _simulate(
     data: MarketData,
-    strategy: SmaCrossStrategy,
+    strategy: BaseStrategy,
     cash: Decimal,
     fees: FeeModel,
     *,
@@ -106,6 +164,31 @@ def test_the_signal_path_equals_the_event_loop(
     for field in ("cash", "fees_paid", "perp_qty", "perp_entry", "spot", "stops", "orders"):
         assert getattr(ours.account, field) == getattr(slow_loop.account, field), field
     assert ours.spec.strategy.target == slow_loop.spec.strategy.target  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_positions_closed_to_flat_and_opened_from_flat_agree_too(seed: int) -> None:
+    data = MarketData({("BTCUSDT", LINEAR): _candles(3000, 100 + seed, 0.003, bool(seed % 2))})
+    fees = FeeModel(linear_taker=0.00055, slippage=0.0002 * (seed % 3))
+    cash = Decimal(50_000)
+
+    def make() -> BandStrategy:
+        return BandStrategy(slow=5 + 7 * seed, band=0.001 * (1 + seed % 3), qty=Decimal("0.7"))
+
+    probe = Simulation(data, [EngineSpec("bt", make())], initial_cash=cash, fees=fees)
+    assert run_signals(probe)
+    quick = _simulate(data, make(), cash, fees)
+    slow = _simulate(data, make(), cash, fees, fast_forward=False)
+    ours, theirs = quick.runs[0], slow.runs[0]
+    flats = [f for f in theirs.account.fills if f.qty == 0.7]
+    assert len(flats) > 20, "the case must open from and close to flat"
+    assert ours.account.fills == theirs.account.fills
+    assert ours.account.trips == theirs.account.trips
+    assert ours.account.open_trips == theirs.account.open_trips
+    np.testing.assert_array_equal(ours.equity, theirs.equity)
+    np.testing.assert_array_equal(ours.exposed, theirs.exposed)
+    assert ours.account.cash == theirs.account.cash
+    assert ours.spec.strategy.target == theirs.spec.strategy.target  # type: ignore[attr-defined]
 
 
 def test_sma_cross_is_a_signal_strategy_only_while_fresh() -> None:
