@@ -100,8 +100,8 @@ class Simulation:
         self.breaker = CircuitBreaker(policy) if policy is not None else None
         self.monthly_contribution = float(monthly_contribution)
         self.initial_cash = float(initial_cash)
-        self.bar_ms = bar_ms(self.index)
         open_ms = epoch_ms(self.index)
+        self.bar_ms = bar_ms(open_ms)
         self.open_ms: list[int] = open_ms.tolist()
         self.close_ms: list[int] = (
             [*self.open_ms[1:], self.open_ms[-1] + self.bar_ms] if len(open_ms) else []
@@ -120,7 +120,7 @@ class Simulation:
             for n, s in data.signals.items()
         }
         self.market = MarketCursor(self.feed, funding_cols, signals)
-        self.funding_by_bar = self._funding_schedule(data)
+        self.funding_by_bar = self._funding_schedule(data, open_ms)
         self.runs: list[EngineRun] = []
         for spec in engines:
             account = SimAccount(
@@ -179,11 +179,10 @@ class Simulation:
         return Feed(columns, self.close_ms)
 
     def _funding_schedule(
-        self, data: MarketData
+        self, data: MarketData, starts: npt.NDArray[np.int64]
     ) -> dict[int, list[tuple[str, int, float, float | None]]]:
         """Funding settlements by the index of the bar they fall in (outside the run: dropped)."""
         schedule: dict[int, list[tuple[str, int, float, float | None]]] = {}
-        starts = epoch_ms(self.index)
         end = self.open_ms[-1] + self.bar_ms if self.open_ms else 0
         for symbol, frame in data.funding.items():
             times = epoch_ms(frame.index)
