@@ -249,3 +249,20 @@ def test_funding_on_the_traded_perp_sends_the_run_to_the_event_loop() -> None:
     assert not run_signals(probe)
     quick = _simulate(data, SmaCrossStrategy("BTCUSDT", 3, 9), Decimal(10**5), FeeModel())
     assert quick.runs[0].account.funding_received != 0
+
+
+def test_a_run_without_orders_is_flat_cash_on_both_paths() -> None:
+    close = np.linspace(100.0, 120.0, 40)  # a straight line never crosses
+    candles = _candles(40, 0, 0.0, False)
+    candles[["open", "high", "low", "close"]] = np.column_stack((close, close, close, close))
+    data = MarketData({("BTCUSDT", LINEAR): candles})
+    probe = Simulation(
+        data, [EngineSpec("bt", SmaCrossStrategy("BTCUSDT", 3, 25))], initial_cash=Decimal(10**4)
+    )
+    assert run_signals(probe)
+    assert probe.runs[0].account.fills == []
+    slow = _simulate(
+        data, SmaCrossStrategy("BTCUSDT", 3, 25), Decimal(10**4), FeeModel(), fast_forward=False
+    )
+    np.testing.assert_array_equal(probe.runs[0].equity, slow.runs[0].equity)
+    assert (probe.runs[0].equity == 10**4).all()
