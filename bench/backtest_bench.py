@@ -12,7 +12,8 @@
    the same process, with the same fee model (a commission rate on every fill's notional, no
    spread or slippage). For SMA(10)/SMA(20) (backtesting.py's example) and SMA(50)/SMA(200).
    Prints both times, their ratio, both final equities and whether they agree (relative
-   difference below 1e-9).
+   difference below 1e-9); ours also with the signal path off (``signal_path=False``: the event
+   loop, the baseline in the same run; its final equity must equal the signal path's).
 
 3. With ``--peers`` (``make bench-peers``: run in the peers' environment, never the runtime's),
    the same crossovers in vectorbt (first call with and without numba's cache, warm call) and
@@ -77,12 +78,16 @@ def bench_trend(btc: pd.DataFrame, eth: pd.DataFrame, kelly: bool) -> dict[str, 
     }
 
 
-def _ours(btc: pd.DataFrame, fast: int = 10, slow: int = 20) -> tuple[float, float, int]:
+def _ours(
+    btc: pd.DataFrame, fast: int = 10, slow: int = 20, signal_path: bool = True
+) -> tuple[float, float, int]:
     data = MarketData({("BTCUSDT", Category.LINEAR): btc})
     strat = SmaCrossStrategy(symbol="BTCUSDT", fast=fast, slow=slow, qty=Decimal(1))
     fees = FeeModel(linear_taker=COMMISSION, linear_maker=COMMISSION, slippage=0.0)
     started = time.process_time()
-    result = run_backtest(strat, data, initial_cash=Decimal(CASH), fees=fees)
+    result = run_backtest(
+        strat, data, initial_cash=Decimal(CASH), fees=fees, signal_path=signal_path
+    )
     return time.process_time() - started, float(result.equity[-1]), len(result.fills)
 
 
@@ -152,6 +157,11 @@ def main() -> None:
             )
     for fast, slow in ((10, 20), (50, 200)):
         ours_s, ours_eq, ours_fills = min(_ours(btc, fast, slow) for _ in range(args.repeat))
+        loop_s, loop_eq, loop_fills = min(
+            _ours(btc, fast, slow, signal_path=False) for _ in range(args.repeat)
+        )
+        if loop_fills != ours_fills or abs(loop_eq - ours_eq) > 1e-9 * abs(ours_eq):
+            raise SystemExit(f"signal path {ours_eq!r} != event loop {loop_eq!r}")
         theirs_s, theirs_eq, theirs_trades = min(
             _theirs(btc, fast, slow) for _ in range(args.repeat)
         )
@@ -163,6 +173,10 @@ def main() -> None:
             f"({ours_fills} fills)"
         )
         print(
+            f"{name} ours, event loop (signal path off): {loop_s:.3f} CPU s "
+            f"(the signal path is {loop_s / ours_s:.1f}x faster)"
+        )
+        print(
             f"{name} backtesting: {theirs_s:.3f} CPU s, final equity {theirs_eq:,.6f} "
             f"({theirs_trades} trades)"
         )
@@ -170,6 +184,7 @@ def main() -> None:
         print(f"{name} final equity agrees: {agree} (relative difference {rel:.2e})")
         figures[f"sma_{fast}_{slow}"] = {
             "oursSeconds": ours_s,
+            "oursEventLoopSeconds": loop_s,
             "backtestingSeconds": theirs_s,
             "ratio": theirs_s / ours_s,
             "oursFinalEquity": ours_eq,

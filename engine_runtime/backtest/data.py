@@ -141,11 +141,12 @@ def align(candles: Mapping[MarketKey, pd.DataFrame]) -> dict[MarketKey, pd.DataF
     return {k: v.loc[common] for k, v in frames.items()}
 
 
-def bar_ms(index: pd.DatetimeIndex) -> int:
-    """The bar length in milliseconds (the median spacing; one day for a single bar)."""
+def bar_ms(index: pd.DatetimeIndex | npt.NDArray[np.int64]) -> int:
+    """The bar length in milliseconds (the median spacing; one day for a single bar), of a
+    DatetimeIndex or of its ``epoch_ms`` already taken."""
     if len(index) < 2:
         return 86_400_000
-    diffs = np.diff(epoch_ms(index))
+    diffs = np.diff(index if isinstance(index, np.ndarray) else epoch_ms(index))
     return int(np.median(diffs))
 
 

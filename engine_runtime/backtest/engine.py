@@ -58,6 +58,7 @@ from .fills import FillModel, bar_path, marketable, walk
 from .governance import BreakerPolicy, CircuitBreaker, governed
 from .lookahead import check_causality
 from .runs import EngineRun, EngineSpec, Rejection, Transfer
+from .signals import run_signals
 from .venue import FeeModel, Outcome, SimAccount, SimOrder
 from .views import AccountView, Columns, Feed, MarketCursor, dec
 
@@ -85,6 +86,7 @@ class Simulation:
         fast_forward: bool = True,
         fill_model: FillModel | None = None,
         book_events: Sequence[Event] | None = None,
+        signal_path: bool = True,
     ) -> None:
         if not engines:
             raise ValueError("no engines")
@@ -98,8 +100,8 @@ class Simulation:
         self.breaker = CircuitBreaker(policy) if policy is not None else None
         self.monthly_contribution = float(monthly_contribution)
         self.initial_cash = float(initial_cash)
-        self.bar_ms = bar_ms(self.index)
         open_ms = epoch_ms(self.index)
+        self.bar_ms = bar_ms(open_ms)
         self.open_ms: list[int] = open_ms.tolist()
         self.close_ms: list[int] = (
             [*self.open_ms[1:], self.open_ms[-1] + self.bar_ms] if len(open_ms) else []
@@ -118,7 +120,7 @@ class Simulation:
             for n, s in data.signals.items()
         }
         self.market = MarketCursor(self.feed, funding_cols, signals)
-        self.funding_by_bar = self._funding_schedule(data)
+        self.funding_by_bar = self._funding_schedule(data, open_ms)
         self.runs: list[EngineRun] = []
         for spec in engines:
             account = SimAccount(
@@ -152,6 +154,8 @@ class Simulation:
             run.exposed = np.zeros(n, dtype=bool)
         self.units = self.initial_cash
         self.deposits_total = self.initial_cash
+        self.signal_path = signal_path and fast_forward
+        """A signal strategy's run computed over whole columns (``signals``) where it applies."""
 
     # --- setup -------------------------------------------------------------------------------
 
@@ -175,11 +179,10 @@ class Simulation:
         return Feed(columns, self.close_ms)
 
     def _funding_schedule(
-        self, data: MarketData
+        self, data: MarketData, starts: npt.NDArray[np.int64]
     ) -> dict[int, list[tuple[str, int, float, float | None]]]:
         """Funding settlements by the index of the bar they fall in (outside the run: dropped)."""
         schedule: dict[int, list[tuple[str, int, float, float | None]]] = {}
-        starts = epoch_ms(self.index)
         end = self.open_ms[-1] + self.bar_ms if self.open_ms else 0
         for symbol, frame in data.funding.items():
             times = epoch_ms(frame.index)
@@ -202,7 +205,8 @@ class Simulation:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            self._run()
+            if not (self.signal_path and run_signals(self)):
+                self._run()
         finally:
             if enabled:
                 gc.enable()

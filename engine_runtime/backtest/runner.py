@@ -197,9 +197,11 @@ def run_backtest(
     engine_name: str = "backtest",
     fill_model: FillModel | None = None,
     book_events: Sequence[Event] | None = None,
+    signal_path: bool = True,
 ) -> BacktestResult:
     """Run one strategy over ``data`` (no governance). Raises ``LookAheadError`` for peeking
-    features unless ``causality_check`` is off."""
+    features unless ``causality_check`` is off. ``signal_path=False`` keeps a signal strategy
+    on the event loop (``signals``; the results are the same)."""
     spec = EngineSpec(engine_name, strategy, Decimal(1), leverage)
     sim = Simulation(
         data,
@@ -209,6 +211,7 @@ def run_backtest(
         causality_check=causality_check,
         fill_model=fill_model,
         book_events=book_events,
+        signal_path=signal_path,
     )
     sim.run()
     config: dict[str, object] = {

@@ -7,10 +7,12 @@ market order (the behaviour of backtesting.py's ``SmaCross`` with ``exclusive_or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from engine_runtime import indicators as ta
@@ -63,5 +65,27 @@ class SmaCrossStrategy(BaseStrategy):
         qty = self.qty * (2 if self.target else 1)
         self.target = want
         side = Side.BUY if want > 0 else Side.SELL
-        iid = intent_id(ctx.engine, ctx.market.now_ms, self.symbol, "flip", side)
+        iid = self.signal_intent_id(ctx.engine, ctx.market.now_ms, side)
         return [SubmitOrder(iid, self.symbol, self.category, side, OrderType.MARKET, qty=qty)]
+
+    # --- the backtester's signal path (engine_runtime.backtest.signals): on_bar over columns ---
+
+    def signal_targets(
+        self, columns: Mapping[str, npt.NDArray[np.float64]]
+    ) -> npt.NDArray[np.float64] | None:
+        """The target ``on_bar`` holds after each bar: the sign of the last cross (0 before)."""
+        if self.target:
+            return None  # not a fresh strategy: on_bar's first flip would differ
+        cross = np.nan_to_num(columns["cross"], nan=0.0)
+        want = np.sign(cross)
+        last = np.maximum.accumulate(np.where(want != 0, np.arange(len(want)), -1))
+        return np.where(last >= 0, want[np.maximum(last, 0)], 0.0)
+
+    def signal_unit(self) -> Decimal:
+        return self.qty
+
+    def signal_intent_id(self, engine: str, now_ms: int, side: Side) -> str:
+        return intent_id(engine, now_ms, self.symbol, "flip", side)
+
+    def signal_finish(self, target: int) -> None:
+        self.target = target
