@@ -165,8 +165,13 @@ def test_a_sweep_over_a_volume_of_candles_ranks_as_the_local_sweep(
     volume = bound_host_path(control_plane, ns, "history", tmp_path / "pv")
     try:
         secret(control_plane, ns, "eternal-engine-runtime-env", {"EE_DATABASE_URL": postgres})
-        data = {"volume": {"claimName": "history", "path": "hourly",
-                           "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT-1h.csv"}]}}
+        data = {
+            "volume": {
+                "claimName": "history",
+                "path": "hourly",
+                "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT-1h.csv"}],
+            }
+        }
         # the API server checks the source as the model does
         for bad, message in [
             ({**data, "configMap": {"name": "c", "files": [{"symbol": "BTCUSDT", "key": "k"}]}},
@@ -174,9 +179,17 @@ def test_a_sweep_over_a_volume_of_candles_ranks_as_the_local_sweep(
             ({"volume": {**data["volume"], "path": "hourly/../.."}},
              "path must stay inside the volume"),
         ]:  # fmt: skip
-            refused = control_plane.kubectl("apply", "-n", ns, "-f", "-", check=False,
-                                            input=json.dumps(backtest("bad", data=bad)))
-            assert refused.returncode != 0 and message in refused.stderr, refused.stderr
+            refused = control_plane.kubectl(
+                "apply",
+                "-n",
+                ns,
+                "-f",
+                "-",
+                check=False,
+                input=json.dumps(backtest("bad", data=bad)),
+            )
+            assert refused.returncode != 0
+            assert message in refused.stderr, refused.stderr
         apply(control_plane, ns, backtest("vol", data=data))
         status = finished(control_plane, ns, "vol", {"Succeeded", "Failed"})["status"]
         assert status["phase"] == "Succeeded", status.get("conditions")
@@ -193,8 +206,10 @@ def test_a_sweep_over_a_volume_of_candles_ranks_as_the_local_sweep(
     job = get(control_plane, "job", "vol", ns)
     assert job is not None
     pod = job["spec"]["template"]["spec"]
-    assert {"name": "candles", "persistentVolumeClaim": {"claimName": "history",
-                                                         "readOnly": True}} in pod["volumes"]
+    assert {
+        "name": "candles",
+        "persistentVolumeClaim": {"claimName": "history", "readOnly": True},
+    } in pod["volumes"]
 
 
 def test_failing_shards_fail_the_backtest_with_the_jobs_reason(

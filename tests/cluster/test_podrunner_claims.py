@@ -80,8 +80,10 @@ def test_a_bound_claim_is_its_volumes_directory_read_only_when_mounted_so(
     (data / "2025").mkdir(parents=True)
     scratch.mkdir()
     (data / "2025" / "candles.csv").write_text("timestamp,close\n")
-    volumes += [bound_host_path(control_plane, namespace, "history", data),
-                bound_host_path(control_plane, namespace, "work", scratch)]
+    volumes += [
+        bound_host_path(control_plane, namespace, "history", data),
+        bound_host_path(control_plane, namespace, "work", scratch),
+    ]
     out = tmp_path / "out.json"
     apply(control_plane, namespace, workload(
         "Job", "reader", out,
@@ -115,12 +117,22 @@ def test_a_claim_that_is_not_bound_to_a_local_volume_does_not_start_the_pod(
 ) -> None:
     other = f"{namespace}-nfs"
     apply(control_plane, namespace, claim("pending", None))
-    apply(control_plane, namespace, persistent_volume(
-        other, {"nfs": {"server": "127.0.0.1", "path": "/export"}}, (namespace, "remote")))
+    apply(
+        control_plane,
+        namespace,
+        persistent_volume(
+            other, {"nfs": {"server": "127.0.0.1", "path": "/export"}}, (namespace, "remote")
+        ),
+    )
     apply(control_plane, namespace, claim("remote", other))
     taken = f"{namespace}-taken"
-    apply(control_plane, namespace, persistent_volume(
-        taken, {"hostPath": {"path": str(tmp_path)}}, (namespace, "someone-else")))
+    apply(
+        control_plane,
+        namespace,
+        persistent_volume(
+            taken, {"hostPath": {"path": str(tmp_path)}}, (namespace, "someone-else")
+        ),
+    )
     apply(control_plane, namespace, claim("stolen", taken))
     volumes += [other, taken]
     cases = {  # what follows "volume data: persistentvolumeclaim <ns>/<claim>"

@@ -40,8 +40,13 @@ def bound_host_path(plane: ControlPlane, ns: str, name: str, directory: Path) ->
     """Claim `ns/name` pre-bound to a hostPath PV of `directory`; returns the PV's name
     (cluster-scoped: delete it with `delete_volumes`)."""
     volume = f"{ns}-{name}"
-    apply(plane, ns, persistent_volume(volume, {"hostPath": {"path": str(directory),
-                                                             "type": "Directory"}}, (ns, name)))
+    apply(
+        plane,
+        ns,
+        persistent_volume(
+            volume, {"hostPath": {"path": str(directory), "type": "Directory"}}, (ns, name)
+        ),
+    )
     apply(plane, ns, claim(name, volume))
     return volume
 

@@ -23,8 +23,13 @@ SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "backte
 REF = render.BacktestRef(name="sweep", namespace="lab", uid="u-1")
 SETTINGS = OperatorSettings(runtime_image="example/runtime:1", simulator_url="http://venue:8399")
 CANDLES = {"configMap": {"name": "candles", "files": [{"symbol": "BTCUSDT", "key": "b.csv"}]}}
-VOLUME = {"volume": {"claimName": "history", "path": "candles/2025",
-                     "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT-1m.csv"}]}}
+VOLUME = {
+    "volume": {
+        "claimName": "history",
+        "path": "candles/2025",
+        "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT-1m.csv"}],
+    }
+}
 
 
 def spec(**fields: Any) -> dict[str, Any]:
@@ -137,8 +142,10 @@ def test_venue_history_hands_the_shards_the_venues_url() -> None:
 def test_a_volume_is_mounted_read_only_and_its_directory_handed_to_the_shards() -> None:
     job = render.job(REF, BacktestSpec.model_validate(spec(data=VOLUME)), SETTINGS)
     pod = job["spec"]["template"]["spec"]
-    assert {"name": "candles", "persistentVolumeClaim": {"claimName": "history",
-                                                         "readOnly": True}} in pod["volumes"]
+    assert {
+        "name": "candles",
+        "persistentVolumeClaim": {"claimName": "history", "readOnly": True},
+    } in pod["volumes"]
     (container,) = pod["containers"]
     assert {"name": "candles", "mountPath": render.CANDLES_MOUNT, "readOnly": True} in (
         container["volumeMounts"])  # fmt: skip

@@ -153,12 +153,29 @@ def test_a_volumes_csvs_load_as_a_config_maps_do(tmp_path: Path) -> None:
     frame.to_csv(tmp_path / "cm" / "b.csv", index_label="timestamp")
     (tmp_path / "vol" / "1m").mkdir(parents=True)
     frame.to_csv(tmp_path / "vol" / "1m" / "BTCUSDT.csv", index_label="timestamp")
-    volume = {"volume": {"claimName": "history", "path": "1m",
-                         "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT.csv"}]}}
+    volume = {
+        "volume": {
+            "claimName": "history",
+            "path": "1m",
+            "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT.csv"}],
+        }
+    }
     from_map = market_data(spec(), str(tmp_path / "cm"), None)
     from_volume = market_data(spec(data=volume), str(tmp_path / "vol" / "1m"), None)
     pd.testing.assert_frame_equal(from_volume.candles[("BTCUSDT", L)],
                                   from_map.candles[("BTCUSDT", L)])  # fmt: skip
     assert len(from_volume.candles[("BTCUSDT", L)]) == 300
+    # the loader's rule: a file named .parquet is read as Parquet (compact for large histories)
+    frame.to_parquet(tmp_path / "vol" / "1m" / "BTCUSDT.parquet")
+    parquet = {
+        "volume": {**volume["volume"], "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT.parquet"}]}
+    }
+    from_parquet = market_data(spec(data=parquet), str(tmp_path / "vol" / "1m"), None)
+    pd.testing.assert_frame_equal(
+        from_parquet.candles[("BTCUSDT", L)],
+        from_map.candles[("BTCUSDT", L)],
+        check_freq=False,
+        check_names=False,
+    )
     with pytest.raises(ValueError, match="a ConfigMap or a volume"):
         market_data(spec(data=volume), None, None)

@@ -3,10 +3,10 @@ index per shard of the grid) and, once it succeeded, the report ConfigMap (every
 ranked, as CSV).
 
 Each index's pod runs `python -m engine_runtime.backtest.shard` with the spec as JSON in its
-environment and the candles' directory (a ConfigMap's or a PersistentVolumeClaim's volume, mounted
-read-only) in `EE_CANDLES_DIR`; Kubernetes (and the local pod runner) sets `JOB_COMPLETION_INDEX`. The pods write to
-PostgreSQL (`EE_DATABASE_URL` from the runtime env Secret, as Engine runtimes get it) and talk to
-no API server: no ServiceAccount token is mounted.
+environment and the candles' directory (a ConfigMap's or a PersistentVolumeClaim's volume,
+mounted read-only) in `EE_CANDLES_DIR`; Kubernetes (and the local pod runner) sets
+`JOB_COMPLETION_INDEX`. The pods write to PostgreSQL (`EE_DATABASE_URL` from the runtime env
+Secret, as Engine runtimes get it) and talk to no API server: no ServiceAccount token is mounted.
 """
 
 from __future__ import annotations

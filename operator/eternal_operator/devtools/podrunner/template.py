@@ -6,8 +6,8 @@ ConfigMaps, ConfigMap and emptyDir volumes (written under the pod's own director
 persistentVolumeClaim volumes bound to a hostPath or local PersistentVolume (a link to its
 directory, read-only for the process when asked: claims.py), with references to their mount
 paths rewritten, a kubeconfig holding a token of the pod's ServiceAccount (so the process has
-exactly the pod's RBAC), and a free local port for each named container port (`EE_<NAME>_PORT`), since local pods share one
-network namespace.
+exactly the pod's RBAC), and a free local port for each named container port
+(`EE_<NAME>_PORT`), since local pods share one network namespace.
 """
 
 from __future__ import annotations
