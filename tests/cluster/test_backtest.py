@@ -97,6 +97,20 @@ def local_sweep(candles: Path, out: Path) -> list[dict[str, str]]:
     return list(csv.DictReader((out / "sweep.csv").open()))
 
 
+def ranks_as_the_local_sweep(
+    status: dict[str, Any], candles: str, tmp_path: Path
+) -> list[dict[str, str]]:
+    """The status's best and top are the CLI's on the same candles; the CLI's ranked rows."""
+    (tmp_path / "BTCUSDT.csv").write_text(candles)
+    local = local_sweep(tmp_path / "BTCUSDT.csv", tmp_path / "local")
+    assert status["bestParams"] == {"fast": local[0]["fast"], "slow": local[0]["slow"]}
+    assert status["bestScore"] == local[0]["sharpe"]
+    assert [t["params"] for t in status["top"]] == [
+        {"fast": r["fast"], "slow": r["slow"]} for r in local[:3]
+    ]
+    return local
+
+
 def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
     control_plane: ControlPlane, ns: str, runner: Runner, postgres: str, tmp_path: Path
 ) -> None:
@@ -122,13 +136,7 @@ def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
     assert (condition["type"], condition["status"]) == ("Completed", "True")
     assert (status["shards"], status["completedShards"], status["combinations"]) == (2, 2, 6)
 
-    (tmp_path / "BTCUSDT.csv").write_text(candles)
-    local = local_sweep(tmp_path / "BTCUSDT.csv", tmp_path / "local")
-    assert status["bestParams"] == {"fast": local[0]["fast"], "slow": local[0]["slow"]}
-    assert status["bestScore"] == local[0]["sharpe"]
-    assert [t["params"] for t in status["top"]] == [
-        {"fast": r["fast"], "slow": r["slow"]} for r in local[:3]
-    ]
+    local = ranks_as_the_local_sweep(status, candles, tmp_path)
     assert [t["rank"] for t in status["top"]] == [1, 2, 3]
 
     # every combination, ranked, in the report ConfigMap: the same order as the CLI's table
@@ -196,13 +204,7 @@ def test_a_sweep_over_a_volume_of_candles_ranks_as_the_local_sweep(
         assert (status["completedShards"], status["combinations"]) == (2, 6)
     finally:
         delete_volumes(control_plane, volume)
-    (tmp_path / "BTCUSDT.csv").write_text(candles)
-    local = local_sweep(tmp_path / "BTCUSDT.csv", tmp_path / "local")
-    assert status["bestParams"] == {"fast": local[0]["fast"], "slow": local[0]["slow"]}
-    assert status["bestScore"] == local[0]["sharpe"]
-    assert [t["params"] for t in status["top"]] == [
-        {"fast": r["fast"], "slow": r["slow"]} for r in local[:3]
-    ]
+    ranks_as_the_local_sweep(status, candles, tmp_path)
     job = get(control_plane, "job", "vol", ns)
     assert job is not None
     pod = job["spec"]["template"]["spec"]
