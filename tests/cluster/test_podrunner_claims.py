@@ -80,10 +80,14 @@ def test_a_bound_claim_is_its_volumes_directory_read_only_when_mounted_so(
     (data / "2025").mkdir(parents=True)
     scratch.mkdir()
     (data / "2025" / "candles.csv").write_text("timestamp,close\n")
-    volumes += [
-        bound_host_path(control_plane, namespace, "history", data),
-        bound_host_path(control_plane, namespace, "work", scratch),
-    ]
+    # scratch is a `local` PV (its node affinity means nothing on one machine)
+    work = f"{namespace}-work"
+    anywhere = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["this-machine"]}]}]}}  # fmt: skip
+    apply(control_plane, namespace, persistent_volume(
+        work, {"local": {"path": str(scratch)}, "nodeAffinity": anywhere}, (namespace, "work")))  # fmt: skip
+    apply(control_plane, namespace, claim("work", work))
+    volumes += [bound_host_path(control_plane, namespace, "history", data), work]
     out = tmp_path / "out.json"
     apply(control_plane, namespace, workload(
         "Job", "reader", out,
@@ -98,7 +102,7 @@ def test_a_bound_claim_is_its_volumes_directory_read_only_when_mounted_so(
     assert seen["read"] == "timestamp,close\n"  # the PV's file, the mount path rewritten
     assert seen["data_write"] == "Read-only file system"
     assert not (data / "2025" / "written-by-pod").exists()
-    assert (scratch / "written-by-pod").read_text() == "y"  # a read-write mount writes
+    assert (scratch / "written-by-pod").read_text() == "y"  # a read-write local PV writes
     # read-only for the pod's process alone: the directory is as writable as before
     (data / "2025" / "after").write_text("z")
 
