@@ -82,10 +82,10 @@ def test_a_bound_claim_is_its_volumes_directory_read_only_when_mounted_so(
     (data / "2025" / "candles.csv").write_text("timestamp,close\n")
     # scratch is a `local` PV (its node affinity means nothing on one machine)
     work = f"{namespace}-work"
-    anywhere = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["this-machine"]}]}]}}  # fmt: skip
-    apply(control_plane, namespace, persistent_volume(
-        work, {"local": {"path": str(scratch)}, "nodeAffinity": anywhere}, (namespace, "work")))  # fmt: skip
+    host = {"key": "kubernetes.io/hostname", "operator": "In", "values": ["this-machine"]}
+    anywhere = {"required": {"nodeSelectorTerms": [{"matchExpressions": [host]}]}}
+    local = {"local": {"path": str(scratch)}, "nodeAffinity": anywhere}
+    apply(control_plane, namespace, persistent_volume(work, local, (namespace, "work")))
     apply(control_plane, namespace, claim("work", work))
     volumes += [bound_host_path(control_plane, namespace, "history", data), work]
     out = tmp_path / "out.json"
