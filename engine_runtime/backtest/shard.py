@@ -13,7 +13,8 @@ Backtest's status and copies the plot into its report ConfigMap.
 
 Environment: ``EE_BACKTEST_SPEC``, ``EE_BACKTEST_UID``, ``EE_BACKTEST_NAME``,
 ``EE_POD_NAMESPACE``, ``JOB_COMPLETION_INDEX`` (set by Kubernetes), ``EE_DATABASE_URL``, and
-``EE_CANDLES_DIR`` (a ConfigMap's CSVs) or ``EE_BACKTEST_VENUE_URL`` (the venue's klines).
+``EE_CANDLES_DIR`` (the CSVs of a ConfigMap or a volume) or ``EE_BACKTEST_VENUE_URL`` (the
+venue's klines).
 """
 
 from __future__ import annotations
@@ -109,15 +110,17 @@ def builder_of(spec: BacktestSpec) -> StrategyBuilder:
 
 
 def market_data(spec: BacktestSpec, candles_dir: str | None, venue_url: str | None) -> MarketData:
-    """The spec's candles (a ConfigMap's CSVs under ``candles_dir``, or the venue's klines),
-    aligned and cut to its span."""
+    """The spec's candles (the CSVs of a ConfigMap or a volume, mounted under ``candles_dir``,
+    or the venue's klines), aligned and cut to its span."""
     category = Category(spec.category.value)
     frames = {}
-    if spec.data.config_map is not None:
+    files = spec.data.candle_files()
+    if files is not None:  # a ConfigMap's keys or a volume's files: one loading rule
         if candles_dir is None:
-            raise ValueError("the data is a ConfigMap and EE_CANDLES_DIR is not set")
-        for item in spec.data.config_map.files:
-            frames[(item.symbol, category)] = load_candles(Path(candles_dir) / item.key)
+            raise ValueError("the candles are files (a ConfigMap or a volume) and EE_CANDLES_DIR "
+                             "is not set")  # fmt: skip
+        for symbol, name in files:
+            frames[(symbol, category)] = load_candles(Path(candles_dir) / name)
     elif spec.data.venue_history is not None:
         if venue_url is None:
             raise ValueError("the data is the venue's history and EE_BACKTEST_VENUE_URL is not set")

@@ -38,6 +38,8 @@ _PLURALS = {
     "Event": "events",
     "Job": "jobs",
     "Lease": "leases",
+    "PersistentVolume": "persistentvolumes",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
     "Role": "roles",
     "RoleBinding": "rolebindings",
     "Secret": "secrets",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from support.engines import events, leading_operator
 from support.kube import apply, get, secret
 from support.podrunner import Runner
 from support.processes import Operator, Venue
+from support.volumes import bound_host_path, delete_volumes
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -95,6 +97,20 @@ def local_sweep(candles: Path, out: Path) -> list[dict[str, str]]:
     return list(csv.DictReader((out / "sweep.csv").open()))
 
 
+def ranks_as_the_local_sweep(
+    status: dict[str, Any], candles: str, tmp_path: Path
+) -> list[dict[str, str]]:
+    """The status's best and top are the CLI's on the same candles; the CLI's ranked rows."""
+    (tmp_path / "BTCUSDT.csv").write_text(candles)
+    local = local_sweep(tmp_path / "BTCUSDT.csv", tmp_path / "local")
+    assert status["bestParams"] == {"fast": local[0]["fast"], "slow": local[0]["slow"]}
+    assert status["bestScore"] == local[0]["sharpe"]
+    assert [t["params"] for t in status["top"]] == [
+        {"fast": r["fast"], "slow": r["slow"]} for r in local[:3]
+    ]
+    return local
+
+
 def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
     control_plane: ControlPlane, ns: str, runner: Runner, postgres: str, tmp_path: Path
 ) -> None:
@@ -120,13 +136,7 @@ def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
     assert (condition["type"], condition["status"]) == ("Completed", "True")
     assert (status["shards"], status["completedShards"], status["combinations"]) == (2, 2, 6)
 
-    (tmp_path / "BTCUSDT.csv").write_text(candles)
-    local = local_sweep(tmp_path / "BTCUSDT.csv", tmp_path / "local")
-    assert status["bestParams"] == {"fast": local[0]["fast"], "slow": local[0]["slow"]}
-    assert status["bestScore"] == local[0]["sharpe"]
-    assert [t["params"] for t in status["top"]] == [
-        {"fast": r["fast"], "slow": r["slow"]} for r in local[:3]
-    ]
+    local = ranks_as_the_local_sweep(status, candles, tmp_path)
     assert [t["rank"] for t in status["top"]] == [1, 2, 3]
 
     # every combination, ranked, in the report ConfigMap: the same order as the CLI's table
@@ -148,6 +158,60 @@ def test_a_sweep_in_two_shards_ranks_as_the_local_sweep(
     row = control_plane.kubectl("get", "backtests", "-n", ns, "--no-headers").stdout.split()
     assert row[:4] == ["sma", "Succeeded", "2/2", status["bestScore"]]
     assert "PhaseSucceeded" in {e["reason"] for e in events(control_plane, ns, "sma")}
+
+
+def test_a_sweep_over_a_volume_of_candles_ranks_as_the_local_sweep(
+    control_plane: ControlPlane, ns: str, runner: Runner, postgres: str, tmp_path: Path
+) -> None:
+    """Candles too large for a ConfigMap (over 1 MiB) in a directory of a PersistentVolume:
+    the shards read them from the claim, mounted read-only, and rank as the CLI does. The
+    claim is pre-bound to a hostPath PV (the test control plane runs no PV binder)."""
+    candles = candles_csv(20_000, 7)
+    assert len(candles.encode()) > 1024 * 1024  # more than a ConfigMap can hold
+    (tmp_path / "pv" / "hourly").mkdir(parents=True)
+    (tmp_path / "pv" / "hourly" / "BTCUSDT-1h.csv").write_text(candles)
+    volume = bound_host_path(control_plane, ns, "history", tmp_path / "pv")
+    try:
+        secret(control_plane, ns, "eternal-engine-runtime-env", {"EE_DATABASE_URL": postgres})
+        data = {
+            "volume": {
+                "claimName": "history",
+                "path": "hourly",
+                "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT-1h.csv"}],
+            }
+        }
+        # the API server checks the source as the model does
+        for bad, message in [
+            ({**data, "configMap": {"name": "c", "files": [{"symbol": "BTCUSDT", "key": "k"}]}},
+             "set exactly one of venueHistory, configMap and volume"),
+            ({"volume": {**data["volume"], "path": "hourly/../.."}},
+             "path must stay inside the volume"),
+        ]:  # fmt: skip
+            refused = control_plane.kubectl(
+                "apply",
+                "-n",
+                ns,
+                "-f",
+                "-",
+                check=False,
+                input=json.dumps(backtest("bad", data=bad)),
+            )
+            assert refused.returncode != 0
+            assert message in refused.stderr, refused.stderr
+        apply(control_plane, ns, backtest("vol", data=data))
+        status = finished(control_plane, ns, "vol", {"Succeeded", "Failed"})["status"]
+        assert status["phase"] == "Succeeded", status.get("conditions")
+        assert (status["completedShards"], status["combinations"]) == (2, 6)
+    finally:
+        delete_volumes(control_plane, volume)
+    ranks_as_the_local_sweep(status, candles, tmp_path)
+    job = get(control_plane, "job", "vol", ns)
+    assert job is not None
+    pod = job["spec"]["template"]["spec"]
+    assert {
+        "name": "candles",
+        "persistentVolumeClaim": {"claimName": "history", "readOnly": True},
+    } in pod["volumes"]
 
 
 def test_failing_shards_fail_the_backtest_with_the_jobs_reason(

@@ -23,6 +23,13 @@ SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "backte
 REF = render.BacktestRef(name="sweep", namespace="lab", uid="u-1")
 SETTINGS = OperatorSettings(runtime_image="example/runtime:1", simulator_url="http://venue:8399")
 CANDLES = {"configMap": {"name": "candles", "files": [{"symbol": "BTCUSDT", "key": "b.csv"}]}}
+VOLUME = {
+    "volume": {
+        "claimName": "history",
+        "path": "candles/2025",
+        "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT-1m.csv"}],
+    }
+}
 
 
 def spec(**fields: Any) -> dict[str, Any]:
@@ -40,7 +47,15 @@ def test_the_sample_is_a_valid_backtest() -> None:
 
 
 @pytest.mark.parametrize(("fields", "message"), [
-    ({"data": {}}, "exactly one of venueHistory and configMap"),
+    ({"data": {}}, "exactly one of venueHistory, configMap and volume"),
+    ({"data": {**CANDLES, "volume": VOLUME["volume"]}}, "exactly one of venueHistory, configMap"),
+    ({"data": {"volume": {**VOLUME["volume"], "path": "../other"}}}, "no '..'"),
+    ({"data": {"volume": {**VOLUME["volume"], "path": "a/../../b"}}}, "no '..'"),
+    ({"data": {"volume": {**VOLUME["volume"], "path": "/abs"}}}, "should match pattern"),
+    ({"data": {"volume": {**VOLUME["volume"], "files": [{"symbol": "BTCUSDT", "file": ".."}]}}},
+     "not '.' or '..'"),
+    ({"data": {"volume": {**VOLUME["volume"], "files": [{"symbol": "BTCUSDT", "file": "a/b"}]}}},
+     "should match pattern"),
     ({"grid": [{"name": "fast"}]}, "exactly one of values and range"),
     ({"grid": [{"name": "fast", "values": ["5"], "range": "1:2:1"}]}, "exactly one of values"),
     ({"grid": [{"name": "period", "values": ["5"]}]}, "sma-cross has no parameter period"),
@@ -122,3 +137,32 @@ def test_venue_history_hands_the_shards_the_venues_url() -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["EE_BACKTEST_VENUE_URL"] == "http://venue:8399"
     assert "EE_CANDLES_DIR" not in env
+
+
+def test_a_volume_is_mounted_read_only_and_its_directory_handed_to_the_shards() -> None:
+    job = render.job(REF, BacktestSpec.model_validate(spec(data=VOLUME)), SETTINGS)
+    pod = job["spec"]["template"]["spec"]
+    assert {
+        "name": "candles",
+        "persistentVolumeClaim": {"claimName": "history", "readOnly": True},
+    } in pod["volumes"]
+    (container,) = pod["containers"]
+    assert {"name": "candles", "mountPath": render.CANDLES_MOUNT, "readOnly": True} in (
+        container["volumeMounts"])  # fmt: skip
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["EE_CANDLES_DIR"] == f"{render.CANDLES_MOUNT}/candles/2025"
+    root = {"volume": {k: v for k, v in VOLUME["volume"].items() if k != "path"}}
+    job = render.job(REF, BacktestSpec.model_validate(spec(data=root)), SETTINGS)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["EE_CANDLES_DIR"] == render.CANDLES_MOUNT  # no path: the volume's root
+
+
+def test_the_files_sources_name_their_csvs_alike() -> None:
+    """A ConfigMap's keys and a volume's files are one list of (symbol, file name) for the
+    shard's one loading rule; the venue's history has none."""
+    assert BacktestSpec.model_validate(spec()).data.candle_files() == [("BTCUSDT", "b.csv")]
+    volume = BacktestSpec.model_validate(spec(data=VOLUME))
+    assert volume.data.candle_files() == [("BTCUSDT", "BTCUSDT-1m.csv")]
+    history = BacktestSpec.model_validate(spec(data={"venueHistory": {}}))
+    assert history.data.candle_files() is None

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from bt_helpers import make_candles, random_walk
 
@@ -15,6 +17,7 @@ from engine_runtime.backtest.shard import (
     builder_of,
     combinations,
     fee_model,
+    market_data,
     result_rows,
     run_shard,
     settings_of,
@@ -165,3 +168,39 @@ def test_a_sweep_where_nothing_traded_says_so_instead_of_a_best_of_none(data: Ma
     assert "none has a sharpe" in completed_message(short, parsed, summarise(short, "sharpe", 5))
     traded = _stored(run_shard(parsed, 0, data), 0)
     assert "best sharpe" in completed_message(traded, parsed, summarise(traded, "sharpe", 5))
+
+
+def test_a_volumes_csvs_load_as_a_config_maps_do(tmp_path: Path) -> None:
+    """The volume source reads its files with the ConfigMap source's loader: the same CSV under
+    a ConfigMap key and as a volume's file (in a sub-directory) is the same data."""
+    frame = make_candles(random_walk(300, seed=9), freq="1min")
+    (tmp_path / "cm").mkdir()
+    frame.to_csv(tmp_path / "cm" / "b.csv", index_label="timestamp")
+    (tmp_path / "vol" / "1m").mkdir(parents=True)
+    frame.to_csv(tmp_path / "vol" / "1m" / "BTCUSDT.csv", index_label="timestamp")
+    volume = {
+        "volume": {
+            "claimName": "history",
+            "path": "1m",
+            "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT.csv"}],
+        }
+    }
+    from_map = market_data(spec(), str(tmp_path / "cm"), None)
+    from_volume = market_data(spec(data=volume), str(tmp_path / "vol" / "1m"), None)
+    pd.testing.assert_frame_equal(from_volume.candles[("BTCUSDT", L)],
+                                  from_map.candles[("BTCUSDT", L)])  # fmt: skip
+    assert len(from_volume.candles[("BTCUSDT", L)]) == 300
+    # the loader's rule: a file named .parquet is read as Parquet (compact for large histories)
+    frame.to_parquet(tmp_path / "vol" / "1m" / "BTCUSDT.parquet")
+    parquet = {
+        "volume": {**volume["volume"], "files": [{"symbol": "BTCUSDT", "file": "BTCUSDT.parquet"}]}
+    }
+    from_parquet = market_data(spec(data=parquet), str(tmp_path / "vol" / "1m"), None)
+    pd.testing.assert_frame_equal(
+        from_parquet.candles[("BTCUSDT", L)],
+        from_map.candles[("BTCUSDT", L)],
+        check_freq=False,
+        check_names=False,
+    )
+    with pytest.raises(ValueError, match="a ConfigMap or a volume"):
+        market_data(spec(data=volume), None, None)

@@ -8,6 +8,7 @@ so a status always describes the one grid its Job ran.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from .base import ApiModel, cel, rules
-from .common import Conditions
+from .common import Conditions, ObjectName
 from .engine import PARAMS_BLOCKS, ObjectMeta, Strategy, Symbol, Venue
 from .names import DNS_1035_LABEL
 from .strategy_params import StrategyParams
@@ -131,6 +132,52 @@ class CandlesConfigMap(ApiModel):
     )  # fmt: skip
 
 
+VOLUME_PATH = r"^[-._a-zA-Z0-9]+(/[-._a-zA-Z0-9]+)*$"
+"""A relative path in a volume: names joined by '/', no leading '/' (`..` is refused apart)."""
+UP_SEGMENT = r"(^|/)[.][.](/|$)"
+
+
+class VolumeFile(ApiModel):
+    """One symbol's candles: a CSV file in the volume's directory."""
+
+    symbol: Symbol = Field(description="The symbol these candles are of.")
+    file: ConfigMapKey = Field(description="The CSV's file name in the directory.")
+
+
+class CandlesVolume(ApiModel):
+    """Candles in a volume (a PersistentVolumeClaim, mounted read-only): a CSV per symbol in
+    one directory, for data too large for a ConfigMap's 1 MiB."""
+
+    model_config = ApiModel.model_config | {"json_schema_extra": rules(
+        cel(f"!has(self.path) || !self.path.matches('{UP_SEGMENT}')",
+            "path must stay inside the volume: no '..'"),
+        cel("self.files.all(f, f.file != '.' && f.file != '..')",
+            "a file must be a file name, not '.' or '..'"),
+    )}  # fmt: skip
+
+    claim_name: ObjectName = Field(
+        description="The PersistentVolumeClaim, in the Backtest's namespace."
+    )
+    path: str | None = Field(
+        default=None, min_length=1, max_length=1024, pattern=VOLUME_PATH,
+        description="The directory in the volume holding the files (relative, no '..'; "
+        "default: the volume's root).",
+    )  # fmt: skip
+    files: list[VolumeFile] = Field(
+        min_length=1, max_length=10, description="Which file holds which symbol's candles.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys":
+                           ["symbol"]},
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _inside(self) -> CandlesVolume:
+        if self.path is not None and re.search(UP_SEGMENT, self.path):
+            raise ValueError("path must stay inside the volume: no '..'")
+        if any(f.file in (".", "..") for f in self.files):
+            raise ValueError("a file must be a file name, not '.' or '..'")
+        return self
+
+
 class VenueHistory(ApiModel):
     """Candles downloaded from the venue's public kline history when each shard starts."""
 
@@ -141,17 +188,32 @@ class VenueHistory(ApiModel):
     bars: int = Field(default=2000, ge=50, le=100_000, description="Candles per symbol up to now.")
 
 
+ONE_SOURCE = "set exactly one of venueHistory, configMap and volume"
+
+
 class BacktestData(ApiModel):
-    """Where the candles come from: exactly one of venueHistory and configMap."""
+    """Where the candles come from: exactly one of venueHistory, configMap and volume."""
 
     venue_history: VenueHistory | None = Field(default=None, description="The venue's klines.")
     config_map: CandlesConfigMap | None = Field(default=None, description="CSVs in a ConfigMap.")
+    volume: CandlesVolume | None = Field(
+        default=None, description="CSVs in a PersistentVolumeClaim's volume."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> BacktestData:
-        if (self.venue_history is None) == (self.config_map is None):
-            raise ValueError("set exactly one of venueHistory and configMap")
+        if sum(s is not None for s in (self.venue_history, self.config_map, self.volume)) != 1:
+            raise ValueError(ONE_SOURCE)
         return self
+
+    def candle_files(self) -> list[tuple[str, str]] | None:
+        """The (symbol, file name) of each CSV in the mounted directory, for the sources that
+        are files (a ConfigMap's keys, a volume's files); None for the venue's history."""
+        if self.config_map is not None:
+            return [(f.symbol, f.key) for f in self.config_map.files]
+        if self.volume is not None:
+            return [(f.symbol, f.file) for f in self.volume.files]
+        return None
 
 
 class Category(StrEnum):
@@ -204,8 +266,9 @@ class BacktestSpec(ApiModel):
     data: BacktestData = Field(
         description="Where the candles come from.",
         json_schema_extra=rules(cel(
-            "has(self.venueHistory) != has(self.configMap)",
-            "set exactly one of venueHistory and configMap",
+            "[has(self.venueHistory), has(self.configMap), has(self.volume)]"
+            ".filter(s, s).size() == 1",
+            ONE_SOURCE,
         )),
     )  # fmt: skip
     span: Span = Field(default_factory=Span, description="The part of the data run.")

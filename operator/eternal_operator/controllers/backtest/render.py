@@ -3,9 +3,10 @@ index per shard of the grid) and, once it succeeded, the report ConfigMap (every
 ranked, as CSV).
 
 Each index's pod runs `python -m engine_runtime.backtest.shard` with the spec as JSON in its
-environment; Kubernetes (and the local pod runner) sets `JOB_COMPLETION_INDEX`. The pods write to
-PostgreSQL (`EE_DATABASE_URL` from the runtime env Secret, as Engine runtimes get it) and talk to
-no API server: no ServiceAccount token is mounted.
+environment and the candles' directory (a ConfigMap's or a PersistentVolumeClaim's volume,
+mounted read-only) in `EE_CANDLES_DIR`; Kubernetes (and the local pod runner) sets
+`JOB_COMPLETION_INDEX`. The pods write to PostgreSQL (`EE_DATABASE_URL` from the runtime env
+Secret, as Engine runtimes get it) and talk to no API server: no ServiceAccount token is mounted.
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ def job(ref: BacktestRef, spec: BacktestSpec, settings: OperatorSettings) -> Obj
         env.append({"name": "EE_CANDLES_DIR", "value": CANDLES_MOUNT})
         mounts.append({"name": "candles", "mountPath": CANDLES_MOUNT, "readOnly": True})
         volumes.append({"name": "candles", "configMap": {"name": data.config_map.name}})
+    elif data.volume is not None:
+        where = f"{CANDLES_MOUNT}/{data.volume.path}" if data.volume.path else CANDLES_MOUNT
+        env.append({"name": "EE_CANDLES_DIR", "value": where})
+        mounts.append({"name": "candles", "mountPath": CANDLES_MOUNT, "readOnly": True})
+        volumes.append({"name": "candles", "persistentVolumeClaim": {
+            "claimName": data.volume.claim_name, "readOnly": True}})  # fmt: skip
     elif data.venue_history is not None:
         rest = endpoints_for(data.venue_history.venue, settings.simulator_url,
                              settings.venue_ws_url())  # fmt: skip

@@ -2,11 +2,12 @@
 
 Resolves what the runtime's pod uses: env values and valueFrom (Secret and ConfigMap keys, the
 downward-API fields, the pod's own labels and annotations among them), envFrom Secrets and
-ConfigMaps, ConfigMap and emptyDir volumes (written
-under the pod's own directory, with references to their mount paths rewritten), a kubeconfig
-holding a token of the pod's ServiceAccount (so the process has exactly the pod's RBAC), and a
-free local port for each named container port (`EE_<NAME>_PORT`), since local pods share one
-network namespace.
+ConfigMaps, ConfigMap and emptyDir volumes (written under the pod's own directory) and
+persistentVolumeClaim volumes bound to a hostPath or local PersistentVolume (a link to its
+directory, read-only for the process when asked: claims.py), with references to their mount
+paths rewritten, a kubeconfig holding a token of the pod's ServiceAccount (so the process has
+exactly the pod's RBAC), and a free local port for each named container port
+(`EE_<NAME>_PORT`), since local pods share one network namespace.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 from eternal_operator.devtools.processes import free_port
 from eternal_operator.kube import KubeClient
+
+from .claims import ClaimError, claimed_directory, read_only_command
 
 Obj = dict[str, Any]
 
@@ -44,6 +47,8 @@ class LocalPod:
     readiness_port: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    read_only: list[Path] = field(default_factory=list)
+    """Directories of the machine the process may only read (its read-only claims' volumes)."""
 
 
 def template_hash(workload: Obj) -> str:
@@ -194,6 +199,10 @@ async def resolve(
             pod.ports[port["name"]] = local
             pod.env[f"EE_{port['name'].upper()}_PORT"] = str(local)
     pod.argv = [_expand(arg, pod.env) for arg in pod.argv]
+    try:
+        pod.argv = read_only_command(pod.read_only, pod.argv)
+    except ClaimError as error:
+        raise TemplateError(str(error)) from None
     probe = (container.get("readinessProbe") or {}).get("httpGet")
     if probe:
         pod.readiness_path = probe.get("path", "/")
@@ -208,21 +217,41 @@ async def resolve(
 
 
 async def _volumes(kube: KubeClient, spec: Obj, container: Obj, pod: LocalPod) -> dict[str, Path]:
-    """Materialise ConfigMap and emptyDir volumes; returns mountPath -> local directory."""
+    """Materialise ConfigMap and emptyDir volumes, link persistentVolumeClaim volumes to their
+    PV's directory (claims.py; read-only ones listed in `pod.read_only`); returns mountPath ->
+    local directory."""
     local: dict[str, Path] = {}
+    mounts = container.get("volumeMounts", [])
     for volume in spec.get("volumes", []):
         target = pod.directory / "volumes" / volume["name"]
-        target.mkdir(parents=True)
-        if "configMap" in volume:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if "persistentVolumeClaim" in volume:
+            source = volume["persistentVolumeClaim"]
+            try:
+                directory = await claimed_directory(kube, pod.namespace, source["claimName"])
+            except ClaimError as error:
+                raise TemplateError(f"volume {volume['name']}: {error}") from None
+            target.symlink_to(directory, target_is_directory=True)
+            modes = {bool(m.get("readOnly")) for m in mounts if m["name"] == volume["name"]}
+            if len(modes) > 1 and not source.get("readOnly"):
+                raise TemplateError(f"volume {volume['name']}: mounted both read-only and "
+                                    "read-write, which one local directory cannot be")  # fmt: skip
+            if source.get("readOnly") or modes == {True}:
+                pod.read_only.append(directory)
+        elif "configMap" in volume:
+            target.mkdir()
             cm = await _config_map(kube, pod.namespace, volume["configMap"]["name"])
             if cm is None:
                 raise TemplateError(f"configmap {volume['configMap']['name']} not found")
             for key, text in (cm.get("data") or {}).items():
                 (target / key).write_text(text)
-        elif "emptyDir" not in volume:
-            raise TemplateError(f"volume {volume['name']}: only configMap and emptyDir run locally")
+        elif "emptyDir" in volume:
+            target.mkdir()
+        else:
+            raise TemplateError(f"volume {volume['name']}: only configMap, emptyDir and "
+                                "persistentVolumeClaim run locally")  # fmt: skip
         local[volume["name"]] = target
-    return {m["mountPath"]: local[m["name"]] for m in container.get("volumeMounts", [])}
+    return {m["mountPath"]: local[m["name"]] for m in mounts}
 
 
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
