@@ -212,7 +212,11 @@ def _engine_result(sim: Simulation, run: EngineRun, start: float, duration: floa
 
 def _closes(sim: Simulation, key: MarketKey) -> npt.NDArray[np.float64] | None:
     """A market's closes (a perpetual without candles of its own trades at its spot's)."""
-    columns = sim.feed.columns.get(key) or sim.feed.columns.get((key[0], Category.SPOT))
+    # not ``get(key) or ...``: a market's Columns is an empty dict until the bar loop reads one
+    # (on the signal path it never does), and an empty dict is false
+    columns = sim.feed.columns.get(key)
+    if columns is None:
+        columns = sim.feed.columns.get((key[0], Category.SPOT))
     return None if columns is None else columns.arrays["close"]
 
 

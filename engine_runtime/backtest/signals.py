@@ -159,7 +159,7 @@ def _book(
     if (grows & (np.abs(new) * price / acct.leverage > margin_equity + 1e-9)).any():
         return None
     # per bar: the state after the last fill at or before it, valued at the close
-    k = np.searchsorted(bars, np.arange(len(targets)), side="right")  # fills so far
+    k = np.cumsum(np.bincount(bars, minlength=len(targets)))  # fills so far (bars ascend)
     held = np.concatenate(([0.0], new))[k]
     bar_entry = np.concatenate(([0.0], np.where(new != 0, price, 0.0)))[k]
     bar_cash = cash[k]
