@@ -485,7 +485,9 @@ class Simulation:
         acct = run.account
         keys = sorted({(o.symbol, o.category) for o in acct.orders})
         for symbol, category in keys:
-            c = self.feed.columns.get((symbol, category)) or self.feed.columns[(symbol, SPOT)]
+            c = self.feed.columns.get((symbol, category))
+            if c is None:  # not ``or``: a Columns no one has read yet is empty, hence false
+                c = self.feed.columns[(symbol, SPOT)]
             path = bar_path(c["open"][i], c["high"][i], c["low"][i], c["close"][i])
 
             def on_fill(order: SimOrder, level: float) -> None:
