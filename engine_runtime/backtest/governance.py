@@ -22,8 +22,6 @@ from decimal import Decimal
 from functools import cache
 
 from engine_runtime.governance.admission import admit, entries_paused
-from engine_runtime.paper_venue.instruments import Category as VenueCategory
-from engine_runtime.paper_venue.instruments import build_instruments
 from engine_runtime.strategies.interface import (
     Category,
     GovernanceDirective,
@@ -34,6 +32,8 @@ from engine_runtime.strategies.interface import (
 from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
 from eternal_operator.governance.evaluate import Directive, Observation, Reset, State, evaluate
 from eternal_operator.governance.levels import level_spec
+from paper_venue.instruments import Category as VenueCategory
+from paper_venue.instruments import build_instruments
 
 MS_PER_DAY = 86_400_000
 PORTFOLIO = "portfolio"

@@ -8,12 +8,12 @@ from decimal import Decimal as D
 import pytest
 
 from engine_runtime.adapters.bybit import parsing
-from engine_runtime.paper_venue import trading
-from engine_runtime.paper_venue.clock import Clock, ClockMode
-from engine_runtime.paper_venue.config import VenueSettings
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.orders import Execution
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue import trading
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.config import VenueSettings
+from paper_venue.instruments import Category
+from paper_venue.orders import Execution
+from paper_venue.venue import Venue
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,210 @@
+"""Margin arithmetic of the unified account, and the wallet and position views Bybit shows.
+
+Margin is USDT only: linear positions and orders draw on USDT equity (wallet plus
+unrealised PnL); other coins count toward total equity at their spot price but are not
+collateral. Spot orders hold what they may spend (`Order.locked`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from paper_venue.accounts import Account
+from paper_venue.decimals import ZERO, fmt, fmt_fixed8
+from paper_venue.instruments import Category
+from paper_venue.positions import Position
+
+BREAK_EVEN_MIN_FEE = Decimal("0.00055")
+"""Bybit's break-even formula charges at least this taker rate (position/position.mdx)."""
+
+if TYPE_CHECKING:
+    from paper_venue.venue import Venue
+
+
+@dataclass
+class Margin:
+    """USDT margin figures of one account."""
+
+    wallet: Decimal
+    upnl: Decimal
+    position_im: Decimal
+    position_mm: Decimal
+    order_im: Decimal
+    spot_locked: Decimal
+
+    @property
+    def margin_balance(self) -> Decimal:
+        return self.wallet + self.upnl
+
+    @property
+    def available(self) -> Decimal:
+        return self.margin_balance - self.position_im - self.order_im - self.spot_locked
+
+
+def locked(venue: Venue, uid: int, coin: str) -> Decimal:
+    """Coin held by the account's open spot orders."""
+    total = ZERO
+    for order in venue.open_orders(uid):
+        if order.inst.category is Category.SPOT:
+            held_coin = order.inst.quote if order.is_buy else order.inst.base
+            if held_coin == coin:
+                total += order.locked
+    return total
+
+
+def margin(venue: Venue, acct: Account) -> Margin:
+    """The account's USDT margin position right now."""
+    upnl = position_im = position_mm = order_im = ZERO
+    for symbol, pos in acct.positions.items():
+        if pos.size == 0:
+            continue
+        inst = venue.instrument(Category.LINEAR, symbol)
+        mark = venue.market.price(symbol)
+        upnl += pos.unrealised(mark)
+        position_im += pos.value(mark) / pos.leverage
+        position_mm += pos.value(mark) * inst.maintenance_margin_rate
+    for order in venue.open_orders(acct.uid):
+        if order.inst.category is Category.LINEAR and not order.reduce_only:
+            lev = acct.leverage.get(order.inst.symbol, venue.default_leverage(order.inst))
+            price = (
+                order.price if order.price is not None else venue.market.price(order.inst.symbol)
+            )
+            order_im += order.leaves_qty * price / lev
+    return Margin(
+        acct.balance("USDT"),
+        upnl,
+        position_im,
+        position_mm,
+        order_im,
+        locked(venue, acct.uid, "USDT"),
+    )
+
+
+def usd_price(venue: Venue, coin: str) -> Decimal:
+    if coin in ("USDT", "USDC"):
+        return Decimal(1)
+    symbol = f"{coin}USDT"
+    if symbol in venue.market.states:
+        return venue.market.price(symbol)
+    return ZERO
+
+
+def wallet_wire(venue: Venue, acct: Account) -> dict[str, object]:
+    """One account's entry of /v5/account/wallet-balance and of the `wallet` stream."""
+    m = margin(venue, acct)
+    coins: list[dict[str, object]] = []
+    total_wallet = total_equity = ZERO
+    coin_names = sorted(set(acct.unified) | {"USDT"})
+    for coin in coin_names:
+        bal = acct.balance(coin)
+        upnl = m.upnl if coin == "USDT" else ZERO
+        lock = locked(venue, acct.uid, coin)
+        px = usd_price(venue, coin)
+        equity = bal + upnl
+        total_wallet += bal * px
+        total_equity += equity * px
+        free = bal - lock - (m.position_im + m.order_im if coin == "USDT" else ZERO)
+        coins.append(
+            {
+                "availableToBorrow": "",
+                "bonus": "0",
+                "accruedInterest": "0",
+                "availableToWithdraw": "",
+                "totalOrderIM": fmt_fixed8(m.order_im if coin == "USDT" else ZERO),
+                "equity": fmt_fixed8(equity),
+                "totalPositionMM": fmt_fixed8(m.position_mm if coin == "USDT" else ZERO),
+                "usdValue": fmt_fixed8(equity * px),
+                "spotHedgingQty": "0",
+                "unrealisedPnl": fmt_fixed8(upnl),
+                "collateralSwitch": coin == "USDT",
+                "borrowAmount": "0",
+                "totalPositionIM": fmt_fixed8(m.position_im if coin == "USDT" else ZERO),
+                "walletBalance": fmt_fixed8(bal),
+                "cumRealisedPnl": fmt_fixed8(acct.cum_realised.get(coin, ZERO)),
+                "locked": fmt_fixed8(lock),
+                "marginCollateral": coin == "USDT",
+                "coin": coin,
+                "free": fmt_fixed8(max(ZERO, free)),
+                "spotBorrow": "0",
+                "colRes": "0",
+            }
+        )
+    im, mm = m.position_im + m.order_im, m.position_mm
+    mb = m.margin_balance
+    im_rate = fmt(im / mb, 4) if mb > 0 else "0"
+    mm_rate = fmt(mm / mb, 4) if mb > 0 else "0"
+    # The margin is computed at the mark price already: the "ByMp" fields are the same.
+    return {
+        "totalEquity": fmt_fixed8(total_equity),
+        "accountIMRate": im_rate,
+        "accountIMRateByMp": im_rate,
+        "totalMarginBalance": fmt_fixed8(mb),
+        "totalInitialMargin": fmt_fixed8(im),
+        "totalInitialMarginByMp": fmt_fixed8(im),
+        "accountType": "UNIFIED",
+        "totalAvailableBalance": fmt_fixed8(max(ZERO, m.available)),
+        "accountMMRate": mm_rate,
+        "accountMMRateByMp": mm_rate,
+        "totalPerpUPL": fmt_fixed8(m.upnl),
+        "totalWalletBalance": fmt_fixed8(total_wallet),
+        "accountLTV": "0",
+        "totalMaintenanceMargin": fmt_fixed8(mm),
+        "totalMaintenanceMarginByMp": fmt_fixed8(mm),
+        "coin": coins,
+    }
+
+
+def position_wire(venue: Venue, acct: Account, pos: Position) -> dict[str, object]:
+    """A position as /v5/position/list and the `position` stream show it."""
+    inst = venue.instrument(Category.LINEAR, pos.symbol)
+    pd, qd = inst.price_decimals, inst.qty_decimals
+    mark = venue.market.price(pos.symbol)
+    m = margin(venue, acct)
+    liq = pos.liq_price(m.margin_balance, mark, inst.maintenance_margin_rate)
+    value = pos.value(mark)
+    entry_value = abs(pos.size) * pos.entry
+    unset = fmt(ZERO, pd)  # Bybit's "0.00" (at the price scale) for no TP/SL/trailing stop
+    position_im = fmt_fixed8(value / pos.leverage)
+    position_mm = fmt_fixed8(value * inst.maintenance_margin_rate)
+    taker = max(venue.settings.fees.linear_taker, BREAK_EVEN_MIN_FEE)
+    return {
+        "positionIdx": 0,
+        "riskId": 1,
+        "riskLimitValue": "2000000",
+        "symbol": pos.symbol,
+        "side": pos.side,
+        "size": fmt(abs(pos.size), qd),
+        "avgPrice": fmt_fixed8(pos.entry),
+        "positionValue": fmt_fixed8(entry_value),
+        "tradeMode": 0,
+        "positionStatus": pos.status,
+        "autoAddMargin": 0,
+        "adlRankIndicator": 2 if pos.size else 0,
+        "leverage": fmt_fixed8(pos.leverage),
+        "positionBalance": fmt_fixed8(value / pos.leverage if pos.size else ZERO),
+        "markPrice": fmt(mark, pd),
+        "liqPrice": fmt(liq, pd) if liq is not None else "",
+        "bustPrice": "",
+        "positionMM": position_mm,
+        "positionMMByMp": position_mm,
+        "positionIM": position_im,
+        "positionIMByMp": position_im,
+        "breakEvenPrice": fmt_fixed8(pos.break_even(taker)),
+        "tpslMode": "Full",
+        "takeProfit": fmt(pos.take_profit, pd) if pos.take_profit is not None else unset,
+        "stopLoss": fmt(pos.stop_loss, pd) if pos.stop_loss is not None else unset,
+        "trailingStop": unset,
+        "unrealisedPnl": fmt_fixed8(pos.unrealised(mark)),
+        "curRealisedPnl": fmt_fixed8(pos.cur_realised),
+        "cumRealisedPnl": fmt_fixed8(acct.cum_realised.get(f"pos:{pos.symbol}", ZERO)),
+        "sessionAvgPrice": "",
+        "seq": pos.seq,
+        "isReduceOnly": False,
+        "mmrSysUpdatedTime": "",
+        "leverageSysUpdatedTime": "",
+        "createdTime": str(pos.created_ms),
+        "updatedTime": str(pos.updated_ms),
+        "openTime": pos.created_ms if pos.size else 0,
+    }
