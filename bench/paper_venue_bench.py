@@ -39,13 +39,13 @@ import aiohttp
 from aiohttp import web
 from pybit.unified_trading import HTTP
 
-from paper_venue import trading
-from paper_venue.app import PaperVenue
-from paper_venue.auth import sign
 from paper_venue.clock import Clock, ClockMode
 from paper_venue.config import VenueSettings
 from paper_venue.instruments import Category
-from paper_venue.venue import Venue
+from paper_venue.router import trading
+from paper_venue.router.app import PaperVenue
+from paper_venue.router.auth import sign
+from paper_venue.router.venue import Venue
 
 KEY, SECRET = "PAPERSUBKEY0001", "PAPERSUBSECRET000000000000000001"
 REPO = Path(__file__).resolve().parents[1]

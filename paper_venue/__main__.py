@@ -16,9 +16,9 @@ import signal
 import sys
 from pathlib import Path
 
-from paper_venue.admin_token import AdminTokenError
-from paper_venue.app import PaperVenue
 from paper_venue.config import VenueSettings
+from paper_venue.router.admin_token import AdminTokenError
+from paper_venue.router.app import PaperVenue
 
 
 class JsonFormatter(logging.Formatter):

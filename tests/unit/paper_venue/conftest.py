@@ -10,7 +10,7 @@ import pytest
 
 from paper_venue.clock import Clock, ClockMode
 from paper_venue.config import VenueSettings
-from paper_venue.venue import Venue
+from paper_venue.router.venue import Venue
 
 START_MS = 1_700_000_400_000  # 2023-11-14 22:20 UTC, 1h40m before a funding settlement
 

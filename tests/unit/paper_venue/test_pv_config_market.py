@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from paper_venue.config import VenueSettings
-from paper_venue.feed import CandleReplay
-from paper_venue.market import Market
-from paper_venue.venue import Venue
+from paper_venue.router.feed import CandleReplay
+from paper_venue.router.market import Market
+from paper_venue.router.venue import Venue
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "paper-venue.md"
 TICKS = {"BTCUSDT": D("0.1")}

@@ -9,8 +9,8 @@ import pytest
 
 from paper_venue.clock import Clock, ClockMode
 from paper_venue.config import FeedSettings
-from paper_venue.feed import CandleReplay, RandomWalk, ScriptedPath
-from paper_venue.market import Market
+from paper_venue.router.feed import CandleReplay, RandomWalk, ScriptedPath
+from paper_venue.router.market import Market
 
 TICKS = {"BTCUSDT": D("0.1"), "ETHUSDT": D("0.01"), "SOLUSDT": D("0.01")}
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from paper_venue import trading
 from paper_venue.instruments import Category
-from paper_venue.trading import PlaceOrder
-from paper_venue.venue import Venue
+from paper_venue.router import trading
+from paper_venue.router.trading import PlaceOrder
+from paper_venue.router.venue import Venue
 
 SUB = 100001
 

@@ -6,10 +6,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from paper_venue import trading
 from paper_venue.instruments import Category
-from paper_venue.venue import Venue
-from paper_venue.wallet import margin, position_wire, wallet_wire
+from paper_venue.router import trading
+from paper_venue.router.venue import Venue
+from paper_venue.router.wallet import margin, position_wire, wallet_wire
 
 SUB = 100001
 

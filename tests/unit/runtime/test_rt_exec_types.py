@@ -8,12 +8,12 @@ from decimal import Decimal as D
 import pytest
 
 from engine_runtime.adapters.bybit import parsing
-from paper_venue import trading
 from paper_venue.clock import Clock, ClockMode
 from paper_venue.config import VenueSettings
 from paper_venue.instruments import Category
-from paper_venue.orders import Execution
-from paper_venue.venue import Venue
+from paper_venue.matching.orders import Execution
+from paper_venue.router import trading
+from paper_venue.router.venue import Venue
 
 pytestmark = pytest.mark.unit
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from paper_venue.accounts import Transfer
 from paper_venue.decimals import fmt_plain
-from paper_venue.gateway import Ctx, Endpoint
+from paper_venue.ledger.accounts import Transfer
 from paper_venue.params import Params
-from paper_venue.rest.common import DAY_MS, page, time_window
+from paper_venue.router.gateway import Ctx, Endpoint
+from paper_venue.router.rest.common import DAY_MS, page, time_window
 
 STATUSES = ("SUCCESS", "PENDING", "FAILED")
 

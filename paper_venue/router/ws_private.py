@@ -12,9 +12,9 @@ import asyncio
 import json
 import uuid
 
-from paper_venue.faults import Faults
-from paper_venue.venue import Venue
-from paper_venue.ws_conn import Connection
+from paper_venue.router.faults import Faults
+from paper_venue.router.venue import Venue
+from paper_venue.router.ws_conn import Connection
 
 BASE_TOPICS = (
     "order",

@@ -8,17 +8,14 @@ funding (SETTLEMENT) and transfers in and out of the unified wallet.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from paper_venue.decimals import ZERO, fmt, fmt_fixed8, fmt_plain
 from paper_venue.instruments import Category
-
-if TYPE_CHECKING:
-    from paper_venue.accounts import Transfer
-    from paper_venue.orders import Execution
-    from paper_venue.venue import Venue
+from paper_venue.ledger.accounts import Account, Transfer
+from paper_venue.matching.orders import Execution
 
 KEPT = 10_000
 """Entries kept per account; older ones are forgotten."""
@@ -86,19 +83,24 @@ class LedgerEntry:
         }
 
 
-def _add(venue: Venue, uid: int, entry: LedgerEntry) -> None:
-    venue.ledger.setdefault(uid, deque(maxlen=KEPT)).appendleft(entry)
+Entries = dict[int, deque[LedgerEntry]]
+"""Each account's transaction log, newest first."""
 
 
-def _id(venue: Venue, uid: int, name: str) -> str:
-    return f"{uid}_{name}_{venue.next_seq()}"
+def _add(entries: Entries, uid: int, entry: LedgerEntry) -> None:
+    entries.setdefault(uid, deque(maxlen=KEPT)).appendleft(entry)
 
 
-def record_fill(venue: Venue, ex: Execution, pnl: Decimal) -> None:
+def _id(next_seq: Callable[[], int], uid: int, name: str) -> str:
+    return f"{uid}_{name}_{next_seq()}"
+
+
+def record_fill(
+    entries: Entries, next_seq: Callable[[], int], acct: Account, ex: Execution, pnl: Decimal
+) -> None:
     """A fill's cash changes: linear, one USDT entry (realised PnL and fee); spot, one entry
     per coin (the coin received, with the fee charged in it, and the coin paid)."""
     inst = ex.inst
-    acct = venue.account(ex.uid)
     base = LedgerEntry(
         entry_id="",
         type=TRADE_TYPES.get(ex.exec_type, "TRADE"),
@@ -123,7 +125,8 @@ def record_fill(venue: Venue, ex: Execution, pnl: Decimal) -> None:
     if inst.category is Category.LINEAR:
         pos = acct.positions.get(inst.symbol)
         size = pos.size if pos is not None else ZERO
-        _add(venue, ex.uid, replace(base, entry_id=_id(venue, ex.uid, inst.symbol), size=size))
+        entry_id = _id(next_seq, ex.uid, inst.symbol)
+        _add(entries, ex.uid, replace(base, entry_id=entry_id, size=size))
         return
     value = ex.exec_qty * ex.exec_price
     buy = ex.side == "Buy"
@@ -132,7 +135,7 @@ def record_fill(venue: Venue, ex: Execution, pnl: Decimal) -> None:
     for coin, flow, fee in ((got, got_amount, ex.exec_fee), (paid, -paid_amount, ZERO)):
         entry = replace(
             base,
-            entry_id=_id(venue, ex.uid, inst.symbol),
+            entry_id=_id(next_seq, ex.uid, inst.symbol),
             currency=coin,
             cash_flow=flow,
             cash_balance=acct.balance(coin),
@@ -140,19 +143,20 @@ def record_fill(venue: Venue, ex: Execution, pnl: Decimal) -> None:
             qty=flow,
             qty_decimals=8,
         )
-        _add(venue, ex.uid, entry)
+        _add(entries, ex.uid, entry)
 
 
-def record_funding(venue: Venue, ex: Execution, payment: Decimal) -> None:
+def record_funding(
+    entries: Entries, next_seq: Callable[[], int], acct: Account, ex: Execution, payment: Decimal
+) -> None:
     """A funding settlement: `payment` is what the position paid (negative: received)."""
     inst = ex.inst
-    acct = venue.account(ex.uid)
     pos = acct.positions.get(inst.symbol)
     _add(
-        venue,
+        entries,
         ex.uid,
         LedgerEntry(
-            entry_id=_id(venue, ex.uid, inst.symbol),
+            entry_id=_id(next_seq, ex.uid, inst.symbol),
             type="SETTLEMENT",
             time_ms=ex.exec_time_ms,
             currency=inst.quote,
@@ -174,7 +178,9 @@ def record_funding(venue: Venue, ex: Execution, payment: Decimal) -> None:
     )
 
 
-def record_transfer(venue: Venue, t: Transfer) -> None:
+def record_transfer(
+    entries: Entries, next_seq: Callable[[], int], accounts: Mapping[int, Account], t: Transfer
+) -> None:
     """A transfer out of and/or into a unified wallet."""
     for uid, account_type, sign, kind in (
         (t.from_uid, t.from_type, Decimal(-1), "TRANSFER_OUT"),
@@ -183,14 +189,14 @@ def record_transfer(venue: Venue, t: Transfer) -> None:
         if account_type != "UNIFIED":
             continue
         _add(
-            venue,
+            entries,
             uid,
             LedgerEntry(
-                entry_id=_id(venue, uid, t.coin),
+                entry_id=_id(next_seq, uid, t.coin),
                 type=kind,
                 time_ms=t.ts_ms,
                 currency=t.coin,
                 cash_flow=sign * t.amount,
-                cash_balance=venue.account(uid).balance(t.coin),
+                cash_balance=accounts[uid].balance(t.coin),
             ),
         )

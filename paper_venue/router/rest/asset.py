@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from paper_venue import fills, ledger
-from paper_venue.accounts import Account, Transfer
 from paper_venue.decimals import ZERO, fmt_fixed8
 from paper_venue.errors import BybitError, Code, params_error
-from paper_venue.gateway import Ctx, Endpoint
+from paper_venue.ledger import journal
+from paper_venue.ledger.accounts import Account, Transfer
 from paper_venue.params import Params
-from paper_venue.venue import Venue
-from paper_venue.wallet import locked, margin
+from paper_venue.router import fills
+from paper_venue.router.gateway import Ctx, Endpoint
+from paper_venue.router.venue import Venue
+from paper_venue.router.wallet import locked, margin
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ACCOUNT_TYPES = ("UNIFIED", "FUND", "CONTRACT", "SPOT")
@@ -62,7 +63,7 @@ def _move(venue: Venue, t: Transfer) -> dict[str, object]:
     src[t.coin] = src.get(t.coin, ZERO) - t.amount
     dst[t.coin] = dst.get(t.coin, ZERO) + t.amount
     venue.transfers[t.transfer_id] = t
-    ledger.record_transfer(venue, t)
+    journal.record_transfer(venue.ledger, venue.next_seq, venue.accounts, t)
     for uid in {t.from_uid, t.to_uid}:
         fills.publish_account(venue, uid, set())
     return {"transferId": t.transfer_id, "status": "SUCCESS"}

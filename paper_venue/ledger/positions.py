@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from paper_venue.decimals import ZERO
+from paper_venue.matching.arithmetic import position_after_fill
 
 
 @dataclass
@@ -39,28 +40,20 @@ class Position:
         return abs(self.size) * mark
 
     def apply_fill(self, side: str, qty: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
-        """Add a fill; returns (realised PnL, size closed)."""
+        """Add a fill; returns (realised PnL, size closed). A position that opens (from flat
+        or past it) starts its current realised PnL afresh; one that closes or flips drops
+        its take-profit and stop-loss."""
         signed = qty if side == "Buy" else -qty
-        if self.size == 0 or (self.size > 0) == (signed > 0):
-            if self.size == 0:
-                self.cur_realised = ZERO
-            total = self.size + signed
-            self.entry = (self.entry * abs(self.size) + price * qty) / abs(total)
-            self.size = total
-            return ZERO, ZERO
-        closed = min(abs(self.size), qty)
-        direction = Decimal(1) if self.size > 0 else Decimal(-1)
-        pnl = closed * (price - self.entry) * direction
-        rest = qty - closed
-        self.size += closed * -direction
-        self.cur_realised += pnl
-        if rest > 0:
-            self.size = rest if side == "Buy" else -rest
-            self.entry = price
+        was_flat = self.size == 0
+        self.size, self.entry, pnl, closed = position_after_fill(
+            self.size, self.entry, signed, price
+        )
+        flipped = closed < qty
+        if closed > 0:
+            self.cur_realised += pnl
+        if was_flat or (closed > 0 and flipped):
             self.cur_realised = ZERO
-        elif self.size == 0:
-            self.entry = ZERO
-        if self.size == 0 or rest > 0:
+        if closed > 0 and (self.size == 0 or flipped):
             self.take_profit = self.stop_loss = None
         return pnl, closed
 

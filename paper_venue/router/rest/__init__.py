@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from paper_venue.gateway import Endpoint
-from paper_venue.rest import (
+from paper_venue.router.gateway import Endpoint
+from paper_venue.router.rest import (
     account,
     asset,
     market,

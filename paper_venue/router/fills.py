@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from paper_venue import ledger
 from paper_venue.decimals import ZERO
 from paper_venue.instruments import Category
-from paper_venue.orders import Execution, Order, OrderStatus
-from paper_venue.venue import Venue
-
-
-def fee_rate(venue: Venue, category: Category, is_maker: bool) -> Decimal:
-    fees = venue.settings.fees
-    if category is Category.SPOT:
-        return fees.spot_maker if is_maker else fees.spot_taker
-    return fees.linear_maker if is_maker else fees.linear_taker
-
-
-FEE_PLACES = Decimal("0.00000001")
-"""Fees are charged in whole units of 8 decimals, the precision the venue reports them in."""
+from paper_venue.ledger import journal
+from paper_venue.ledger.booking import book_linear_fill, book_spot_fill
+from paper_venue.matching.arithmetic import fee_rate, fill_fee
+from paper_venue.matching.orders import Execution, Order, OrderStatus
+from paper_venue.router.state import VenueState
 
 
 def execute(
-    venue: Venue,
+    venue: VenueState,
     order: Order,
     price: Decimal,
     qty: Decimal,
@@ -36,40 +27,37 @@ def execute(
     inst = order.inst
     acct = venue.account(order.uid)
     now = venue.clock.now_ms()
-    rate = fee_rate(venue, inst.category, is_maker)
+    spot = inst.category is Category.SPOT
+    rate = fee_rate(venue.settings.fees, spot=spot, maker=is_maker)
     value = price * qty
     closed = pnl = ZERO
     seq = venue.next_seq()
-    if inst.category is Category.SPOT:
+    if spot:
+        # Bybit charges a spot fee in the coin received: base on a buy, quote on a sell.
+        fee = fill_fee(qty if order.is_buy else value, rate)
+        fee_coin = inst.base if order.is_buy else inst.quote
+        book_spot_fill(acct, inst.base, inst.quote, buy=order.is_buy, qty=qty, value=value, fee=fee)
         if order.is_buy:
-            fee = (qty * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
-            fee_coin = inst.base
-            acct.credit(inst.quote, -value)
-            acct.credit(inst.base, qty - fee)
             release = value if order.price is None else order.price * qty
             order.locked = max(ZERO, order.locked - release)
         else:
-            fee = (value * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
-            fee_coin = inst.quote
-            acct.credit(inst.base, -qty)
-            acct.credit(inst.quote, value - fee)
             order.locked = max(ZERO, order.locked - qty)
     else:
-        fee = (value * rate).quantize(FEE_PLACES, ROUND_HALF_UP)
+        fee = fill_fee(value, rate)
         fee_coin = inst.quote
-        pos = acct.position(inst.symbol, venue.default_leverage(inst))
-        was_flat = pos.size == 0
-        pnl, closed = pos.apply_fill(order.side, qty, price)
-        pos.cur_realised -= fee
-        if was_flat:
-            pos.created_ms = now
-        pos.updated_ms = now
-        pos.seq = seq
-        acct.credit("USDT", pnl - fee)
+        pnl, closed = book_linear_fill(
+            acct,
+            inst.symbol,
+            order.side,
+            qty,
+            price,
+            fee,
+            default_leverage=venue.default_leverage(inst),
+            now_ms=now,
+            seq=seq,
+        )
         if closed > 0:
             order.closed_pnl += pnl - fee * closed / qty
-        for key in ("USDT", f"pos:{inst.symbol}"):
-            acct.cum_realised[key] = acct.cum_realised.get(key, ZERO) + pnl - fee
     order.cum_exec_qty += qty
     order.cum_exec_value += value
     order.cum_exec_fee += fee
@@ -105,7 +93,7 @@ def execute(
         exec_type=exec_type,
     )
     venue.record_execution(ex)
-    ledger.record_fill(venue, ex, pnl)
+    journal.record_fill(venue.ledger, venue.next_seq, acct, ex, pnl)
     venue.market.record_trade(inst.symbol, now, price, qty)
     taker_side = order.side if not is_maker else ("Sell" if order.is_buy else "Buy")
     for listener in venue.trade_listeners:
@@ -117,9 +105,9 @@ def execute(
     return ex
 
 
-def publish_account(venue: Venue, uid: int, symbols: set[str]) -> None:
+def publish_account(venue: VenueState, uid: int, symbols: set[str]) -> None:
     """Send the `position` (for these linear symbols) and `wallet` streams."""
-    from paper_venue.wallet import position_wire, wallet_wire
+    from paper_venue.router.wallet import position_wire, wallet_wire
 
     if not venue.listening(uid):
         return
@@ -136,7 +124,7 @@ def publish_account(venue: Venue, uid: int, symbols: set[str]) -> None:
     venue.emit(uid, "wallet", [wallet_wire(venue, acct)])
 
 
-def publish_order(venue: Venue, order: Order) -> None:
+def publish_order(venue: VenueState, order: Order) -> None:
     if not venue.listening(order.uid):
         return
     venue.emit(order.uid, "order", [order.to_stream_wire()])

@@ -15,10 +15,10 @@ from decimal import Decimal
 
 from paper_venue.decimals import fmt, fmt_plain
 from paper_venue.instruments import Category, Instrument
-from paper_venue.market import INTERVALS_MS, MINUTE_MS, Bar
-from paper_venue.rest.market import book_snapshot, ticker_row
-from paper_venue.venue import Venue
-from paper_venue.ws_conn import Connection
+from paper_venue.router.market import INTERVALS_MS, MINUTE_MS, Bar
+from paper_venue.router.rest.market import book_snapshot, ticker_row
+from paper_venue.router.venue import Venue
+from paper_venue.router.ws_conn import Connection
 
 TOPIC_KINDS = ("orderbook", "tickers", "kline", "publicTrade")
 """The public topics, by the first part of their name."""

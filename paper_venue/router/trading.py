@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from paper_venue import fills
 from paper_venue.decimals import ZERO, is_multiple
 from paper_venue.errors import BybitError, Code, params_error
 from paper_venue.instruments import Category, Instrument
-from paper_venue.orders import ClientOrderId, Order, OrderStatus, VenueOrderId
-from paper_venue.venue import Venue
-from paper_venue.wallet import locked, margin
+from paper_venue.matching.orders import ClientOrderId, Order, OrderStatus, VenueOrderId
+from paper_venue.router import fills
+from paper_venue.router.state import VenueState
+from paper_venue.router.wallet import locked, margin
 
 PRICE_BAND = Decimal("0.10")
 
@@ -65,14 +65,16 @@ def _check_filters(inst: Instrument, qty: Decimal, price: Decimal | None, quote:
         raise BybitError(Code.PARAMS, "The number of contracts exceeds maximum limit allowed")
 
 
-def _reference_price(venue: Venue, inst: Instrument, side: str, price: Decimal | None) -> Decimal:
+def _reference_price(
+    venue: VenueState, inst: Instrument, side: str, price: Decimal | None
+) -> Decimal:
     if price is not None:
         return price
     return venue.book.best(inst, "a" if side == "Buy" else "b")
 
 
 def place_order(
-    venue: Venue,
+    venue: VenueState,
     uid: int,
     req: PlaceOrder,
     *,
@@ -167,7 +169,7 @@ def place_order(
     return order
 
 
-def _match_new(venue: Venue, order: Order) -> None:
+def _match_new(venue: VenueState, order: Order) -> None:
     inst = order.inst
     book = venue.book
     tif = order.time_in_force
@@ -204,7 +206,7 @@ def _match_new(venue: Venue, order: Order) -> None:
 
 
 def _close(
-    venue: Venue, order: Order, reason: str, cancel_type: str, *, keep_status: bool = False
+    venue: VenueState, order: Order, reason: str, cancel_type: str, *, keep_status: bool = False
 ) -> None:
     """Finish an order: Filled stays Filled; otherwise Cancelled (spot: PartiallyFilledCanceled
     when something filled). Spot holds are released."""
@@ -221,7 +223,7 @@ def _close(
     venue.finish(order)
 
 
-def match_resting(venue: Venue, inst: Instrument) -> None:
+def match_resting(venue: VenueState, inst: Instrument) -> None:
     """Fill resting orders the moved book now reaches, as maker at their own price."""
     touched: set[int] = set()
     for order in venue.resting(inst.category, inst.symbol):
@@ -252,7 +254,7 @@ def match_resting(venue: Venue, inst: Instrument) -> None:
 
 
 def amend_order(
-    venue: Venue,
+    venue: VenueState,
     uid: int,
     category: Category,
     symbol: str,
@@ -316,7 +318,7 @@ def amend_order(
 
 
 def cancel_order(
-    venue: Venue,
+    venue: VenueState,
     uid: int,
     category: Category,
     symbol: str,
@@ -335,7 +337,7 @@ def cancel_order(
 
 
 def cancel_all(
-    venue: Venue,
+    venue: VenueState,
     uid: int,
     category: Category | None,
     symbol: str | None,

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from paper_venue import fills
 from paper_venue.decimals import fmt_plain
 from paper_venue.errors import BybitError, Code, params_error
-from paper_venue.gateway import Ctx, Endpoint
 from paper_venue.instruments import Category
+from paper_venue.matching import arithmetic
 from paper_venue.params import Params
-from paper_venue.rest.common import (
+from paper_venue.router import fills
+from paper_venue.router.gateway import Ctx, Endpoint
+from paper_venue.router.rest.common import (
     listed_category,
     page,
     req_category,
     unlisted_symbol,
 )
-from paper_venue.wallet import margin, position_wire, wallet_wire
+from paper_venue.router.wallet import margin, position_wire, wallet_wire
 
 
 def wallet_balance(ctx: Ctx, p: Params) -> object:
@@ -62,12 +63,9 @@ def fee_rate(ctx: Ctx, p: Params) -> object:
         unlisted_symbol(symbol)
         return {"category": p.req_string("category"), "list": []}
     cat = listed
-    fees = ctx.venue.settings.fees
-    maker, taker = (
-        (fees.spot_maker, fees.spot_taker)
-        if cat is Category.SPOT
-        else (fees.linear_maker, fees.linear_taker)
-    )
+    fees, spot = ctx.venue.settings.fees, cat is Category.SPOT
+    maker = arithmetic.fee_rate(fees, spot=spot, maker=True)
+    taker = arithmetic.fee_rate(fees, spot=spot, maker=False)
     symbols = [symbol] if symbol else ctx.venue.settings.symbols
     for s in symbols:
         ctx.venue.instrument(cat, s)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from paper_venue.decimals import ZERO, floor_to
-from paper_venue.feed import PriceSource
+from paper_venue.router.feed import PriceSource
 
 MINUTE_MS = 60_000
 INTERVALS_MS: dict[str, int] = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 
-from paper_venue import trading
 from paper_venue.errors import params_error
-from paper_venue.gateway import Ctx, Endpoint
 from paper_venue.instruments import Category
-from paper_venue.orders import Order
+from paper_venue.matching.orders import Order
 from paper_venue.params import Params
-from paper_venue.rest.common import (
+from paper_venue.router import trading
+from paper_venue.router.gateway import Ctx, Endpoint
+from paper_venue.router.rest.common import (
     DAY_MS,
     listed_category,
     page,

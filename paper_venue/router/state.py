@@ -1,6 +1,6 @@
-"""The venue's state and its heartbeat: accounts, orders, executions, prices, time.
+"""The venue's state: accounts, orders, executions, prices, time.
 
-`Venue` owns everything and is only touched from one event loop, and none of its methods
+`VenueState` owns everything and is only touched from one event loop, and none of its methods
 await: each operation is atomic. Listeners (the WebSocket layers) are told about private
 events per account and about public market changes after each update.
 """
@@ -14,18 +14,18 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from paper_venue.accounts import Account, ApiKey, Transfer
-from paper_venue.book import SyntheticBook
 from paper_venue.clock import Clock
 from paper_venue.config import AccountSeed, VenueSettings
 from paper_venue.decimals import floor_to
 from paper_venue.errors import BybitError, Code, params_error
-from paper_venue.feed import CandleReplay, PriceSource, RandomWalk, ScriptedPath
 from paper_venue.instruments import Category, Instrument, build_instruments
-from paper_venue.ledger import LedgerEntry
-from paper_venue.market import MINUTE_MS, Market
-from paper_venue.orders import Execution, Order
-from paper_venue.public_trades import RecentTrades
+from paper_venue.ledger.accounts import Account, ApiKey, Transfer
+from paper_venue.ledger.journal import LedgerEntry
+from paper_venue.matching.book import SyntheticBook
+from paper_venue.matching.orders import Execution, Order
+from paper_venue.router.feed import CandleReplay, PriceSource, RandomWalk, ScriptedPath
+from paper_venue.router.market import MINUTE_MS, Market
+from paper_venue.router.public_trades import RecentTrades
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ HISTORY_KEPT = 10_000
 """Finished orders kept per account for /v5/order/history; older ones are forgotten."""
 
 
-class Venue:
-    """All state of the paper exchange."""
+class VenueState:
+    """All state of the paper exchange; `Venue` adds the heartbeat that moves it."""
 
     def __init__(self, settings: VenueSettings, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -242,34 +242,9 @@ class Venue:
         for inst in self.instruments.values():
             self.book.refresh(inst, self.market.price(inst.symbol))
 
-    # heartbeat ------------------------------------------------------------------------
+    # heartbeat helpers ----------------------------------------------------------------
 
-    def update(self) -> list[str]:
-        """Bring the market to the clock: prices, resting fills, funding, liquidation, DCP."""
-        from paper_venue import settlement, trading
-
-        now = self.clock.now_ms()
-        moved = self.market.update(now)
-        self._refresh_books()
-        self._publish_market_trades(moved, now)
-        for (category, symbol), resting in list(self._resting.items()):
-            if resting:
-                trading.match_resting(self, self.instrument(category, symbol))
-        while now >= self.next_funding_ms:
-            settlement.settle_funding(self, self.next_funding_ms)
-            self.next_funding_ms += self.settings.funding.interval_hours * 3_600_000
-        settlement.check_stops(self)
-        settlement.check_liquidations(self)
-        network_now = self.clock.network_ms()
-        for uid, deadline in list(self.dcp_deadlines.items()):
-            if network_now >= deadline:
-                del self.dcp_deadlines[uid]
-                trading.cancel_all(self, uid, None, None, cancel_type="CancelAllBeforeDCP")
-        for listener in self.tick_listeners:
-            listener(moved)
-        return moved
-
-    def _publish_market_trades(self, moved: list[str], now: int) -> None:
+    def publish_market_trades(self, moved: list[str], now: int) -> None:
         """The synthetic market trade behind each price change, on both categories' streams."""
         if not self.trade_listeners:
             return

@@ -18,14 +18,14 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from paper_venue.accounts import ApiKey
-from paper_venue.auth import ReplayGuard, verify
 from paper_venue.clock import Clock
 from paper_venue.errors import BybitError, Code, params_error
-from paper_venue.faults import Faults
+from paper_venue.ledger.accounts import ApiKey
 from paper_venue.params import Params
-from paper_venue.ratelimit import LimitState, RateLimiter
-from paper_venue.venue import Venue
+from paper_venue.router.auth import ReplayGuard, verify
+from paper_venue.router.faults import Faults
+from paper_venue.router.ratelimit import LimitState, RateLimiter
+from paper_venue.router.venue import Venue
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from paper_venue.accounts import Account, ApiKey, Transfer
 from paper_venue.instruments import Category, Instrument
-from paper_venue.market import Bar
-from paper_venue.orders import Execution, Order, OrderStatus
-from paper_venue.positions import Position
-from paper_venue.venue import Venue
+from paper_venue.ledger.accounts import Account, ApiKey, Transfer
+from paper_venue.ledger.positions import Position
+from paper_venue.matching.orders import Execution, Order, OrderStatus
+from paper_venue.router.market import Bar
+from paper_venue.router.venue import Venue
 
 VERSION = 1
 BARS_KEPT = 2 * 1440

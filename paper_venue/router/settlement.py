@@ -13,24 +13,25 @@ from __future__ import annotations
 import logging
 import uuid
 
-from paper_venue import fills, ledger, trading
 from paper_venue.decimals import ZERO
 from paper_venue.errors import BybitError
 from paper_venue.instruments import Category
-from paper_venue.orders import (
+from paper_venue.ledger import journal
+from paper_venue.matching.orders import (
     ClientOrderId,
     Execution,
     Order,
     OrderStatus,
     VenueOrderId,
 )
-from paper_venue.venue import Venue
-from paper_venue.wallet import margin
+from paper_venue.router import fills, trading
+from paper_venue.router.state import VenueState
+from paper_venue.router.wallet import margin
 
 log = logging.getLogger(__name__)
 
 
-def settle_funding(venue: Venue, at_ms: int) -> None:
+def settle_funding(venue: VenueState, at_ms: int) -> None:
     """Charge or credit funding for the settlement at `at_ms`."""
     for symbol in venue.settings.symbols:
         rate = venue.funding_rate(symbol)
@@ -72,13 +73,13 @@ def settle_funding(venue: Venue, at_ms: int) -> None:
                 exec_type="Funding",
             )
             venue.record_execution(ex)
-            ledger.record_funding(venue, ex, payment)
+            journal.record_funding(venue.ledger, venue.next_seq, acct, ex, payment)
             if venue.listening(acct.uid):
                 venue.emit(acct.uid, "execution", [ex.to_wire(stream=True)])
             fills.publish_account(venue, acct.uid, {symbol})
 
 
-def check_stops(venue: Venue) -> None:
+def check_stops(venue: VenueState) -> None:
     """Close positions whose take-profit or stop-loss (Full mode, whole position) the price
     has reached, with a reduce-only market order as Bybit's triggered TP/SL would."""
     for acct in venue.accounts.values():
@@ -117,7 +118,7 @@ def check_stops(venue: Venue) -> None:
                 log.warning("%s of uid %s on %s not placed: %s", kind, acct.uid, symbol, err)
 
 
-def check_liquidations(venue: Venue) -> list[int]:
+def check_liquidations(venue: VenueState) -> list[int]:
     """Liquidate every account at or below maintenance margin; returns their uids."""
     liquidated = []
     for acct in venue.accounts.values():

@@ -1,88 +1,46 @@
-"""Margin arithmetic of the unified account, and the wallet and position views Bybit shows.
+"""The wallet and position views Bybit shows, over the ledger's margin arithmetic.
 
-Margin is USDT only: linear positions and orders draw on USDT equity (wallet plus
-unrealised PnL); other coins count toward total equity at their spot price but are not
-collateral. Spot orders hold what they may spend (`Order.locked`).
+Other coins than USDT count toward total equity at their spot price but are not collateral
+(the ledger's `margin` module has the USDT margin rules).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from paper_venue.accounts import Account
 from paper_venue.decimals import ZERO, fmt, fmt_fixed8
 from paper_venue.instruments import Category
-from paper_venue.positions import Position
+from paper_venue.ledger.accounts import Account
+from paper_venue.ledger.margin import Margin, account_margin, spot_locked
+from paper_venue.ledger.positions import Position
 
 BREAK_EVEN_MIN_FEE = Decimal("0.00055")
 """Bybit's break-even formula charges at least this taker rate (position/position.mdx)."""
 
 if TYPE_CHECKING:
-    from paper_venue.venue import Venue
+    from paper_venue.router.state import VenueState
 
 
-@dataclass
-class Margin:
-    """USDT margin figures of one account."""
-
-    wallet: Decimal
-    upnl: Decimal
-    position_im: Decimal
-    position_mm: Decimal
-    order_im: Decimal
-    spot_locked: Decimal
-
-    @property
-    def margin_balance(self) -> Decimal:
-        return self.wallet + self.upnl
-
-    @property
-    def available(self) -> Decimal:
-        return self.margin_balance - self.position_im - self.order_im - self.spot_locked
-
-
-def locked(venue: Venue, uid: int, coin: str) -> Decimal:
+def locked(venue: VenueState, uid: int, coin: str) -> Decimal:
     """Coin held by the account's open spot orders."""
-    total = ZERO
-    for order in venue.open_orders(uid):
-        if order.inst.category is Category.SPOT:
-            held_coin = order.inst.quote if order.is_buy else order.inst.base
-            if held_coin == coin:
-                total += order.locked
-    return total
+    return spot_locked(venue.open_orders(uid), coin)
 
 
-def margin(venue: Venue, acct: Account) -> Margin:
-    """The account's USDT margin position right now."""
-    upnl = position_im = position_mm = order_im = ZERO
-    for symbol, pos in acct.positions.items():
-        if pos.size == 0:
-            continue
-        inst = venue.instrument(Category.LINEAR, symbol)
-        mark = venue.market.price(symbol)
-        upnl += pos.unrealised(mark)
-        position_im += pos.value(mark) / pos.leverage
-        position_mm += pos.value(mark) * inst.maintenance_margin_rate
-    for order in venue.open_orders(acct.uid):
-        if order.inst.category is Category.LINEAR and not order.reduce_only:
-            lev = acct.leverage.get(order.inst.symbol, venue.default_leverage(order.inst))
-            price = (
-                order.price if order.price is not None else venue.market.price(order.inst.symbol)
-            )
-            order_im += order.leaves_qty * price / lev
-    return Margin(
-        acct.balance("USDT"),
-        upnl,
-        position_im,
-        position_mm,
-        order_im,
-        locked(venue, acct.uid, "USDT"),
+def margin(venue: VenueState, acct: Account) -> Margin:
+    """The account's USDT margin position right now, at the market's prices."""
+    return account_margin(
+        acct,
+        lambda: venue.open_orders(acct.uid),
+        mark=venue.market.price,
+        maintenance_rate=lambda symbol: (
+            venue.instrument(Category.LINEAR, symbol).maintenance_margin_rate
+        ),
+        default_leverage=venue.default_leverage,
     )
 
 
-def usd_price(venue: Venue, coin: str) -> Decimal:
+def usd_price(venue: VenueState, coin: str) -> Decimal:
     if coin in ("USDT", "USDC"):
         return Decimal(1)
     symbol = f"{coin}USDT"
@@ -91,7 +49,7 @@ def usd_price(venue: Venue, coin: str) -> Decimal:
     return ZERO
 
 
-def wallet_wire(venue: Venue, acct: Account) -> dict[str, object]:
+def wallet_wire(venue: VenueState, acct: Account) -> dict[str, object]:
     """One account's entry of /v5/account/wallet-balance and of the `wallet` stream."""
     m = margin(venue, acct)
     coins: list[dict[str, object]] = []
@@ -156,7 +114,7 @@ def wallet_wire(venue: Venue, acct: Account) -> dict[str, object]:
     }
 
 
-def position_wire(venue: Venue, acct: Account, pos: Position) -> dict[str, object]:
+def position_wire(venue: VenueState, acct: Account, pos: Position) -> dict[str, object]:
     """A position as /v5/position/list and the `position` stream show it."""
     inst = venue.instrument(Category.LINEAR, pos.symbol)
     pd, qd = inst.price_decimals, inst.qty_decimals

@@ -17,17 +17,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paper_venue import admin_token, datadir, snapshot
 from paper_venue.amounts import MAX_AMOUNT, Amount, Balance, Coin, Price
 from paper_venue.clock import ClockMode
 from paper_venue.config import AccountSeed
 from paper_venue.decimals import fmt_plain
 from paper_venue.errors import BybitError
-from paper_venue.faults import Faults
-from paper_venue.feed import ScriptedPath
-from paper_venue.rest.user import create_sub_api
-from paper_venue.venue import Venue
-from paper_venue.ws import WebSockets
+from paper_venue.router import admin_token, datadir, snapshot
+from paper_venue.router.faults import Faults
+from paper_venue.router.feed import ScriptedPath
+from paper_venue.router.rest.user import create_sub_api
+from paper_venue.router.venue import Venue
+from paper_venue.router.ws import WebSockets
 
 MAX_ADVANCE_STEPS = 1_000_000
 

@@ -20,15 +20,15 @@ from decimal import Decimal
 
 from aiohttp import WSMsgType, web
 
-from paper_venue.auth import verify_ws_auth
 from paper_venue.clock import Clock
 from paper_venue.errors import BybitError
-from paper_venue.faults import Faults
 from paper_venue.instruments import Category, Instrument
-from paper_venue.venue import Venue
-from paper_venue.ws_conn import Connection
-from paper_venue.ws_private import ALL_TOPICS, PrivateStreams
-from paper_venue.ws_public import PublicStreams
+from paper_venue.router.auth import verify_ws_auth
+from paper_venue.router.faults import Faults
+from paper_venue.router.venue import Venue
+from paper_venue.router.ws_conn import Connection
+from paper_venue.router.ws_private import ALL_TOPICS, PrivateStreams
+from paper_venue.router.ws_public import PublicStreams
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024

@@ -3,9 +3,9 @@ default and at most seven days a query, cursor-paged."""
 
 from __future__ import annotations
 
-from paper_venue.gateway import Ctx, Endpoint
 from paper_venue.params import Params
-from paper_venue.rest.common import DAY_MS, KNOWN_CATEGORIES, page, time_window
+from paper_venue.router.gateway import Ctx, Endpoint
+from paper_venue.router.rest.common import DAY_MS, KNOWN_CATEGORIES, page, time_window
 
 #: Bybit's `type(uta-translog)` enum, as documented.
 TYPES = (

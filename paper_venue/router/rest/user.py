@@ -6,12 +6,12 @@ import re
 import secrets
 import string
 
-from paper_venue.accounts import ApiKey
 from paper_venue.config import AccountSeed
 from paper_venue.errors import params_error
-from paper_venue.gateway import Ctx, Endpoint
+from paper_venue.ledger.accounts import ApiKey
 from paper_venue.params import Params
-from paper_venue.venue import Venue
+from paper_venue.router.gateway import Ctx, Endpoint
+from paper_venue.router.venue import Venue
 
 USERNAME = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z\d]{6,16}$")
 _ALPHABET = string.ascii_letters + string.digits

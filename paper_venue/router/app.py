@@ -15,17 +15,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from paper_venue import admin_token, snapshot
-from paper_venue.admin import Admin
-from paper_venue.auth import ReplayGuard
 from paper_venue.clock import Clock, ClockMode
 from paper_venue.config import VenueSettings
-from paper_venue.faults import Faults
-from paper_venue.gateway import Gate, make_handler
-from paper_venue.ratelimit import RateLimiter
-from paper_venue.rest import all_endpoints
-from paper_venue.venue import Venue
-from paper_venue.ws import WebSockets
+from paper_venue.router import admin_token, snapshot
+from paper_venue.router.admin import Admin
+from paper_venue.router.auth import ReplayGuard
+from paper_venue.router.faults import Faults
+from paper_venue.router.gateway import Gate, make_handler
+from paper_venue.router.ratelimit import RateLimiter
+from paper_venue.router.rest import all_endpoints
+from paper_venue.router.venue import Venue
+from paper_venue.router.ws import WebSockets
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import hmac
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from paper_venue.accounts import ApiKey
 from paper_venue.errors import BybitError, Code
+from paper_venue.ledger.accounts import ApiKey
 
 FUTURE_TOLERANCE_MS = 1000
 MAX_RECV_WINDOW_MS = 60_000

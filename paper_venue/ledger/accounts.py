@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from paper_venue.decimals import ZERO
-from paper_venue.positions import Position
+from paper_venue.ledger.positions import Position
 
 
 @dataclass

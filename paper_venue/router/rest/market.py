@@ -5,18 +5,18 @@ from __future__ import annotations
 from paper_venue.clock import Clock
 from paper_venue.decimals import ZERO, fmt, fmt_plain
 from paper_venue.errors import params_error
-from paper_venue.gateway import Ctx, Endpoint
 from paper_venue.instruments import Category, Instrument, instrument_info
-from paper_venue.market import INTERVALS
 from paper_venue.params import Params
-from paper_venue.rest.common import (
+from paper_venue.router.gateway import Ctx, Endpoint
+from paper_venue.router.market import INTERVALS
+from paper_venue.router.rest.common import (
     category,
     listed_category,
     page,
     req_category,
     unlisted_symbol,
 )
-from paper_venue.venue import Venue
+from paper_venue.router.venue import Venue
 
 
 def kline(ctx: Ctx, p: Params) -> object:
