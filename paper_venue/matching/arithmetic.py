@@ -57,7 +57,8 @@ def position_after_fill(size: N, entry: N, signed_qty: N, price: N) -> tuple[N, 
     `closed x (price - entry)` (sign of the position) and keeps the entry; a fill past flat
     closes the position and opens the rest at the fill price; flat, the entry is zero.
     """
-    zero = type(price)(0)
+    # a plain zero of the caller's kind (never a numpy scalar: it would slow every later sum)
+    zero = Decimal(0) if isinstance(price, Decimal) else 0.0
     total = size + signed_qty
     if size == 0:
         return total, price, zero, zero

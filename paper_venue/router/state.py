@@ -22,6 +22,7 @@ from paper_venue.instruments import Category, Instrument, build_instruments
 from paper_venue.ledger.accounts import Account, ApiKey, Transfer
 from paper_venue.ledger.journal import LedgerEntry
 from paper_venue.matching.book import SyntheticBook
+from paper_venue.matching.engine import MatchingEngine
 from paper_venue.matching.orders import Execution, Order
 from paper_venue.router.feed import CandleReplay, PriceSource, RandomWalk, ScriptedPath
 from paper_venue.router.market import MINUTE_MS, Market
@@ -61,7 +62,10 @@ class VenueState:
         self.orders: dict[str, Order] = {}
         self.by_link: dict[tuple[int, str], str] = {}
         self._open: dict[int, dict[str, Order]] = {}
-        self._resting: dict[tuple[Category, str], dict[str, Order]] = {}
+        self.engines = {
+            key: MatchingEngine(inst, self.book) for key, inst in self.instruments.items()
+        }
+        """One matching engine per listed instrument, in listing order."""
         self.closed: dict[int, deque[Order]] = {}
         self.history: dict[int, deque[Order]] = {}
         self.executions: dict[int, deque[Execution]] = {}
@@ -214,15 +218,17 @@ class VenueState:
         if order.status.is_open:
             self._open.setdefault(order.uid, {})[order.order_id] = order
 
+    def engine(self, inst: Instrument) -> MatchingEngine:
+        """The instrument's matching engine."""
+        return self.engines[(inst.category, inst.symbol)]
+
     def rest(self, order: Order) -> None:
-        self._resting.setdefault((order.inst.category, order.inst.symbol), {})[order.order_id] = (
-            order
-        )
+        self.engine(order.inst).rest(order)
 
     def finish(self, order: Order) -> None:
         """Move a no-longer-open order out of the open sets, keeping it for queries."""
         self._open.get(order.uid, {}).pop(order.order_id, None)
-        self._resting.get((order.inst.category, order.inst.symbol), {}).pop(order.order_id, None)
+        self.engine(order.inst).remove(order)
         self.closed.setdefault(order.uid, deque(maxlen=CLOSED_KEPT)).appendleft(order)
         history = self.history.setdefault(order.uid, deque(maxlen=HISTORY_KEPT))
         if len(history) == history.maxlen:
@@ -233,7 +239,7 @@ class VenueState:
         history.appendleft(order)
 
     def resting(self, category: Category, symbol: str) -> list[Order]:
-        return list(self._resting.get((category, symbol), {}).values())
+        return list(self.engines[(category, symbol)].resting.values())
 
     def record_execution(self, ex: Execution) -> None:
         self.executions.setdefault(ex.uid, deque(maxlen=10_000)).appendleft(ex)

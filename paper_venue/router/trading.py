@@ -1,8 +1,8 @@
 """Placing, amending and cancelling orders, and matching resting ones as the price moves.
 
-Every check runs before anything changes, so a refused request leaves no trace. Matching
-is against the synthetic book: an order that crosses takes liquidity as taker; what rests
-fills as maker, at its own price, when the book moves through it.
+Every check runs before anything changes, so a refused request leaves no trace. Matching is
+the instrument's matching engine's (`matching/engine.py`): it reports fills and finished
+orders, which this module books (through `fills`) and closes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from decimal import Decimal
 from paper_venue.decimals import ZERO, is_multiple
 from paper_venue.errors import BybitError, Code, params_error
 from paper_venue.instruments import Category, Instrument
+from paper_venue.matching.engine import CloseReport, FillReport
 from paper_venue.matching.orders import ClientOrderId, Order, OrderStatus, VenueOrderId
 from paper_venue.router import fills
 from paper_venue.router.state import VenueState
@@ -163,46 +164,22 @@ def place_order(
         stop_order_type=stop_order_type,
     )
     venue.register(order)
-    _match_new(venue, order)
+    venue.engine(inst).match_new(order, *_reports(venue))
     fills.publish_order(venue, order)
     fills.publish_account(venue, uid, {inst.symbol} if not spot else set())
     return order
 
 
-def _match_new(venue: VenueState, order: Order) -> None:
-    inst = order.inst
-    book = venue.book
-    tif = order.time_in_force
-    if tif == "PostOnly" and order.price is not None:
-        best = book.best(inst, "a" if order.is_buy else "b")
-        if (order.is_buy and order.price >= best) or (not order.is_buy and order.price <= best):
-            _close(venue, order, "EC_PostOnlyWillTakeLiquidity", "UNKNOWN")
-            return
-    budget = order.quote_qty
-    if tif == "FOK":
-        preview = book.preview(inst, order.side, order.qty, order.price)
-        if sum((q for _, q in preview), ZERO) < order.qty:
-            _close(venue, order, "EC_CancelForNoFullFill", "UNKNOWN")
-            return
-    taking = (
-        [] if tif == "PostOnly" else book.take(inst, order.side, order.qty, order.price, budget)
-    )
-    for price, qty in taking:
-        fills.execute(venue, order, price, qty, is_maker=False)
-    if order.quote_qty is not None:
-        if order.cum_exec_qty > 0:
-            order.status = OrderStatus.FILLED
-            _close(venue, order, "EC_NoError", "UNKNOWN", keep_status=True)
-        else:
-            _close(venue, order, "EC_NoImmediateQtyToFill", "UNKNOWN")
-        return
-    if order.status is OrderStatus.FILLED:
-        _close(venue, order, "EC_NoError", "UNKNOWN", keep_status=True)
-    elif tif in ("IOC", "FOK"):
-        reason = "EC_NoError" if order.cum_exec_qty > 0 else "EC_NoImmediateQtyToFill"
-        _close(venue, order, reason, "UNKNOWN")
-    else:
-        venue.rest(order)
+def _reports(venue: VenueState) -> tuple[FillReport, CloseReport]:
+    """The matching engine's reports, bound to this venue: a fill is booked, an order closed."""
+
+    def fill(order: Order, price: Decimal, qty: Decimal, is_maker: bool) -> None:
+        fills.execute(venue, order, price, qty, is_maker=is_maker)
+
+    def close(order: Order, reason: str, cancel_type: str, keep_status: bool) -> None:
+        _close(venue, order, reason, cancel_type, keep_status=keep_status)
+
+    return fill, close
 
 
 def _close(
@@ -225,28 +202,14 @@ def _close(
 
 def match_resting(venue: VenueState, inst: Instrument) -> None:
     """Fill resting orders the moved book now reaches, as maker at their own price."""
-    touched: set[int] = set()
-    for order in venue.resting(inst.category, inst.symbol):
-        if not order.status.is_open or order.price is None:
-            continue
-        leaves = order.leaves_qty
-        if order.reduce_only:
-            pos = venue.account(order.uid).positions.get(inst.symbol)
-            size = pos.size if pos is not None else ZERO
-            if size == 0 or (size > 0) == order.is_buy:
-                _close(venue, order, "EC_NoError", "CancelByReduceOnly")
-                fills.publish_order(venue, order)
-                continue
-            leaves = min(leaves, abs(size))
-        taken = venue.book.take(inst, order.side, leaves, order.price)
-        qty = sum((q for _, q in taken), ZERO)
-        if qty <= 0:
-            continue
-        fills.execute(venue, order, order.price, qty, is_maker=True)
-        if order.status is OrderStatus.FILLED:
-            _close(venue, order, "EC_NoError", "UNKNOWN", keep_status=True)
-        fills.publish_order(venue, order)
-        touched.add(order.uid)
+
+    def position_size(uid: int) -> Decimal:
+        pos = venue.account(uid).positions.get(inst.symbol)
+        return pos.size if pos is not None else ZERO
+
+    touched = venue.engine(inst).match_resting(
+        position_size, *_reports(venue), lambda order: fills.publish_order(venue, order)
+    )
     for uid in touched:
         fills.publish_account(
             venue, uid, {inst.symbol} if inst.category is Category.LINEAR else set()
@@ -303,15 +266,7 @@ def amend_order(
     order.qty = new_qty
     order.price = new_price
     order.updated_ms = venue.clock.now_ms()
-    if order.time_in_force == "PostOnly":
-        best = venue.book.best(inst, "a" if order.is_buy else "b")
-        if (order.is_buy and new_price >= best) or (not order.is_buy and new_price <= best):
-            _close(venue, order, "EC_PostOnlyWillTakeLiquidity", "UNKNOWN")
-    else:
-        for fill_price, fill_qty in venue.book.take(inst, order.side, order.leaves_qty, new_price):
-            fills.execute(venue, order, fill_price, fill_qty, is_maker=False)
-        if order.status is OrderStatus.FILLED:
-            _close(venue, order, "EC_NoError", "UNKNOWN", keep_status=True)
+    venue.engine(inst).match_amended(order, *_reports(venue))
     fills.publish_order(venue, order)
     fills.publish_account(venue, uid, {symbol} if category is Category.LINEAR else set())
     return order

@@ -23,9 +23,9 @@ class Venue(VenueState):
         moved = self.market.update(now)
         self._refresh_books()
         self.publish_market_trades(moved, now)
-        for (category, symbol), resting in list(self._resting.items()):
-            if resting:
-                trading.match_resting(self, self.instrument(category, symbol))
+        for engine in list(self.engines.values()):
+            if engine.resting:
+                trading.match_resting(self, engine.inst)
         while now >= self.next_funding_ms:
             settlement.settle_funding(self, self.next_funding_ms)
             self.next_funding_ms += self.settings.funding.interval_hours * 3_600_000
