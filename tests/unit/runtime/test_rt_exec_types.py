@@ -7,13 +7,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.adapters.bybit import parsing
 from engine_runtime.paper_venue import trading
 from engine_runtime.paper_venue.clock import Clock, ClockMode
 from engine_runtime.paper_venue.config import VenueSettings
 from engine_runtime.paper_venue.instruments import Category
 from engine_runtime.paper_venue.orders import Execution
 from engine_runtime.paper_venue.venue import Venue
+from eternal_kernel.bybit import parsing
 
 pytestmark = pytest.mark.unit
 
