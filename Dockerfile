@@ -34,6 +34,7 @@ COPY requirements.lock ./
 RUN uv pip install --python /opt/venv/bin/python -r requirements.lock
 
 COPY pyproject.toml README.md ./
+COPY eternal_kernel/ eternal_kernel/
 COPY operator/ operator/
 COPY engine_runtime/ engine_runtime/
 COPY paper_venue/ paper_venue/
@@ -41,7 +42,7 @@ COPY scripts/prune_venv.py scripts/
 RUN uv pip install --python /opt/venv/bin/python --no-deps . \
     && /opt/venv/bin/python scripts/prune_venv.py \
        | xargs --no-run-if-empty uv pip uninstall --python /opt/venv/bin/python \
-    && /opt/venv/bin/python -c "import eternal_operator, engine_runtime, paper_venue, kopf, asyncpg, pybit"
+    && /opt/venv/bin/python -c "import eternal_kernel, eternal_operator, engine_runtime, paper_venue, kopf, asyncpg, pybit"
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine_runtime import indicators as ta
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 FEATURE_SET_VERSION = 1
 """Bumped whenever a feature's definition or the order below changes: a model trained on

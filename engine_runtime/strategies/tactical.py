@@ -27,7 +27,7 @@ from enum import StrEnum
 import pandas as pd
 
 from engine_runtime import indicators as ta
-from eternal_operator.api.v1alpha1.strategy_params import TacticalParams
+from eternal_kernel.api.v1alpha1.strategy_params import TacticalParams
 
 from .base import MS_PER_DAY, ZERO, BaseStrategy, defined
 from .interface import (

@@ -24,7 +24,7 @@ import pandas as pd
 
 from engine_runtime import indicators as ta
 from engine_runtime.sizing import SizingPolicy, TradeStats, position_size
-from eternal_operator.api.v1alpha1.strategy_params import TrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import TrendParams
 
 from .base import ZERO, BaseStrategy, defined, to_price
 from .interface import (

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.adapters.bybit import parsing
+from eternal_kernel.bybit import parsing
 from paper_venue.clock import Clock, ClockMode
 from paper_venue.config import VenueSettings
 from paper_venue.instruments import Category

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category
-from engine_runtime.model.identifiers import ClientOrderId
-from engine_runtime.model.instruments import Instrument
-from engine_runtime.model.reports import (
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.identifiers import ClientOrderId
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import (
     FillReport,
     OrderStatusReport,
     PositionStatusReport,

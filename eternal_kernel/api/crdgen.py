@@ -1,6 +1,6 @@
 """Generate the CustomResourceDefinitions in crds/ from the typed API models.
 
-`python -m eternal_operator.api.crdgen --write crds` writes them; `--check crds` fails (exit 1)
+`python -m eternal_kernel.api.crdgen --write crds` writes them; `--check crds` fails (exit 1)
 when a file differs from what the models generate, so stale CRDs cannot be committed.
 
 Pydantic's JSON schema is close to, but not, a Kubernetes structural schema; this module closes

@@ -9,10 +9,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, TradeId, VenueOrderId
-from engine_runtime.model.instruments import Instrument
-from engine_runtime.model.reports import (
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, TradeId, VenueOrderId
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import (
     CoinBalance,
     FillReport,
     OrderStatusReport,

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from eternal_operator.api.v1alpha1 import BreakerLevel, CircuitBreakerPolicySpec
-from eternal_operator.api.v1alpha1.policy import UnknownEquity
+from eternal_kernel.api.v1alpha1 import BreakerLevel, CircuitBreakerPolicySpec
+from eternal_kernel.api.v1alpha1.policy import UnknownEquity
 
 from .levels import level_spec, next_level, tripped
 from .losses import PeriodOpen

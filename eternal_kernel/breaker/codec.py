@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from eternal_operator.api.v1alpha1.policy import CircuitBreakerPolicyStatus
+from eternal_kernel.api.v1alpha1.policy import CircuitBreakerPolicyStatus
 
 from .evaluate import Directive, State, Step
 from .losses import PeriodOpen

@@ -20,7 +20,7 @@ import aiohttp
 import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 
-from engine_runtime.venue.session import NO_RETRY_CODES, http_session
+from eternal_kernel.bybit.session import NO_RETRY_CODES, http_session
 
 from .aio import AioTransport
 from .errors import RATE_LIMIT, RetryableError, VenueError, classify, classify_http

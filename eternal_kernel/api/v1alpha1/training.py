@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from .base import ApiModel, cel, rules
-from .common import DNS_SUBDOMAIN, Conditions, EngineName
+from .common import DNS_SUBDOMAIN, GROUP, Conditions, EngineName
 from .engine import ObjectMeta, Symbol, Venue
 from .names import DNS_1035_LABEL
 from .strategy_params import MetaTrendParams
@@ -23,6 +23,14 @@ TRAINING_NAME_MESSAGE = (
     "can name its Job '<name>-<spec hash>'"
 )
 TRAINING_NAME_RULE = f"size(self) <= {TRAINING_NAME_MAX} && self.matches('{DNS_1035_LABEL}')"
+
+JOB_ANNOTATION = f"{GROUP}/training-job"
+MODEL_SHA_ANNOTATION = f"{GROUP}/model-sha256"
+METRICS_ANNOTATION = f"{GROUP}/training-metrics"
+ERROR_ANNOTATION = f"{GROUP}/training-error"
+"""What a ModelTraining Job's pod writes on the output ConfigMap (`engine_runtime.model_job`)
+and the operator reads back into the ModelTraining's status: which Job wrote it, the model's
+sha256, the training's metrics, or why there is no model."""
 
 ConfigMapName = Annotated[str, Field(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
 ConfigMapKey = Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", min_length=1, max_length=253)]

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from engine_runtime.model.enums import Category, OrderSide
 from engine_runtime.strategies.interface import BookLevel, OrderBook, PublicTrade
+from eternal_kernel.model.enums import Category, OrderSide
 
 DEPTHS: Mapping[Category, tuple[int, ...]] = {
     Category.SPOT: (1, 50, 200, 1000),

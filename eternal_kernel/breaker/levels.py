@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from eternal_operator.api.v1alpha1 import BreakerLevel
+from eternal_kernel.api.v1alpha1 import BreakerLevel
 
 
 def tripped(levels: Sequence[BreakerLevel], drawdown: Decimal) -> int:

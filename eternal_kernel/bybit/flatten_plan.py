@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, flatten_order_id
-from engine_runtime.model.instruments import Instrument
-from engine_runtime.model.reports import CoinBalance, PositionStatusReport
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, flatten_order_id
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import CoinBalance, PositionStatusReport
 
 QUOTE = "USDT"
 CATEGORIES = (Category.LINEAR, Category.SPOT)
