@@ -36,6 +36,13 @@ class MatchingEngine:
     def remove(self, order: Order) -> None:
         self.resting.pop(order.order_id, None)
 
+    def _would_take(self, order: Order) -> bool:
+        """Whether a limit order's price reaches the best opposite price (it would take)."""
+        if order.price is None:
+            return False
+        best = self.book.best(self.inst, "a" if order.is_buy else "b")
+        return order.price >= best if order.is_buy else order.price <= best
+
     def match_new(self, order: Order, fill: FillReport, close: CloseReport) -> None:
         """Match an accepted order: PostOnly that would take is cancelled, FOK that cannot fill
         in full is cancelled, the rest takes what the book offers; IOC and market orders end
@@ -43,11 +50,9 @@ class MatchingEngine:
         inst = self.inst
         book = self.book
         tif = order.time_in_force
-        if tif == "PostOnly" and order.price is not None:
-            best = book.best(inst, "a" if order.is_buy else "b")
-            if (order.is_buy and order.price >= best) or (not order.is_buy and order.price <= best):
-                close(order, "EC_PostOnlyWillTakeLiquidity", "UNKNOWN", False)
-                return
+        if tif == "PostOnly" and self._would_take(order):
+            close(order, "EC_PostOnlyWillTakeLiquidity", "UNKNOWN", False)
+            return
         budget = order.quote_qty
         if tif == "FOK":
             preview = book.preview(inst, order.side, order.qty, order.price)
@@ -79,8 +84,7 @@ class MatchingEngine:
         what its new price reaches."""
         assert order.price is not None
         if order.time_in_force == "PostOnly":
-            best = self.book.best(self.inst, "a" if order.is_buy else "b")
-            if (order.is_buy and order.price >= best) or (not order.is_buy and order.price <= best):
+            if self._would_take(order):
                 close(order, "EC_PostOnlyWillTakeLiquidity", "UNKNOWN", False)
             return
         for price, qty in self.book.take(self.inst, order.side, order.leaves_qty, order.price):
