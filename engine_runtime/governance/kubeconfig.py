@@ -1,92 +1,124 @@
 """Where the API server is and how to authenticate: the pod's service account, else $KUBECONFIG.
 
-A small reader instead of the `kubernetes` package (which costs an idle runtime some 30 MiB):
-bearer tokens and client certificates, CA by file or inline data, the current context.
+lightkube's configuration does the authentication: bearer tokens, token files re-read when the
+API server answers 401 (projected ServiceAccount tokens rotate), exec credential plugins, client
+certificates, CA by file or inline data (kept in self-deleting temporary files only while the TLS
+context is built). What lightkube leaves out is merging: every path of $KUBECONFIG is read and
+merged the way kubectl does (the first file naming a cluster, user or context wins; the first
+non-empty current-context wins), relative paths resolved against the file that holds them.
+
+lightkube and its HTTP client are imported on first use, not with this module.
 """
 
 from __future__ import annotations
 
-import base64
 import os
-import ssl
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+if TYPE_CHECKING:
+    import httpx2
+    from lightkube.config.kubeconfig import SingleConfig
+
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+_SECTIONS = {"clusters": "cluster", "users": "user", "contexts": "context"}
+_PATH_KEYS = {
+    "cluster": ("certificate-authority",),
+    "user": ("client-certificate", "client-key", "tokenFile"),
+    "context": (),
+}
 
 
 class KubeconfigError(Exception):
     pass
 
 
-@dataclass
-class ApiAccess:
-    server: str
-    headers: dict[str, str]
-    ssl_context: ssl.SSLContext | bool
+def kubeconfig_paths() -> list[Path]:
+    """The files $KUBECONFIG names (in order), else ~/.kube/config."""
+    value = os.environ.get("KUBECONFIG") or "~/.kube/config"
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part]
 
 
-def load_access() -> ApiAccess:
-    host, port = (
-        os.environ.get("KUBERNETES_SERVICE_HOST"),
-        os.environ.get("KUBERNETES_SERVICE_PORT"),
-    )
-    if host and port and (SERVICE_ACCOUNT / "token").exists():
-        token = (SERVICE_ACCOUNT / "token").read_text().strip()
-        context = ssl.create_default_context(cafile=str(SERVICE_ACCOUNT / "ca.crt"))
-        return ApiAccess(f"https://{host}:{port}", _bearer(token), context)
-    path = Path(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]).expanduser()
+def _absolute(entry: dict[str, Any], kind: str, base: Path) -> dict[str, Any]:
+    entry = dict(entry)
+    for key in _PATH_KEYS[kind]:
+        if entry.get(key):
+            entry[key] = str((base / str(entry[key])).expanduser())
+    command = (entry.get("exec") or {}).get("command")
+    if kind == "user" and command and "/" in command and not Path(command).is_absolute():
+        entry["exec"] = {**entry["exec"], "command": str(base / command)}
+    return entry
+
+
+def merge_kubeconfigs(paths: Sequence[Path]) -> dict[str, Any]:
+    """One kubeconfig from several, as kubectl merges them; missing files are skipped."""
+    merged: dict[str, Any] = {section: [] for section in _SECTIONS}
+    seen: dict[str, set[str]] = {section: set() for section in _SECTIONS}
+    current = ""
+    for path in paths:
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            continue
+        except (OSError, yaml.YAMLError) as error:
+            raise KubeconfigError(f"cannot read kubeconfig {path}: {error}") from None
+        current = current or str(document.get("current-context") or "")
+        for section, kind in _SECTIONS.items():
+            for item in document.get(section) or []:
+                name = str(item.get("name"))
+                if name in seen[section]:
+                    continue
+                seen[section].add(name)
+                body = _absolute(item.get(kind) or {}, kind, path.parent)
+                merged[section].append({"name": name, kind: body})
+    if current:
+        merged["current-context"] = current
+    return merged
+
+
+def load_config(service_account: Path = SERVICE_ACCOUNT) -> SingleConfig:
+    """The service account's configuration inside a pod, else the merged $KUBECONFIG's current
+    context."""
+    from lightkube.config.kubeconfig import KubeConfig
+    from lightkube.core.exceptions import ConfigError
+
     try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise KubeconfigError(f"no in-cluster service account and no kubeconfig: {error}") from None
-    return from_kubeconfig(config, path.parent)
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and (service_account / "token").exists():
+            config = KubeConfig.from_service_account(service_account)
+        else:
+            paths = kubeconfig_paths()
+            merged = merge_kubeconfigs(paths)
+            if not merged["clusters"]:
+                where = os.pathsep.join(map(str, paths))
+                raise KubeconfigError(f"no in-cluster service account and no kubeconfig in {where}")
+            config = KubeConfig.from_dict(merged)
+        single = config.get()
+    except (ConfigError, KeyError) as error:
+        raise KubeconfigError(f"kubeconfig: {error}") from None
+    if single is None or single.user is None:
+        raise KubeconfigError("kubeconfig: the current context has no user")
+    return single
 
 
-def _named(items: list[dict[str, Any]], name: str, kind: str) -> dict[str, Any]:
-    for item in items or []:
-        if item.get("name") == name:
-            return dict(item.get(kind) or {})
-    raise KubeconfigError(f"kubeconfig has no {kind} {name!r}")
+def connect(
+    config: SingleConfig | None = None,
+    *,
+    timeout_s: float | None = 10.0,
+    connections: int = 100,
+    keepalive_s: float = 5.0,
+) -> httpx2.AsyncClient:
+    """An HTTP client for the API server (base URL, TLS and authentication set)."""
+    import httpx2
+    from lightkube.config.client_adapter import ConnectionParams
 
-
-def _file(entry: dict[str, Any], key: str, base: Path) -> str | None:
-    if entry.get(f"{key}-data"):
-        handle = tempfile.NamedTemporaryFile(delete=False, suffix=".pem")  # noqa: SIM115
-        handle.write(base64.b64decode(entry[f"{key}-data"]))
-        handle.close()
-        return handle.name
-    if entry.get(key):
-        return str((base / str(entry[key])).expanduser())
-    return None
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Accept": "application/json", "Authorization": f"Bearer {token}"}
-
-
-def from_kubeconfig(config: dict[str, Any], base: Path) -> ApiAccess:
-    name = config.get("current-context")
-    context = _named(config.get("contexts") or [], str(name), "context")
-    cluster = _named(config.get("clusters") or [], str(context.get("cluster")), "cluster")
-    user = _named(config.get("users") or [], str(context.get("user")), "user")
-    headers = {"Accept": "application/json"}
-    if user.get("token"):
-        headers = _bearer(str(user["token"]))
-    elif user.get("tokenFile"):
-        headers = _bearer(Path(str(user["tokenFile"])).read_text().strip())
-    server = str(cluster["server"]).rstrip("/")
-    if not server.startswith("https"):
-        return ApiAccess(server, headers, False)
-    if cluster.get("insecure-skip-tls-verify"):
-        verify: ssl.SSLContext | bool = False
-    else:
-        verify = ssl.create_default_context(cafile=_file(cluster, "certificate-authority", base))
-    cert = _file(user, "client-certificate", base)
-    if cert and isinstance(verify, ssl.SSLContext):
-        verify.load_cert_chain(cert, _file(user, "client-key", base))
-    return ApiAccess(server, headers, verify)
+    params = ConnectionParams(timeout=httpx2.Timeout(timeout_s), trust_env=False)
+    client = httpx2.AsyncClient(
+        **params.httpx_params(config or load_config()),
+        limits=httpx2.Limits(max_connections=connections, keepalive_expiry=keepalive_s),
+    )
+    client.headers["Accept"] = "application/json"
+    return client

@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Callable
 
-import aiohttp
+import httpx2
 
 from .kube import Collection, KubeError, Obj
 
@@ -78,7 +78,7 @@ class Watcher:
                     elif kind == "DELETED":
                         self._deleted(obj)
                 failures = 0
-            except (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            except (KubeError, httpx2.HTTPError, TimeoutError, OSError, ValueError) as error:
                 self.connected = False
                 failures += 1
                 if isinstance(error, KubeError) and error.status == 410:

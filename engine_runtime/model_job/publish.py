@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from engine_runtime.governance.kubeconfig import load_access
+from engine_runtime.governance.kubeconfig import connect
 
 GROUP = "trading.eternal-engine.io"
 JOB_ANNOTATION = f"{GROUP}/training-job"
@@ -108,14 +106,13 @@ async def write(
 ) -> None:
     """Read the ConfigMap and update it (get, update: what the Role allows) with the files and
     metrics, or with the error."""
-    access = load_access()
-    path = f"{access.server.rstrip('/')}/api/v1/namespaces/{namespace}/configmaps/{name}"
-    async with aiohttp.ClientSession(headers=access.headers) as session:
-        async with session.get(path, ssl=access.ssl_context) as answer:
-            if answer.status >= 400:
-                raise PublishError(f"cannot read ConfigMap {namespace}/{name}: {answer.status} "
-                                   f"{(await answer.text())[:200]}")  # fmt: skip
-            config_map: dict[str, Any] = await answer.json()
+    path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+    async with connect() as session:
+        answer = await session.get(path)
+        if answer.status_code >= 400:
+            raise PublishError(f"cannot read ConfigMap {namespace}/{name}: {answer.status_code} "
+                               f"{answer.text[:200]}")  # fmt: skip
+        config_map: dict[str, Any] = answer.json()
         meta = config_map["metadata"]
         annotations = dict(meta.get("annotations") or {})
         annotations[JOB_ANNOTATION] = job
@@ -127,8 +124,7 @@ async def write(
             annotations[MODEL_SHA_ANNOTATION] = model_sha256(files or {})
             annotations[METRICS_ANNOTATION] = json.dumps(dict(metrics or {}), sort_keys=True)
         meta["annotations"] = annotations
-        async with session.put(path, json=config_map, ssl=access.ssl_context) as answer:
-            if answer.status >= 400:
-                text = (await answer.text())[:300]
-                raise PublishError(f"cannot update ConfigMap {namespace}/{name}: "
-                                   f"{answer.status} {text}")  # fmt: skip
+        answer = await session.put(path, json=config_map)
+        if answer.status_code >= 400:
+            raise PublishError(f"cannot update ConfigMap {namespace}/{name}: "
+                               f"{answer.status_code} {answer.text[:300]}")  # fmt: skip
