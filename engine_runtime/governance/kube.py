@@ -24,6 +24,8 @@ Obj = dict[str, Any]
 
 
 class KubeError(Exception):
+    """A call failed; `status` is the HTTP status (0: no answer, the transport's error)."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
@@ -62,8 +64,8 @@ class Collection:
                 async for line in response.aiter_lines():
                     if line.strip():
                         yield dict(json.loads(line))
-        except ConfigError as error:
-            raise KubeError(0, str(error)) from error
+        except (httpx2.HTTPError, ConfigError) as error:
+            raise KubeError(0, f"watch {self.path}: {error!r}") from error
 
 
 class EngineClient:
@@ -112,8 +114,8 @@ class EngineClient:
                 content=json.dumps(body).encode() if body is not None else None,
                 headers=headers,
             )
-        except ConfigError as error:
-            raise KubeError(0, str(error)) from error
+        except (httpx2.HTTPError, ConfigError) as error:
+            raise KubeError(0, f"{method} {path}: {error!r}") from error
         if response.status_code >= 400:
             raise KubeError(response.status_code, response.text[:300])
         return dict(response.json()) if response.content else {}

@@ -12,6 +12,7 @@ lightkube and its HTTP client are imported on first use, not with this module.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,4 +122,5 @@ def connect(
         limits=httpx2.Limits(max_connections=connections, keepalive_expiry=keepalive_s),
     )
     client.headers["Accept"] = "application/json"
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     return client

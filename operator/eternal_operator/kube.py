@@ -139,7 +139,7 @@ class KubeClient:
                 headers={**self.headers, "Content-Type": content_type},
             )
         except (httpx2.HTTPError, ConfigError) as error:
-            raise KubeError(0, f"{method} {path}: {error}") from error
+            raise KubeError(0, f"{method} {path}: {error!r}") from error
         if response.status_code >= 400:
             raise _error(response.status_code, response.text)
         return dict(response.json()) if response.content else {}
