@@ -44,7 +44,6 @@ from engine_runtime.strategies.interface import (
     OrderStatus,
     OrderType,
     SetStopLoss,
-    Side,
     StrategyContext,
     SubmitOrder,
     TransferProceeds,
@@ -57,6 +56,7 @@ from .fastpath import FastPath
 from .fills import FillModel, bar_path, marketable, walk
 from .governance import BreakerPolicy, CircuitBreaker, governed
 from .lookahead import check_causality
+from .orders import halt_orders, liquidation_order, side_of, sim_order
 from .runs import EngineRun, EngineSpec, Rejection, Transfer
 from .signals import run_signals
 from .venue import FeeModel, Outcome, SimAccount, SimOrder
@@ -407,22 +407,7 @@ class Simulation:
         """The simulated order of an intent, as governance lets it through (the live runner's
         rule, ``governance.governed``); None when it withholds it."""
         governed_intent = governed(intent, run.view, self.directive)
-        if governed_intent is None:
-            return None
-        intent = governed_intent
-        return SimOrder(
-            intent.intent_id,
-            intent.symbol,
-            intent.category,
-            1 if intent.side.value == "Buy" else -1,
-            intent.order_type,
-            float(intent.qty) if intent.qty is not None else 0.0,
-            float(intent.notional) if intent.notional is not None else 0.0,
-            float(intent.price) if intent.price is not None else 0.0,
-            intent.post_only,
-            intent.reduce_only,
-            intent.reason,
-        )
+        return None if governed_intent is None else sim_order(governed_intent)
 
     def _bar(self, symbol: str, category: Category, i: int) -> tuple[float, float, float]:
         c = self.feed.columns.get((symbol, category))
@@ -485,7 +470,9 @@ class Simulation:
         acct = run.account
         keys = sorted({(o.symbol, o.category) for o in acct.orders})
         for symbol, category in keys:
-            c = self.feed.columns.get((symbol, category)) or self.feed.columns[(symbol, SPOT)]
+            c = self.feed.columns.get((symbol, category))
+            if c is None:  # not ``or``: a Columns no one has read yet is empty, hence false
+                c = self.feed.columns[(symbol, SPOT)]
             path = bar_path(c["open"][i], c["high"][i], c["low"][i], c["close"][i])
 
             def on_fill(order: SimOrder, level: float) -> None:
@@ -547,7 +534,7 @@ class Simulation:
                 o.intent_id,
                 o.symbol,
                 o.category,
-                fill.side if fill else _side(o.side),
+                fill.side if fill else side_of(o.side),
                 OrderStatus(outcome.status),
                 dec(fill.qty, 12) if fill else Decimal(0),
                 dec(fill.price) if fill else Decimal(0),
@@ -595,19 +582,7 @@ class Simulation:
         acct = run.account
         outcomes: list[Outcome] = []
         for symbol, qty in list(acct.perp_qty.items()):
-            order = SimOrder(
-                f"liq-{symbol}-{i}",
-                symbol,
-                LINEAR,
-                -1 if qty > 0 else 1,
-                OrderType.MARKET,
-                abs(qty),
-                0.0,
-                0.0,
-                False,
-                True,
-                "liquidation",
-            )
+            order = liquidation_order(symbol, qty, i)
             outcomes.append(
                 acct.execute(
                     order, self.perp_px[symbol], False, self.close_ms[i], self.spot_px, self.perp_px
@@ -621,28 +596,4 @@ class Simulation:
         run.halted = True
         acct.orders.clear()
         acct.stops.clear()
-        run.queue = []
-        now = self.close_ms[self.i]
-        for symbol, qty in acct.perp_qty.items():
-            side = "Sell" if qty > 0 else "Buy"
-            run.queue.append(_flatten(f"halt-{symbol}-perp-{now}", symbol, LINEAR, side, abs(qty)))
-        for symbol, qty in acct.spot.items():
-            if qty > 0:
-                run.queue.append(_flatten(f"halt-{symbol}-spot-{now}", symbol, SPOT, "Sell", qty))
-
-
-def _side(sign: int) -> Side:
-    return Side.BUY if sign > 0 else Side.SELL
-
-
-def _flatten(iid: str, symbol: str, category: Category, side: str, qty: float) -> SubmitOrder:
-    return SubmitOrder(
-        iid,
-        symbol,
-        category,
-        Side(side),
-        OrderType.MARKET,
-        qty=dec(qty, 12),
-        reduce_only=category is LINEAR,
-        reason="halt",
-    )
+        run.queue = list(halt_orders(acct.perp_qty, acct.spot, self.close_ms[self.i]))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -30,26 +31,59 @@ DEFAULT_WEIGHTS: dict[str, Decimal] = {
 }
 
 
-@dataclass
 class EngineResult:
-    name: str
-    strategy: str
-    equity: npt.NDArray[np.float64]
-    nav: npt.NDArray[np.float64]
-    fills: list[Fill]
-    trips: list[RoundTrip]
-    transfers: list[Transfer]
-    stats: Stats
-    state: Mapping[str, str]
-    cash: float
-    spot: dict[str, float]
-    perps: dict[str, float]
-    rejections: list[Rejection] = field(default_factory=list)
+    """One engine's result. ``fills``, ``trips`` and ``stats`` are built on first read (from the
+    account, whose fills the signal path keeps as columns until then; statistics from the
+    equity and the trips), then kept: equal to what an eager build gives (tested), and free
+    for a caller that reads only ``equity``, ``fill_count`` or the balances."""
+
+    def __init__(
+        self,
+        name: str,
+        strategy: str,
+        equity: npt.NDArray[np.float64],
+        nav: npt.NDArray[np.float64],
+        fills: Callable[[], list[Fill]],
+        trips: Callable[[], list[RoundTrip]],
+        transfers: list[Transfer],
+        stats: Callable[[], Stats],
+        state: Mapping[str, str],
+        cash: float,
+        spot: dict[str, float],
+        perps: dict[str, float],
+        rejections: list[Rejection] | None = None,
+        fill_count: int | None = None,
+    ) -> None:
+        self.name, self.strategy, self.equity, self.nav = name, strategy, equity, nav
+        self.transfers, self.state, self.cash = transfers, state, cash
+        self.spot, self.perps = spot, perps
+        self.rejections = rejections if rejections is not None else []
+        self._fills, self._trips, self._stats = fills, trips, stats
+        self._fill_count = fill_count
+
+    @cached_property
+    def fills(self) -> list[Fill]:
+        return self._fills()
+
+    @cached_property
+    def trips(self) -> list[RoundTrip]:
+        """Closed round trips, then the ones still open at the end."""
+        return self._trips()
+
+    @cached_property
+    def stats(self) -> Stats:
+        return self._stats()
+
+    @property
+    def fill_count(self) -> int:
+        """``len(fills)`` without building the fills."""
+        return self._fill_count if self._fill_count is not None else len(self.fills)
 
 
 @dataclass
 class BacktestResult:
-    """Equity (per bar, at the close), NAV per unit, breaker levels, per-engine results."""
+    """Equity (per bar, at the close), NAV per unit, breaker levels, per-engine results.
+    ``stats`` is computed on first read (``EngineResult``)."""
 
     index: pd.DatetimeIndex  # bar open times
     close_ms: list[int]
@@ -57,11 +91,15 @@ class BacktestResult:
     nav: npt.NDArray[np.float64]
     levels: npt.NDArray[np.int64]
     engines: dict[str, EngineResult]
-    stats: Stats
+    lazy_stats: Callable[[], Stats] = field(repr=False, compare=False)
     breaker_events: list[BreakerEvent] = field(default_factory=list)
     config: dict[str, object] = field(default_factory=dict)
     prices: dict[MarketKey, npt.NDArray[np.float64]] = field(default_factory=dict)
     """Closes of the markets the engines trade, per bar."""
+
+    @cached_property
+    def stats(self) -> Stats:
+        return self.lazy_stats()
 
     @property
     def close_index(self) -> pd.DatetimeIndex:
@@ -73,6 +111,11 @@ class BacktestResult:
     @property
     def fills(self) -> list[Fill]:
         return [f for e in self.engines.values() for f in e.fills]
+
+    @property
+    def fill_count(self) -> int:
+        """``len(fills)`` without building them: the order count (every order fills once)."""
+        return sum(e.fill_count for e in self.engines.values())
 
     @property
     def trips(self) -> list[RoundTrip]:
@@ -92,63 +135,88 @@ def _collect(sim: Simulation, config: dict[str, object]) -> BacktestResult:
     engines: dict[str, EngineResult] = {}
     total = np.zeros(len(sim.index))
     for run in sim.runs:
-        acct = run.account
         start = sim.initial_cash * float(run.spec.weight)
-        eq = run.equity
-        total += eq
-        nav = _engine_nav(run, start)
-        trips = acct.trips + list(acct.open_trips.values())
-        stats = compute_stats(
+        total += run.equity
+        engines[run.spec.name] = _engine_result(sim, run, start, duration)
+    nav = sim.nav  # per unit; units were issued at 1.0
+    if len(sim.runs) == 1:  # one engine: its figures are the run's
+        only = next(iter(engines.values()))
+        return _result(sim, total, nav, engines, lambda: only.stats, config)
+    exposed = np.any([r.exposed for r in sim.runs], axis=0)
+    exposure = float(np.mean(exposed)) if len(exposed) else 0.0
+    fees = sum(r.account.fees_paid for r in sim.runs)
+    funding = sum(r.account.funding_received for r in sim.runs)
+
+    def stats() -> Stats:
+        return compute_stats(
+            nav,
+            index=sim.index,
+            start_equity=sim.initial_cash,
+            equity=total,
+            duration_ms=duration,
+            trips=[t for e in engines.values() for t in e.trips],
+            exposure=exposure,
+            fees=fees,
+            funding=funding,
+            benchmark=_benchmark(sim, sim.runs[0]),
+        )
+
+    return _result(sim, total, nav, engines, stats, config)
+
+
+def _engine_result(sim: Simulation, run: EngineRun, start: float, duration: float) -> EngineResult:
+    """One engine's result; its fills, trips and statistics built when first read."""
+    acct = run.account
+    eq = run.equity
+    nav = _engine_nav(run, start)
+    exposure = float(run.exposed.mean()) if run.exposed.size else 0.0
+    fees, funding = acct.fees_paid, acct.funding_received
+    strategy = run.spec.strategy
+
+    def trips() -> list[RoundTrip]:
+        return acct.trips + list(acct.open_trips.values())
+
+    def stats() -> Stats:
+        return compute_stats(
             nav,
             index=sim.index,
             start_equity=start,
             equity=eq,
             duration_ms=duration,
-            trips=trips,
-            exposure=float(run.exposed.mean()) if run.exposed.size else 0.0,
-            fees=acct.fees_paid,
-            funding=acct.funding_received,
+            trips=result.trips,
+            exposure=exposure,
+            fees=fees,
+            funding=funding,
             benchmark=_benchmark(sim, run),
-            warmup=run.spec.strategy.warmup_bars(),
+            warmup=strategy.warmup_bars(),
         )
-        engines[run.spec.name] = EngineResult(
-            run.spec.name,
-            run.spec.strategy.name,
-            eq,
-            nav,
-            list(acct.fills),
-            trips,
-            list(run.transfers),
-            stats,
-            dict(run.spec.strategy.state_summary()),
-            acct.cash,
-            dict(acct.spot),
-            dict(acct.perp_qty),
-            list(run.rejections),
-        )
-    nav = sim.nav  # per unit; units were issued at 1.0
-    if len(sim.runs) == 1:  # one engine: its figures are the run's
-        only = next(iter(engines.values()))
-        return _result(sim, total, nav, engines, only.stats, config)
-    exposed = np.any([r.exposed for r in sim.runs], axis=0)
-    stats = compute_stats(
+
+    result = EngineResult(
+        run.spec.name,
+        strategy.name,
+        eq,
         nav,
-        index=sim.index,
-        start_equity=sim.initial_cash,
-        equity=total,
-        duration_ms=duration,
-        trips=[t for e in engines.values() for t in e.trips],
-        exposure=float(np.mean(exposed)) if len(exposed) else 0.0,
-        fees=sum(r.account.fees_paid for r in sim.runs),
-        funding=sum(r.account.funding_received for r in sim.runs),
-        benchmark=_benchmark(sim, sim.runs[0]),
+        lambda: list(acct.fills),
+        trips,
+        list(run.transfers),
+        stats,
+        dict(strategy.state_summary()),
+        acct.cash,
+        dict(acct.spot),
+        dict(acct.perp_qty),
+        list(run.rejections),
+        fill_count=acct.fill_count(),
     )
-    return _result(sim, total, nav, engines, stats, config)
+    return result
 
 
 def _closes(sim: Simulation, key: MarketKey) -> npt.NDArray[np.float64] | None:
     """A market's closes (a perpetual without candles of its own trades at its spot's)."""
-    columns = sim.feed.columns.get(key) or sim.feed.columns.get((key[0], Category.SPOT))
+    # not ``get(key) or ...``: a market's Columns is an empty dict until the bar loop reads one
+    # (on the signal path it never does), and an empty dict is false
+    columns = sim.feed.columns.get(key)
+    if columns is None:
+        columns = sim.feed.columns.get((key[0], Category.SPOT))
     return None if columns is None else columns.arrays["close"]
 
 
@@ -164,7 +232,7 @@ def _result(
     total: npt.NDArray[np.float64],
     nav: npt.NDArray[np.float64],
     engines: dict[str, EngineResult],
-    stats: Stats,
+    stats: Callable[[], Stats],
     config: dict[str, object],
 ) -> BacktestResult:
     return BacktestResult(
@@ -174,7 +242,7 @@ def _result(
         nav=nav,
         levels=np.asarray(sim.levels, dtype=np.int64),
         engines=engines,
-        stats=stats,
+        lazy_stats=stats,
         breaker_events=list(sim.breaker.history) if sim.breaker else [],
         config=config,
         prices={

@@ -21,6 +21,7 @@ Decimal at the boundary (``decimal_from_float``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine_runtime.strategies.interface import Category, OrderType, Side
@@ -125,6 +126,17 @@ class RoundTrip:
         return self.pnl / self.entry_value if self.entry_value else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A ``SimAccount``'s fills not yet built: how many, and what builds them."""
+
+    fills: int
+    build: Callable[[], None]
+
+
+_DEFERRED = frozenset({"fills", "trips", "open_trips"})
+
+
 @dataclass(slots=True)
 class SimAccount:
     """One engine's subaccount."""
@@ -144,6 +156,31 @@ class SimAccount:
     fees_paid: float = 0.0
     funding_received: float = 0.0
     deposits: float = 0.0
+    deferred: Deferred | None = field(default=None, repr=False, compare=False)
+    """Fills and round trips known as columns but not yet built as objects (``defer``)."""
+
+    # --- deferred bookkeeping (the signal path) ----------------------------------------------
+
+    def defer(self, fills: int, build: Callable[[], None]) -> None:
+        """Leave ``fills``, ``trips`` and ``open_trips`` unset until one is first read; then
+        ``build`` sets all three (as the venue would have, fill by fill). The signal path knows
+        every fill as arrays; most callers of a backtest never read the objects."""
+        del self.fills, self.trips, self.open_trips
+        self.deferred = Deferred(fills, build)
+
+    def __getattr__(self, name: str) -> object:
+        # reached only for an unset slot: one of the three ``defer`` left unset
+        pending = self.deferred
+        if pending is None or name not in _DEFERRED:
+            raise AttributeError(name)
+        self.deferred = None
+        pending.build()
+        return getattr(self, name)
+
+    def fill_count(self) -> int:
+        """How many fills, without building deferred ones."""
+        pending = self.deferred
+        return pending.fills if pending is not None else len(self.fills)
 
     # --- valuation ---------------------------------------------------------------------------
 

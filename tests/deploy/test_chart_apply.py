@@ -14,6 +14,7 @@ from deploy.tooling import (
     CRDS_CHART,
     OPERATOR_CHART,
     PRODUCTION_VALUES,
+    REPO,
     Obj,
     apply,
     render,
@@ -132,7 +133,16 @@ def test_crds_chart_applies(control_plane: ControlPlane) -> None:
     docs = render(CRDS_CHART, release="eternal-engine-crds")
     result = apply(control_plane, docs, "--dry-run=server", check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("serverside-applied (server dry run)") == 4  # the four kinds
+    kinds = sorted(
+        p.name.split("_", 1)[1].removesuffix(".yaml") for p in (REPO / "crds").glob("*.yaml")
+    )
+    applied = sorted(
+        line.split("/", 1)[1].split(".", 1)[0]
+        for line in result.stdout.splitlines()
+        if line.endswith("serverside-applied (server dry run)")
+    )
+    assert applied == kinds  # every generated CRD, and nothing else
+    assert len(kinds) == 5
 
 
 def test_helm_install_against_the_api_server_prints_the_notes(

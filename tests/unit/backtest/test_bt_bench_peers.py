@@ -95,3 +95,23 @@ def test_the_bench_sweep_reports_the_single_runs_equity(
     singles = [bench._ours(btc, fast, slow)[1] for fast, slow in combos]
     assert equities == pytest.approx(singles, abs=0.005)
     assert len(set(equities)) == 3  # the pairs trade differently: the comparison has teeth
+
+
+def test_ours_is_timed_to_the_order_count_and_to_the_full_result_in_one_run(
+    bench: ModuleType, peers: ModuleType
+) -> None:
+    """Both of ours come from the same run: the full result's time includes the lean one's, the
+    order count is the full result's number of fills; vectorbt is judged on the lean figure,
+    NautilusTrader (and backtesting.py, in the bench itself) on the full one."""
+    btc, _ = bench.one_year_of_minutes(2, 7)
+    ours = bench._ours(btc, 10, 20)
+    assert 0 < ours.lean <= ours.full
+    assert ours.fills > 100
+    loop = bench._ours(btc, 10, 20, signal_path=False)
+    assert loop.fills == ours.fills
+    assert loop.equity == pytest.approx(ours.equity, rel=1e-9)
+    lean, full = peers.Run(ours.lean, ours.equity, ours.fills), peers.Run(ours.full, 0.0, 0)
+    judged = {name: pick(lean, full) for name, pick in peers.LIKE_FOR_LIKE.items()}
+    assert judged == {
+        "vectorbtFirst": lean, "vectorbtFirstCached": lean, "vectorbtWarm": lean, "nautilus": full,
+    }  # fmt: skip
