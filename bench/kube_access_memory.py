@@ -21,7 +21,8 @@ from pathlib import Path
 BASELINE = "import aiohttp, yaml\n"
 CLIENT = BASELINE + (
     "from engine_runtime.governance import kube, watcher\n"
-    "from engine_runtime.governance.kubeconfig import connect\n"
+    "from engine_runtime.governance.kubeconfig import connect, leave_out_http2\n"
+    "leave_out_http2()  # as the runtime's entry point does\n"
     "client = connect()\n"
 )
 OLD = BASELINE + (

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,16 @@ _PATH_KEYS = {
 
 class KubeconfigError(Exception):
     pass
+
+
+def leave_out_http2() -> None:
+    """Make `import h2` fail in this process, before httpx2's transport is first built.
+
+    lightkube installs httpx2 with its http2 extra, and httpcore2 then imports h2 (with hpack
+    and hyperframe: about 1 MiB resident) whether or not a connection ever speaks HTTP/2. These
+    clients speak HTTP/1.1 only (`connect` leaves lightkube's `http2` off); httpcore2 expects
+    h2 to be missing and leaves HTTP/2 out. The runtime's entry point calls this (keep_lean)."""
+    sys.modules.setdefault("h2", None)  # type: ignore[arg-type]
 
 
 def kubeconfig_paths() -> list[Path]:
