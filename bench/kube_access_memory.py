@@ -21,8 +21,7 @@ from pathlib import Path
 BASELINE = "import aiohttp, yaml\n"
 CLIENT = BASELINE + (
     "from engine_runtime.governance import kube, watcher\n"
-    "from engine_runtime.governance.kubeconfig import connect, leave_out_http2\n"
-    "leave_out_http2()  # as the runtime's entry point does\n"
+    "from engine_runtime.governance.kubeconfig import connect\n"
     "client = connect()\n"
 )
 OLD = BASELINE + (
@@ -63,12 +62,19 @@ def main() -> None:
             (old / name).write_text(source)
         token = Path(scratch) / "token"
         token.write_text("not-sent\n")
+        ca = Path(scratch) / "ca.crt"  # a cluster CA, as a pod's service account has
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-subj", "/CN=bench", "-days", "1", "-keyout", str(Path(scratch) / "ca.key"),
+             "-out", str(ca)],
+            check=True, capture_output=True,
+        )  # fmt: skip
         config = Path(scratch) / "config"
         config.write_text(
             "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
             "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
             "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443', "
-            "insecure-skip-tls-verify: true}}]\n"
+            f"certificate-authority: '{ca}'}}}}]\n"
             f"users: [{{name: u, user: {{tokenFile: '{token}'}}}}]\n"
         )
         env = {"KUBECONFIG": str(config), "PATH": "/usr/bin:/bin"}

@@ -44,12 +44,8 @@ async def _main(config: Config) -> int:
 def keep_lean() -> None:
     """What this process will never load. pandas (a strategy's features) imports pyarrow, when
     installed, only to learn its version: about 35 MiB resident in every runtime with features.
-    A live runtime reads no parquet, so the import is made to fail, which pandas expects. Nor
-    does its Kubernetes client speak HTTP/2 (kubeconfig.leave_out_http2)."""
-    from engine_runtime.governance.kubeconfig import leave_out_http2
-
+    A live runtime reads no parquet, so the import is made to fail, which pandas expects."""
     sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
-    leave_out_http2()
 
 
 def main() -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,16 +36,6 @@ _PATH_KEYS = {
 
 class KubeconfigError(Exception):
     pass
-
-
-def leave_out_http2() -> None:
-    """Make `import h2` fail in this process, before httpx2's transport is first built.
-
-    lightkube installs httpx2 with its http2 extra, and httpcore2 then imports h2 (with hpack
-    and hyperframe: about 1 MiB resident) whether or not a connection ever speaks HTTP/2. These
-    clients speak HTTP/1.1 only (`connect` leaves lightkube's `http2` off); httpcore2 expects
-    h2 to be missing and leaves HTTP/2 out. The runtime's entry point calls this (keep_lean)."""
-    sys.modules.setdefault("h2", None)  # type: ignore[arg-type]
 
 
 def kubeconfig_paths() -> list[Path]:
@@ -123,15 +112,19 @@ def connect(
     connections: int = 100,
     keepalive_s: float = 5.0,
 ) -> httpx2.AsyncClient:
-    """An HTTP client for the API server (base URL, TLS and authentication set)."""
+    """An HTTP client for the API server (base URL, TLS and authentication set), its requests
+    sent over aiohttp (transport.py)."""
     import httpx2
     from lightkube.config.client_adapter import ConnectionParams
 
+    from .transport import AiohttpTransport
+
     params = ConnectionParams(timeout=httpx2.Timeout(timeout_s), trust_env=False)
-    client = httpx2.AsyncClient(
-        **params.httpx_params(config or load_config()),
-        limits=httpx2.Limits(max_connections=connections, keepalive_expiry=keepalive_s),
+    settings = params.httpx_params(config or load_config())
+    settings["transport"] = AiohttpTransport(
+        settings.pop("verify"), connections=connections, keepalive_s=keepalive_s
     )
+    client = httpx2.AsyncClient(**settings)
     client.headers["Accept"] = "application/json"
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     return client

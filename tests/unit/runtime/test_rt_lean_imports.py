@@ -28,7 +28,9 @@ NEVER_LIVE = (
     "kubernetes",
     "kopf",
     "scipy",
-    "h2",  # HTTP/2, which httpcore2 loads when installed: the Kubernetes client speaks HTTP/1.1
+    "httpcore2",  # httpx2's own transport (with h2 and anyio): the Kubernetes client's
+    "h2",  # requests go over aiohttp, which the runtime holds anyway
+    "anyio",
 )
 """Modules no live runtime needs, whatever its strategy."""
 
@@ -88,10 +90,18 @@ def start(directory: Path, strategy: str, factory: str) -> subprocess.Popen[str]
     )
     (directory / "engine.json").write_text(json.dumps(config))
     (directory / "token").write_text("not-sent\n")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-subj", "/CN=lean", "-days", "1", "-keyout", str(directory / "ca.key"),
+         "-out", str(directory / "ca.crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
     (directory / "kubeconfig").write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "c",
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-        "clusters": [{"name": "k", "cluster": {"server": "http://127.0.0.1:1"}}],
+        "clusters": [{"name": "k", "cluster": {
+            "server": "https://127.0.0.1:1", "certificate-authority": str(directory / "ca.crt"),
+        }}],
         "users": [{"name": "u", "user": {"tokenFile": str(directory / "token")}}],
     }))  # fmt: skip
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("EE_", "BYBIT_"))}
