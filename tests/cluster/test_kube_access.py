@@ -129,8 +129,10 @@ async def test_a_rotated_token_file_is_read_again_without_a_restart(
     token_file.write_text("not-a-token")
     control_plane.kubectl("-n", ns, "delete", "secret", "second")
     wait_for(lambda: _rejected(control_plane, new), 30, "the new token refused")
+    refused = KubeClient.from_environment()
     with pytest.raises(KubeError) as failed:
-        await _whoami(KubeClient.from_environment())
+        await _whoami(refused)
+    await refused.close()
     assert failed.value.status == 401
 
 
