@@ -22,6 +22,7 @@ from governance_records import NAMESPACE
 
 from engine_runtime.governance.kube import EngineClient, KubeError
 from engine_runtime.governance.obedience import Governor
+from engine_runtime.governance.transport import AiohttpTransport
 from engine_runtime.governance.watcher import Watcher
 from engine_runtime.persistence.cache import EQUITY_MAXLEN, equity_key
 from engine_runtime.reporting.status import status_patch
@@ -162,8 +163,11 @@ class StandIns:
         for name, secret in zip(names, tokens, strict=True):
             headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
             client = EngineClient(
-                functools.partial(
-                    httpx2.AsyncClient, base_url=kube.host, headers=headers, verify=context
+                functools.partial(  # over aiohttp, as the runtimes' client (kubeconfig.connect)
+                    httpx2.AsyncClient,
+                    base_url=kube.host,
+                    headers=headers,
+                    transport=AiohttpTransport(context),
                 ),
                 NAMESPACE,
                 name,
