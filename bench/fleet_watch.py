@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
+import httpx2
 from governance_records import NAMESPACE
 
 from eternal_operator.kube import KubeClient
@@ -135,20 +135,18 @@ class Fleet:
 
     async def _watch(self) -> None:
         kube = self.kube
-        async with aiohttp.ClientSession(headers=kube.headers) as session:
-            while True:
-                listed = await kube.request("GET", f"{API}/engines")
-                for engine in listed["items"]:
-                    self._see(engine["metadata"]["name"], engine)
-                params = {"watch": "1", "resourceVersion": listed["metadata"]["resourceVersion"]}
-                async with session.get(
-                    f"{kube.host}{API}/engines", params=params, ssl=kube.ssl_context,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
-                ) as response:  # fmt: skip
-                    async for line in response.content:
-                        event = json.loads(line)
-                        obj = event["object"]
-                        if event["type"] not in ("ADDED", "MODIFIED", "DELETED"):
-                            break  # an error (e.g. expired version): list again
-                        gone = event["type"] == "DELETED"
-                        self._see(obj["metadata"]["name"], None if gone else obj)
+        while True:
+            listed = await kube.request("GET", f"{API}/engines")
+            for engine in listed["items"]:
+                self._see(engine["metadata"]["name"], engine)
+            params = {"watch": "1", "resourceVersion": listed["metadata"]["resourceVersion"]}
+            async with kube.http.stream(
+                "GET", f"{API}/engines", params=params, timeout=httpx2.Timeout(None)
+            ) as response:
+                async for line in response.aiter_lines():
+                    event = json.loads(line)
+                    obj = event["object"]
+                    if event["type"] not in ("ADDED", "MODIFIED", "DELETED"):
+                        break  # an error (e.g. expired version): list again
+                    gone = event["type"] == "DELETED"
+                    self._see(obj["metadata"]["name"], None if gone else obj)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 import time
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+import httpx2
 import redis.asyncio as aioredis
 from governance_records import NAMESPACE
 
@@ -25,6 +26,7 @@ from engine_runtime.governance.watcher import Watcher
 from engine_runtime.persistence.cache import EQUITY_MAXLEN, equity_key
 from engine_runtime.reporting.status import status_patch
 from eternal_kernel.api.v1alpha1.engine import RuntimeReport
+from eternal_kernel.kube.transport import AiohttpTransport
 from eternal_operator.kube import KubeClient
 
 log = logging.getLogger("governance_bench")
@@ -116,7 +118,7 @@ class StandIn:
         )  # fmt: skip
         try:
             engine = await self.client.patch_status(status_patch(report))
-        except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
+        except (KubeError, httpx2.HTTPError, TimeoutError, OSError) as error:
             # as the runtime does: the next report in RUNTIME_REPORT_S (the audit counts these)
             log.debug("%s: status patch failed: %s", self.name, error)
             return
@@ -160,7 +162,16 @@ class StandIns:
         tokens = await asyncio.gather(*(token(n) for n in names))
         for name, secret in zip(names, tokens, strict=True):
             headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
-            client = EngineClient(kube.host, headers, context, NAMESPACE, name)
+            client = EngineClient(
+                functools.partial(  # over aiohttp, as the runtimes' client (kubeconfig.connect)
+                    httpx2.AsyncClient,
+                    base_url=kube.host,
+                    headers=headers,
+                    transport=AiohttpTransport(context),
+                ),
+                NAMESPACE,
+                name,
+            )
             self.members.append(StandIn(name, client, self))
         for i, member in enumerate(self.members):
             # first reports spread over the report interval, as runtimes started apart

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-import aiohttp
-
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.kube import KubeError
 from engine_runtime.governance.obedience import Governor
@@ -163,7 +161,7 @@ class Reporter:
                 governor.observe(engine)  # the answer is the Engine as of this write
                 governor.confirm(sent)
                 self.failures = 0
-            except (KubeError, aiohttp.ClientError, TimeoutError, OSError) as error:
+            except (KubeError, TimeoutError, OSError) as error:
                 self.failures += 1
                 delay = min(self.interval_s,
                             0.5 * 2 ** min(self.failures - 1, 4)) * (0.5 + random.random())  # noqa: S311  # fmt: skip

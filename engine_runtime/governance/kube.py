@@ -5,25 +5,27 @@ Exactly what its Role allows: get/list/watch on its Engine (list and watch narro
 `fieldSelector=metadata.name=<name>`), get/patch on `engines/status`, and get/list/watch on
 `circuitbreakerpolicies` (so a halt is heard from the policy that latched it as well as from the
 directive). Credentials from the pod's service account, else $KUBECONFIG (the local pod runner
-sets it).
+sets it), through lightkube's authentication (kubeconfig.py): a rotated token file is re-read.
 """
 
 from __future__ import annotations
 
 import json
-import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import aiohttp
+import httpx2
+from lightkube.core.exceptions import ConfigError
 
-from .kubeconfig import load_access
+from eternal_kernel.kube.kubeconfig import connect, load_config
 
 GROUP_VERSION = "trading.eternal-engine.io/v1alpha1"
 Obj = dict[str, Any]
 
 
 class KubeError(Exception):
+    """A call failed; `status` is the HTTP status (0: no answer, the transport's error)."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
@@ -51,51 +53,48 @@ class Collection:
             "timeoutSeconds": str(timeout_s),
             "allowWatchBookmarks": "true",
         }
-        async with self.client.session().get(
-            self.client.host + self.path,
-            params=params,
-            ssl=self.client.ssl_context,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_s + 15),
-        ) as response:
-            if response.status >= 400:
-                raise KubeError(response.status, (await response.text())[:300])
-            async for line in response.content:
-                if line.strip():
-                    yield dict(json.loads(line))
+        timeout = httpx2.Timeout(10.0, read=timeout_s + 15)
+        try:
+            async with self.client.session().stream(
+                "GET", self.path, params=params, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise KubeError(response.status_code, response.text[:300])
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield dict(json.loads(line))
+        except (httpx2.HTTPError, ConfigError) as error:
+            raise KubeError(0, f"watch {self.path}: {error!r}") from error
 
 
 class EngineClient:
+    """`open_http` gives the HTTP client (base URL, TLS, authentication), opened on first use."""
+
     def __init__(
-        self,
-        host: str,
-        headers: dict[str, str],
-        ssl_context: ssl.SSLContext | bool,
-        namespace: str,
-        name: str,
+        self, open_http: Callable[[], httpx2.AsyncClient], namespace: str, name: str
     ) -> None:
-        self.host = host.rstrip("/")
-        self.headers = headers
-        self.ssl_context = ssl_context
+        self.open_http = open_http
         self.namespace = namespace
         self.name = name
-        self._session: aiohttp.ClientSession | None = None
+        self._session: httpx2.AsyncClient | None = None
         self.engines = Collection(self, "engines", {"fieldSelector": f"metadata.name={name}"})
         self.policies = Collection(self, "circuitbreakerpolicies", {})
         self.path = f"{self.engines.path}/{name}"
 
     @classmethod
     def from_environment(cls, namespace: str, name: str) -> EngineClient:
-        access = load_access()
-        return cls(access.server, access.headers, access.ssl_context, namespace, name)
+        config = load_config()  # a missing configuration fails here, not at the first call
+        return cls(lambda: connect(config), namespace, name)
 
-    def session(self) -> aiohttp.ClientSession:
+    def session(self) -> httpx2.AsyncClient:
         if self._session is None:
-            self._session = aiohttp.ClientSession(headers=self.headers)
+            self._session = self.open_http()
         return self._session
 
     async def close(self) -> None:
         if self._session is not None:
-            await self._session.close()
+            await self._session.aclose()
             self._session = None
 
     async def request(
@@ -107,19 +106,19 @@ class EngineClient:
         body: Obj | None = None,
     ) -> Obj:
         headers = {"Content-Type": "application/merge-patch+json"} if body is not None else {}
-        async with self.session().request(
-            method,
-            self.host + path,
-            params=params,
-            data=json.dumps(body) if body is not None else None,
-            headers=headers,
-            ssl=self.ssl_context,
-            timeout=aiohttp.ClientTimeout(total=10),
-        ) as response:
-            text = await response.text()
-            if response.status >= 400:
-                raise KubeError(response.status, text[:300])
-            return dict(json.loads(text)) if text else {}
+        try:
+            response = await self.session().request(
+                method,
+                path,
+                params=params,
+                content=json.dumps(body).encode() if body is not None else None,
+                headers=headers,
+            )
+        except (httpx2.HTTPError, ConfigError) as error:
+            raise KubeError(0, f"{method} {path}: {error!r}") from error
+        if response.status_code >= 400:
+            raise KubeError(response.status_code, response.text[:300])
+        return dict(response.json()) if response.content else {}
 
     async def get(self) -> Obj:
         """The Engine as the API server has it now."""

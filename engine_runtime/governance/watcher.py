@@ -14,8 +14,6 @@ import logging
 import random
 from collections.abc import Callable
 
-import aiohttp
-
 from .kube import Collection, KubeError, Obj
 
 log = logging.getLogger(__name__)
@@ -78,7 +76,7 @@ class Watcher:
                     elif kind == "DELETED":
                         self._deleted(obj)
                 failures = 0
-            except (KubeError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            except (KubeError, TimeoutError, OSError, ValueError) as error:
                 self.connected = False
                 failures += 1
                 if isinstance(error, KubeError) and error.status == 410:

@@ -17,7 +17,7 @@ import sys
 from collections import deque
 from pathlib import Path
 
-import aiohttp
+import httpx2
 
 from .publish import PublishError, collect, metrics_of, write
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_job: {error}", file=sys.stderr)
         try:
             asyncio.run(write(namespace, name, job, error=str(error)))
-        except (PublishError, aiohttp.ClientError) as unwritten:
+        except (PublishError, httpx2.HTTPError) as unwritten:
             print(f"model_job: the reason could not be published: {unwritten}", file=sys.stderr)
         return 1
     print(f"model_job: published {', '.join(sorted(files))} into ConfigMap {namespace}/{name}")

@@ -15,15 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from engine_runtime.governance.kubeconfig import load_access
 from eternal_kernel.api.v1alpha1.training import (
     ERROR_ANNOTATION,
     JOB_ANNOTATION,
     METRICS_ANNOTATION,
     MODEL_SHA_ANNOTATION,
 )
+from eternal_kernel.kube.kubeconfig import connect
 
 CONFIG_MAP_LIMIT = 1024 * 1024
 """What the API server stores in one ConfigMap, data and metadata together."""
@@ -109,14 +107,13 @@ async def write(
 ) -> None:
     """Read the ConfigMap and update it (get, update: what the Role allows) with the files and
     metrics, or with the error."""
-    access = load_access()
-    path = f"{access.server.rstrip('/')}/api/v1/namespaces/{namespace}/configmaps/{name}"
-    async with aiohttp.ClientSession(headers=access.headers) as session:
-        async with session.get(path, ssl=access.ssl_context) as answer:
-            if answer.status >= 400:
-                raise PublishError(f"cannot read ConfigMap {namespace}/{name}: {answer.status} "
-                                   f"{(await answer.text())[:200]}")  # fmt: skip
-            config_map: dict[str, Any] = await answer.json()
+    path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+    async with connect() as session:
+        answer = await session.get(path)
+        if answer.status_code >= 400:
+            raise PublishError(f"cannot read ConfigMap {namespace}/{name}: {answer.status_code} "
+                               f"{answer.text[:200]}")  # fmt: skip
+        config_map: dict[str, Any] = answer.json()
         meta = config_map["metadata"]
         annotations = dict(meta.get("annotations") or {})
         annotations[JOB_ANNOTATION] = job
@@ -128,8 +125,7 @@ async def write(
             annotations[MODEL_SHA_ANNOTATION] = model_sha256(files or {})
             annotations[METRICS_ANNOTATION] = json.dumps(dict(metrics or {}), sort_keys=True)
         meta["annotations"] = annotations
-        async with session.put(path, json=config_map, ssl=access.ssl_context) as answer:
-            if answer.status >= 400:
-                text = (await answer.text())[:300]
-                raise PublishError(f"cannot update ConfigMap {namespace}/{name}: "
-                                   f"{answer.status} {text}")  # fmt: skip
+        answer = await session.put(path, json=config_map)
+        if answer.status_code >= 400:
+            raise PublishError(f"cannot update ConfigMap {namespace}/{name}: "
+                               f"{answer.status_code} {answer.text[:300]}")  # fmt: skip

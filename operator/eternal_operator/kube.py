@@ -1,4 +1,6 @@
-"""A small async Kubernetes REST client for the operator's own objects.
+"""A small async Kubernetes REST client for the operator's own objects, on lightkube's
+authentication (see eternal_kernel.kube.kubeconfig: merged kubeconfigs, token files re-read,
+exec credentials).
 
 kopf watches and patches the Engine itself; this client reads and writes what the operator owns
 (Deployments, ConfigMaps, Services, RBAC, Secrets, Leases). Writes are server-side apply with the
@@ -9,15 +11,14 @@ is counted in `eternal_operator_api_calls_total`, which the benchmark reports pe
 from __future__ import annotations
 
 import json
-import os
-import ssl
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
+import httpx2
+from lightkube.core.exceptions import ConfigError
 
+from eternal_kernel.kube.kubeconfig import connect, load_config
 from eternal_operator.metrics import API_CALLS
 
 FIELD_MANAGER = "eternal-engine-operator"
@@ -81,46 +82,43 @@ def resource_path(
 
 @dataclass
 class KubeClient:
-    """Talks to one API server with the credentials kubeconfig or the pod's service account give."""
+    """Talks to one API server with the credentials kubeconfig or the pod's service account give.
+
+    The HTTP client (lightkube's authentication on httpx) is opened on first use, in the event
+    loop that uses it, and again after `close`."""
 
     host: str
-    headers: dict[str, str]
-    ssl_context: ssl.SSLContext | bool
-    _session: aiohttp.ClientSession | None = None
+    open_http: Callable[[], httpx2.AsyncClient]
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with every request (e.g. a User-Agent a benchmark finds its calls by)."""
+    _http: httpx2.AsyncClient | None = None
 
     @classmethod
     def from_environment(cls) -> KubeClient:
-        """In-cluster config inside a pod, else $KUBECONFIG / ~/.kube/config."""
-        configuration = k8s_client.Configuration()
-        try:
-            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except k8s_config.ConfigException:
-            # $KUBECONFIG now, not as the library saw it when first imported.
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
-            )
-        headers = {"Accept": "application/json"}
-        token = configuration.api_key.get("authorization") or configuration.api_key.get(
-            "BearerToken"
+        """In-cluster config inside a pod, else every $KUBECONFIG path merged (~/.kube/config)."""
+        config = load_config()
+        return cls(
+            host=config.cluster.server.rstrip("/"),
+            open_http=lambda: connect(
+                config, timeout_s=30.0, connections=CONNECTIONS, keepalive_s=KEEPALIVE_S
+            ),
         )
-        if token:
-            prefix = configuration.api_key_prefix.get("authorization", "")
-            headers["Authorization"] = f"{prefix} {token}".strip()
-            if not headers["Authorization"].lower().startswith("bearer"):
-                headers["Authorization"] = f"Bearer {token}"
-        if configuration.verify_ssl:
-            context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-            if configuration.cert_file:
-                context.load_cert_chain(configuration.cert_file, configuration.key_file)
-            ssl_context: ssl.SSLContext | bool = context
-        else:
-            ssl_context = False
-        return cls(host=configuration.host.rstrip("/"), headers=headers, ssl_context=ssl_context)
+
+    @classmethod
+    def unauthenticated(cls, host: str) -> KubeClient:
+        """A client of a plain-HTTP server that asks for no credentials (a test's stand-in)."""
+        return cls(host=host, open_http=lambda: httpx2.AsyncClient(base_url=host))
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        if self._http is None:
+            self._http = self.open_http()
+        return self._http
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def request(
         self,
@@ -131,29 +129,20 @@ class KubeClient:
         content_type: str = "application/json",
         params: dict[str, str] | None = None,
     ) -> Obj:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=self.headers,
-                timeout=aiohttp.ClientTimeout(total=30),
-                connector=aiohttp.TCPConnector(limit=CONNECTIONS, keepalive_timeout=KEEPALIVE_S),
-            )
         API_CALLS.labels(method).inc()
-        data = json.dumps(body) if body is not None else None
         try:
-            async with self._session.request(
+            response = await self.http.request(
                 method,
-                self.host + path,
-                data=data,
+                path,
+                content=json.dumps(body).encode() if body is not None else None,
                 params=params,
-                headers={"Content-Type": content_type},
-                ssl=self.ssl_context,
-            ) as response:
-                text = await response.text()
-                if response.status >= 400:
-                    raise _error(response.status, text)
-                return dict(json.loads(text)) if text else {}
-        except aiohttp.ClientError as error:
-            raise KubeError(0, f"{method} {path}: {error}") from error
+                headers={**self.headers, "Content-Type": content_type},
+            )
+        except (httpx2.HTTPError, ConfigError) as error:
+            raise KubeError(0, f"{method} {path}: {error!r}") from error
+        if response.status_code >= 400:
+            raise _error(response.status_code, response.text)
+        return dict(response.json()) if response.content else {}
 
     # -- verbs ---------------------------------------------------------------------------------
 

@@ -111,7 +111,7 @@ async def test_stored_sent_once_read_back_and_not_resent_after_a_restart(
     finally:
         await a.close()
         await b.close()
-    kube = KubeClient(host=base, headers={}, ssl_context=False)
+    kube = KubeClient.unauthenticated(base)
     clock = Clock(datetime(2026, 11, 21, 0, 0, 1, tzinfo=UTC))
 
     async def operator_pass() -> str:

@@ -28,6 +28,9 @@ NEVER_LIVE = (
     "kubernetes",
     "kopf",
     "scipy",
+    "httpcore2",  # httpx2's own transport (with h2 and anyio): the Kubernetes client's
+    "h2",  # requests go over aiohttp, which the runtime holds anyway
+    "anyio",
 )
 """Modules no live runtime needs, whatever its strategy."""
 
@@ -61,6 +64,8 @@ market = LiveMarket(runtime.markets, 50, "1")
 for (symbol, category), window in market.windows.items():
     window.add(0, "100", "101", "99", "100", "1")
     window.compute(runtime.strategy, symbol, category)
+from engine_runtime.governance.kube import EngineClient
+EngineClient.from_environment("ns", "e1").session()  # the HTTP client start() opens
 print(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None)))
 """
 
@@ -84,6 +89,21 @@ def start(directory: Path, strategy: str, factory: str) -> subprocess.Popen[str]
         strategy=strategy,
     )
     (directory / "engine.json").write_text(json.dumps(config))
+    (directory / "token").write_text("not-sent\n")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-subj", "/CN=lean", "-days", "1", "-keyout", str(directory / "ca.key"),
+         "-out", str(directory / "ca.crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (directory / "kubeconfig").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "clusters": [{"name": "k", "cluster": {
+            "server": "https://127.0.0.1:1", "certificate-authority": str(directory / "ca.crt"),
+        }}],
+        "users": [{"name": "u", "user": {"tokenFile": str(directory / "token")}}],
+    }))  # fmt: skip
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("EE_", "BYBIT_"))}
     env = {
         **inherited,  # PYTHONDONTWRITEBYTECODE too: the test leaves the venv as it found it
@@ -96,6 +116,7 @@ def start(directory: Path, strategy: str, factory: str) -> subprocess.Popen[str]
         "BYBIT_API_KEY": "KEY12345",
         "BYBIT_API_SECRET": "SECRET12345",
         "EE_STRATEGY_FACTORY": factory,
+        "KUBECONFIG": str(directory / "kubeconfig"),
     }
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT],
