@@ -203,7 +203,8 @@ def rolling_var(
         own = (rows - ref[:, None]) * seen
         following = (rows - np.append(ref[1:], 0.0)[:, None]) * seen  # block k-1 from k's
         s1 = _combine(own, following, n, np.add)
-        squares = _combine(own * own, following * following, n, np.add) - s1 * s1 / w.nobs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            squares = _combine(own * own, following * following, n, np.add) - s1 * s1 / w.nobs
     with np.errstate(divide="ignore", invalid="ignore"):
         out: FloatArray = np.maximum(squares, 0.0) / (w.nobs - ddof)
     out[(w.nobs == 1) | w.constant] = 0.0
@@ -306,6 +307,8 @@ def ewm_mean(values: npt.ArrayLike, alpha: float) -> FloatArray:
         return _filter(x, float(x[0]), alpha)
     out = np.full(x.shape, np.nan)
     at = np.flatnonzero(~np.isnan(x))
+    if len(at) == 0:
+        return out
     cut = np.flatnonzero(np.diff(at) > 1) + 1
     starts, ends = at[np.r_[0, cut]], at[np.r_[cut - 1, len(at) - 1]] + 1
     previous, previous_end = float("nan"), 0
