@@ -75,7 +75,6 @@ def _as_array(values: npt.ArrayLike) -> FloatArray:
     return np.asarray(values, dtype=np.float64)
 
 
-
 def sma(values: npt.ArrayLike, period: int) -> FloatArray:
     """Simple moving average; NaN for the first ``period - 1`` values."""
     if period < 1:

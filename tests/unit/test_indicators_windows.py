@@ -131,15 +131,16 @@ def test_exponential_mean_is_pandas(seed: int) -> None:
 
 def test_the_span_gives_pandas_alpha() -> None:
     for span in (1, 2, 3, 9, 12, 26, 200):
-        assert w.ewm_alpha(span=span) == 2 / (span + 1) or abs(
-            w.ewm_alpha(span=span) - 2 / (span + 1)
-        ) < 1e-16
+        assert (
+            w.ewm_alpha(span=span) == 2 / (span + 1)
+            or abs(w.ewm_alpha(span=span) - 2 / (span + 1)) < 1e-16
+        )
     assert w.ewm_alpha(span=1) == 1.0
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_percent_change_is_pandas_exactly(seed: int) -> None:
-    x, period, _ = series(seed)
+    x, _period, _ = series(seed)
     for periods in (1, 5, 20):
         theirs = pd.Series(x, dtype=np.float64).pct_change(periods, fill_method=None)
         np.testing.assert_array_equal(w.pct_change(x, periods), theirs.to_numpy())
@@ -161,9 +162,9 @@ def test_short_series_are_all_warm_up() -> None:
     assert w.ewm_mean([], 0.5).shape == (0,)
     assert w.rolling_var([5.0], 3, 1, ddof=0).tolist() == [0.0]
     assert np.isnan(w.rolling_var([5.0], 3, 1)).all()  # ddof 1: one value has no variance
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="period"):
         w.rolling_mean([1.0], 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="alpha"):
         w.ewm_mean([1.0], 0.0)
 
 
@@ -177,7 +178,8 @@ def test_a_constant_price_never_crosses_its_moving_averages(level: float) -> Non
     close = np.concatenate((moving, np.full(300, level), level * (1 + np.arange(1, 60) * 1e-4)))
     fast, slow = ta.sma(close, 10), ta.sma(close, 50)
     flat = slice(120 + 49, 120 + 300)  # the slow window inside the flat run
-    assert (fast[flat] == level).all() and (slow[flat] == level).all()
+    assert (fast[flat] == level).all()
+    assert (slow[flat] == level).all()
     assert not ta.crossed_above(fast, slow)[flat.start :].any()
     assert not ta.crossed_below(fast, slow)[flat.start :].any()
     theirs = [pd.Series(close).rolling(p).mean().to_numpy() for p in (10, 50)]
@@ -195,16 +197,21 @@ def test_a_constant_price_never_crosses_its_exponential_averages(level: float) -
     )
     fast, slow = ta.ema(close, 12), ta.ema(close, 26)
     line, signal = ta.macd(close, 12, 26, 9)
-    assert (fast[:300] == level).all() and (slow[:300] == level).all()
-    assert (line[:300] == 0).all() and (signal[:300] == 0).all()
+    assert (fast[:300] == level).all()
+    assert (slow[:300] == level).all()
+    assert (line[:300] == 0).all()
+    assert (signal[:300] == 0).all()
     theirs_fast, theirs_slow = (
         pd.Series(close).ewm(span=p, adjust=False).mean().to_numpy() for p in (12, 26)
     )
     theirs_line = theirs_fast - theirs_slow
     theirs_signal = pd.Series(theirs_line).ewm(span=9, adjust=False).mean().to_numpy()
-    for ours, theirs in (((fast, slow), (theirs_fast, theirs_slow)), ((line, signal), (theirs_line, theirs_signal))):  # fmt: skip
+    pairs = [((fast, slow), (theirs_fast, theirs_slow))]
+    pairs.append(((line, signal), (theirs_line, theirs_signal)))
+    for ours, theirs in pairs:
         above, below = ta.crossed_above(*ours), ta.crossed_below(*ours)
-        assert not above[:301].any() and not below[:301].any()
+        assert not above[:301].any()
+        assert not below[:301].any()
         assert below.any()  # the fall is seen
         np.testing.assert_array_equal(above, ta.crossed_above(*theirs))
         np.testing.assert_array_equal(below, ta.crossed_below(*theirs))

@@ -57,7 +57,8 @@ def test_numpy_columns_give_the_pandas_features(name: str) -> None:
     frame = candles()
     theirs = s.features("BTCUSDT", Category.LINEAR, frame)
     ours = s.features("BTCUSDT", Category.LINEAR, as_arrays(frame))  # type: ignore[arg-type]
-    assert isinstance(theirs, pd.DataFrame) and isinstance(ours, ArrayFrame)
+    assert isinstance(theirs, pd.DataFrame)
+    assert isinstance(ours, ArrayFrame)
     assert ours.columns == [str(c) for c in theirs.columns]
     for column in ours.columns:
         np.testing.assert_array_equal(ours[column], theirs[column].to_numpy(), err_msg=column)
@@ -69,7 +70,8 @@ def test_the_live_window_reads_the_backtesters_last_row() -> None:
     s = strategy("trend")
     frame = candles(300)
     window = CandleWindow(300)
-    for ts, row in zip(open_times_ms(frame).tolist(), frame[COLUMNS].itertuples(index=False), strict=True):  # fmt: skip
+    rows = frame[COLUMNS].itertuples(index=False)
+    for ts, row in zip(open_times_ms(frame).tolist(), rows, strict=True):
         window.add(ts, *(repr(float(v)) for v in row))
     window.compute(s, "BTCUSDT", Category.LINEAR)
     theirs = s.features("BTCUSDT", Category.LINEAR, window.frame()).iloc[-1]
