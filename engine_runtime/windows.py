@@ -27,11 +27,13 @@ How, in O(n) without a Python loop per value:
   value leaves no rounding behind once it leaves the window. Minima and maxima are exact;
 * a variance sums deviations from a value inside each window, so a price far from 0 loses no
   digits to ``sum(x**2) - sum(x)**2 / n``;
-* the exponential filter runs over blocks of ``_EWM_BLOCK`` values as one matrix product with
-  the filter's weights, each block's start carried from the previous block's end.
+* the exponential filter adds each value's weighted past by doubling (``_filter``): about
+  log2 of its reach in elementwise passes.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -247,9 +249,6 @@ def rolling_min(values: npt.ArrayLike, period: int, min_periods: int | None = No
 
 # --- the exponential window --------------------------------------------------------------------
 
-_EWM_BLOCK = 64
-"""Values per block of the exponential filter's matrix product."""
-
 _EWM_SNAP = 1e-13
 """On a run of equal values, within this (relative) of the value the filter is on it: pandas'
 recursion reaches it exactly and stops there (``weighted == cur``); this filter's own rounding
@@ -268,27 +267,32 @@ def ewm_alpha(*, span: float | None = None, alpha: float | None = None) -> float
     return 1.0 / (1.0 + com)
 
 
+_EWM_REACH = 1e-18
+"""The exponential filter adds every value whose weight is above this (the rest weigh less than
+this fraction of the series' magnitude together)."""
+
+
 def _filter(x: FloatArray, y0: float, alpha: float) -> FloatArray:
     """``y[0] = y0``, then ``y[t] = (b * y[t-1] + alpha * x[t]) / (b + alpha)`` with
-    ``b = 1 - alpha``, over ``x`` without NaN."""
+    ``b = 1 - alpha``, over ``x`` without NaN: ``y[t]`` is the sum of ``decay**j * gain *
+    x[t-j]`` (and ``decay**t * y0``), added up by doubling (Hillis-Steele): after the pass with
+    shift ``k`` each value holds its terms ``j < 2k``. Elementwise passes only (no BLAS, whose
+    threads would spin on the machine's other core), about log2 of the filter's reach."""
     old = 1.0 - alpha
     decay, gain = old / (old + alpha), alpha / (old + alpha)
-    out = np.empty(len(x))
+    n = len(x)
+    out = x * gain
     out[0] = y0
-    tail = x[1:]
-    if len(tail) == 0:
-        return out
-    size = min(_EWM_BLOCK, len(tail))
-    powers = decay ** np.arange(size + 1, dtype=np.float64)
-    lag = np.subtract.outer(np.arange(size), np.arange(size))
-    weights = np.where(lag >= 0, gain * powers[np.maximum(lag, 0)], 0.0)
-    local = _rows(tail, size, 0.0) @ weights.T  # row k: block k's response from rest
-    carry = [y0]
-    step = float(powers[size])
-    for end in local[:-1, -1].tolist():
-        carry.append(end + step * carry[-1])
-    local += np.asarray(carry)[:, None] * powers[1:]
-    out[1:] = local.reshape(-1)[: len(tail)]
+    if n > 1 and decay > 0.0:
+        reach = math.log(_EWM_REACH) / math.log(decay)
+        scratch = np.empty(n)
+        shift, power = 1, decay
+        while shift < n:
+            np.multiply(out[: n - shift], power, out=scratch[: n - shift])
+            out[shift:] += scratch[: n - shift]
+            if 2 * shift >= reach:
+                break
+            shift, power = 2 * shift, power * power
     same = np.flatnonzero(x[1:] == x[:-1]) + 1
     if len(same):
         near = same[np.abs(out[same] - x[same]) <= _EWM_SNAP * np.abs(x[same])]
