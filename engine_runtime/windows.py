@@ -18,15 +18,18 @@ pandas' rules, kept here:
   against ``(1 - alpha) ** (gap + 1)``; once on the value of a run of equal values it stays
   there (pandas' ``weighted == cur``).
 
-How, in O(n) without a Python loop per value:
+How, without a Python loop per value:
 
-* a window's sum, minimum or maximum is the suffix of one block of ``period`` values combined
-  with the prefix of the next (van Herk/Gil-Werman), each a running scan of at most ``period``
-  values: nothing is ever subtracted, so a window of non-negative values has a non-negative sum
-  (pandas clamps its running sum's wrong-signed rounding to 0; here there is none) and a large
-  value leaves no rounding behind once it leaves the window. Minima and maxima are exact;
-* a variance sums deviations from a value inside each window, so a price far from 0 loses no
-  digits to ``sum(x**2) - sum(x)**2 / n``;
+* a window's sum, minimum or maximum adds the series to itself shifted by one, two, ... values
+  (windows up to ``_SHIFTS_UP_TO`` values), or, for longer ones, is the suffix of one block of
+  ``period`` values combined with the prefix of the next (van Herk/Gil-Werman, a few passes
+  whatever the window). Either way nothing is ever subtracted, so a window of non-negative values
+  has a non-negative sum (pandas clamps its running sum's wrong-signed rounding to 0; here there
+  is none) and a large value leaves no rounding behind once it leaves the window. Minima and
+  maxima are exact;
+* a variance is two passes (the window's mean, then the squared deviations from it), or for long
+  windows sums deviations from a value inside each window: a price far from 0 loses no digits to
+  ``sum(x**2) - sum(x)**2 / n``;
 * the exponential filter adds each value's weighted past by doubling (``_filter``): about
   log2 of its reach in elementwise passes.
 """
