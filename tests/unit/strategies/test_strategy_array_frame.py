@@ -14,7 +14,6 @@ from engine_runtime.strategies.base import BaseStrategy
 from engine_runtime.strategies.frame import ArrayFrame, features_like, open_times_ms
 from engine_runtime.strategies.registry import create_strategy
 from engine_runtime.strategies.sma_cross import SmaCrossStrategy
-from eternal_operator.api.v1alpha1.strategy_params import StrategyParams
 
 pytestmark = pytest.mark.unit
 
@@ -45,7 +44,7 @@ def as_arrays(frame: pd.DataFrame) -> ArrayFrame:
 
 
 def strategy(name: str) -> BaseStrategy:
-    made = create_strategy(name, StrategyParams(), ["BTCUSDT"])
+    made = create_strategy(name, None, ["BTCUSDT"])  # default parameters
     assert isinstance(made, BaseStrategy)
     return made
 
