@@ -2,7 +2,7 @@
 # Eternal Engine: one image, three entry points (the command picks one):
 #   python -m eternal_operator              the operator (console script: eternal-operator)
 #   python -m engine_runtime                the per-engine runtime (the operator renders its pod)
-#   python -m engine_runtime.paper_venue    the Bybit-compatible paper venue (port 8399)
+#   python -m paper_venue                   the Bybit-compatible paper venue (port 8399)
 #
 # The install steps are the commands CI runs (`make install`): `uv pip install -r
 # requirements.lock`, then the project with `--no-deps`; tests/deploy/test_dockerfile.py keeps
@@ -34,13 +34,15 @@ COPY requirements.lock ./
 RUN uv pip install --python /opt/venv/bin/python -r requirements.lock
 
 COPY pyproject.toml README.md ./
+COPY eternal_kernel/ eternal_kernel/
 COPY operator/ operator/
 COPY engine_runtime/ engine_runtime/
+COPY paper_venue/ paper_venue/
 COPY scripts/prune_venv.py scripts/
 RUN uv pip install --python /opt/venv/bin/python --no-deps . \
     && /opt/venv/bin/python scripts/prune_venv.py \
        | xargs --no-run-if-empty uv pip uninstall --python /opt/venv/bin/python \
-    && /opt/venv/bin/python -c "import eternal_operator, engine_runtime, kopf, asyncpg, pybit"
+    && /opt/venv/bin/python -c "import eternal_kernel, eternal_operator, engine_runtime, paper_venue, kopf, asyncpg, pybit"
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -32,20 +32,20 @@ controlplane: ## Build (or reuse from ~/.cache/eternal-engine) kube-apiserver an
 	@tests/tools/controlplane/build.sh >/dev/null
 
 crds: install ## Regenerate crds/*.yaml from the typed API models (and the CRDs chart's copies)
-	$(PY) -m eternal_operator.api.crdgen --write crds
-	$(PY) -m eternal_operator.api.crdgen --write charts/eternal-engine-crds/files
+	$(PY) -m eternal_kernel.api.crdgen --write crds
+	$(PY) -m eternal_kernel.api.crdgen --write charts/eternal-engine-crds/files
 
 crds-check: install ## Fail if crds/*.yaml are not what the API models generate
-	$(PY) -m eternal_operator.api.crdgen --check crds
-	$(PY) -m eternal_operator.api.crdgen --check charts/eternal-engine-crds/files
+	$(PY) -m eternal_kernel.api.crdgen --check crds
+	$(PY) -m eternal_kernel.api.crdgen --check charts/eternal-engine-crds/files
 
 lint: install ## ruff, mypy (strict), import layering and the generated-CRD check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m eternal_operator.api.crdgen --check crds
-	$(PY) -m eternal_operator.api.crdgen --check charts/eternal-engine-crds/files
+	$(PY) -m eternal_kernel.api.crdgen --check crds
+	$(PY) -m eternal_kernel.api.crdgen --check charts/eternal-engine-crds/files
 
 fmt: install ## Format and auto-fix with ruff
 	$(VENV)/bin/ruff format .

@@ -61,7 +61,7 @@ import pandas as pd
 from engine_runtime.backtest import FeeModel, MarketData, load_btc_monthly, run_backtest
 from engine_runtime.backtest.synthetic import MONTH, derive_asset, fine_candles
 from engine_runtime.strategies import Category, SmaCrossStrategy, create_strategy
-from eternal_operator.api.v1alpha1.strategy_params import StrategyParams, TrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import StrategyParams, TrendParams
 
 COMMISSION = 0.00055  # Bybit linear taker
 CASH = 1_000_000

@@ -55,13 +55,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import RetryableError
-from engine_runtime.adapters.bybit.ratelimit import RateLimiter
-from engine_runtime.adapters.bybit.raw import BybitRawClient
-from engine_runtime.execution.flatten import snapshot
-from engine_runtime.execution.flatten_plan import plan
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import RetryableError
+from eternal_kernel.bybit.flatten import snapshot
+from eternal_kernel.bybit.flatten_plan import plan
+from eternal_kernel.bybit.ratelimit import RateLimiter
+from eternal_kernel.bybit.raw import BybitRawClient
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.processes import free_port, runtime_pid
 from eternal_operator.devtools.stack import PORTS, Stack
 

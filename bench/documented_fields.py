@@ -19,8 +19,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration" / "paper
 from pv_documented import run, table, unmapped_routes, unmapped_topics  # noqa: E402
 from pv_support import settings  # noqa: E402
 
-from engine_runtime.paper_venue.app import PaperVenue  # noqa: E402
-from engine_runtime.paper_venue.clock import Clock, ClockMode  # noqa: E402
+from paper_venue.clock import Clock, ClockMode  # noqa: E402
+from paper_venue.router.app import PaperVenue  # noqa: E402
 
 
 async def main() -> int:

@@ -67,7 +67,7 @@ from governance_records import AGENT, NAMESPACE, Audit, RuntimeLogs
 from governance_standins import StandIns
 from pybit.exceptions import InvalidRequestError
 
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.processes import free_port
 from eternal_operator.devtools.stack import PORTS, Stack
 from eternal_operator.kube import KubeClient

@@ -24,7 +24,7 @@ from engine_runtime.governance.obedience import Governor
 from engine_runtime.governance.watcher import Watcher
 from engine_runtime.persistence.cache import EQUITY_MAXLEN, equity_key
 from engine_runtime.reporting.status import status_patch
-from eternal_operator.api.v1alpha1.engine import RuntimeReport
+from eternal_kernel.api.v1alpha1.engine import RuntimeReport
 from eternal_operator.kube import KubeClient
 
 log = logging.getLogger("governance_bench")

@@ -30,7 +30,7 @@ from backtest_bench import one_year_of_minutes
 from engine_runtime.backtest import FeeModel, MarketData, run_backtest
 from engine_runtime.strategies import Category, SmaCrossStrategy, create_strategy
 from engine_runtime.strategies.grid import GridStrategy
-from eternal_operator.api.v1alpha1.strategy_params import GridParams, StrategyParams
+from eternal_kernel.api.v1alpha1.strategy_params import GridParams, StrategyParams
 
 
 def bench_grid(candles: object, category: Category) -> dict[str, object]:

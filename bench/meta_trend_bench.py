@@ -36,7 +36,7 @@ from engine_runtime.backtest.synthetic import regime_candles
 from engine_runtime.live.market import CandleWindow
 from engine_runtime.strategies.interface import Category
 from engine_runtime.strategies.meta_trend_model import load_strategy
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 GOAL_SECONDS, GOAL_MIB, GOAL_P99_US = 120.0, 1024.0, 1000.0
 

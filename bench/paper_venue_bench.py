@@ -39,13 +39,13 @@ import aiohttp
 from aiohttp import web
 from pybit.unified_trading import HTTP
 
-from engine_runtime.paper_venue import trading
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.auth import sign
-from engine_runtime.paper_venue.clock import Clock, ClockMode
-from engine_runtime.paper_venue.config import VenueSettings
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.config import VenueSettings
+from paper_venue.instruments import Category
+from paper_venue.router import trading
+from paper_venue.router.app import PaperVenue
+from paper_venue.router.auth import sign
+from paper_venue.router.venue import Venue
 
 KEY, SECRET = "PAPERSUBKEY0001", "PAPERSUBSECRET000000000000000001"
 REPO = Path(__file__).resolve().parents[1]
@@ -346,9 +346,7 @@ async def with_subprocess_venue(
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.json"
         cfg.write_text(json.dumps({**CONFIG, "data_dir": tmp}))  # its admin token goes there
-        proc, url = await _start(
-            "-m", "engine_runtime.paper_venue", "--port", "0", "--config", str(cfg)
-        )
+        proc, url = await _start("-m", "paper_venue", "--port", "0", "--config", str(cfg))
         canned, canned_url = await _start(__file__, "--serve-canned")
         try:
             results = []

@@ -35,30 +35,30 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient  # noqa: E402
-from engine_runtime.adapters.bybit.ratelimit import RateLimiter  # noqa: E402
-from engine_runtime.adapters.bybit.raw import BybitRawClient  # noqa: E402
 from engine_runtime.app.dispatch import Dispatcher  # noqa: E402
 from engine_runtime.execution.manager import OrderManager  # noqa: E402
 from engine_runtime.governance.obedience import Governor  # noqa: E402
 from engine_runtime.live.market import LiveMarket  # noqa: E402
 from engine_runtime.live.runner import StrategyRunner  # noqa: E402
-from engine_runtime.model.commands import OrderRequest  # noqa: E402
-from engine_runtime.model.enums import Category, OrderStatus  # noqa: E402
-from engine_runtime.model.identifiers import ClientOrderId, TradeId, VenueOrderId  # noqa: E402
-from engine_runtime.model.instruments import Instrument  # noqa: E402
-from engine_runtime.model.reports import (  # noqa: E402
-    CoinBalance,
-    FillReport,
-    OrderStatusReport,
-    WalletReport,
-)
 from engine_runtime.persistence.cache import Cache  # noqa: E402
 from engine_runtime.persistence.store import Store  # noqa: E402
 from engine_runtime.portfolio.portfolio import Portfolio  # noqa: E402
 from engine_runtime.reporting.metrics import Metrics  # noqa: E402
 from engine_runtime.strategies.interface import Category as SCategory  # noqa: E402
-from eternal_operator.api.v1alpha1.engine import RiskLimits  # noqa: E402
+from eternal_kernel.api.v1alpha1.engine import RiskLimits  # noqa: E402
+from eternal_kernel.bybit.domain import BybitDomainClient  # noqa: E402
+from eternal_kernel.bybit.ratelimit import RateLimiter  # noqa: E402
+from eternal_kernel.bybit.raw import BybitRawClient  # noqa: E402
+from eternal_kernel.model.commands import OrderRequest  # noqa: E402
+from eternal_kernel.model.enums import Category, OrderStatus  # noqa: E402
+from eternal_kernel.model.identifiers import ClientOrderId, TradeId, VenueOrderId  # noqa: E402
+from eternal_kernel.model.instruments import Instrument  # noqa: E402
+from eternal_kernel.model.reports import (  # noqa: E402
+    CoinBalance,
+    FillReport,
+    OrderStatusReport,
+    WalletReport,
+)
 from eternal_operator.devtools.datastores import PostgresServer, RedisServer  # noqa: E402
 from eternal_operator.devtools.processes import stop  # noqa: E402
 from support.runtime import make_runtime, new_account, start_fast_venue  # noqa: E402
@@ -323,8 +323,8 @@ async def events_per_second(pg: str, redis: str, n: int) -> tuple[float, float]:
         handle(json.loads(raw), time.perf_counter_ns())
     public_rate = n / (time.perf_counter() - started)
     from engine_runtime.execution.orders import ManagedOrder
-    from engine_runtime.model.enums import OrderSide, OrderType
-    from engine_runtime.model.identifiers import ClientOrderId
+    from eternal_kernel.model.enums import OrderSide, OrderType
+    from eternal_kernel.model.identifiers import ClientOrderId
 
     count = min(n, 5000)
     for i in range(count):
@@ -397,7 +397,7 @@ def meta_trend_model(work: Path) -> Path:
 
     from engine_runtime.train import artifact
     from engine_runtime.train.pipeline import train
-    from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+    from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
     rng = np.random.default_rng(1)
     bars = 6000

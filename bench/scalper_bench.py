@@ -57,11 +57,6 @@ from engine_runtime.governance.obedience import Governor  # noqa: E402
 from engine_runtime.live.feed import BookFeed, Subscriptions  # noqa: E402
 from engine_runtime.live.market import LiveMarket  # noqa: E402
 from engine_runtime.live.runner import StrategyRunner  # noqa: E402
-from engine_runtime.model.commands import OrderRequest  # noqa: E402
-from engine_runtime.model.enums import Category, OrderStatus  # noqa: E402
-from engine_runtime.model.identifiers import VenueOrderId  # noqa: E402
-from engine_runtime.model.instruments import Instrument  # noqa: E402
-from engine_runtime.model.reports import CoinBalance, OrderStatusReport, WalletReport  # noqa: E402
 from engine_runtime.persistence.cache import Cache  # noqa: E402
 from engine_runtime.persistence.store import Store  # noqa: E402
 from engine_runtime.portfolio.portfolio import Portfolio  # noqa: E402
@@ -69,8 +64,13 @@ from engine_runtime.reporting.metrics import Metrics  # noqa: E402
 from engine_runtime.strategies.base import BaseStrategy  # noqa: E402
 from engine_runtime.strategies.interface import MarketKey  # noqa: E402
 from engine_runtime.strategies.scalper import ScalperStrategy, _Slot  # noqa: E402
-from eternal_operator.api.v1alpha1.engine import RiskLimits  # noqa: E402
-from eternal_operator.api.v1alpha1.strategy_params import ScalperParams  # noqa: E402
+from eternal_kernel.api.v1alpha1.engine import RiskLimits  # noqa: E402
+from eternal_kernel.api.v1alpha1.strategy_params import ScalperParams  # noqa: E402
+from eternal_kernel.model.commands import OrderRequest  # noqa: E402
+from eternal_kernel.model.enums import Category, OrderStatus  # noqa: E402
+from eternal_kernel.model.identifiers import VenueOrderId  # noqa: E402
+from eternal_kernel.model.instruments import Instrument  # noqa: E402
+from eternal_kernel.model.reports import CoinBalance, OrderStatusReport, WalletReport  # noqa: E402
 from eternal_operator.devtools.datastores import PostgresServer, RedisServer  # noqa: E402
 
 L = Category.LINEAR

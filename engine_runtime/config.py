@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from eternal_operator.api.runtime_config import RuntimeConfig
+from eternal_kernel.api.runtime_config import RuntimeConfig
 
 KLINE_INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D")
 

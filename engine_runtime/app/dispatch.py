@@ -9,14 +9,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from engine_runtime.adapters.bybit import parsing
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.live.feed import BookFeed
 from engine_runtime.live.runner import StrategyRunner
-from engine_runtime.model.enums import Category
 from engine_runtime.persistence.cache import Cache
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.bybit import parsing
+from eternal_kernel.model.enums import Category
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Protocol
 
-from engine_runtime.adapters.bybit.errors import VenueError
-from engine_runtime.model.reports import WalletReport
 from engine_runtime.portfolio import valuation
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
+from eternal_kernel.bybit.errors import VenueError
+from eternal_kernel.model.reports import WalletReport
 
 log = logging.getLogger(__name__)
 EQUITY_STEP = Decimal("0.001")

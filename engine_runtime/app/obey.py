@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from engine_runtime.adapters.bybit.errors import VenueError
-from engine_runtime.execution.flatten import FlattenResult
 from engine_runtime.governance.latch import Halt
 from engine_runtime.governance.obedience import Governor
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
-from eternal_operator.api.v1alpha1.engine import GovernanceDirective
+from eternal_kernel.api.v1alpha1.engine import GovernanceDirective
+from eternal_kernel.bybit.errors import VenueError
+from eternal_kernel.bybit.flatten import FlattenResult
 
 log = logging.getLogger(__name__)
 RETRY_S = 2.0
@@ -35,7 +35,7 @@ RESYNC_AFTER_S = 2.0
 
 
 class Flatten(Protocol):
-    """The runtime's flatten (`execution.flatten.Flattener`)."""
+    """The runtime's flatten (`execution.flattener.Flattener`)."""
 
     async def flatten(self, purpose: str, *, directional_only: bool = False) -> FlattenResult: ...
 

@@ -5,10 +5,10 @@ shows nothing but Starting."""
 
 from __future__ import annotations
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import FatalError, RejectedError
-from engine_runtime.model.enums import Category
-from engine_runtime.model.instruments import Instrument
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import FatalError, RejectedError
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.instruments import Instrument
 
 
 class StartError(Exception):

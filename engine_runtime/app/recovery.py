@@ -18,13 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.enums import Category, OrderStatus
-from engine_runtime.model.instruments import Instrument
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.portfolio import Portfolio
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.model.enums import Category, OrderStatus
+from eternal_kernel.model.instruments import Instrument
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Reconciler:
         self.manager.unresolved.discard(order.client_order_id)
 
     async def _adopt(self, result: ReconcileResult, link: str, report: object) -> None:
-        from engine_runtime.model.reports import OrderStatusReport
+        from eternal_kernel.model.reports import OrderStatusReport
 
         assert isinstance(report, OrderStatusReport)
         order = ManagedOrder(

@@ -15,17 +15,17 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from engine_runtime.adapters.bybit.errors import VenueError
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.kube import KubeError
 from engine_runtime.governance.obedience import Governor
-from engine_runtime.model.enums import Category
-from engine_runtime.model.instruments import Instrument
 from engine_runtime.persistence.store import Checkpoint
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.reporting.status import build_report, status_patch
+from eternal_kernel.bybit.errors import VenueError
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.instruments import Instrument
 
 log = logging.getLogger(__name__)
 SNAPSHOT_EVERY_S = 60.0

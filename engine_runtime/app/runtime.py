@@ -18,14 +18,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from engine_runtime.adapters.bybit.aio import AioTransport
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import FatalError, VenueError
-from engine_runtime.adapters.bybit.ratelimit import RateLimiter
-from engine_runtime.adapters.bybit.raw import BybitRawClient
-from engine_runtime.adapters.bybit.streams import BybitStream
 from engine_runtime.config import Config
-from engine_runtime.execution.flatten import Flattener
+from engine_runtime.execution.flattener import Flattener
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.gate import ExposureGate, now_ms
 from engine_runtime.governance.kube import EngineClient
@@ -36,8 +30,6 @@ from engine_runtime.live.feed import BookFeed, Subscriptions, timer_due
 from engine_runtime.live.funding import FundingWatcher
 from engine_runtime.live.market import LiveMarket
 from engine_runtime.live.runner import StrategyRunner
-from engine_runtime.model.enums import Category
-from engine_runtime.model.instruments import Instrument
 from engine_runtime.persistence.cache import Cache
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.portfolio import Portfolio
@@ -47,6 +39,14 @@ from engine_runtime.reporting.logs import Redactor
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.reporting.status import start_error_patch
 from engine_runtime.strategies.interface import Strategy, TimerEvent, TimerSpec
+from eternal_kernel.bybit.aio import AioTransport
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import FatalError, VenueError
+from eternal_kernel.bybit.ratelimit import RateLimiter
+from eternal_kernel.bybit.raw import BybitRawClient
+from eternal_kernel.bybit.streams import BybitStream
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.instruments import Instrument
 
 from . import preflight
 from .dispatch import Dispatcher

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from engine_runtime.config import ConfigError
 from engine_runtime.strategies.interface import Strategy
 from engine_runtime.strategies.registry import create_strategy
-from eternal_operator.api.runtime_config import RuntimeConfig
-from eternal_operator.api.v1alpha1.engine import PARAMS_BLOCKS
-from eternal_operator.api.v1alpha1.strategy_params import StrategyParams
+from eternal_kernel.api.runtime_config import RuntimeConfig
+from eternal_kernel.api.v1alpha1.engine import PARAMS_BLOCKS
+from eternal_kernel.api.v1alpha1.strategy_params import StrategyParams
 
 
 def build_strategy(config: RuntimeConfig, factory: str | None) -> Strategy:

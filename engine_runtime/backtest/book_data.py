@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine_runtime.adapters.bybit.market_data import (
+from engine_runtime.adapters.market_data import (
     BookGap,
     LocalBook,
     book_topic,

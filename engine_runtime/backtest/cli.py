@@ -28,7 +28,7 @@ import yaml
 from engine_runtime.strategies.interface import Category, Strategy
 from engine_runtime.strategies.registry import REGISTRY, create_strategy
 from engine_runtime.strategies.sma_cross import SmaCrossStrategy
-from eternal_operator.api.v1alpha1.strategy_params import StrategyParams
+from eternal_kernel.api.v1alpha1.strategy_params import StrategyParams
 
 from .book_data import Event, book_events, read_jsonl
 from .data import MarketData, align, load_candles
@@ -43,7 +43,7 @@ def _params(path: str | None, strategy: str) -> StrategyParams:
     if path is None:
         return StrategyParams()
     raw = yaml.safe_load(Path(path).read_text()) or {}
-    from eternal_operator.api.v1alpha1.engine import PARAMS_BLOCKS
+    from eternal_kernel.api.v1alpha1.engine import PARAMS_BLOCKS
 
     from .sweep import block_name
 
@@ -145,7 +145,7 @@ def _meta_trend(args: argparse.Namespace) -> Strategy:
     primary signal with ``--no-filter``: the two runs to compare on the same data."""
     from engine_runtime.strategies.meta_trend import MetaTrendStrategy
     from engine_runtime.strategies.meta_trend_model import load_strategy
-    from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+    from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
     params = _params(args.params, args.strategy).meta_trend or MetaTrendParams()
     symbols = tuple(args.symbols.split(",")) if args.symbols else ("BTCUSDT", "ETHUSDT")

@@ -1,6 +1,6 @@
 """The circuit breaker of portfolio backtests: the operator's own rules, bar by bar.
 
-Every bar, the portfolio's NAV per unit goes through ``eternal_operator.governance.evaluate``,
+Every bar, the portfolio's NAV per unit goes through ``eternal_kernel.breaker.evaluate``,
 the function the live policy controller runs, with a ``CircuitBreakerPolicySpec`` (the live
 defaults unless given): the same level table, hysteresis and cool-down (levels are entered at
 once and left one step at a time), the latched halt, the daily and weekly loss limits, and the
@@ -22,8 +22,6 @@ from decimal import Decimal
 from functools import cache
 
 from engine_runtime.governance.admission import admit, entries_paused
-from engine_runtime.paper_venue.instruments import Category as VenueCategory
-from engine_runtime.paper_venue.instruments import build_instruments
 from engine_runtime.strategies.interface import (
     Category,
     GovernanceDirective,
@@ -31,9 +29,11 @@ from engine_runtime.strategies.interface import (
     Side,
     SubmitOrder,
 )
-from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
-from eternal_operator.governance.evaluate import Directive, Observation, Reset, State, evaluate
-from eternal_operator.governance.levels import level_spec
+from eternal_kernel.api.v1alpha1 import CircuitBreakerPolicySpec
+from eternal_kernel.breaker.evaluate import Directive, Observation, Reset, State, evaluate
+from eternal_kernel.breaker.levels import level_spec
+from paper_venue.instruments import Category as VenueCategory
+from paper_venue.instruments import build_instruments
 
 MS_PER_DAY = 86_400_000
 PORTFOLIO = "portfolio"

@@ -31,14 +31,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine_runtime.persistence.backtest_results import (
+from engine_runtime.strategies.interface import Category
+from eternal_kernel.api.v1alpha1.backtest import BacktestSpec, BacktestStrategy
+from eternal_kernel.persistence.backtest_results import (
     ResultRow,
     read_rows,
     write_plot,
     write_rows,
 )  # fmt: skip
-from engine_runtime.strategies.interface import Category
-from eternal_operator.api.v1alpha1.backtest import BacktestSpec, BacktestStrategy
 
 from .data import MarketData, align, load_candles
 from .sweep import (

@@ -128,7 +128,7 @@ class StrategyBuilder:
             qty = Decimal(str(values.get("qty", 1)))
             return SmaCrossStrategy(symbol, fast, slow, qty, category)
         from engine_runtime.strategies.registry import create_strategy
-        from eternal_operator.api.v1alpha1.strategy_params import StrategyParams
+        from eternal_kernel.api.v1alpha1.strategy_params import StrategyParams
 
         block = block_name(self.strategy)
         params = StrategyParams.model_validate({block: {**self.base, **combo}})
@@ -137,7 +137,7 @@ class StrategyBuilder:
 
 def block_name(strategy: str) -> str:
     """The strategy's params block (core-hodl -> coreHodl): the API's own table."""
-    from eternal_operator.api.v1alpha1.engine import PARAMS_BLOCKS, Strategy
+    from eternal_kernel.api.v1alpha1.engine import PARAMS_BLOCKS, Strategy
 
     return PARAMS_BLOCKS[Strategy(strategy)]
 

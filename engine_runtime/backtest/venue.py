@@ -15,8 +15,12 @@ Fill rules (bar ``i``, all prices from that bar; nothing from later bars is read
   if the bar gapped past it;
 * stops are checked before resting limits within a bar (the conservative order).
 
-The inner loop works in floats for speed; every figure that leaves the package is converted to
-Decimal at the boundary (``decimal_from_float``).
+The fee table's defaults, the fee rate of a fill, its fee and the position after it (average
+entry, realised PnL, flips) are the paper venue's own functions (``paper_venue.matching.
+arithmetic``), called here with floats: on the same orders at the same prices the backtest and the
+paper venue agree to the cent (tests/unit/backtest/test_bt_venue_parity.py). The inner loop works
+in floats for speed; every figure that leaves the package is converted to Decimal at the boundary
+(``decimal_from_float``).
 """
 
 from __future__ import annotations
@@ -25,25 +29,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine_runtime.strategies.interface import Category, OrderType, Side
+from paper_venue.config import FeeSettings
+from paper_venue.matching.arithmetic import fee_rate, fill_fee, position_after_fill
 
 EPS = 1e-12
+_VENUE_FEES = FeeSettings()
 
 
 @dataclass(frozen=True, slots=True)
 class FeeModel:
-    """Fee rates (fractions of notional) and slippage (fraction of price) per fill."""
+    """Fee rates (fractions of notional) and slippage (fraction of price) per fill; the rates
+    default to the paper venue's (its ``FeeSettings``: Bybit's base tier)."""
 
-    spot_taker: float = 0.001
-    spot_maker: float = 0.001
-    linear_taker: float = 0.00055
-    linear_maker: float = 0.0002
+    spot_taker: float = float(_VENUE_FEES.spot_taker)
+    spot_maker: float = float(_VENUE_FEES.spot_maker)
+    linear_taker: float = float(_VENUE_FEES.linear_taker)
+    linear_maker: float = float(_VENUE_FEES.linear_maker)
     slippage: float = 0.0002
     maintenance_margin: float = 0.005
 
     def rate(self, category: Category, maker: bool) -> float:
-        if category is Category.SPOT:
-            return self.spot_maker if maker else self.spot_taker
-        return self.linear_maker if maker else self.linear_taker
+        return fee_rate(self, spot=category is Category.SPOT, maker=maker)
 
 
 @dataclass(slots=True)
@@ -232,14 +238,14 @@ class SimAccount:
             cost = qty * price
             if cost * (1 + rate) > self.cash + 1e-9:
                 return Outcome(order, "Rejected", None, "insufficient balance")
-            fee = cost * rate
+            fee = fill_fee(cost, rate)
             self.cash -= cost + fee
             self.spot[order.symbol] = held + qty
         else:
             if qty > held * (1 + 1e-9) + EPS:
                 return Outcome(order, "Rejected", None, "insufficient balance")
             qty = min(qty, held)
-            fee = qty * price * rate
+            fee = fill_fee(qty * price, rate)
             self.cash += qty * price - fee
             left = held - qty
             if left > EPS:
@@ -268,7 +274,7 @@ class SimAccount:
             qty = min(qty, abs(current))
         new = current + order.side * qty
         rate = self.fees.rate(Category.LINEAR, maker)
-        fee = qty * price * rate
+        fee = fill_fee(qty * price, rate)
         if abs(new) > abs(current) + EPS or (new * current < 0):
             # margin after the fill, marking this symbol at the fill price
             gross = abs(new) * price
@@ -282,11 +288,9 @@ class SimAccount:
                     gross += abs(q) * mark
             if gross / self.leverage > equity + 1e-9:
                 return Outcome(order, "Rejected", None, "insufficient margin")
-        entry = self.perp_entry.get(symbol, price)
-        realized = 0.0
-        if current != 0 and (new * current <= 0 or abs(new) < abs(current)):
-            closed = min(abs(current), qty)
-            realized = closed * (price - entry) * (1 if current > 0 else -1)
+        new, entry, realized, _ = position_after_fill(
+            current, self.perp_entry.get(symbol, 0.0), order.side * qty, price
+        )
         self.cash += realized - fee
         if abs(new) <= EPS:
             self.perp_qty.pop(symbol, None)
@@ -294,10 +298,7 @@ class SimAccount:
             self.stops.pop(symbol, None)
         else:
             self.perp_qty[symbol] = new
-            if current == 0 or new * current < 0:
-                self.perp_entry[symbol] = price
-            elif abs(new) > abs(current):
-                self.perp_entry[symbol] = (entry * abs(current) + price * qty) / abs(new)
+            self.perp_entry[symbol] = entry
         fill = self._record(order, qty, price, fee, maker, ts_ms, realized)
         self._track(symbol, Category.LINEAR, current, self.perp_qty.get(symbol, 0.0), fill)
         return Outcome(order, "Filled", fill)

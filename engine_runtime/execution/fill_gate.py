@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from engine_runtime.model.identifiers import ClientOrderId
+from eternal_kernel.model.identifiers import ClientOrderId
 
 from .orders import ManagedOrder
 

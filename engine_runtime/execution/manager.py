@@ -18,21 +18,21 @@ import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import (
+from engine_runtime.persistence.store import Store
+from engine_runtime.portfolio.portfolio import Portfolio
+from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
+from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import (
     FatalError,
     RejectedError,
     RetryableError,
     VenueError,
 )
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderStatus
-from engine_runtime.model.identifiers import ClientOrderId
-from engine_runtime.model.reports import FillReport, OrderStatusReport
-from engine_runtime.persistence.store import Store
-from engine_runtime.portfolio.portfolio import Portfolio
-from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
-from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderStatus
+from eternal_kernel.model.identifiers import ClientOrderId
+from eternal_kernel.model.reports import FillReport, OrderStatusReport
 
 from .fill_gate import WAIT_S, FillGate
 from .orders import ManagedOrder

@@ -10,7 +10,7 @@ a repeated report, an amend acknowledged again) is no move at all: it changes no
 
 from __future__ import annotations
 
-from engine_runtime.model.enums import OrderStatus
+from eternal_kernel.model.enums import OrderStatus
 
 _RANK = {
     OrderStatus.CREATED: 0,

@@ -21,9 +21,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from engine_runtime.adapters.bybit.errors import OrderRefused
-from engine_runtime.model.commands import OrderRequest
 from engine_runtime.risk.checks import increases_exposure
+from eternal_kernel.bybit.errors import OrderRefused
+from eternal_kernel.model.commands import OrderRequest
 
 from .obedience import Governor
 

@@ -28,9 +28,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine_runtime.strategies import interface as si
-from eternal_operator.api.v1alpha1 import LabelSelector
-from eternal_operator.api.v1alpha1.engine import GovernanceDirective, ShutdownRequest
-from eternal_operator.governance.conflicts import writer
+from eternal_kernel.api.v1alpha1 import LabelSelector
+from eternal_kernel.api.v1alpha1.engine import GovernanceDirective, ShutdownRequest
+from eternal_kernel.breaker.conflicts import writer
 
 from .admission import entries_paused
 from .latch import Halt, HaltLatch

@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine_runtime.adapters.bybit.market_data import (
+from engine_runtime.adapters.market_data import (
     BookGap,
     LocalBook,
     book_topic,
     public_trades,
     symbol_of_topic,
 )
-from engine_runtime.model.enums import Category
 from engine_runtime.strategies.interface import MarketKey, PublicTrade, Strategy
+from eternal_kernel.model.enums import Category
 
 from .runner import StrategyRunner
 

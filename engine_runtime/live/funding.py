@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import VenueError
 from engine_runtime.strategies.interface import FundingEvent
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import VenueError
 
 from .runner import StrategyRunner
 

@@ -21,15 +21,15 @@ from engine_runtime.execution.manager import OrderManager
 from engine_runtime.execution.orders import ManagedOrder
 from engine_runtime.governance.admission import admit
 from engine_runtime.governance.obedience import Governor
-from engine_runtime.model.commands import AmendOrder, OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, client_order_id
-from engine_runtime.model.instruments import FilterError, Instrument
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.risk.checks import RiskState, check_order
 from engine_runtime.strategies import interface as si
-from eternal_operator.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.model.commands import AmendOrder, OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, client_order_id
+from eternal_kernel.model.instruments import FilterError, Instrument
 
 from .market import LiveMarket
 from .views import LivePortfolio

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from engine_runtime.execution.manager import OrderManager
-from engine_runtime.model.enums import Category as RtCategory
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.strategies.interface import Category, OpenOrder, PerpPosition, Side
+from eternal_kernel.model.enums import Category as RtCategory
 
 
 class LivePortfolio:

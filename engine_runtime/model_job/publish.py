@@ -18,12 +18,13 @@ from typing import Any
 import aiohttp
 
 from engine_runtime.governance.kubeconfig import load_access
+from eternal_kernel.api.v1alpha1.training import (
+    ERROR_ANNOTATION,
+    JOB_ANNOTATION,
+    METRICS_ANNOTATION,
+    MODEL_SHA_ANNOTATION,
+)
 
-GROUP = "trading.eternal-engine.io"
-JOB_ANNOTATION = f"{GROUP}/training-job"
-MODEL_SHA_ANNOTATION = f"{GROUP}/model-sha256"
-METRICS_ANNOTATION = f"{GROUP}/training-metrics"
-ERROR_ANNOTATION = f"{GROUP}/training-error"
 CONFIG_MAP_LIMIT = 1024 * 1024
 """What the API server stores in one ConfigMap, data and metadata together."""
 MAX_METRICS = 32

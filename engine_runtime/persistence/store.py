@@ -20,12 +20,11 @@ from typing import Any
 import asyncpg
 
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, VenueOrderId
-from engine_runtime.model.reports import FillReport
 from engine_runtime.portfolio.positions import ClosedTrade, Position
-
-from .migrate import MIGRATIONS_DIR, apply_migrations
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, VenueOrderId
+from eternal_kernel.model.reports import FillReport
+from eternal_kernel.persistence.migrate import MIGRATIONS_DIR, apply_migrations
 
 POOL_MAX = 2
 COMPONENT = "runtime"

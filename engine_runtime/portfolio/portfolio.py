@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from engine_runtime.model.enums import Category, OrderSide
-from engine_runtime.model.reports import FillReport, PositionStatusReport, WalletReport
 from engine_runtime.persistence.store import Checkpoint
+from eternal_kernel.model.enums import Category, OrderSide
+from eternal_kernel.model.reports import FillReport, PositionStatusReport, WalletReport
 
 from .positions import ClosedTrade, Position
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine_runtime.model.enums import Category, OrderSide
+from eternal_kernel.model.enums import Category, OrderSide
 
 ZERO = Decimal(0)
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine_runtime.model.enums import Category
-from engine_runtime.model.reports import WalletReport
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.reports import WalletReport
 
 from .positions import Position
 

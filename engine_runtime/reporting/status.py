@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from engine_runtime.model.enums import Category
 from engine_runtime.portfolio.portfolio import Portfolio
-from eternal_operator.api.v1alpha1.engine import PositionReport, RuntimeReport, RuntimeStartError
+from eternal_kernel.api.v1alpha1.engine import PositionReport, RuntimeReport, RuntimeStartError
+from eternal_kernel.model.enums import Category
 
 PLACES = Decimal("0.00000001")
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide
 from engine_runtime.portfolio.positions import Position
-from eternal_operator.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide
 
 ZERO = Decimal(0)
 PositionKey = tuple[str, Category]

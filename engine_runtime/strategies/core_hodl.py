@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from eternal_operator.api.v1alpha1.strategy_params import CalendarPeriod, CoreHodlParams
+from eternal_kernel.api.v1alpha1.strategy_params import CalendarPeriod, CoreHodlParams
 
 from .base import ZERO, BaseStrategy, floor_qty, symbol_of
 from .interface import (

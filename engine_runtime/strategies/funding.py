@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from eternal_operator.api.v1alpha1.strategy_params import FundingParams
+from eternal_kernel.api.v1alpha1.strategy_params import FundingParams
 
 from .base import MS_PER_DAY, ZERO, BaseStrategy, floor_qty
 from .interface import (

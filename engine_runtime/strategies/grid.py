@@ -37,8 +37,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from engine_runtime.governance.admission import admit
-from engine_runtime.model.instruments import Instrument
-from eternal_operator.api.v1alpha1.strategy_params import GridParams
+from eternal_kernel.api.v1alpha1.strategy_params import GridParams
+from eternal_kernel.model.instruments import Instrument
 
 from . import grid_rules as gr
 from .base import ZERO, BaseStrategy

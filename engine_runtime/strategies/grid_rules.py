@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine_runtime.model.instruments import FilterError, Instrument
+from eternal_kernel.model.instruments import FilterError, Instrument
 
 from .interface import Category, OrderBook, Side
 

@@ -45,10 +45,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from engine_runtime.model.enums import Category as Category
-from engine_runtime.model.enums import OrderSide
-from engine_runtime.model.enums import OrderType as OrderType
-from engine_runtime.model.identifiers import INTENT, order_link_id
+from eternal_kernel.model.enums import Category as Category
+from eternal_kernel.model.enums import OrderSide
+from eternal_kernel.model.enums import OrderType as OrderType
+from eternal_kernel.model.identifiers import INTENT, order_link_id
 
 if TYPE_CHECKING:  # pandas is for the strategies that compute features; the rest never load it
     import pandas as pd

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engine_runtime.sizing import SizingPolicy, TradeStats, position_size
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 from . import meta_trend_features as mf
 from .base import ZERO, BaseStrategy, to_price

@@ -23,7 +23,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 
 class Exit(StrEnum):

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from engine_runtime import indicators as ta
 from engine_runtime import windows
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 from .frame import Frame, features_like, open_times_ms
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine_runtime.train import artifact
-from eternal_operator.api.v1alpha1.strategy_params import MODEL_DIR_ENV, MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MODEL_DIR_ENV, MetaTrendParams
 
 from . import meta_trend_features as mf
 from .meta_trend import MetaTrendStrategy

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from eternal_operator.api.v1alpha1.strategy_params import (
+from eternal_kernel.api.v1alpha1.strategy_params import (
     CoreHodlParams,
     FundingParams,
     GridParams,

@@ -36,7 +36,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from engine_runtime.sizing import SizingPolicy, TradeStats, position_size
-from eternal_operator.api.v1alpha1.strategy_params import ExitUnit, ScalperMomentum, ScalperParams
+from eternal_kernel.api.v1alpha1.strategy_params import ExitUnit, ScalperMomentum, ScalperParams
 
 from .base import ZERO, BaseStrategy, defined
 from .interface import (

@@ -25,7 +25,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from engine_runtime import indicators as ta
-from eternal_operator.api.v1alpha1.strategy_params import TacticalParams
+from eternal_kernel.api.v1alpha1.strategy_params import TacticalParams
 
 from .base import MS_PER_DAY, ZERO, BaseStrategy, defined
 from .frame import Frame, features_like

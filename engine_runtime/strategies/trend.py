@@ -23,7 +23,7 @@ import numpy as np
 
 from engine_runtime import indicators as ta
 from engine_runtime.sizing import SizingPolicy, TradeStats, position_size
-from eternal_operator.api.v1alpha1.strategy_params import TrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import TrendParams
 
 from .base import ZERO, BaseStrategy, defined, to_price
 from .frame import Frame, features_like

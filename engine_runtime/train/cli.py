@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from engine_runtime.strategies.interface import Category
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 from . import artifact, data, report
 from .pipeline import TrainingError, category_of, train

@@ -10,7 +10,7 @@ import pandas as pd
 
 from engine_runtime.backtest.data import load_candles, normalise_candles
 from engine_runtime.live.market import interval_ms
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 
 PAGE = 1000
 """Bybit's largest kline page."""

@@ -15,7 +15,7 @@ import pandas as pd
 from engine_runtime.backtest.venue import FeeModel
 from engine_runtime.strategies.interface import Category
 from engine_runtime.strategies.meta_trend_barriers import trade_return
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 
 def round_trip_cost(fees: FeeModel, category: Category) -> float:

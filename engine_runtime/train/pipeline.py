@@ -28,7 +28,7 @@ from engine_runtime.strategies import meta_trend_features as mf
 from engine_runtime.strategies.interface import Category
 from engine_runtime.strategies.meta_trend import MetaTrendStrategy
 from engine_runtime.strategies.meta_trend_model import label_params
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 from . import artifact
 from .data import data_hash

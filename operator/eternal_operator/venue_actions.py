@@ -13,22 +13,22 @@ from decimal import Decimal
 
 import aiohttp
 
-from engine_runtime.adapters.bybit.aio import AioTransport
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import UnknownKeyError
-from engine_runtime.adapters.bybit.ratelimit import RateLimiter
-from engine_runtime.adapters.bybit.raw import BybitRawClient
-from engine_runtime.execution.flatten import (
+from eternal_kernel.api.runtime_config import endpoints_for
+from eternal_kernel.api.v1alpha1 import Engine
+from eternal_kernel.bybit.aio import AioTransport
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import UnknownKeyError
+from eternal_kernel.bybit.flatten import (
     Attempts,
     FlattenResult,
     VenueCloser,
     flatten_account,
 )
-from engine_runtime.execution.flatten_plan import CATEGORIES
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.flatten_plan import CATEGORIES
+from eternal_kernel.bybit.ratelimit import RateLimiter
+from eternal_kernel.bybit.raw import BybitRawClient
+from eternal_kernel.bybit.session import http_session
 
-from .api.runtime_config import endpoints_for
-from .api.v1alpha1 import Engine
 from .controllers.engine.credentials import ApiKeys, UnknownKey
 from .controllers.engine.render import EngineRef
 from .settings import OperatorSettings
@@ -57,7 +57,7 @@ class BybitVenueActions:
     _http: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
     _attempts: Attempts = field(default_factory=Attempts, init=False, repr=False)
     """The closes the operator's flattens sent so far, by engine and purpose: a retry of a
-    halt's flatten sends fresh ids (`execution.flatten.Attempts`)."""
+    halt's flatten sends fresh ids (`eternal_kernel.bybit.flatten.Attempts`)."""
 
     def _aio(self) -> aiohttp.ClientSession:
         """The shared session (made on the operator's event loop, at first use)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from eternal_operator.devtools.processes import stop
 from support import processes

@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from eternal_operator.api.kinds import KINDS
+from eternal_kernel.api.kinds import KINDS
 from eternal_operator.devtools.controlplane import ControlPlane
 from support.boundaries import BOUNDARIES, Boundary, to_json
 from support.malformed import CASES, SAMPLES, Malformed, sample

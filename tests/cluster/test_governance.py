@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from support import processes
 from support.governance import (

@@ -12,7 +12,7 @@ import lupa.lua51 as lua51
 import pytest
 
 from deploy.tooling import ARGOCD, kustomize, one
-from eternal_operator.api.v1alpha1 import (
+from eternal_kernel.api.v1alpha1 import (
     AllocationStatus,
     BacktestStatus,
     CircuitBreakerPolicyStatus,

@@ -86,7 +86,7 @@ def test_default_render_has_paper_venue_and_no_monitoring_objects(helm_bin: str)
     docs = render()
     venue = one(docs, "Deployment", "eternal-paper-venue")
     container = venue["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["python", "-m", "engine_runtime.paper_venue"]
+    assert container["command"] == ["python", "-m", "paper_venue"]
     assert container["args"] == ["--host=0.0.0.0", "--port=8399"]  # its __main__'s flags
     assert container["readinessProbe"]["httpGet"]["path"] == "/v5/market/time"
     # Its admin token is generated into a writable data directory (the root is read-only).
@@ -217,7 +217,7 @@ def test_crds_chart_renders_every_crd_with_keep_policy(helm_bin: str) -> None:
 
 
 def test_paper_venue_flags_and_config_are_what_the_venue_accepts(helm_bin: str) -> None:
-    settings = pytest.importorskip("engine_runtime.paper_venue.config")
+    settings = pytest.importorskip("paper_venue.config")
     config = {"seed": 11, "clock": {"mode": "accelerated", "speed": 60}}
     docs = render(values={"paperVenue": {"config": config}})
     venue_yaml = one(docs, "ConfigMap", "eternal-paper-venue")["data"]["venue.yaml"]
@@ -227,7 +227,7 @@ def test_paper_venue_flags_and_config_are_what_the_venue_accepts(helm_bin: str) 
     ][0]
     assert "--config=/etc/paper-venue/venue.yaml" in container["args"]
     usage = subprocess.run(
-        [sys.executable, "-m", "engine_runtime.paper_venue", "--help"],
+        [sys.executable, "-m", "paper_venue", "--help"],
         capture_output=True,
         text=True,
         check=False,

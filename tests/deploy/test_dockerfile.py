@@ -123,9 +123,7 @@ def test_prune_keeps_the_runtime_closure_and_drops_dev_tools() -> None:
     assert "xgboost-cpu" not in removed  # the model extra: the meta-trend runtime needs it
 
 
-@pytest.mark.parametrize(
-    "module", ["eternal_operator", "engine_runtime", "engine_runtime.paper_venue"]
-)
+@pytest.mark.parametrize("module", ["eternal_operator", "engine_runtime", "paper_venue"])
 def test_entry_points_exist(module: str) -> None:
     """The image runs `python -m` each of them: each has its `__main__`."""
     assert importlib.util.find_spec(module) is not None

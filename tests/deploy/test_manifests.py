@@ -278,7 +278,7 @@ def test_runtime_pods_are_admitted_in_the_restricted_fleet_namespaces(
     """The overlays label the fleet namespaces `restricted`: the runtime Deployment the operator
     renders for each sample Engine must pass that standard, or no engine would start."""
     render_mod = pytest.importorskip("eternal_operator.controllers.engine.render")
-    from eternal_operator.api.v1alpha1 import Engine
+    from eternal_kernel.api.v1alpha1 import Engine
     from eternal_operator.settings import OperatorSettings
 
     for overlay in ("overlays/dev", "overlays/prod"):

@@ -19,8 +19,8 @@ from deploy.tooling import (
     render,
     service_account_user,
 )
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
-from eternal_operator.api.v1alpha1.training import ModelTrainingSpec
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.training import ModelTrainingSpec
 from eternal_operator.controllers.training import render as training
 from eternal_operator.devtools.controlplane import ControlPlane
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.processes import free_port, runtime_pid
 from eternal_operator.devtools.stack import PORTS, Stack
 from support.stack import running

@@ -10,13 +10,13 @@ import itertools
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from engine_runtime.adapters.bybit.errors import VenueError
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, TradeId, VenueOrderId
-from engine_runtime.model.instruments import Instrument
-from engine_runtime.model.reports import (
+from eternal_kernel.bybit.errors import VenueError
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, TradeId, VenueOrderId
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import (
     CoinBalance,
     FillReport,
     OrderStatusReport,

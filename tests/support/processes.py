@@ -40,7 +40,7 @@ class Venue:
 
 def start_venue(log: Path) -> Venue:
     port = free_port()
-    argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--port", str(port)]
+    argv = [sys.executable, "-m", "paper_venue", "--port", str(port)]
     process = spawn(argv, log, env=venue_env())
     url = f"http://127.0.0.1:{port}"
 

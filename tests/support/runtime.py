@@ -48,7 +48,7 @@ def start_fast_venue(directory: Path, config_text: str = VENUE_CONFIG) -> tuple[
         [
             sys.executable,
             "-m",
-            "engine_runtime.paper_venue",
+            "paper_venue",
             "--port",
             str(port),
             "--config",

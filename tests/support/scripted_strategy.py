@@ -23,7 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine_runtime.model.commands import AmendOrder
 from engine_runtime.strategies.base import BaseStrategy
 from engine_runtime.strategies.interface import (
     CancelOrder,
@@ -37,6 +36,7 @@ from engine_runtime.strategies.interface import (
     SubmitOrder,
     intent_id,
 )
+from eternal_kernel.model.commands import AmendOrder
 
 
 @dataclass

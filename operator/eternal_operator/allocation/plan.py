@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from eternal_operator.api.v1alpha1.strategy_params import CalendarPeriod
+from eternal_kernel.api.v1alpha1.strategy_params import CalendarPeriod
 
 MASTER = "master"
 CENT = Decimal("0.01")

@@ -18,7 +18,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from eternal_operator.api.v1alpha1 import GROUP, VERSION
+from eternal_kernel.api.v1alpha1 import GROUP, VERSION
 
 Obj = dict[str, Any]
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from eternal_operator.api.v1alpha1 import GROUP
+from eternal_kernel.api.v1alpha1 import GROUP
 from eternal_operator.reporting.numbers import decimal
 
 from .views import directive_summary, fmt_pct

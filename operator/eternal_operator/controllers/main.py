@@ -11,7 +11,7 @@ from typing import Any
 
 import kopf
 
-from eternal_operator.api.v1alpha1 import GROUP, VERSION, Phase
+from eternal_kernel.api.v1alpha1 import GROUP, VERSION, Phase
 from eternal_operator.controllers.allocation import reconcile as allocation_reconcile
 from eternal_operator.controllers.backtest import reconcile as backtest_reconcile
 from eternal_operator.controllers.backtest import render as backtest_render

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eternal_operator.api.v1alpha1 import API_VERSION
+from eternal_kernel.api.v1alpha1 import API_VERSION
 
 Obj = dict[str, Any]
 

@@ -283,7 +283,7 @@ class Stack:
         self.venue_token = secrets.token_urlsafe(32)
         _write_private(self.venue_token_file, self.venue_token)
         env = {**os.environ, "PAPER_VENUE_ADMIN_TOKEN": self.venue_token}
-        argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--config", str(config)]
+        argv = [sys.executable, "-m", "paper_venue", "--config", str(config)]
         self._child("paper-venue", self.ports["paper-venue"], argv, env)
 
     @property

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import asyncpg
 
-from engine_runtime.persistence.migrate import apply_migrations
-
-from .evaluate import Change, State
-from .nav import Book
+from eternal_kernel.breaker.evaluate import Change, State
+from eternal_kernel.breaker.nav import Book
+from eternal_kernel.persistence.migrate import apply_migrations
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

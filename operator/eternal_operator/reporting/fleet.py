@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from eternal_operator.api.v1alpha1 import GROUP, VERSION
+from eternal_kernel.api.v1alpha1 import GROUP, VERSION
 from eternal_operator.kube import KubeClient, resource_path
 
 from .daily import day_transfers, read_day, report_from_database, with_close_of_policies

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
 from support.runtime import Account, RuntimeProcess, make_runtime
 from support.waiting import wait_for

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine_runtime.backtest import shard
-from engine_runtime.persistence.backtest_results import (
+from eternal_kernel.persistence.backtest_results import (
     ResultRow,
     read_plots,
     read_rows,

@@ -11,14 +11,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from engine_runtime.model.enums import Category, OrderSide
-from engine_runtime.model.identifiers import ClientOrderId, TradeId, VenueOrderId
-from engine_runtime.model.reports import FillReport
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.positions import ClosedTrade, Position
+from eternal_kernel.breaker.evaluate import Change, State
+from eternal_kernel.breaker.nav import Book
+from eternal_kernel.model.enums import Category, OrderSide
+from eternal_kernel.model.identifiers import ClientOrderId, TradeId, VenueOrderId
+from eternal_kernel.model.reports import FillReport
 from eternal_operator.cli.report import read_day, report_from_database
-from eternal_operator.governance.evaluate import Change, State
-from eternal_operator.governance.nav import Book
 from eternal_operator.governance.store import GovernanceStore
 
 pytestmark = pytest.mark.integration

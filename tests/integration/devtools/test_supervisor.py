@@ -97,7 +97,7 @@ def venue(tmp_path: Path) -> Iterator[tuple[Child, str]]:
         "port": port, "snapshot_path": str(tmp_path / "state.json"), "snapshot_interval_s": 0.5,
         "clock": {"mode": "real"},
     }))  # fmt: skip
-    argv = [sys.executable, "-m", "engine_runtime.paper_venue", "--config", str(config)]
+    argv = [sys.executable, "-m", "paper_venue", "--config", str(config)]
     log = tmp_path / "paper-venue.log"
     launch = partial(spawn, argv, log, env=venue_env())
     paper = Child("paper-venue", port, log, launch, launch())

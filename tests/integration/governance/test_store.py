@@ -9,9 +9,9 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from engine_runtime.persistence.migrate import apply_migrations
-from eternal_operator.governance.evaluate import Change, State
-from eternal_operator.governance.nav import Book
+from eternal_kernel.breaker.evaluate import Change, State
+from eternal_kernel.breaker.nav import Book
+from eternal_kernel.persistence.migrate import apply_migrations
 from eternal_operator.governance.store import MIGRATIONS, GovernanceStore
 
 pytestmark = pytest.mark.integration

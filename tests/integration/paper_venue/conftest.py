@@ -13,9 +13,9 @@ from pv_support import SUB_KEY, SUB_SECRET, RawClient, pybit_http, settings
 from pybit import unified_trading
 from pybit.unified_trading import HTTP, WebSocket
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.clock import Clock, ClockMode
-from engine_runtime.paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.router.app import PaperVenue
 
 
 @pytest.fixture

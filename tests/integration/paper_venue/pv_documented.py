@@ -33,13 +33,13 @@ from pv_support import (
     load_fixture,
 )
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.auth import sign
-from engine_runtime.paper_venue.clock import Clock
-from engine_runtime.paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
-from engine_runtime.paper_venue.rest import all_endpoints
-from engine_runtime.paper_venue.ws_private import ALL_TOPICS
-from engine_runtime.paper_venue.ws_public import TOPIC_KINDS
+from paper_venue.clock import Clock
+from paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.router.app import PaperVenue
+from paper_venue.router.auth import sign
+from paper_venue.router.rest import all_endpoints
+from paper_venue.router.ws_private import ALL_TOPICS
+from paper_venue.router.ws_public import TOPIC_KINDS
 
 MASTER_UID = 100000
 

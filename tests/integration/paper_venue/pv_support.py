@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 from pybit.unified_trading import HTTP
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.auth import sign
-from engine_runtime.paper_venue.clock import Clock
-from engine_runtime.paper_venue.config import VenueSettings
+from paper_venue.clock import Clock
+from paper_venue.config import VenueSettings
+from paper_venue.router.app import PaperVenue
+from paper_venue.router.auth import sign
 from support.venue_admin import ADMIN_HEADERS, ADMIN_TOKEN
 
 SUB_KEY, SUB_SECRET, SUB_UID = "PAPERSUBKEY0001", "PAPERSUBSECRET000000000000000001", 100001

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pv_support import ADMIN, ADMIN_TOKEN, SUB_UID, RawClient
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.router.app import PaperVenue
 
 # Every admin route, in an order in which each call succeeds (restore needs the snapshot).
 ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [

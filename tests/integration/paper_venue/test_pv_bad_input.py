@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pv_support import SUB_UID, RawClient, load_fixture, shape_mismatches
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.clock import Clock
+from paper_venue.clock import Clock
+from paper_venue.router.app import PaperVenue
 
 GOOD = {
     "category": "linear",
@@ -156,7 +156,7 @@ async def test_transfer_id_is_idempotent_and_insufficient_funds_refused(
 async def test_a_truncated_body_is_refused_not_waited_for(
     pv: PaperVenue, raw: RawClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("engine_runtime.paper_venue.gateway.BODY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("paper_venue.router.gateway.BODY_TIMEOUT_S", 0.2)
     body = json.dumps(GOOD)
     host, port = "127.0.0.1", pv.port
     reader, writer = await asyncio.open_connection(host, port)

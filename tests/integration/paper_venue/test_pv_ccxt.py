@@ -18,8 +18,8 @@ import ccxt.async_support as ccxt
 import pytest
 from pv_support import ADMIN, SUB_KEY, SUB_SECRET, SUB_UID, ccxt_urls
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.instruments import Category
+from paper_venue.instruments import Category
+from paper_venue.router.app import PaperVenue
 
 SPOT, LINEAR = "BTC/USDT", "BTC/USDT:USDT"
 HOUR_MS = 3_600_000

@@ -26,7 +26,7 @@ import ccxt.pro
 import pytest
 from pv_support import SUB_KEY, SUB_SECRET, SUB_UID, RawClient, ccxt_urls
 
-from engine_runtime.paper_venue.app import PaperVenue
+from paper_venue.router.app import PaperVenue
 
 SPOT, LINEAR = "BTC/USDT", "BTC/USDT:USDT"
 CATEGORY = {SPOT: "spot", LINEAR: "linear"}

@@ -22,7 +22,7 @@ from pv_documented import (
 )
 from pv_support import FIXTURES, RawClient
 
-from engine_runtime.paper_venue.app import PaperVenue
+from paper_venue.router.app import PaperVenue
 
 
 @pytest.mark.integration

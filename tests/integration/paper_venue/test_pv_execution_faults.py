@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from pv_support import SUB_KEY, SUB_SECRET, RawClient
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.auth import sign
-from engine_runtime.paper_venue.clock import Clock
+from paper_venue.clock import Clock
+from paper_venue.router.app import PaperVenue
+from paper_venue.router.auth import sign
 from support.venue_admin import ADMIN_HEADERS
 
 pytestmark = pytest.mark.integration

@@ -24,8 +24,8 @@ from pv_support import (
 from pybit.exceptions import FailedRequestError
 from pybit.unified_trading import HTTP
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.clock import Clock, ClockMode
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.router.app import PaperVenue
 
 GOOD = {
     "category": "linear",

@@ -12,7 +12,7 @@ from pv_support import SUB_UID, load_fixture, pybit_http, shape_mismatches
 from pybit.exceptions import InvalidRequestError
 from pybit.unified_trading import HTTP
 
-from engine_runtime.paper_venue.app import PaperVenue
+from paper_venue.router.app import PaperVenue
 
 
 def same_shape(fixture: str, response: object) -> None:

@@ -12,7 +12,7 @@ import pytest
 from pv_support import SUB_KEY, SUB_SECRET, eventually, load_fixture, shape_mismatches
 from pybit.unified_trading import HTTP, WebSocket
 
-from engine_runtime.paper_venue.app import PaperVenue
+from paper_venue.router.app import PaperVenue
 
 MakeWs = Callable[..., Awaitable[WebSocket]]
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pv_support import ADMIN, SUB_UID, RawClient, load_fixture, shape_mismatches
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.router.app import PaperVenue
 
 HOUR_MS = 3_600_000
 

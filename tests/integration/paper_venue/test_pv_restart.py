@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from pv_support import ADMIN, SUB_KEY, SUB_SECRET, RawClient, eventually, settings
 
-from engine_runtime.paper_venue.app import PaperVenue
-from engine_runtime.paper_venue.clock import Clock
+from paper_venue.clock import Clock
+from paper_venue.router.app import PaperVenue
 
 HOUR_MS = 3_600_000
 DOWN_MS = 9 * HOUR_MS

@@ -1,4 +1,4 @@
-"""The venue as its own process (`python -m engine_runtime.paper_venue`), traded on with
+"""The venue as its own process (`python -m paper_venue`), traded on with
 pybit, HTTP and WebSocket, exactly as a runtime would."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pv_support import ADMIN, ADMIN_TOKEN
 from pybit import unified_trading
 from pybit.unified_trading import HTTP, WebSocket
 
-from engine_runtime.paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
+from paper_venue.config import DEFAULT_MASTER_KEY, DEFAULT_MASTER_SECRET
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -36,14 +36,14 @@ async def venue_url(tmp_path: Path) -> AsyncIterator[str]:
 async def venue_process(
     tmp_path: Path, **env: str
 ) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """`python -m engine_runtime.paper_venue` with `env` added; yields its URL and process,
+    """`python -m paper_venue` with `env` added; yields its URL and process,
     and checks it stopped cleanly on SIGTERM."""
     config = tmp_path / "venue.yaml"
     config.write_text("clock:\n  mode: accelerated\n  speed: 10\nfeed:\n  backfill_minutes: 10\n")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "engine_runtime.paper_venue",
+        "paper_venue",
         "--port",
         "0",
         "--config",

@@ -16,11 +16,11 @@ import pytest
 from aiohttp import web
 
 from engine_runtime.persistence.store import Store
-from eternal_operator.api.v1alpha1 import GROUP, VERSION
+from eternal_kernel.api.v1alpha1 import GROUP, VERSION
+from eternal_kernel.breaker.evaluate import Change, State
+from eternal_kernel.breaker.nav import Book
 from eternal_operator.cli.render import Style
 from eternal_operator.cli.report import render_report
-from eternal_operator.governance.evaluate import Change, State
-from eternal_operator.governance.nav import Book
 from eternal_operator.governance.store import GovernanceStore
 from eternal_operator.kube import KubeClient
 from eternal_operator.reporting.daily import only_namespace, read_stored

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pybit.unified_trading import HTTP
 
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.processes import stop
 from support.runtime import Account, RuntimeProcess, make_runtime, new_account, start_fast_venue
 

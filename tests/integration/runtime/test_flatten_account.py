@@ -13,14 +13,14 @@ import aiohttp
 import pytest
 from pybit.unified_trading import HTTP
 
-from engine_runtime.adapters.bybit.aio import AioTransport
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import DuplicateOrderError, UnknownKeyError
-from engine_runtime.adapters.bybit.ratelimit import RateLimiter
-from engine_runtime.adapters.bybit.raw import BybitRawClient
-from engine_runtime.execution.flatten import VenueCloser, flatten_account, snapshot
-from engine_runtime.execution.flatten_plan import plan
-from engine_runtime.model.enums import Category
+from eternal_kernel.bybit.aio import AioTransport
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import DuplicateOrderError, UnknownKeyError
+from eternal_kernel.bybit.flatten import VenueCloser, flatten_account, snapshot
+from eternal_kernel.bybit.flatten_plan import plan
+from eternal_kernel.bybit.ratelimit import RateLimiter
+from eternal_kernel.bybit.raw import BybitRawClient
+from eternal_kernel.model.enums import Category
 from support.runtime import Account
 
 pytestmark = pytest.mark.integration

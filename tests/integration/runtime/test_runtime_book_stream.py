@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.adapters.bybit.market_data import LocalBook
-from engine_runtime.adapters.bybit.streams import BybitStream
-from engine_runtime.model.enums import Category
-from engine_runtime.venue.session import http_session
+from engine_runtime.adapters.market_data import LocalBook
+from eternal_kernel.bybit.session import http_session
+from eternal_kernel.bybit.streams import BybitStream
+from eternal_kernel.model.enums import Category
 
 pytestmark = pytest.mark.integration
 

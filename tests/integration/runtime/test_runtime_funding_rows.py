@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine_runtime.venue.session import http_session
+from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.processes import stop
 from support import rtdb
 from support.runtime import admin, make_runtime, new_account, start_fast_venue

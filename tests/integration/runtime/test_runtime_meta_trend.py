@@ -23,7 +23,7 @@ from pybit.unified_trading import HTTP
 
 from engine_runtime.train import artifact
 from engine_runtime.train.pipeline import train
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 from eternal_operator.devtools.processes import stop
 from support import rtdb
 from support.runtime import VENUE_CONFIG, RuntimeProcess, start_fast_venue

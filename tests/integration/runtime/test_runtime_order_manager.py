@@ -11,17 +11,17 @@ from decimal import Decimal
 import pytest
 from pybit.unified_trading import HTTP
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.ratelimit import RateLimiter
-from engine_runtime.adapters.bybit.raw import BybitRawClient
 from engine_runtime.app.recovery import Reconciler
 from engine_runtime.execution.manager import OrderManager
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.ratelimit import RateLimiter
+from eternal_kernel.bybit.raw import BybitRawClient
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
 from support.runtime import Account, admin
 
 pytestmark = pytest.mark.integration

@@ -10,12 +10,12 @@ from decimal import Decimal as D
 import pytest
 
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, TradeId, VenueOrderId
-from engine_runtime.model.reports import FillReport
 from engine_runtime.persistence.store import Store
 from engine_runtime.portfolio.positions import Position
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, TradeId, VenueOrderId
+from eternal_kernel.model.reports import FillReport
 
 pytestmark = pytest.mark.integration
 

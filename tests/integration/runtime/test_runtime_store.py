@@ -10,12 +10,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from engine_runtime.model.enums import Category, OrderSide
-from engine_runtime.model.identifiers import ClientOrderId, TradeId, VenueOrderId
-from engine_runtime.model.reports import FillReport
-from engine_runtime.persistence.migrate import MIGRATIONS_DIR, apply_migrations, migration_files
 from engine_runtime.persistence.store import Checkpoint, Store
 from engine_runtime.portfolio.positions import Position
+from eternal_kernel.model.enums import Category, OrderSide
+from eternal_kernel.model.identifiers import ClientOrderId, TradeId, VenueOrderId
+from eternal_kernel.model.reports import FillReport
+from eternal_kernel.persistence.migrate import MIGRATIONS_DIR, apply_migrations, migration_files
 
 pytestmark = pytest.mark.integration
 

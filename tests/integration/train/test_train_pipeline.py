@@ -18,7 +18,7 @@ import pytest
 from engine_runtime.backtest.synthetic import regime_candles
 from engine_runtime.strategies.meta_trend_model import load_strategy
 from engine_runtime.train import artifact
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 pytestmark = pytest.mark.integration
 BARS = 6000  # 250 days of hourly candles per symbol

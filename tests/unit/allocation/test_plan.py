@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from eternal_kernel.api.v1alpha1.strategy_params import CalendarPeriod
 from eternal_operator.allocation import plan
-from eternal_operator.api.v1alpha1.strategy_params import CalendarPeriod
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from eternal_operator.api.v1alpha1 import EngineStatus
+from eternal_kernel.api.v1alpha1 import EngineStatus
 from eternal_operator.devtools.controlplane import ADMISSION_DIR
 
 pytestmark = pytest.mark.unit

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from eternal_operator.api import crdgen
-from eternal_operator.api.kinds import KINDS
-from eternal_operator.api.v1alpha1 import Backtest, BacktestSpec
-from eternal_operator.api.v1alpha1.backtest import MAX_COMBINATIONS, combinations
+from eternal_kernel.api import crdgen
+from eternal_kernel.api.kinds import KINDS
+from eternal_kernel.api.v1alpha1 import Backtest, BacktestSpec
+from eternal_kernel.api.v1alpha1.backtest import MAX_COMBINATIONS, combinations
 from eternal_operator.controllers.backtest import render
 from eternal_operator.settings import OperatorSettings
 

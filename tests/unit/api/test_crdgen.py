@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from eternal_operator.api import crdgen
-from eternal_operator.api.kinds import KINDS, KindInfo
-from eternal_operator.api.v1alpha1.engine import PARAMS_BLOCKS
+from eternal_kernel.api import crdgen
+from eternal_kernel.api.kinds import KINDS, KindInfo
+from eternal_kernel.api.v1alpha1.engine import PARAMS_BLOCKS
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from eternal_operator.api.v1alpha1 import (
+from eternal_kernel.api.v1alpha1 import (
     Allocation,
     Backtest,
     CircuitBreakerPolicy,
@@ -17,8 +17,8 @@ from eternal_operator.api.v1alpha1 import (
     StrategyParams,
     Venue,
 )
-from eternal_operator.api.v1alpha1.base import WEIGHTS_SUM_RULE, weights_within_bound
-from eternal_operator.api.v1alpha1.strategy_params import (
+from eternal_kernel.api.v1alpha1.base import WEIGHTS_SUM_RULE, weights_within_bound
+from eternal_kernel.api.v1alpha1.strategy_params import (
     CoreHodlParams,
     MetaTrendParams,
     TrendParams,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from eternal_operator.api.kinds import KINDS
-from eternal_operator.api.v1alpha1 import names, quantity
+from eternal_kernel.api.kinds import KINDS
+from eternal_kernel.api.v1alpha1 import names, quantity
 
 pytestmark = pytest.mark.unit
 

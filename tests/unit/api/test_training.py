@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from eternal_operator.api.v1alpha1 import Engine, ModelTraining
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1 import Engine, ModelTraining
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 from eternal_operator.controllers.engine.render import model_config_map
 from eternal_operator.controllers.training import render
 from eternal_operator.settings import OperatorSettings

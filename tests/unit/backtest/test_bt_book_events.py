@@ -41,7 +41,7 @@ from engine_runtime.strategies.interface import (
     TimerSpec,
 )
 from engine_runtime.strategies.scalper import ScalperStrategy, imbalance
-from eternal_operator.api.v1alpha1.strategy_params import ScalperParams
+from eternal_kernel.api.v1alpha1.strategy_params import ScalperParams
 
 pytestmark = pytest.mark.unit
 

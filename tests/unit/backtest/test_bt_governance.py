@@ -22,8 +22,8 @@ from engine_runtime.strategies import (
     TrendStrategy,
 )
 from engine_runtime.strategies.interface import Intent, StrategyContext, SubmitOrder
-from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
-from eternal_operator.api.v1alpha1.strategy_params import CoreHodlParams
+from eternal_kernel.api.v1alpha1 import CircuitBreakerPolicySpec
+from eternal_kernel.api.v1alpha1.strategy_params import CoreHodlParams
 
 pytestmark = pytest.mark.unit
 

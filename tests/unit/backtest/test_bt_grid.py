@@ -15,7 +15,7 @@ from engine_runtime.backtest import FeeModel, FillModel, MarketData, run_backtes
 from engine_runtime.backtest.report import plot, write_json
 from engine_runtime.strategies import Category, create_strategy
 from engine_runtime.strategies.grid import GridStrategy
-from eternal_operator.api.v1alpha1.strategy_params import GridParams, StrategyParams
+from eternal_kernel.api.v1alpha1.strategy_params import GridParams, StrategyParams
 
 pytestmark = pytest.mark.unit
 

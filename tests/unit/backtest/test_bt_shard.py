@@ -26,8 +26,8 @@ from engine_runtime.backtest.shard import (
 )
 from engine_runtime.backtest.sweep import parse_axis, sample, sweep
 from engine_runtime.strategies import Category
-from eternal_operator.api.v1alpha1 import BacktestSpec
-from eternal_operator.api.v1alpha1.backtest import axis_values
+from eternal_kernel.api.v1alpha1 import BacktestSpec
+from eternal_kernel.api.v1alpha1.backtest import axis_values
 from eternal_operator.controllers.backtest.reconcile import completed_message
 from eternal_operator.controllers.backtest.results import ShardRow, rank, ranked_csv, summarise
 

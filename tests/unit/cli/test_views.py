@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from eternal_operator.api.v1alpha1 import Allocation, CircuitBreakerPolicy, Engine
-from eternal_operator.api.v1alpha1.allocation import AllocationStatus, EngineWeight
-from eternal_operator.api.v1alpha1.engine import (
+from eternal_kernel.api.v1alpha1 import Allocation, CircuitBreakerPolicy, Engine
+from eternal_kernel.api.v1alpha1.allocation import AllocationStatus, EngineWeight
+from eternal_kernel.api.v1alpha1.engine import (
     AllocationReport,
     EngineStatus,
     GovernanceDirective,
@@ -24,7 +24,7 @@ from eternal_operator.api.v1alpha1.engine import (
     PositionReport,
     RuntimeReport,
 )
-from eternal_operator.api.v1alpha1.policy import (
+from eternal_kernel.api.v1alpha1.policy import (
     CircuitBreakerPolicyStatus,
     LevelChange,
 )

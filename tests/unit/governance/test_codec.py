@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from eternal_operator.governance.codec import directive_content, neutral, same_directive
-from eternal_operator.governance.evaluate import Directive
+from eternal_kernel.breaker.codec import directive_content, neutral, same_directive
+from eternal_kernel.breaker.evaluate import Directive
 
 pytestmark = pytest.mark.unit
 

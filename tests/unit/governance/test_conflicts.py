@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from eternal_operator.governance.conflicts import restrictiveness, writer
+from eternal_kernel.breaker.conflicts import restrictiveness, writer
 
 pytestmark = pytest.mark.unit
 

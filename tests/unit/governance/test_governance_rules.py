@@ -8,12 +8,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from eternal_operator.api.v1alpha1 import CircuitBreakerPolicySpec
-from eternal_operator.api.v1alpha1.policy import UnknownEquity
-from eternal_operator.governance.evaluate import Flow, Observation, Reset, State, Step, evaluate
-from eternal_operator.governance.levels import next_level
-from eternal_operator.governance.losses import PeriodOpen
-from eternal_operator.governance.nav import Book
+from eternal_kernel.api.v1alpha1 import CircuitBreakerPolicySpec
+from eternal_kernel.api.v1alpha1.policy import UnknownEquity
+from eternal_kernel.breaker.evaluate import Flow, Observation, Reset, State, Step, evaluate
+from eternal_kernel.breaker.levels import next_level
+from eternal_kernel.breaker.losses import PeriodOpen
+from eternal_kernel.breaker.nav import Book
 
 pytestmark = pytest.mark.unit
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from eternal_kernel.breaker.evaluate import State
 from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor
-from eternal_operator.governance.evaluate import State
 
 pytestmark = pytest.mark.unit
 

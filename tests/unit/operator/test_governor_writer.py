@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from eternal_kernel.breaker.conflicts import writer
 from eternal_operator.controllers.policy.governor import _newest
-from eternal_operator.governance.conflicts import writer
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from eternal_operator.api.runtime_config import RuntimeConfig
-from eternal_operator.api.v1alpha1 import Engine, names
+from eternal_kernel.api.runtime_config import RuntimeConfig
+from eternal_kernel.api.v1alpha1 import Engine, names
 from eternal_operator.controllers.engine import render
 from eternal_operator.settings import OperatorSettings
 from support.malformed import sample

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eternal_operator.api.v1alpha1 import Phase
-from eternal_operator.api.v1alpha1.engine import (
+from eternal_kernel.api.v1alpha1 import Phase
+from eternal_kernel.api.v1alpha1.engine import (
     GovernanceDirective,
     RuntimeReport,
     RuntimeStartError,
     ShutdownReason,
     ShutdownRequest,
 )
-from eternal_operator.api.v1alpha1.engine_conditions import EngineReason
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineReason
 from eternal_operator.controllers.engine import shutdown
 from eternal_operator.controllers.engine.diff import is_subset
 from eternal_operator.controllers.engine.status import Observed, Problem, conditions_of, phase_of

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from eternal_kernel.breaker.evaluate import Observation
 from eternal_operator.controllers.policy.measure import QUIET_S, VenueEquity
-from eternal_operator.governance.evaluate import Observation
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.paper_venue.clock import Clock, ClockMode
-from engine_runtime.paper_venue.config import VenueSettings
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.config import VenueSettings
+from paper_venue.router.venue import Venue
 
 START_MS = 1_700_000_400_000  # 2023-11-14 22:20 UTC, 1h40m before a funding settlement
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine_runtime.paper_venue.accounts import ApiKey
-from engine_runtime.paper_venue.auth import ReplayGuard, sign, verify, verify_ws_auth
-from engine_runtime.paper_venue.errors import BybitError, Code
+from paper_venue.errors import BybitError, Code
+from paper_venue.ledger.accounts import ApiKey
+from paper_venue.router.auth import ReplayGuard, sign, verify, verify_ws_auth
 
 KEY = ApiKey("KEYKEYKEY1", "SECRETSECRETSECRET", 1, read_only=False)
 KEYS = {KEY.key: KEY}

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from engine_runtime.paper_venue.config import VenueSettings
-from engine_runtime.paper_venue.feed import CandleReplay
-from engine_runtime.paper_venue.market import Market
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue.config import VenueSettings
+from paper_venue.router.feed import CandleReplay
+from paper_venue.router.market import Market
+from paper_venue.router.venue import Venue
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "paper-venue.md"
 TICKS = {"BTCUSDT": D("0.1")}

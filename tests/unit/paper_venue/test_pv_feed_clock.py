@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine_runtime.paper_venue.clock import Clock, ClockMode
-from engine_runtime.paper_venue.config import FeedSettings
-from engine_runtime.paper_venue.feed import CandleReplay, RandomWalk, ScriptedPath
-from engine_runtime.paper_venue.market import Market
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.config import FeedSettings
+from paper_venue.router.feed import CandleReplay, RandomWalk, ScriptedPath
+from paper_venue.router.market import Market
 
 TICKS = {"BTCUSDT": D("0.1"), "ETHUSDT": D("0.01"), "SOLUSDT": D("0.01")}
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from engine_runtime.paper_venue import admin_token
-from engine_runtime.paper_venue.amounts import check_amount
-from engine_runtime.paper_venue.config import AccountSeed, VenueSettings
-from engine_runtime.paper_venue.datadir import OutsideDataDir, inside
+from paper_venue.amounts import check_amount
+from paper_venue.config import AccountSeed, VenueSettings
+from paper_venue.router import admin_token
+from paper_venue.router.datadir import OutsideDataDir, inside
 
 
 @pytest.mark.unit

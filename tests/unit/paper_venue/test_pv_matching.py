@@ -7,12 +7,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.paper_venue import trading
-from engine_runtime.paper_venue.errors import BybitError, Code
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.orders import OrderStatus
-from engine_runtime.paper_venue.trading import PlaceOrder
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue.errors import BybitError, Code
+from paper_venue.instruments import Category
+from paper_venue.matching.orders import OrderStatus
+from paper_venue.router import trading
+from paper_venue.router.trading import PlaceOrder
+from paper_venue.router.venue import Venue
 
 SUB = 100001
 LIN, SPOT = Category.LINEAR, Category.SPOT

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine_runtime.paper_venue.errors import BybitError, Code
-from engine_runtime.paper_venue.params import Params
+from paper_venue.errors import BybitError, Code
+from paper_venue.params import Params
 
 
 @pytest.mark.unit

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.paper_venue.positions import Position
+from paper_venue.ledger.positions import Position
 
 
 @pytest.mark.unit

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine_runtime.paper_venue import snapshot, trading
-from engine_runtime.paper_venue.config import AccountSeed, RateLimitSettings
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.ratelimit import RateLimiter
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue.config import AccountSeed, RateLimitSettings
+from paper_venue.instruments import Category
+from paper_venue.router import snapshot, trading
+from paper_venue.router.ratelimit import RateLimiter
+from paper_venue.router.venue import Venue
 
 
 @pytest.mark.unit

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.paper_venue import snapshot, trading
-from engine_runtime.paper_venue.clock import Clock, ClockMode
-from engine_runtime.paper_venue.config import VenueSettings
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.config import VenueSettings
+from paper_venue.instruments import Category
+from paper_venue.router import snapshot, trading
+from paper_venue.router.venue import Venue
 
 HOUR_MS = 3_600_000
 SUB = 100001

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.paper_venue import trading
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.trading import PlaceOrder
-from engine_runtime.paper_venue.venue import Venue
+from paper_venue.instruments import Category
+from paper_venue.router import trading
+from paper_venue.router.trading import PlaceOrder
+from paper_venue.router.venue import Venue
 
 SUB = 100001
 

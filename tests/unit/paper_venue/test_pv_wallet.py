@@ -6,10 +6,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.paper_venue import trading
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.venue import Venue
-from engine_runtime.paper_venue.wallet import margin, position_wire, wallet_wire
+from paper_venue.instruments import Category
+from paper_venue.router import trading
+from paper_venue.router.venue import Venue
+from paper_venue.router.wallet import margin, position_wire, wallet_wire
 
 SUB = 100001
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from engine_runtime.adapters.bybit.errors import (
+from eternal_kernel.bybit.errors import (
     DuplicateOrderError,
     FatalError,
     InsufficientFundsError,
@@ -17,7 +17,7 @@ from engine_runtime.adapters.bybit.errors import (
     classify,
     classify_http,
 )
-from engine_runtime.adapters.bybit.ratelimit import RateLimiter, TokenBucket
+from eternal_kernel.bybit.ratelimit import RateLimiter, TokenBucket
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ import pytest
 from engine_runtime.governance.admission import admit, entries_paused
 from engine_runtime.governance.obedience import Governor
 from engine_runtime.risk.checks import exits
-from eternal_operator.api.v1alpha1.engine import GovernanceDirective
+from eternal_kernel.api.v1alpha1.engine import GovernanceDirective
 
 pytestmark = pytest.mark.unit
 

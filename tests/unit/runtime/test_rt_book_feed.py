@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.adapters.bybit.market_data import (
+from engine_runtime.adapters.market_data import (
     BookGap,
     LocalBook,
     book_topic,
@@ -21,10 +21,6 @@ from engine_runtime.governance.obedience import Governor
 from engine_runtime.live.feed import BookFeed, Subscriptions, timer_due
 from engine_runtime.live.market import LiveMarket
 from engine_runtime.live.runner import StrategyRunner
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category
-from engine_runtime.model.instruments import Instrument
-from engine_runtime.model.reports import CoinBalance, WalletReport
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.strategies.base import BaseStrategy
@@ -39,7 +35,11 @@ from engine_runtime.strategies.interface import (
     SubmitOrder,
     TimerEvent,
 )
-from eternal_operator.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import CoinBalance, WalletReport
 
 pytestmark = pytest.mark.unit
 

@@ -11,11 +11,11 @@ import pytest
 
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, VenueOrderId
-from engine_runtime.model.reports import OrderStatusReport
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, VenueOrderId
+from eternal_kernel.model.reports import OrderStatusReport
 
 pytestmark = pytest.mark.unit
 LINK = ClientOrderId("ee-1")

@@ -11,10 +11,10 @@ import pytest
 
 from engine_runtime.config import ConfigError, load_config
 from engine_runtime.governance.obedience import Governor
-from engine_runtime.model.reports import CoinBalance, WalletReport
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.logs import Redactor
 from engine_runtime.reporting.status import build_report, money, start_error_patch, status_patch
+from eternal_kernel.model.reports import CoinBalance, WalletReport
 from support.runtime import engine_json
 
 pytestmark = pytest.mark.unit

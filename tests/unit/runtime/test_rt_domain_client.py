@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.adapters.bybit.domain import BybitDomainClient
-from engine_runtime.adapters.bybit.errors import (
+from eternal_kernel.bybit.domain import BybitDomainClient
+from eternal_kernel.bybit.errors import (
     DuplicateOrderError,
     RejectedError,
     RetryableError,
 )
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
 
 pytestmark = pytest.mark.unit
 

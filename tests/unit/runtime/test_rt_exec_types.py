@@ -7,13 +7,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.adapters.bybit import parsing
-from engine_runtime.paper_venue import trading
-from engine_runtime.paper_venue.clock import Clock, ClockMode
-from engine_runtime.paper_venue.config import VenueSettings
-from engine_runtime.paper_venue.instruments import Category
-from engine_runtime.paper_venue.orders import Execution
-from engine_runtime.paper_venue.venue import Venue
+from eternal_kernel.bybit import parsing
+from paper_venue.clock import Clock, ClockMode
+from paper_venue.config import VenueSettings
+from paper_venue.instruments import Category
+from paper_venue.matching.orders import Execution
+from paper_venue.router import trading
+from paper_venue.router.venue import Venue
 
 pytestmark = pytest.mark.unit
 

@@ -9,9 +9,9 @@ import pytest
 
 from engine_runtime.execution.fill_gate import FillGate
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
 
 pytestmark = pytest.mark.unit
 

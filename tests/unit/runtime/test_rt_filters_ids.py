@@ -6,11 +6,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.adapters.bybit import parsing
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, client_order_id
-from engine_runtime.model.instruments import FilterError, Instrument
+from eternal_kernel.bybit import parsing
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, client_order_id
+from eternal_kernel.model.instruments import FilterError, Instrument
 
 pytestmark = pytest.mark.unit
 

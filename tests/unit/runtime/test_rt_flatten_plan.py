@@ -7,10 +7,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.execution.flatten_plan import AccountSnapshot, plan
-from engine_runtime.model.enums import Category, OrderSide, OrderType
-from engine_runtime.model.instruments import Instrument
-from engine_runtime.model.reports import CoinBalance, PositionStatusReport
+from eternal_kernel.bybit.flatten_plan import AccountSnapshot, plan
+from eternal_kernel.model.enums import Category, OrderSide, OrderType
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import CoinBalance, PositionStatusReport
 
 pytestmark = pytest.mark.unit
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.adapters.bybit.errors import OrderRefused
 from engine_runtime.governance.gate import ExposureGate
 from engine_runtime.governance.latch import HaltLatch
 from engine_runtime.governance.obedience import Governor
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
+from eternal_kernel.bybit.errors import OrderRefused
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
 
 pytestmark = pytest.mark.unit
 

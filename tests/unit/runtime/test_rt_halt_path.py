@@ -11,19 +11,20 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.adapters.bybit.errors import OrderRefused
 from engine_runtime.app.obey import Obedience, obey
-from engine_runtime.execution.flatten import Attempts, Flattener, VenueCloser, flatten_account
+from engine_runtime.execution.flattener import Flattener
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.gate import ExposureGate
 from engine_runtime.governance.obedience import Governor
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
-from engine_runtime.model.instruments import Instrument
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry
 from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.bybit.errors import OrderRefused
+from eternal_kernel.bybit.flatten import Attempts, VenueCloser, flatten_account
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
+from eternal_kernel.model.instruments import Instrument
 from support.memory_venue import MemoryStore, MemoryVenue
 
 pytestmark = pytest.mark.unit

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.unit
 NEVER_LIVE = (
     "matplotlib",
     "engine_runtime.backtest",
-    "engine_runtime.paper_venue",
+    "paper_venue",
     "kubernetes",
     "kopf",
     "scipy",

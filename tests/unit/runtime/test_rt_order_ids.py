@@ -9,13 +9,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.model.identifiers import (
+from engine_runtime.strategies.interface import intent_id
+from eternal_kernel.model.identifiers import (
     LINK_ID,
     client_order_id,
     flatten_order_id,
     order_link_id,
 )
-from engine_runtime.strategies.interface import intent_id
 
 pytestmark = pytest.mark.unit
 

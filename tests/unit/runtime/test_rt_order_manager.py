@@ -10,16 +10,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.adapters.bybit.errors import RetryableError
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
-from engine_runtime.model.instruments import Instrument
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry
 from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.bybit.errors import RetryableError
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
+from eternal_kernel.model.instruments import Instrument
 from support.memory_venue import MemoryStore, MemoryVenue
 
 pytestmark = pytest.mark.unit

@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.model.enums import Category, OrderSide
 from engine_runtime.portfolio.positions import Position
+from eternal_kernel.model.enums import Category, OrderSide
 
 pytestmark = pytest.mark.unit
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

@@ -14,14 +14,14 @@ import pytest
 from engine_runtime.app.reporter import Reporter
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.obedience import Governor
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
 from engine_runtime.persistence.store import Checkpoint
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from engine_runtime.reporting.logs import Redactor
 from engine_runtime.reporting.metrics import Metrics
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
 from support.memory_venue import MemoryStore, MemoryVenue
 
 pytestmark = pytest.mark.unit

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from engine_runtime.execution.orders import ManagedOrder
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId
 from engine_runtime.portfolio.positions import Position
 from engine_runtime.risk.checks import RiskState, check_order
-from eternal_operator.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.api.v1alpha1.engine import RiskLimits
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId
 
 pytestmark = pytest.mark.unit
 

@@ -14,10 +14,6 @@ from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.obedience import Governor
 from engine_runtime.live.market import LiveMarket
 from engine_runtime.live.runner import StrategyRunner
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category
-from engine_runtime.model.instruments import Instrument
-from engine_runtime.model.reports import CoinBalance, WalletReport
 from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.metrics import Metrics
 from engine_runtime.strategies.interface import (
@@ -28,7 +24,11 @@ from engine_runtime.strategies.interface import (
     SubmitOrder,
 )
 from engine_runtime.strategies.trend import TrendStrategy
-from eternal_operator.api.v1alpha1.engine import GovernanceDirective, RiskLimits
+from eternal_kernel.api.v1alpha1.engine import GovernanceDirective, RiskLimits
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import CoinBalance, WalletReport
 
 pytestmark = pytest.mark.unit
 

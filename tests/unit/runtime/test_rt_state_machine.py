@@ -8,10 +8,10 @@ import pytest
 
 from engine_runtime.execution.orders import ManagedOrder
 from engine_runtime.execution.state import can_transition, is_stale, next_status
-from engine_runtime.model.commands import OrderRequest
-from engine_runtime.model.enums import Category, OrderSide, OrderStatus, OrderType
-from engine_runtime.model.identifiers import ClientOrderId, VenueOrderId
-from engine_runtime.model.reports import OrderStatusReport
+from eternal_kernel.model.commands import OrderRequest
+from eternal_kernel.model.enums import Category, OrderSide, OrderStatus, OrderType
+from eternal_kernel.model.identifiers import ClientOrderId, VenueOrderId
+from eternal_kernel.model.reports import OrderStatusReport
 
 pytestmark = pytest.mark.unit
 S = OrderStatus

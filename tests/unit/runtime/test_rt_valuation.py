@@ -6,10 +6,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine_runtime.model.enums import Category
-from engine_runtime.model.reports import CoinBalance, WalletReport
 from engine_runtime.portfolio.positions import Position
 from engine_runtime.portfolio.valuation import basis, revalue
+from eternal_kernel.model.enums import Category
+from eternal_kernel.model.reports import CoinBalance, WalletReport
 
 
 def wallet(total: str, **coins: str) -> WalletReport:

@@ -18,7 +18,7 @@ from engine_runtime.strategies import (
 )
 from engine_runtime.strategies.core_hodl import calendar_period_key
 from engine_runtime.strategies.interface import Category, OpenOrder
-from eternal_operator.api.v1alpha1.strategy_params import CalendarPeriod, CoreHodlParams
+from eternal_kernel.api.v1alpha1.strategy_params import CalendarPeriod, CoreHodlParams
 
 pytestmark = pytest.mark.unit
 

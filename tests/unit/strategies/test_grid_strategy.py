@@ -10,7 +10,6 @@ from decimal import Decimal as D
 import pytest
 
 from conftest import Harness
-from engine_runtime.model.instruments import Instrument
 from engine_runtime.strategies import grid_rules as gr
 from engine_runtime.strategies.grid import GridState, GridStrategy
 from engine_runtime.strategies.interface import (
@@ -27,7 +26,8 @@ from engine_runtime.strategies.interface import (
     Side,
     SubmitOrder,
 )
-from eternal_operator.api.v1alpha1.strategy_params import GridParams
+from eternal_kernel.api.v1alpha1.strategy_params import GridParams
+from eternal_kernel.model.instruments import Instrument
 
 pytestmark = pytest.mark.unit
 S, L = Category.SPOT, Category.LINEAR

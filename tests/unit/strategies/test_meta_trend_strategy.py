@@ -24,7 +24,7 @@ from engine_runtime.strategies.interface import (
     SubmitOrder,
 )
 from engine_runtime.strategies.meta_trend import MetaTrendKillSwitch, MetaTrendStrategy
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 pytestmark = pytest.mark.unit
 L = Category.LINEAR

@@ -32,7 +32,7 @@ from engine_runtime.strategies.scalper import (
     imbalance,
     spread_bps,
 )
-from eternal_operator.api.v1alpha1.strategy_params import ScalperParams, StrategyParams
+from eternal_kernel.api.v1alpha1.strategy_params import ScalperParams, StrategyParams
 
 pytestmark = pytest.mark.unit
 

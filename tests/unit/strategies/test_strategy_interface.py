@@ -21,7 +21,7 @@ from engine_runtime.strategies import (
     create_strategy,
     intent_id,
 )
-from eternal_operator.api.v1alpha1.strategy_params import StrategyParams, TrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import StrategyParams, TrendParams
 
 pytestmark = pytest.mark.unit
 

@@ -21,7 +21,7 @@ from engine_runtime.strategies import (
     TrendStrategy,
 )
 from engine_runtime.strategies.interface import PerpPosition
-from eternal_operator.api.v1alpha1.strategy_params import TrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import TrendParams
 
 pytestmark = pytest.mark.unit
 L = Category.LINEAR

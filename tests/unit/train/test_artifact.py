@@ -15,7 +15,7 @@ from engine_runtime.strategies import meta_trend_features as mf
 from engine_runtime.strategies.meta_trend_model import expected, load_strategy
 from engine_runtime.train import artifact
 from engine_runtime.train.model import fit
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 pytestmark = pytest.mark.unit
 PARAMS = MetaTrendParams()

@@ -10,7 +10,7 @@ from engine_runtime.backtest.venue import FeeModel
 from engine_runtime.strategies.interface import Category
 from engine_runtime.strategies.meta_trend_barriers import trade_return
 from engine_runtime.train.labels import label_signals, round_trip_cost
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 pytestmark = pytest.mark.unit
 P = MetaTrendParams(takeProfitAtr=2, stopLossAtr=1, timeBarrierBars=3)

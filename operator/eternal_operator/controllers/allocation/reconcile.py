@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from eternal_kernel.api.runtime_config import endpoints_for
+from eternal_kernel.api.v1alpha1 import Engine
+from eternal_kernel.api.v1alpha1.allocation import AllocationSpec, AllocationStatus
 from eternal_operator.allocation import plan
-from eternal_operator.api.runtime_config import endpoints_for
-from eternal_operator.api.v1alpha1 import Engine
-from eternal_operator.api.v1alpha1.allocation import AllocationSpec, AllocationStatus
 from eternal_operator.controllers.engine import credentials
 from eternal_operator.controllers.engine.reconcile import Context, Event
 from eternal_operator.controllers.policy.governor import EngineSnapshot

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from eternal_operator.api.v1alpha1.backtest import BacktestPhase, BacktestSpec, combinations
+from eternal_kernel.api.v1alpha1.backtest import BacktestPhase, BacktestSpec, combinations
 from eternal_operator.controllers.engine.reconcile import Context, Event
 from eternal_operator.controllers.jobs import (
     FAILED,

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eternal_operator.api.runtime_config import endpoints_for
-from eternal_operator.api.v1alpha1 import GROUP
-from eternal_operator.api.v1alpha1.backtest import BacktestSpec
+from eternal_kernel.api.runtime_config import endpoints_for
+from eternal_kernel.api.v1alpha1 import GROUP
+from eternal_kernel.api.v1alpha1.backtest import BacktestSpec
 from eternal_operator.controllers.jobs import container_security_context, pod_security_context
 from eternal_operator.controllers.owned import owned_meta, standard_labels
 from eternal_operator.settings import OperatorSettings

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine_runtime.persistence.backtest_results import ShardRow, read_plots, read_rows
+from eternal_kernel.persistence.backtest_results import ShardRow, read_plots, read_rows
 
 __all__ = ["ShardRow", "Summary", "rank", "ranked_csv", "read_plots", "read_rows", "summarise"]
 

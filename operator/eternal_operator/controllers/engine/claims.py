@@ -18,8 +18,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from eternal_operator.api.v1alpha1 import API_VERSION, GROUP
-from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
+from eternal_kernel.api.v1alpha1 import API_VERSION, GROUP
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineReason as R
 from eternal_operator.kube import Conflict, KubeClient, KubeError
 
 from .render import EngineRef

@@ -10,7 +10,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
-from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineReason as R
 from eternal_operator.kube import KubeClient
 
 from .status import Problem

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from eternal_operator.api.v1alpha1 import Phase
-from eternal_operator.api.v1alpha1.engine_conditions import EngineConditionType as T
-from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
+from eternal_kernel.api.v1alpha1 import Phase
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineConditionType as T
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineReason as R
 from eternal_operator.kube import KubeError
 
 TRANSIENT_STATUSES = frozenset({0, 408, 409, 429})

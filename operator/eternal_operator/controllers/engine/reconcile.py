@@ -15,15 +15,15 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from engine_runtime.execution.flatten import FlattenResult
-from eternal_operator.api.v1alpha1 import GROUP, Engine, Phase, Venue, names
-from eternal_operator.api.v1alpha1.engine import (
+from eternal_kernel.api.v1alpha1 import GROUP, Engine, Phase, Venue, names
+from eternal_kernel.api.v1alpha1.engine import (
     EngineStatus,
     OnDelete,
     ShutdownReason,
     ShutdownRequest,
 )
-from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineReason as R
+from eternal_kernel.bybit.flatten import FlattenResult
 from eternal_operator.kube import KubeClient, KubeError
 from eternal_operator.settings import OperatorSettings
 

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from eternal_operator.api.runtime_config import EngineIdentity, RuntimeConfig, endpoints_for
-from eternal_operator.api.v1alpha1 import GROUP, Engine, Strategy, names
-from eternal_operator.api.v1alpha1.strategy_params import MODEL_DIR_ENV, MODEL_MOUNT_PATH
+from eternal_kernel.api.runtime_config import EngineIdentity, RuntimeConfig, endpoints_for
+from eternal_kernel.api.v1alpha1 import GROUP, Engine, Strategy, names
+from eternal_kernel.api.v1alpha1.strategy_params import MODEL_DIR_ENV, MODEL_MOUNT_PATH
 from eternal_operator.controllers.owned import owned_meta, standard_labels
 from eternal_operator.settings import OperatorSettings
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from eternal_operator.api.v1alpha1.engine import RuntimeReport, ShutdownReason, ShutdownRequest
+from eternal_kernel.api.v1alpha1.engine import RuntimeReport, ShutdownReason, ShutdownRequest
 
 
 class Step(StrEnum):

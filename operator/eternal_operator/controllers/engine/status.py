@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from eternal_operator.api.v1alpha1 import Condition, ConditionStatus, Phase
-from eternal_operator.api.v1alpha1.engine import (
+from eternal_kernel.api.v1alpha1 import Condition, ConditionStatus, Phase
+from eternal_kernel.api.v1alpha1.engine import (
     GovernanceDirective,
     RuntimeReport,
     RuntimeStartError,
 )
-from eternal_operator.api.v1alpha1.engine_conditions import EngineConditionType as T
-from eternal_operator.api.v1alpha1.engine_conditions import EngineReason as R
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineConditionType as T
+from eternal_kernel.api.v1alpha1.engine_conditions import EngineReason as R
 
 
 @dataclass(frozen=True)

@@ -34,16 +34,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from eternal_operator.api.v1alpha1 import (
+from eternal_kernel.api.v1alpha1 import (
     GROUP,
     CircuitBreakerPolicySpec,
     LabelSelector,
 )
-from eternal_operator.api.v1alpha1.policy import CircuitBreakerPolicyStatus
+from eternal_kernel.api.v1alpha1.policy import CircuitBreakerPolicyStatus
+from eternal_kernel.breaker import codec
+from eternal_kernel.breaker.conflicts import writer
+from eternal_kernel.breaker.evaluate import Reset, State, Step, evaluate
 from eternal_operator.controllers.engine.reconcile import Context
-from eternal_operator.governance import codec
-from eternal_operator.governance.conflicts import writer
-from eternal_operator.governance.evaluate import Reset, State, Step, evaluate
 from eternal_operator.kube import KubeError
 from eternal_operator.metrics import (
     GOVERNANCE_DIRECTIVES,

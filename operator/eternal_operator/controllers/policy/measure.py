@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from eternal_operator.api.v1alpha1 import Engine
+from eternal_kernel.api.v1alpha1 import Engine
+from eternal_kernel.breaker.evaluate import Observation
 from eternal_operator.controllers.engine import claims, credentials, render
 from eternal_operator.controllers.engine.reconcile import Context, subaccount_of
-from eternal_operator.governance.evaluate import Observation
 
 log = logging.getLogger(__name__)
 

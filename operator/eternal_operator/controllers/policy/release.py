@@ -12,8 +12,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from eternal_kernel.breaker import codec
 from eternal_operator.controllers.engine.reconcile import Context
-from eternal_operator.governance import codec
 from eternal_operator.kube import KubeError
 
 from .enforce import patch_engine

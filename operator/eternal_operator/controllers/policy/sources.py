@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from eternal_operator.governance.evaluate import Flow, Observation
+from eternal_kernel.breaker.evaluate import Flow, Observation
 
 EPOCH = datetime.fromtimestamp(0, UTC)
 

@@ -18,15 +18,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine_runtime.model_job.publish import (
+from eternal_kernel.api.v1alpha1 import GROUP, VERSION
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.training import (
     ERROR_ANNOTATION,
     JOB_ANNOTATION,
     METRICS_ANNOTATION,
     MODEL_SHA_ANNOTATION,
+    ModelTrainingSpec,
+    TrainingPhase,
 )
-from eternal_operator.api.v1alpha1 import GROUP, VERSION
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
-from eternal_operator.api.v1alpha1.training import ModelTrainingSpec, TrainingPhase
 from eternal_operator.controllers.engine.diff import is_subset
 from eternal_operator.controllers.engine.reconcile import Context, Event
 from eternal_operator.controllers.jobs import Outcome, Pass, owned_by, report, time_text

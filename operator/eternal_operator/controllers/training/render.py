@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from eternal_operator.api.runtime_config import endpoints_for
-from eternal_operator.api.v1alpha1 import GROUP
-from eternal_operator.api.v1alpha1.strategy_params import MetaTrendParams
-from eternal_operator.api.v1alpha1.training import ModelTrainingSpec
+from eternal_kernel.api.runtime_config import endpoints_for
+from eternal_kernel.api.v1alpha1 import GROUP
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
+from eternal_kernel.api.v1alpha1.training import ModelTrainingSpec
 from eternal_operator.controllers.jobs import container_security_context, pod_security_context
 from eternal_operator.controllers.owned import owned_meta, standard_labels
 from eternal_operator.settings import OperatorSettings

@@ -1,5 +1,0 @@
-"""A local Bybit V5-compatible exchange: what `venue: simulator` trades on.
-
-Run it with `python -m engine_runtime.paper_venue`; embed it with
-`engine_runtime.paper_venue.app.PaperVenue`. See docs/paper-venue.md.
-"""
