@@ -1,12 +1,15 @@
-"""Backtester benchmark: TREND throughput, and an SMA crossover against backtesting.py.
+"""Backtester benchmark: TREND and TACTICAL throughput, and an SMA crossover against
+backtesting.py.
 
     .venv/bin/python bench/backtest_bench.py [--days 365] [--seed 7] [--json bench/out/b.json]
+    .venv/bin/python bench/backtest_bench.py --days 90 --no-sma   # TREND and TACTICAL only
 
 1. TREND over one year of 1-minute candles for BTCUSDT and ETHUSDT perps: candles per second
    (2 x bars / wall time of ``run_backtest``, features and the causality check included). Twice:
    with the default parameters, and with Kelly sizing never engaging (``kellyMinTrades`` 10000),
    because on noisy minute bars the recorded edge turns negative after the first 20 trades and
-   1/8 Kelly then stops the default engine from trading at all.
+   1/8 Kelly then stops the default engine from trading at all. Then TACTICAL (default
+   parameters) on the same candles as BTCUSDT and ETHUSDT spot.
 2. The same SMA crossover, 1 unit, flipping long/short at the next open, run in our backtester
    and in ``backtesting`` (0.6, ``exclusive_orders=True``) on the same BTC 1-minute candles in
    the same process, with the same fee model (a commission rate on every fill's notional, no
@@ -91,6 +94,22 @@ def bench_trend(btc: pd.DataFrame, eth: pd.DataFrame, kelly: bool) -> dict[str, 
     }
 
 
+def bench_tactical(btc: pd.DataFrame, eth: pd.DataFrame) -> dict[str, float]:
+    data = MarketData({("BTCUSDT", Category.SPOT): btc, ("ETHUSDT", Category.SPOT): eth})
+    started = time.process_time()
+    result = run_backtest(create_strategy("tactical"), data, initial_cash=Decimal(100000))
+    elapsed = time.process_time() - started
+    candles = 2 * len(btc)
+    return {
+        "bars": float(len(btc)),
+        "candles": float(candles),
+        "seconds": elapsed,
+        "candlesPerSecond": candles / elapsed,
+        "fills": float(len(result.fills)),
+        "finalEquity": float(result.equity[-1]),
+    }
+
+
 class Ours(NamedTuple):
     """One run of ours: CPU seconds to the final equity and the order count (``lean``, what
     vectorbt's warm call does), the final equity, the fills, and CPU seconds to the full result
@@ -154,7 +173,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=2, help="best of this many runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument("--no-trend", action="store_true", help="skip the TREND throughput")
+    parser.add_argument(
+        "--no-trend", action="store_true", help="skip the TREND and TACTICAL throughput"
+    )
+    parser.add_argument("--no-sma", action="store_true", help="skip the SMA crossovers (2.)")
     parser.add_argument(
         "--peers", action="store_true", help="vectorbt and NautilusTrader too (make bench-peers)"
     )
@@ -179,9 +201,18 @@ def main() -> None:
             print(
                 f"TREND ({label}), 2 symbols: {trend['candles']:.0f} candles in "
                 f"{trend['seconds']:.2f} CPU s = {trend['candlesPerSecond']:,.0f} candles/s "
-                f"({trend['fills']:.0f} fills)"
+                f"({trend['fills']:.0f} fills, final equity {trend['finalEquity']:,.2f})"
             )
-    for fast, slow in ((10, 20), (50, 200)):
+        tactical = min(
+            (bench_tactical(btc, eth) for _ in range(args.repeat)), key=lambda t: t["seconds"]
+        )
+        figures["tactical"] = tactical
+        print(
+            f"TACTICAL, 2 symbols: {tactical['candles']:.0f} candles in "
+            f"{tactical['seconds']:.2f} CPU s = {tactical['candlesPerSecond']:,.0f} candles/s "
+            f"({tactical['fills']:.0f} fills, final equity {tactical['finalEquity']:,.2f})"
+        )
+    for fast, slow in () if args.no_sma else ((10, 20), (50, 200)):
         runs = [_ours(btc, fast, slow) for _ in range(args.repeat)]
         ours = min(runs)  # by the figure vectorbt's warm call is judged against
         ours_full = min(o.full for o in runs)  # each figure the best of the same runs

@@ -12,8 +12,9 @@
    state change written to PostgreSQL), pushed through the dispatcher as fast as it absorbs them.
 4. Memory of one idle runtime: `python -m engine_runtime` ready and idle, VmRSS, with the
    scripted strategy (no features, like CORE-HODL and FUNDING); then the same for each built-in
-   strategy on its sample symbols and default parameters, side by side: TREND and TACTICAL
-   compute their features with pandas, which the others never load.
+   strategy on its sample symbols and default parameters, side by side (META-TREND with a small
+   model the pipeline trains here, as its integration test does). No runtime loads pandas: the
+   strategies with features (TREND, TACTICAL, GRID, SCALPER, META-TREND) compute them with numpy.
 """
 
 from __future__ import annotations
@@ -380,7 +381,38 @@ SAMPLE_SYMBOLS = {  # manifests/samples
     "trend": ["BTCUSDT", "ETHUSDT"],
     "funding": ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
     "tactical": ["BTCUSDT", "ETHUSDT"],
+    "grid": ["BTCUSDT"],
+    "scalper": ["BTCUSDT", "ETHUSDT"],
+    "meta-trend": ["BTCUSDT", "ETHUSDT"],
 }
+
+META_TREND_PARAMS = {"interval": "1", "timeBarrierBars": 20}
+
+
+def meta_trend_model(work: Path) -> Path:
+    """A model directory for META-TREND (its runtime refuses to start without one): trained by
+    the pipeline on generated one-minute candles, as tests/integration/runtime does."""
+    import numpy as np
+    import pandas as pd
+
+    from engine_runtime.train import artifact
+    from engine_runtime.train.pipeline import train
+    from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
+
+    rng = np.random.default_rng(1)
+    bars = 6000
+    steps = np.where(np.arange(bars) % 60 < 52, 0.0012, -0.006) + rng.normal(0, 0.0008, bars)
+    close = 60_000 * np.exp(np.cumsum(steps))
+    open_ = np.concatenate(([60_000.0], close[:-1]))
+    candles = pd.DataFrame(
+        {"open": open_, "high": np.maximum(open_, close) * 1.0004,
+         "low": np.minimum(open_, close) * 0.9996, "close": close,
+         "volume": rng.lognormal(2, 0.3, bars)},
+        index=pd.date_range("2026-01-01", periods=bars, freq="1min", tz="UTC"),
+    )  # fmt: skip
+    params = MetaTrendParams.model_validate(META_TREND_PARAMS)
+    trained = train({"BTCUSDT": candles}, params, seed=3, backtest=False)
+    return artifact.write(work / "model", trained.model_bytes, trained.manifest)
 
 
 def idle_memory(
@@ -389,6 +421,7 @@ def idle_memory(
     """VmRSS of a runtime 10 s after it is ready: the scripted strategy, or `builtin`."""
     slug = (builtin or "").replace("-", "")
     account = new_account(venue_url, f"benchidle{slug}")
+    meta = builtin == "meta-trend"
     rt = make_runtime(
         work / f"idle{slug}",
         name=f"idle{slug}",
@@ -398,10 +431,12 @@ def idle_memory(
         account=account,
         builtin=builtin,
         symbols=SAMPLE_SYMBOLS[builtin] if builtin else None,
+        extra_params=META_TREND_PARAMS if meta else None,
+        extra_env={"EE_MODEL_DIR": str(meta_trend_model(work))} if meta else None,
     )
     rt.start()
     try:
-        rt.wait_ready()
+        rt.wait_ready(90)
         time.sleep(10)  # idle: streams up, reports running
         assert rt.process is not None
         status = Path(f"/proc/{rt.process.pid}/status").read_text()
@@ -463,7 +498,7 @@ def main() -> int:
         print(
             "idle runtime memory by built-in strategy (VmRSS): "
             + ", ".join(f"{name} {mib:.1f}" for name, mib in each.items())
-            + " MiB (trend and tactical load pandas for their features)"
+            + " MiB (none loads pandas; meta-trend loads xgboost and scipy for its model)"
         )
     stop(venue)
     return 0

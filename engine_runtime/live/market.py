@@ -1,8 +1,10 @@
 """The live market as strategies see it: rolling windows of confirmed candles with the
 strategy's features, read through the `MarketView` protocol (nothing later than the bar).
 
-numpy and pandas load with the first candle frame: a strategy without features never builds one,
-and its runtime never imports them (about 45 MiB resident; the entry point keeps pyarrow out).
+numpy loads with the first candle frame: a strategy without features never builds one, and its
+runtime never imports numpy. A strategy with ``array_features`` (every built-in one) gets its
+window as an ``ArrayFrame`` and its runtime never imports pandas either (about 45 MiB resident);
+any other strategy gets a pandas frame, as the interface says.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from engine_runtime.strategies.base import BaseStrategy
 from engine_runtime.strategies.interface import Category, OrderBook, Strategy
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from engine_runtime.strategies.frame import ArrayFeatures, ArrayFrame
 
 INTERVAL_MS = {"D": 86_400_000}
 COLUMNS = ["open", "high", "low", "close", "volume"]
@@ -55,15 +59,29 @@ class CandleWindow:
         index = pd.DatetimeIndex(np.array(self.starts, dtype="datetime64[ms]"), tz="UTC")
         return pd.DataFrame(np.array(self.rows, dtype=np.float64), index=index, columns=COLUMNS)
 
+    def arrays(self) -> ArrayFrame:
+        """The window as numpy columns (for a strategy with ``array_features``)."""
+        import numpy as np
+
+        from engine_runtime.strategies.frame import ArrayFrame
+
+        rows = np.array(self.rows, dtype=np.float64).reshape(-1, len(COLUMNS))
+        index = np.array(self.starts, dtype="datetime64[ms]")
+        return ArrayFrame(dict(zip(COLUMNS, rows.T, strict=True)), index)
+
     def compute(self, strategy: Strategy, symbol: str, category: Category) -> None:
         values = dict(zip(COLUMNS, self.rows[-1], strict=True)) if self.rows else {}
         if type(strategy).features is BaseStrategy.features:  # no features: no frame to build
             self.features = values
             return
-        features = strategy.features(symbol, category, self.frame())
-        if len(features.columns) and len(features):
-            last = features.iloc[-1]
-            values.update({str(k): float(v) for k, v in last.items()})
+        if getattr(strategy, "array_features", False):
+            arrays = cast("ArrayFeatures", strategy).features(symbol, category, self.arrays())
+            values.update(arrays.last_row())
+        else:
+            features = strategy.features(symbol, category, self.frame())
+            if len(features.columns) and len(features):
+                last = features.iloc[-1]
+                values.update({str(k): float(v) for k, v in last.items()})
         self.features = values
 
 

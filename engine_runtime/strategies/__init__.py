@@ -1,6 +1,6 @@
 """The Eternal Engine's strategies and their versioned interface (see ``interface``).
 
-Pure code (TREND, TACTICAL and SMA-cross over numpy/pandas): the live runtime and the backtester
+Pure code (the features over numpy, ``frame``): the live runtime and the backtester
 call the same objects. The concrete strategies load on first use (``from engine_runtime.strategies
 import TrendStrategy`` works as before): importing the interface or the registry loads no
 strategy, so a live runtime holds only the one its Engine names (``registry``).

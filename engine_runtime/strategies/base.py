@@ -36,6 +36,9 @@ class BaseStrategy:
     api_version: ClassVar[int] = 1
     """The interface version the strategy was written against; one using the book, the tape or
     timers declares 2. It keys the checkpoint, so it stays put while the strategy does."""
+    array_features: ClassVar[bool] = False
+    """``features`` also takes an ``ArrayFrame`` and answers with one (``frame``): the live
+    runtime then computes them without pandas. Otherwise it passes a pandas frame."""
 
     def markets(self) -> Sequence[MarketKey]:
         return ()

@@ -57,7 +57,7 @@ from .interface import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from .frame import Frame
 
 MS_PER_HOUR = 3_600_000
 SPOT_FEE_ALLOWANCE = Decimal("0.001")
@@ -131,6 +131,7 @@ class GridStrategy(BaseStrategy):
     category: Category = field(init=False)
 
     name = "grid"
+    array_features = True  # features without pandas (``frame``)
     api_version = 2  # reads the book's touch (``book_markets``) when the runtime feeds it
     layered_entries = True  # several resting levels per side: exempt from duplicate_position
 
@@ -154,13 +155,13 @@ class GridStrategy(BaseStrategy):
     def warmup_bars(self) -> int:
         return self.params.atr_period + 1 if self.params.spacing.value == "atr" else 0
 
-    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
-        import pandas as pd
-
+    def features(self, symbol: str, category: Category, candles: Frame) -> Frame:
         from engine_runtime import indicators as ta
 
+        from .frame import features_like
+
         atr = ta.atr(candles["high"], candles["low"], candles["close"], self.params.atr_period)
-        return pd.DataFrame({"atr": atr}, index=candles.index)
+        return features_like(candles, {"atr": atr})
 
     def bind_instruments(self, instruments: Mapping[MarketKey, Instrument]) -> None:
         """The venue's rules for the markets (the live runtime calls this once it has them)."""

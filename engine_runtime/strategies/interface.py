@@ -393,7 +393,9 @@ class Strategy(Protocol):
         ...
 
     def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
-        """Causal indicator columns (float) for one market, index aligned with ``candles``."""
+        """Causal indicator columns (float) for one market, index aligned with ``candles``. A
+        strategy with ``array_features`` also takes an ``ArrayFrame`` (``frame``) and answers
+        with one: the live runtime then computes its features without pandas."""
         ...
 
     def on_bar(self, ctx: StrategyContext) -> Sequence[Intent]: ...

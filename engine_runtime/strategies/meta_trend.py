@@ -31,13 +31,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from engine_runtime.sizing import SizingPolicy, TradeStats, position_size
 from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 
 from . import meta_trend_features as mf
 from .base import ZERO, BaseStrategy, to_price
+from .frame import Frame
 from .interface import (
     Category,
     Intent,
@@ -127,6 +126,7 @@ class MetaTrendStrategy(BaseStrategy):
     last_probability: dict[str, float] = field(default_factory=dict)
 
     name = "meta-trend"
+    array_features = True  # features without pandas (``frame``)
 
     def __post_init__(self) -> None:
         self.category = Category(self.params.category.value)
@@ -171,7 +171,7 @@ class MetaTrendStrategy(BaseStrategy):
     def warmup_bars(self) -> int:
         return mf.warmup_bars(self.params)
 
-    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+    def features(self, symbol: str, category: Category, candles: Frame) -> Frame:
         return mf.compute(candles, self.params)
 
     def is_idle(self) -> bool:

@@ -20,14 +20,19 @@ funding history in training (``funding_at``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from engine_runtime import indicators as ta
+from engine_runtime import windows
 from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
+
+from .frame import Frame, features_like, open_times_ms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FEATURE_SET_VERSION = 1
 """Bumped whenever a feature's definition or the order below changes: a model trained on
@@ -113,27 +118,27 @@ def primary_signal(
     return np.where(fires, state, 0.0), np.where(fires, np.abs(net) / 3.0, 0.0)
 
 
-def compute(candles: pd.DataFrame, params: MetaTrendParams) -> pd.DataFrame:
+def compute(candles: Frame, params: MetaTrendParams) -> Frame:
     """The candle features (every model feature but ``funding_rate``), the primary signal, the
-    absolute ATR the barriers use, and ``wake`` (1 on signal bars) for the backtester."""
-    o = candles
-    c = o["close"].to_numpy(np.float64)
-    h, lo = o["high"].to_numpy(np.float64), o["low"].to_numpy(np.float64)
-    v = o["volume"].to_numpy(np.float64)
+    absolute ATR the barriers use, and ``wake`` (1 on signal bars) for the backtester; a pandas
+    frame for a pandas frame (training, the backtester), an ``ArrayFrame`` for one (live)."""
+    c = np.asarray(candles["close"], dtype=np.float64)
+    h, lo = np.asarray(candles["high"], np.float64), np.asarray(candles["low"], np.float64)
+    v = np.asarray(candles["volume"], dtype=np.float64)
     signal, strength = primary_signal(c, params)
     fast, slow = ta.ema(c, params.ema_fast), ta.ema(c, params.ema_slow)
     line, signal_line = ta.macd(c, params.macd_fast, params.macd_slow, params.macd_signal)
     k, d = ta.stochastic(h, lo, c, STOCH_PERIOD, STOCH_SMOOTH)
     atr = ta.atr(h, lo, c, params.atr_period)
     obv = ta.obv(c, v)
-    vol_sum = pd.Series(v).rolling(OBV_PERIOD, min_periods=OBV_PERIOD).sum().to_numpy()
+    vol_sum = windows.rolling_sum(v, OBV_PERIOD)
     vol_avg = ta.sma(v, VOLUME_PERIOD)
     obv_change = np.full(len(c), np.nan)
     obv_change[OBV_PERIOD:] = obv[OBV_PERIOD:] - obv[:-OBV_PERIOD]
-    series = pd.Series(c)
-    index = pd.DatetimeIndex(o.index)
-    hour = 2 * np.pi * index.hour.to_numpy(np.float64) / 24.0
-    dow = 2 * np.pi * index.day_of_week.to_numpy(np.float64) / 7.0
+    opened = open_times_ms(candles)
+    hour = 2 * np.pi * ((opened // 3_600_000) % 24).astype(np.float64) / 24.0
+    # 1970-01-01 was a Thursday (3, Monday being 0)
+    dow = 2 * np.pi * ((opened // 86_400_000 + 3) % 7).astype(np.float64) / 7.0
     with np.errstate(divide="ignore", invalid="ignore"):
         columns: dict[str, Any] = {
             "signal": signal,
@@ -151,9 +156,9 @@ def compute(candles: pd.DataFrame, params: MetaTrendParams) -> pd.DataFrame:
             "obv_slope": np.where(vol_sum > 0, obv_change / vol_sum, 0.0),
             "volume_ratio": np.where(vol_avg > 0, v / vol_avg, 1.0),
             "volume_ratio_fast": np.where(vol_avg > 0, ta.sma(v, 5) / vol_avg, 1.0),
-            "ret_1": series.pct_change(1, fill_method=None).to_numpy(np.float64),
-            "ret_5": series.pct_change(5, fill_method=None).to_numpy(np.float64),
-            "ret_20": series.pct_change(20, fill_method=None).to_numpy(np.float64),
+            "ret_1": windows.pct_change(c, 1),
+            "ret_5": windows.pct_change(c, 5),
+            "ret_20": windows.pct_change(c, 20),
             "hour_sin": np.sin(hour),
             "hour_cos": np.cos(hour),
             "dow_sin": np.sin(dow),
@@ -161,7 +166,7 @@ def compute(candles: pd.DataFrame, params: MetaTrendParams) -> pd.DataFrame:
             "atr": atr,
             "wake": np.abs(signal),
         }
-    return pd.DataFrame(columns, index=o.index)
+    return features_like(candles, columns)
 
 
 def funding_at(close_ms: npt.ArrayLike, funding: pd.DataFrame | None) -> npt.NDArray[np.float64]:
@@ -170,6 +175,8 @@ def funding_at(close_ms: npt.ArrayLike, funding: pd.DataFrame | None) -> npt.NDA
     times = np.asarray(close_ms, dtype=np.int64)
     if funding is None or funding.empty:
         return np.zeros(len(times))
+    import pandas as pd  # training's funding history is a pandas frame
+
     settled = pd.DatetimeIndex(funding.index).as_unit("ms").asi8
     rates = funding["rate"].to_numpy(np.float64)
     at = np.searchsorted(settled, times, side="right") - 1

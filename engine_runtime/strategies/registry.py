@@ -1,8 +1,8 @@
 """Strategies by name (``Engine.spec.strategy``), built from the Engine's typed parameters.
 
 Each factory imports its strategy's module when it is called: a runtime loads the one strategy
-its Engine names, and only that strategy's dependencies (pandas for TREND and TACTICAL, xgboost
-for META-TREND).
+its Engine names, and only that strategy's dependencies (numpy for the strategies with features,
+xgboost for META-TREND; pandas for none of them live).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ from .interface import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from .frame import Frame
 
 LINEAR = Category.LINEAR
 TIMER = TimerSpec("scalper", 1000)
@@ -185,6 +185,7 @@ class ScalperStrategy(BaseStrategy):
     """Timer ticks (seconds) seen: the clock of timeouts, holding times and cooldowns."""
 
     name = "scalper"
+    array_features = True  # features without pandas (``frame``)
     api_version = 2
 
     def __post_init__(self) -> None:
@@ -216,20 +217,20 @@ class ScalperStrategy(BaseStrategy):
         p = self.params
         return max(p.rsi_period + 1, p.ema_period, p.atr_period) + 1
 
-    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
-        import pandas as pd
-
+    def features(self, symbol: str, category: Category, candles: Frame) -> Frame:
         from engine_runtime import indicators as ta
+
+        from .frame import features_like
 
         p = self.params
         close = candles["close"]
-        return pd.DataFrame(
+        return features_like(
+            candles,
             {
                 "rsi": ta.rsi(close, p.rsi_period),
                 "ema": ta.ema(close, p.ema_period),
                 "atr": ta.atr(candles["high"], candles["low"], close, p.atr_period),
             },
-            index=candles.index,
         )
 
     def is_idle(self) -> bool:

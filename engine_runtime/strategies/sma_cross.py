@@ -13,11 +13,11 @@ from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from engine_runtime import indicators as ta
 
 from .base import BaseStrategy
+from .frame import Frame, features_like
 from .interface import (
     Category,
     Intent,
@@ -40,6 +40,7 @@ class SmaCrossStrategy(BaseStrategy):
     target: int = 0
 
     name = "sma-cross"
+    array_features = True  # features without pandas (``frame``)
 
     def markets(self) -> Sequence[MarketKey]:
         return [(self.symbol, self.category)]
@@ -47,10 +48,10 @@ class SmaCrossStrategy(BaseStrategy):
     def warmup_bars(self) -> int:
         return self.slow + 1
 
-    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+    def features(self, symbol: str, category: Category, candles: Frame) -> Frame:
         fast, slow = ta.sma(candles["close"], self.fast), ta.sma(candles["close"], self.slow)
         signal = ta.crossed_above(fast, slow).astype(float) - ta.crossed_below(fast, slow)
-        return pd.DataFrame({"cross": signal, "wake": signal}, index=candles.index)
+        return features_like(candles, {"cross": signal, "wake": signal})
 
     def is_idle(self) -> bool:
         return True  # it acts only on crossing bars, which are its wake bars

@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-import pandas as pd
-
 from engine_runtime import indicators as ta
 from eternal_kernel.api.v1alpha1.strategy_params import TacticalParams
 
 from .base import MS_PER_DAY, ZERO, BaseStrategy, defined
+from .frame import Frame, features_like
 from .interface import (
     Category,
     Intent,
@@ -73,6 +72,7 @@ class TacticalStrategy(BaseStrategy):
     forced_exit: bool = False
 
     name = "tactical"
+    array_features = True  # features without pandas (``frame``)
 
     def markets(self) -> Sequence[MarketKey]:
         return [(self.btc, SPOT), (self.eth, SPOT)]
@@ -80,11 +80,10 @@ class TacticalStrategy(BaseStrategy):
     def funding_symbols(self) -> Sequence[str]:
         return (self.btc,)
 
-    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+    def features(self, symbol: str, category: Category, candles: Frame) -> Frame:
         ath = ta.running_max(candles["high"])
-        return pd.DataFrame(
-            {"ath": ath, "drawdown": ta.drawdown_from_peak(candles["close"], ath)},
-            index=candles.index,
+        return features_like(
+            candles, {"ath": ath, "drawdown": ta.drawdown_from_peak(candles["close"], ath)}
         )
 
     def state_summary(self) -> Mapping[str, str]:

@@ -20,13 +20,13 @@ from decimal import Decimal
 from enum import StrEnum
 
 import numpy as np
-import pandas as pd
 
 from engine_runtime import indicators as ta
 from engine_runtime.sizing import SizingPolicy, TradeStats, position_size
 from eternal_kernel.api.v1alpha1.strategy_params import TrendParams
 
 from .base import ZERO, BaseStrategy, defined, to_price
+from .frame import Frame, features_like
 from .interface import (
     Category,
     Intent,
@@ -76,6 +76,7 @@ class TrendStrategy(BaseStrategy):
     books: dict[str, _Book] = field(default_factory=dict)
 
     name = "trend"
+    array_features = True  # features without pandas (``frame``)
 
     def __post_init__(self) -> None:
         if self.params.sma_fast >= self.params.sma_slow:
@@ -90,16 +91,17 @@ class TrendStrategy(BaseStrategy):
         p = self.params
         return max(p.sma_slow, 2 * p.adx_period, p.atr_period)
 
-    def features(self, symbol: str, category: Category, candles: pd.DataFrame) -> pd.DataFrame:
+    def features(self, symbol: str, category: Category, candles: Frame) -> Frame:
         p = self.params
         h, lo, c = candles["high"], candles["low"], candles["close"]
         adx_values, _, _ = ta.adx(h, lo, c, p.adx_period)
         fast, slow = ta.sma(c, p.sma_fast), ta.sma(c, p.sma_slow)
-        close = c.to_numpy(np.float64)
+        close = np.asarray(c, dtype=np.float64)
         strong = adx_values > float(p.adx_threshold)
         up = strong & (close > slow) & (fast > slow)
         down = strong & (close < slow) & (fast < slow) & p.allow_short
-        return pd.DataFrame(
+        return features_like(
+            candles,
             {
                 "sma_fast": fast,
                 "sma_slow": slow,
@@ -108,7 +110,6 @@ class TrendStrategy(BaseStrategy):
                 # bars where an idle (all SCANNING) engine may enter: the backtester's fast path
                 "wake": (up | down).astype(np.float64),
             },
-            index=candles.index,
         )
 
     def is_idle(self) -> bool:

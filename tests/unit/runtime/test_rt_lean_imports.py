@@ -3,8 +3,10 @@
 Each case is a fresh interpreter that does what `python -m engine_runtime` does before it
 connects (the entry module, the configuration, `Runtime(config)` building the strategy from the
 registry) and then computes a bar's features the way the live market does; it prints the modules
-it holds. An idle runtime is about 75 MiB resident without pandas and 120 MiB with it
-(docs/runtime.md, "Memory"): an import at the top of a shared module brings that back.
+it holds. No runtime loads pandas: the built-in strategies compute their features over numpy
+columns (`engine_runtime.windows`, `strategies.frame`). An idle runtime is about 75 MiB resident
+without features, and pandas would add about 45 MiB (docs/runtime.md, "Memory"): an import at the
+top of a shared module brings that back.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ NEVER_LIVE = (
 )
 """Modules no live runtime needs, whatever its strategy."""
 
-FEATURE_STACK = ("pandas", "numpy")
-"""What a strategy with features (TREND, TACTICAL) needs, and one without must not load."""
+NO_PANDAS = ("pandas",)
+"""No live runtime computes with pandas: about 45 MiB of resident set, and 100 runtimes must fit
+one machine (issue 16: 100 MiB each at most)."""
+
+FEATURE_STACK = ("numpy",)
+"""What a strategy with features needs, and one without (CORE-HODL, FUNDING) must not load."""
 
 MODEL_STACK = ("xgboost",)
 """What only META-TREND's runtime loads (with its model, and scipy under xgboost)."""
@@ -48,6 +54,8 @@ STRATEGY_MODULES = {
     "trend": "engine_runtime.strategies.trend",
     "funding": "engine_runtime.strategies.funding",
     "tactical": "engine_runtime.strategies.tactical",
+    "grid": "engine_runtime.strategies.grid",
+    "scalper": "engine_runtime.strategies.scalper",
     "meta-trend": "engine_runtime.strategies.meta_trend",
 }
 
@@ -156,8 +164,16 @@ def test_a_live_runtime_loads_its_strategy_and_nothing_it_does_not_use(
     assert heavy(modules, (*NEVER_LIVE, *NOT_EVEN_FOR_FEATURES)) == []
     if strategy != "meta-trend":
         assert heavy(modules, MODEL_STACK) == []
+    assert heavy(modules, NO_PANDAS) == [], (
+        f"{strategy}'s runtime imported pandas (about 45 MiB resident): its features must run "
+        "on numpy columns (strategies/frame.py, engine_runtime/windows.py), and nothing on the "
+        "live path may import pandas at module level"
+    )
     if strategy in ("core-hodl", "funding"):  # no features: no candle frames
         assert heavy(modules, FEATURE_STACK) == []
+    else:  # its features were computed on the live market's path, over numpy columns
+        assert heavy(modules, FEATURE_STACK) == ["numpy"]
+        assert "engine_runtime.strategies.frame" in modules
 
 
 def test_the_benchmarks_scripted_strategy_loads_no_feature_stack(
@@ -167,4 +183,5 @@ def test_the_benchmarks_scripted_strategy_loads_no_feature_stack(
     modules = loaded["scripted"]
     assert "support.scripted_strategy" in modules
     assert heavy(modules, (*STRATEGY_MODULES.values(), *NEVER_LIVE, *FEATURE_STACK)) == []
+    assert heavy(modules, NO_PANDAS) == []
     assert heavy(modules, NOT_EVEN_FOR_FEATURES) == []
