@@ -222,7 +222,9 @@ def _recorded_probe(
             and all(isinstance(n, int) and n > 0 for n in shape)):  # fmt: skip
         raise ArtifactError(f"manifest {PROBE} shape {shape!r} is not [rows, features]")
     if shape[1] != forest.features:
-        raise ArtifactError(f"manifest {PROBE} has {shape[1]} features, the model {forest.features}")
+        raise ArtifactError(
+            f"manifest {PROBE} has {shape[1]} features, the model {forest.features}"
+        )
     if not (isinstance(scores, list) and len(scores) == shape[0]
             and all(isinstance(p, float) for p in scores)):  # fmt: skip
         raise ArtifactError(f"manifest {PROBE} probabilities are not {shape[0]} numbers")

@@ -16,8 +16,7 @@ import pytest
 
 from engine_runtime.strategies import meta_trend_features as mf
 from engine_runtime.strategies.meta_trend_model import expected, load_strategy
-from engine_runtime.train import artifact
-from engine_runtime.train import trees
+from engine_runtime.train import artifact, trees
 from engine_runtime.train.model import predict
 from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
 from support.meta_model import small_model_bytes, write_artifact
