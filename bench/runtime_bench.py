@@ -498,7 +498,8 @@ def main() -> int:
         print(
             "idle runtime memory by built-in strategy (VmRSS): "
             + ", ".join(f"{name} {mib:.1f}" for name, mib in each.items())
-            + " MiB (none loads pandas; meta-trend loads xgboost and scipy for its model)"
+            + " MiB (none loads pandas, nor xgboost or scipy: meta-trend checks its model's numpy "
+            "trees against the probe scores its artifact records)"
         )
     stop(venue)
     return 0

@@ -117,7 +117,8 @@ def _backtest(
     category = category_of(params)
     start = pd.Timestamp(start_ms, unit="ms", tz="UTC")
     window = {(s, category): f.loc[f.index >= start] for s, f in candles.items()}
-    model = artifact.MetaModel(artifact.Artifact(Path("."), {}, booster_bytes))
+    probe = {artifact.PROBE: artifact.probe_record(booster_bytes)}  # as the written manifest's
+    model = artifact.MetaModel(artifact.Artifact(Path("."), probe, booster_bytes))
     strategy = MetaTrendStrategy(params=params, symbols=tuple(sorted(candles)), model=model,
                                  use_filter=use_filter)  # fmt: skip
     data = MarketData(align(window), funding if category is Category.LINEAR else {})

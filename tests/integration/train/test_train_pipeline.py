@@ -67,6 +67,9 @@ def test_the_artifact_is_complete_verifiable_and_deterministic(
     assert len(manifest["data"]["sha256"]) == 64
     assert manifest["metrics"]["backtest"]["filtered"]["trades"] > 0
     assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
+    probe = manifest["probe"]  # the booster's scores, for the runtime to check its trees against
+    assert len(probe["probabilities"]) == probe["shape"][0] == 256
+    assert probe["shape"][1] == len(manifest["features"])
     size = sum((out / f).stat().st_size for f in artifact.PUBLISHED_FILES)
     assert size < artifact.MAX_PUBLISHED_BYTES
     strategy = load_strategy(MetaTrendParams(), ["BTCUSDT", "ETHUSDT"], out)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from support.meta_model import small_model_bytes, write_artifact
 from support.runtime import TESTS, engine_json
 
 pytestmark = pytest.mark.unit
@@ -44,7 +45,9 @@ FEATURE_STACK = ("numpy",)
 """What a strategy with features needs, and one without (CORE-HODL, FUNDING) must not load."""
 
 MODEL_STACK = ("xgboost",)
-"""What only META-TREND's runtime loads (with its model, and scipy under xgboost)."""
+"""What no runtime loads, META-TREND's included (nor scipy under it, in NEVER_LIVE): its model's
+trees are evaluated with numpy and checked at load against the probabilities its artifact
+records (about 27 MiB kept out)."""
 
 NOT_EVEN_FOR_FEATURES = ("pyarrow",)
 """What pandas would load when installed and no live runtime uses (parquet): about 35 MiB."""
@@ -74,7 +77,9 @@ for (symbol, category), window in market.windows.items():
     window.compute(runtime.strategy, symbol, category)
 from engine_runtime.governance.kube import EngineClient
 EngineClient.from_environment("ns", "e1").session()  # the HTTP client start() opens
-print(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None)))
+problem = getattr(runtime.strategy, "start_problem", lambda: None)()
+held = sorted(m for m, module in sys.modules.items() if module is not None)
+print(json.dumps({"modules": held, "problem": problem}))
 """
 
 CASES = {
@@ -86,6 +91,9 @@ CASES = {
 
 def start(directory: Path, strategy: str, factory: str) -> subprocess.Popen[str]:
     directory.mkdir()
+    model = {}
+    if strategy == "meta-trend":  # with its model, as it runs: it would not start without one
+        model = {"EE_MODEL_DIR": str(write_artifact(directory / "model", small_model_bytes()))}
     config = engine_json(
         "e1",
         "ns",
@@ -125,6 +133,7 @@ def start(directory: Path, strategy: str, factory: str) -> subprocess.Popen[str]
         "BYBIT_API_SECRET": "SECRET12345",
         "EE_STRATEGY_FACTORY": factory,
         "KUBECONFIG": str(directory / "kubeconfig"),
+        **model,
     }
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT],
@@ -144,7 +153,9 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     for case, process in running.items():
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, f"{case}: {err}"
-        modules[case] = set(json.loads(out))
+        found = json.loads(out)
+        assert found["problem"] is None, f"{case}: {found['problem']}"
+        modules[case] = set(found["modules"])
     return modules
 
 
@@ -162,8 +173,12 @@ def test_a_live_runtime_loads_its_strategy_and_nothing_it_does_not_use(
     others = tuple(m for s, m in STRATEGY_MODULES.items() if s != strategy)
     assert heavy(modules, (*others, "engine_runtime.strategies.sma_cross")) == []
     assert heavy(modules, (*NEVER_LIVE, *NOT_EVEN_FOR_FEATURES)) == []
-    if strategy != "meta-trend":
-        assert heavy(modules, MODEL_STACK) == []
+    assert heavy(modules, MODEL_STACK) == [], (
+        f"{strategy}'s runtime imported xgboost or scipy: META-TREND's model is checked against "
+        "the probe its artifact records (engine_runtime/train/artifact.py), not the booster"
+    )
+    if strategy == "meta-trend":
+        assert "engine_runtime.train.trees" in modules  # the model was loaded, by numpy
     assert heavy(modules, NO_PANDAS) == [], (
         f"{strategy}'s runtime imported pandas (about 45 MiB resident): its features must run "
         "on numpy columns (strategies/frame.py, engine_runtime/windows.py), and nothing on the "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +16,10 @@ import pytest
 
 from engine_runtime.strategies import meta_trend_features as mf
 from engine_runtime.strategies.meta_trend_model import expected, load_strategy
-from engine_runtime.train import artifact
-from engine_runtime.train.model import fit
+from engine_runtime.train import artifact, trees
+from engine_runtime.train.model import predict
 from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
+from support.meta_model import small_model_bytes, write_artifact
 
 pytestmark = pytest.mark.unit
 PARAMS = MetaTrendParams()
@@ -23,20 +27,12 @@ PARAMS = MetaTrendParams()
 
 @pytest.fixture(scope="module")
 def model_bytes() -> bytes:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, len(mf.MODEL_FEATURES))).astype(np.float32)
-    y = (x[:, 2] > 0).astype(np.int64)
-    booster = fit(x, y, {"max_depth": 2, "eta": 0.1, "rounds": 20}, seed=1)
-    return bytes(booster.save_raw("json"))
+    return small_model_bytes()
 
 
 @pytest.fixture
 def good(tmp_path: Path, model_bytes: bytes) -> Iterator[Path]:
-    e = expected(PARAMS)
-    manifest = {"strategy": "meta-trend", "features": list(e.features),
-                "featureSetVersion": e.feature_set_version, "signalParams": dict(e.signal_params),
-                "labelParams": dict(e.label_params), "metrics": {}}  # fmt: skip
-    return artifact.write(tmp_path / "model", model_bytes, manifest)
+    return write_artifact(tmp_path / "model", model_bytes)
 
 
 def edit_manifest(directory: Path, **changes: object) -> None:
@@ -129,3 +125,88 @@ def test_a_missing_file_is_named(good: Path) -> None:
     assert refused(good).endswith("model.json is missing")
     shutil.rmtree(good)
     assert refused(good).endswith("manifest.json is missing")
+
+
+LOAD_IN_A_FRESH_PROCESS = """
+import json, logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+from engine_runtime.strategies.meta_trend_model import load_strategy
+from eternal_kernel.api.v1alpha1.strategy_params import MetaTrendParams
+strategy = load_strategy(MetaTrendParams(), ["BTCUSDT"], sys.argv[1])
+held = {m.split(".")[0] for m, module in sys.modules.items() if module is not None}
+print(json.dumps({"problem": strategy.start_problem(), "xgboost": "xgboost" in held,
+                  "scipy": "scipy" in held}))
+"""
+
+
+def load_in_a_fresh_process(directory: Path) -> tuple[dict[str, object], str]:
+    """What a runtime's start does with the artifact: its problem (if any), and whether it loaded
+    xgboost or scipy; with the log it wrote."""
+    done = subprocess.run([sys.executable, "-c", LOAD_IN_A_FRESH_PROCESS, str(directory)],
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    return json.loads(done.stdout), done.stderr
+
+
+def probe_of(directory: Path) -> dict[str, object]:
+    probe: dict[str, object] = json.loads((directory / artifact.MANIFEST).read_text())["probe"]
+    return probe
+
+
+def test_a_new_artifact_records_the_boosters_scores_and_loads_without_xgboost(
+    good: Path, model_bytes: bytes
+) -> None:
+    probe = probe_of(good)
+    forest = trees.parse(json.loads(model_bytes))
+    rows = trees.probe_rows(forest)
+    assert probe["shape"] == [256, len(mf.MODEL_FEATURES)]
+    assert base64.b64decode(str(probe["rows"])) == rows.astype("<f4").tobytes()
+    booster = __import__("xgboost").Booster(model_file=bytearray(model_bytes))
+    assert probe["probabilities"] == [float(p) for p in predict(booster, rows)]
+    loaded, log = load_in_a_fresh_process(good)
+    assert loaded == {"problem": None, "xgboost": False, "scipy": False}
+    assert "records no probe scores" not in log
+
+
+def test_an_altered_recorded_score_is_refused_naming_the_row(good: Path) -> None:
+    probe = probe_of(good)
+    scores = list(probe["probabilities"])  # type: ignore[call-overload]
+    scores[7] += 1e-4  # the model's sha256 still holds: only the probe check can tell
+    edit_manifest(good, probe={**probe, "probabilities": scores})
+    verified = artifact.load(good, expected(PARAMS))
+    with pytest.raises(artifact.ArtifactError) as caught:
+        artifact.MetaModel(verified)
+    message = str(caught.value)
+    assert "away from the probabilities the artifact records (probe row 7:" in message
+    assert message.endswith("the model is not used")
+    problem = load_strategy(PARAMS, ["BTCUSDT"], good).start_problem() or ""
+    assert "probe row 7" in problem
+
+
+def test_altered_probe_rows_or_a_malformed_probe_are_refused(good: Path) -> None:
+    probe = probe_of(good)
+    rows = np.frombuffer(base64.b64decode(str(probe["rows"])), dtype="<f4").copy()
+    rows[:] = 0.0  # every row down the same branches: the recorded scores no longer follow
+    edit_manifest(good, probe={**probe, "rows": base64.b64encode(rows.tobytes()).decode()})
+    with pytest.raises(artifact.ArtifactError, match="away from the probabilities"):
+        artifact.MetaModel(artifact.load(good, expected(PARAMS)))
+    for broken, message in (
+        ({**probe, "shape": [256, 3]}, "has 3 features"),
+        ({**probe, "probabilities": [0.5]}, "probabilities are not 256 numbers"),
+        ({**probe, "rows": "not base64!"}, "rows are not base64"),
+        ([], "probe is not an object"),
+    ):
+        edit_manifest(good, probe=broken)
+        with pytest.raises(artifact.ArtifactError, match=message):
+            artifact.MetaModel(artifact.load(good, expected(PARAMS)))
+
+
+def test_an_artifact_without_a_recorded_probe_loads_through_the_booster(good: Path) -> None:
+    path = good / artifact.MANIFEST
+    body = json.loads(path.read_text())
+    del body["probe"]  # as every artifact written before the probe was recorded
+    path.write_text(json.dumps(body))
+    loaded, log = load_in_a_fresh_process(good)
+    assert loaded["problem"] is None
+    assert loaded["xgboost"] is True
+    assert "records no probe scores" in log
+    assert "checking its trees against XGBoost's booster" in log
