@@ -19,7 +19,7 @@ from typing import Any
 import httpx2
 
 from eternal_kernel.api.v1alpha1 import GROUP, VERSION
-from eternal_kernel.kube.kubeconfig import KubeconfigError, load_config
+from eternal_kernel.kube.kubeconfig import KubeconfigError, kubeconfig_paths, load_config
 
 Obj = dict[str, Any]
 
@@ -69,7 +69,9 @@ class Cluster:
         from lightkube.config.client_adapter import ConnectionParams
         from lightkube.core.exceptions import ConfigError
 
-        paths = [Path(kubeconfig).expanduser()] if kubeconfig else None
+        # kubectl's order: a kubeconfig that exists wins over the pod's service account
+        present = [path for path in kubeconfig_paths() if path.exists()]
+        paths = [Path(kubeconfig).expanduser()] if kubeconfig else present or None
         try:
             config = load_config(paths=paths, context=context)
             settings = ConnectionParams(timeout=TIMEOUT, trust_env=False).httpx_params(config)
