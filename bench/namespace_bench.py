@@ -3,27 +3,27 @@
     .venv/bin/python bench/namespace_bench.py [--rounds 2] [--seconds 3]
 
 Against a real kube-apiserver. Each round starts an operator watching `<prefix>-*` while four
-threads keep creating namespaces, each with a CircuitBreakerPolicy, from half a second before
-the start until `--seconds` after it leads. Ten seconds later, a namespace counts as served if
-the operator handled its policy (its log names the namespace). Each round runs our operator,
-then, as the baseline, the same operator without `eternal_operator/namespaces.py`.
+concurrent workers (the operator's own KubeClient) keep creating namespaces, each with a
+CircuitBreakerPolicy, from half a second before the start until `--seconds` after it leads. Ten
+seconds later, a namespace counts as served if the operator handled its policy (its log names the
+namespace). Each round runs our operator, then, as the baseline, the same operator without
+`eternal_operator/namespaces.py`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from kubernetes import client, config
-
 from eternal_operator.devtools.controlplane import ControlPlane
 from eternal_operator.devtools.processes import free_port, spawn, stop
+from eternal_operator.kube import KubeClient
 
 WITHOUT_FIX = (
     "import eternal_operator.namespaces as n; n.serve_namespaces_listed_at_watch_start = "
@@ -39,30 +39,26 @@ def policy(namespace: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def one_round(plane: ControlPlane, work: Path, fixed: bool, seconds: float) -> tuple[int, int]:
+async def one_round(
+    plane: ControlPlane, work: Path, fixed: bool, seconds: float
+) -> tuple[int, int]:
     """(namespaces created, namespaces never served)."""
-    api = config.new_client_from_config(str(plane.kubeconfig))
-    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    api = KubeClient.from_environment()  # $KUBECONFIG: the control plane's
     prefix = f"race{secrets.token_hex(3)}"
     created: list[str] = []
-    done = threading.Event()
+    done = asyncio.Event()
 
-    def create(worker: int) -> None:
+    async def create(worker: int) -> None:
         for n in range(10_000):
             if done.is_set():
                 return
             name = f"{prefix}-{worker}-{n}"
-            core.create_namespace({"metadata": {"name": name}})
-            custom.create_namespaced_custom_object(
-                "trading.eternal-engine.io", "v1alpha1", name, "circuitbreakerpolicies",
-                policy(name),
-            )  # fmt: skip
+            await api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+            await api.create(policy(name))
             created.append(name)
 
-    threads = [threading.Thread(target=create, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)
+    workers = [asyncio.create_task(create(w)) for w in range(4)]
+    await asyncio.sleep(0.5)
     log = work / f"{prefix}.log"
     command = ["-m", "eternal_operator"] if fixed else ["-c", WITHOUT_FIX]
     operator = spawn(
@@ -74,20 +70,20 @@ def one_round(plane: ControlPlane, work: Path, fixed: bool, seconds: float) -> t
              "EE_OPERATOR_METRICS_PORT": str(free_port()), "EE_OPERATOR_HEALTH_PORT": "0"},
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while "leads via Lease" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(seconds)
+        deadline = time.monotonic() + 60  # the operator is a subprocess: its log is polled
+        while "leads via Lease" not in log.read_text() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(seconds)
         done.set()
-        for thread in threads:
-            thread.join()
-        time.sleep(10)
+        await asyncio.gather(*workers)
+        await asyncio.sleep(10)
         text = log.read_text()
         missed = [name for name in created if f'"namespace": "{name}"' not in text]
     finally:
         stop(operator)
         for name in created:
-            core.delete_namespace(name, propagation_policy="Background")
+            await api.delete("v1", "Namespace", None, name)
+        await api.close()
     return len(created), len(missed)
 
 
@@ -100,9 +96,10 @@ def main() -> int:
     totals = {True: [0, 0], False: [0, 0]}
     with ControlPlane(data_dir=work / "cp") as plane:
         plane.install_crds()
+        os.environ["KUBECONFIG"] = str(plane.kubeconfig)
         for _ in range(args.rounds):
             for fixed in (True, False):
-                created, missed = one_round(plane, work, fixed, args.seconds)
+                created, missed = asyncio.run(one_round(plane, work, fixed, args.seconds))
                 totals[fixed][0] += created
                 totals[fixed][1] += missed
     for fixed, label in ((False, "baseline (kopf alone)"), (True, "ours")):

@@ -81,23 +81,30 @@ def merge_kubeconfigs(paths: Sequence[Path]) -> dict[str, Any]:
     return merged
 
 
-def load_config(service_account: Path = SERVICE_ACCOUNT) -> SingleConfig:
+def load_config(
+    service_account: Path = SERVICE_ACCOUNT,
+    *,
+    paths: Sequence[Path] | None = None,
+    context: str | None = None,
+) -> SingleConfig:
     """The service account's configuration inside a pod, else the merged $KUBECONFIG's current
-    context."""
+    context. `paths` (kubeconfig files to merge instead of $KUBECONFIG's) or `context` (a context
+    by name instead of the current one) ask for a kubeconfig, in a pod too."""
     from lightkube.config.kubeconfig import KubeConfig
     from lightkube.core.exceptions import ConfigError
 
+    in_pod = os.environ.get("KUBERNETES_SERVICE_HOST") and (service_account / "token").exists()
     try:
-        if os.environ.get("KUBERNETES_SERVICE_HOST") and (service_account / "token").exists():
+        if in_pod and paths is None and context is None:
             config = KubeConfig.from_service_account(service_account)
         else:
-            paths = kubeconfig_paths()
+            paths = kubeconfig_paths() if paths is None else paths
             merged = merge_kubeconfigs(paths)
             if not merged["clusters"]:
                 where = os.pathsep.join(map(str, paths))
                 raise KubeconfigError(f"no in-cluster service account and no kubeconfig in {where}")
             config = KubeConfig.from_dict(merged)
-        single = config.get()
+        single = config.get(context)
     except (ConfigError, KeyError) as error:
         raise KubeconfigError(f"kubeconfig: {error}") from None
     if single is None or single.user is None:

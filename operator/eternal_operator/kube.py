@@ -39,6 +39,7 @@ _PLURALS = {
     "Event": "events",
     "Job": "jobs",
     "Lease": "leases",
+    "Namespace": "namespaces",
     "PersistentVolume": "persistentvolumes",
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "Role": "roles",

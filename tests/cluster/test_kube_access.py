@@ -1,6 +1,8 @@
 """The Kubernetes clients' access, against the real API server: a token file rotated on disk is
 picked up without a restart, every $KUBECONFIG path is merged, an exec credential plugin is run
-(once, not per request), and an inline CA leaves no temporary file behind.
+(once, not per request), and an inline CA leaves no temporary file behind. kopf's login (the
+operator's watches) resolves the same kubeconfig: merged paths, exec credentials with their
+expiration, a token file read again at each login.
 
 Identity is what the API server says it is (a SelfSubjectReview), for a ServiceAccount the
 control plane issues tokens for."""
@@ -8,6 +10,7 @@ control plane issues tokens for."""
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import re
 import secrets
@@ -17,7 +20,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import httpx2
+import kopf
 import pytest
 import yaml
 
@@ -25,6 +30,11 @@ from engine_runtime.governance.kube import EngineClient
 from engine_runtime.governance.kube import KubeError as RuntimeKubeError
 from eternal_operator.devtools.controlplane import ControlPlane
 from eternal_operator.kube import KubeClient, KubeError
+from eternal_operator.login import login
+from support import processes
+from support.governance import policy
+from support.kube import apply
+from support.processes import Venue
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -175,19 +185,7 @@ async def test_an_exec_plugin_gives_the_token_once(
     ns, username = account
     token = control_plane.kubectl("-n", ns, "create", "token", "robot").stdout.strip()
     runs = tmp_path / "runs"
-    credential = {
-        "apiVersion": "client.authentication.k8s.io/v1beta1",
-        "kind": "ExecCredential",
-        "status": {"token": token},
-    }
-    plugin = tmp_path / "plugin.py"
-    plugin.write_text(
-        "import pathlib, sys\n"
-        f"with open({str(runs)!r}, 'a') as runs:\n    runs.write('run\\n')\n"
-        f"sys.stdout.write({json.dumps(credential)!r})\n"
-    )
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
-                     "command": sys.executable, "args": [str(plugin)]}}  # fmt: skip
+    user = _exec_plugin(tmp_path, token, runs)
     config = _kubeconfig(
         control_plane, user, **{"certificate-authority": str(control_plane.ca_file)}
     )
@@ -200,3 +198,139 @@ async def test_an_exec_plugin_gives_the_token_once(
     finally:
         await kube.close()
     assert runs.read_text() == "run\n"
+
+
+def _exec_plugin(
+    tmp_path: Path, token: str, runs: Path, expires: str | None = None
+) -> dict[str, object]:
+    """A kubeconfig user whose exec plugin prints `token` (expiring at `expires`), counting its
+    runs in `runs`."""
+    status = {"token": token} | ({"expirationTimestamp": expires} if expires else {})
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": status,
+    }
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(
+        "import sys\n"
+        f"with open({str(runs)!r}, 'a') as runs:\n    runs.write('run\\n')\n"
+        f"sys.stdout.write({json.dumps(credential)!r})\n"
+    )
+    return {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                     "command": sys.executable, "args": [str(plugin)]}}  # fmt: skip
+
+
+def _split(plane: ControlPlane, user: dict[str, object], tmp_path: Path, ns: str) -> str:
+    """KUBECONFIG of two files (a missing one between): the cluster with an inline CA and the
+    context (namespace `ns`) in the first, the user in the second."""
+    ca = base64.b64encode(plane.ca_file.read_bytes()).decode()
+    full = _kubeconfig(plane, user, **{"certificate-authority-data": ca})
+    full["contexts"] = [{"name": "here", "context": {"cluster": "plane", "user": "someone",
+                                                     "namespace": ns}}]  # fmt: skip
+    first = _write(tmp_path / "cluster", {**full, "users": []})
+    second = _write(tmp_path / "user", {"users": full["users"]})
+    return f"{first}:{tmp_path / 'absent'}:{second}"
+
+
+async def _kopf_whoami(info: kopf.ConnectionInfo) -> str:
+    """Who the API server says kopf's connection is: its TLS context and headers, as kopf's
+    own API client builds them from a ConnectionInfo."""
+    connector = aiohttp.TCPConnector(ssl=info.as_ssl_context())
+    headers = info.as_http_headers()
+    async with (
+        aiohttp.ClientSession(connector=connector, headers=headers) as http,
+        http.post(info.server + REVIEW, json=REVIEW_BODY) as answer,
+    ):
+        assert answer.status == 201, await answer.text()
+        return str((await answer.json())["status"]["userInfo"]["username"])
+
+
+async def test_kopfs_login_merges_the_kubeconfig_and_runs_the_exec_plugin_each_time(
+    control_plane: ControlPlane,
+    account: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ns, username = account
+    token = control_plane.kubectl("-n", ns, "create", "token", "robot").stdout.strip()
+    runs = tmp_path / "runs"
+    user = _exec_plugin(tmp_path, token, runs, "2031-05-06T07:08:09Z")
+    monkeypatch.setenv("KUBECONFIG", _split(control_plane, user, tmp_path, ns))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    info = login()
+    assert info.server == control_plane.server
+    assert info.default_namespace == ns
+    assert info.expiration == datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=datetime.UTC)
+    assert await _kopf_whoami(info) == username
+    assert list(scratch.iterdir()) == []  # the inline CA: kopf's temporary file, deleted
+    login()  # kopf logs in again on a 401 or at the expiration: the plugin runs again
+    assert runs.read_text() == "run\nrun\n"
+
+
+async def test_kopfs_login_reads_a_rotated_token_file_again(
+    control_plane: ControlPlane,
+    account: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ns, username = account
+    old = _secret_bound_token(control_plane, ns, "first")
+    new = _secret_bound_token(control_plane, ns, "second")
+    token_file = tmp_path / "token"
+    token_file.write_text(old)
+    config = _kubeconfig(
+        control_plane,
+        {"tokenFile": "token"},
+        **{"certificate-authority": str(control_plane.ca_file)},
+    )  # a token file relative to the kubeconfig, as kubectl reads it
+    monkeypatch.setenv("KUBECONFIG", str(_write(tmp_path / "config", config)))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    first = login()
+    assert first.token == old
+    assert await _kopf_whoami(first) == username
+    token_file.write_text(new)
+    control_plane.kubectl("-n", ns, "delete", "secret", "first")
+    wait_for(lambda: _rejected(control_plane, old), 30, "the old token refused")
+    again = login()  # what kopf does on the 401 the old token now gets
+    assert again.token == new
+    assert await _kopf_whoami(again) == username
+
+
+def test_the_operators_watches_log_in_through_a_merged_kubeconfig_and_an_exec_plugin(
+    control_plane: ControlPlane, paper_venue: Venue, tmp_path: Path
+) -> None:
+    """The operator process with only an exec credential, in a KUBECONFIG of two files: kopf
+    (which serves the CircuitBreakerPolicy) logs in through it; the lease is the operator's own
+    client's."""
+    prefix = f"login{secrets.token_hex(2)}"
+    ns = f"{prefix}-a"
+    runs = tmp_path / "runs"
+    user = _exec_plugin(tmp_path, control_plane.token, runs)
+    merged = _split(control_plane, user, tmp_path, "default")
+    op = processes.start_operator(
+        Path(merged), paper_venue, tmp_path / "op.log", name=prefix,
+        namespaces=f"{prefix}-*", lease_name=prefix,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: "leads via Lease" in op.text(), 30, "the operator to lead")
+        control_plane.kubectl("create", "namespace", ns)
+        apply(control_plane, ns, policy())
+
+        def served() -> bool:  # a kopf handler of the policy, in its namespace
+            return any(
+                str(line.get("message", "")).startswith("Handler ")
+                and (line.get("object") or {}).get("namespace") == ns  # type: ignore[attr-defined]
+                for line in op.lines()
+            )
+
+        wait_for(served, 30, "kopf to serve the policy")
+        assert "Activity 'register.<locals>.login' succeeded" in op.text()
+        assert "LoginError" not in op.text()
+        assert runs.exists()  # the plugin gave the only credential there is
+    finally:
+        op.stop()
+        control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)

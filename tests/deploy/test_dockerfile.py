@@ -119,7 +119,7 @@ def test_prune_keeps_the_runtime_closure_and_drops_dev_tools() -> None:
     assert result.returncode == 0, result.stderr  # every runtime requirement is installed
     removed = set(result.stdout.split())
     assert {"pytest", "ruff", "mypy", "checkov"} <= removed
-    assert not {"kopf", "kubernetes", "pybit", "asyncpg", "aiohttp", "eternal-engine"} & removed
+    assert not {"kopf", "lightkube", "pybit", "asyncpg", "aiohttp", "eternal-engine"} & removed
     assert "xgboost-cpu" not in removed  # the model extra: the meta-trend runtime needs it
 
 

@@ -1,24 +1,25 @@
-"""The plugin's connection to the cluster, through the official `kubernetes` client.
+"""The plugin's connection to the cluster: the kernel's kubeconfig, a sync httpx2 client.
 
-Configuration is resolved as kubectl resolves it: `--kubeconfig` (one file), else `$KUBECONFIG`
-(several paths joined by ':', merged), else `~/.kube/config`, else the in-cluster service
-account; `--context` picks a context; the namespace is `-n`, else the context's, else `default`.
-Every API failure becomes a `CliError` with a sentence a person can act on (no traceback).
+Configuration is resolved as the operator resolves it (eternal_kernel.kube.kubeconfig, lightkube's
+authentication: token files re-read on a 401, exec credential plugins, client certificates):
+`--kubeconfig` (one file), else `$KUBECONFIG` (several paths joined by ':', merged as kubectl
+merges them), else `~/.kube/config`, else the in-cluster service account; `--context` picks a
+context; the namespace is `-n`, else the context's, else `default`. Every API failure becomes a
+`CliError` with a sentence a person can act on (no traceback).
 """
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
+import httpx2
 
 from eternal_kernel.api.v1alpha1 import GROUP, VERSION
+from eternal_kernel.kube.kubeconfig import KubeconfigError, kubeconfig_paths, load_config
 
 Obj = dict[str, Any]
 
@@ -31,6 +32,10 @@ PLURALS = {
     "Allocation": "allocations",
     "CircuitBreakerPolicy": "circuitbreakerpolicies",
 }
+CUSTOM = f"/apis/{GROUP}/{VERSION}"
+TIMEOUT = httpx2.Timeout(30.0)
+STREAM_TIMEOUT = httpx2.Timeout(30.0, read=None)
+"""A followed log waits as long as the pod is quiet."""
 
 
 class CliError(Exception):
@@ -49,143 +54,97 @@ class Target:
     all_namespaces: bool = False
 
 
-def _config_file(kubeconfig: str | None) -> str:
-    return kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-
-
-def _has_kubeconfig(path: str) -> bool:
-    return any(os.path.exists(os.path.expanduser(p)) for p in path.split(os.pathsep) if p)
-
-
 class Cluster:
     """The API calls the plugin makes; each returns plain JSON-shaped dicts."""
 
-    def __init__(self, api: k8s_client.ApiClient, namespace: str, where: str) -> None:
-        self.api = api
+    def __init__(self, http: httpx2.Client, namespace: str, where: str) -> None:
+        self.http = http
         self.namespace = namespace
         self.where = where
-        self.custom = k8s_client.CustomObjectsApi(api)
-        self._core: Any = None
-
-    @property
-    def core(self) -> Any:
-        """CoreV1Api, made on first use: its module is the client's largest (status needs none)."""
-        if self._core is None:
-            self._core = k8s_client.CoreV1Api(self.api)
-        return self._core
 
     @classmethod
     def connect(
         cls, *, kubeconfig: str | None, context: str | None, namespace: str | None
     ) -> Cluster:
-        configuration = k8s_client.Configuration()
-        path = _config_file(kubeconfig)
-        default_ns = "default"
+        from lightkube.config.client_adapter import ConnectionParams
+        from lightkube.core.exceptions import ConfigError
+
+        # kubectl's order: a kubeconfig that exists wins over the pod's service account
+        present = [path for path in kubeconfig_paths() if path.exists()]
+        paths = [Path(kubeconfig).expanduser()] if kubeconfig else present or None
         try:
-            if kubeconfig or _has_kubeconfig(path) or "KUBERNETES_SERVICE_HOST" not in os.environ:
-                if not _has_kubeconfig(path):
-                    raise CliError(f"no kubeconfig at {path}: set KUBECONFIG or pass --kubeconfig")
-                k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=path, context=context, client_configuration=configuration
-                )
-                contexts, current = k8s_config.list_kube_config_contexts(path)  # type: ignore[no-untyped-call]
-                chosen = next((c for c in contexts if c.get("name") == context), None)
-                default_ns = ((chosen or current or {}).get("context") or {}).get(
-                    "namespace"
-                ) or "default"
-            else:
-                k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-                ns_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-                if os.path.exists(ns_file):
-                    with open(ns_file) as f:
-                        default_ns = f.read().strip() or "default"
-        except k8s_config.ConfigException as error:
-            raise CliError(f"cannot read the kubeconfig: {error}") from None
-        configuration.retries = 1
-        return cls(k8s_client.ApiClient(configuration), namespace or default_ns, configuration.host)
+            config = load_config(paths=paths, context=context)
+            settings = ConnectionParams(timeout=TIMEOUT, trust_env=False).httpx_params(config)
+        except KubeconfigError as error:
+            raise CliError(f"{error}: set KUBECONFIG or pass --kubeconfig") from None
+        except (ConfigError, OSError) as error:
+            raise CliError(f"cannot use the kubeconfig: {error}") from None
+        http = httpx2.Client(**settings)
+        http.headers["Accept"] = "application/json"
+        return cls(http, namespace or config.namespace, config.cluster.server)
 
     def close(self) -> None:
-        self.api.close()  # type: ignore[no-untyped-call]
-
-    def _plain(self, model: Any) -> Obj:
-        return dict(self.api.sanitize_for_serialization(model))  # type: ignore[no-untyped-call]
+        self.http.close()
 
     # -- the calls ------------------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _request(self, what: str, method: str, path: str, **kwargs: Any) -> Any:
+        from lightkube.core.exceptions import ConfigError
+
         try:
-            return fn(*args, **kwargs)
-        except ApiException as error:
-            raise api_error(what, error.status, _message(error)) from None
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise CliError(
-                f"cannot reach the API server at {self.where}: {_reason(error)}"
-            ) from None
+            response = self.http.request(method, path, **kwargs)
+        except httpx2.TransportError as error:
+            raise self._unreachable(error) from None
+        except ConfigError as error:  # an exec credential plugin failed
+            raise CliError(f"cannot {what}: cannot authenticate: {error}") from None
+        if response.is_error:
+            raise api_error(what, response.status_code, _message(response.text, response))
+        return response.json()
+
+    def _unreachable(self, error: BaseException) -> CliError:
+        return CliError(f"cannot reach the API server at {self.where}: {_reason(error)}")
 
     def items(self, kind: str, target: Target) -> list[Obj]:
-        what = f"list {PLURALS[kind]}"
-        if target.all_namespaces:
-            answer = self._call(
-                what, self.custom.list_cluster_custom_object, GROUP, VERSION, PLURALS[kind]
-            )
-        else:
-            answer = self._call(
-                what,
-                self.custom.list_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                target.namespace,
-                PLURALS[kind],
-            )
+        plural = PLURALS[kind]
+        where = "" if target.all_namespaces else f"/namespaces/{target.namespace}"
+        answer = self._request(f"list {plural}", "GET", f"{CUSTOM}{where}/{plural}")
         return list(answer.get("items") or [])
 
     def get(self, kind: str, namespace: str, name: str) -> Obj:
-        return dict(
-            self._call(
-                f"get {kind} {namespace}/{name}",
-                self.custom.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURALS[kind],
-                name,
-            )
-        )
+        path = f"{CUSTOM}/namespaces/{namespace}/{PLURALS[kind]}/{name}"
+        return dict(self._request(f"get {kind} {namespace}/{name}", "GET", path))
 
     def merge_patch(self, kind: str, namespace: str, name: str, patch: Obj) -> Obj:
-        # A dict body goes out as a JSON merge patch (the client picks it for custom objects).
+        path = f"{CUSTOM}/namespaces/{namespace}/{PLURALS[kind]}/{name}"
         return dict(
-            self._call(
+            self._request(
                 f"patch {kind} {namespace}/{name}",
-                self.custom.patch_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURALS[kind],
-                name,
-                patch,
-                field_manager=FIELD_MANAGER,
+                "PATCH",
+                path,
+                content=json.dumps(patch),
+                headers={"Content-Type": "application/merge-patch+json"},
+                params={"fieldManager": FIELD_MANAGER},
             )
         )
 
     def events(self, namespace: str, uid: str, reason: str | None = None) -> list[Obj]:
         selector = f"involvedObject.uid={uid}" + (f",reason={reason}" if reason else "")
-        answer = self._call(
+        answer = self._request(
             f"list events in {namespace}",
-            self.core.list_namespaced_event,
-            namespace,
-            field_selector=selector,
+            "GET",
+            f"/api/v1/namespaces/{namespace}/events",
+            params={"fieldSelector": selector},
         )
-        return [self._plain(e) for e in answer.items or []]
+        return list(answer.get("items") or [])
 
     def pods(self, namespace: str, engine: str) -> list[Obj]:
-        answer = self._call(
+        answer = self._request(
             f"list pods in {namespace}",
-            self.core.list_namespaced_pod,
-            namespace,
-            label_selector=f"{ENGINE_LABEL}={engine}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            params={"labelSelector": f"{ENGINE_LABEL}={engine}"},
         )
-        return [self._plain(p) for p in answer.items or []]
+        return list(answer.get("items") or [])
 
     def pod_log(
         self,
@@ -199,26 +158,32 @@ class Cluster:
         since_seconds: int | None,
     ) -> Iterator[bytes]:
         """The pod log endpoint's bytes as they arrive (`follow` keeps the stream open)."""
-        kwargs: dict[str, Any] = {"follow": follow, "previous": previous, "_preload_content": False}
+        params: dict[str, str | int] = {
+            "follow": str(follow).lower(),
+            "previous": str(previous).lower(),
+        }
         if container:
-            kwargs["container"] = container
+            params["container"] = container
         if tail is not None:
-            kwargs["tail_lines"] = tail
+            params["tailLines"] = tail
         if since_seconds is not None:
-            kwargs["since_seconds"] = since_seconds
-        response = self._call(
-            f"read the logs of pod {namespace}/{pod}",
-            self.core.read_namespaced_pod_log,
-            pod,
-            namespace,
-            **kwargs,
-        )
+            params["sinceSeconds"] = since_seconds
+        what = f"read the logs of pod {namespace}/{pod}"
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        request = self.http.build_request("GET", path, params=params, timeout=STREAM_TIMEOUT)
         try:
-            yield from response.stream(4096, decode_content=True)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+            response = self.http.send(request, stream=True)
+        except httpx2.TransportError as error:
+            raise self._unreachable(error) from None
+        try:
+            if response.is_error:
+                text = response.read().decode(errors="replace")
+                raise api_error(what, response.status_code, _message(text, response))
+            yield from response.iter_bytes(4096)
+        except httpx2.TransportError as error:
             raise CliError(f"the log stream of {namespace}/{pod} broke: {_reason(error)}") from None
         finally:
-            response.release_conn()
+            response.close()
 
 
 def api_error(what: str, status: int | None, message: str) -> CliError:
@@ -232,15 +197,13 @@ def api_error(what: str, status: int | None, message: str) -> CliError:
     return CliError(f"cannot {what}: {status} {message}".rstrip())
 
 
-def _message(error: ApiException) -> str:
-    import json
-
+def _message(text: str, response: httpx2.Response) -> str:
+    """The API server's Status message, else the body, else the reason phrase."""
     try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason or "")
-    except ValueError:
-        return str(error.body or error.reason or "")
+        return str(json.loads(text or "{}").get("message") or response.reason_phrase or "")
+    except (ValueError, AttributeError):
+        return text or response.reason_phrase
 
 
 def _reason(error: BaseException) -> str:
-    reason = getattr(error, "reason", None)
-    return str(reason or error) or type(error).__name__
+    return str(error) or type(error).__name__

@@ -19,6 +19,7 @@ from eternal_operator.controllers.policy import release
 from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor, PolicySnapshot
 from eternal_operator.controllers.training import reconcile as training_reconcile
 from eternal_operator.controllers.training import render as training_render
+from eternal_operator.login import login as kube_login
 from eternal_operator.metrics import (
     OBJECT_WRITES,
     RECONCILE_DURATION,
@@ -202,9 +203,10 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     """Register the handlers on `registry` with the intervals from `settings`."""
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # In-cluster service account, else $KUBECONFIG, as the kubernetes client resolves them.
-        return kopf.login_via_client(**kwargs)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # The kernel's kubeconfig (the operator's own client's): kopf calls this again on a 401
+        # or once the exec credential's expiration passes, so rotated credentials are re-read.
+        return kube_login()
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
