@@ -29,6 +29,7 @@ from deploy.tooling import (
     render,
     render_text,
 )
+from paper_venue.config import VenueSettings
 
 pytestmark = pytest.mark.unit
 
@@ -217,11 +218,10 @@ def test_crds_chart_renders_every_crd_with_keep_policy(helm_bin: str) -> None:
 
 
 def test_paper_venue_flags_and_config_are_what_the_venue_accepts(helm_bin: str) -> None:
-    settings = pytest.importorskip("paper_venue.config")
     config = {"seed": 11, "clock": {"mode": "accelerated", "speed": 60}}
     docs = render(values={"paperVenue": {"config": config}})
     venue_yaml = one(docs, "ConfigMap", "eternal-paper-venue")["data"]["venue.yaml"]
-    settings.VenueSettings.model_validate(yaml.safe_load(venue_yaml))
+    VenueSettings.model_validate(yaml.safe_load(venue_yaml))
     container = one(docs, "Deployment", "eternal-paper-venue")["spec"]["template"]["spec"][
         "containers"
     ][0]
