@@ -63,6 +63,15 @@ def _secret_bound_token(plane: ControlPlane, ns: str, secret: str) -> str:
     ).stdout.strip()  # fmt: skip
 
 
+def _token_file(plane: ControlPlane, ns: str, directory: Path) -> tuple[str, str, Path]:
+    """Two tokens of `robot`, each revocable alone, and a token file holding the first."""
+    old = _secret_bound_token(plane, ns, "first")
+    new = _secret_bound_token(plane, ns, "second")
+    token_file = directory / "token"
+    token_file.write_text(old)
+    return old, new, token_file
+
+
 def _kubeconfig(
     plane: ControlPlane, user: dict[str, object], **cluster: object
 ) -> dict[str, object]:
@@ -110,10 +119,7 @@ async def test_a_rotated_token_file_is_read_again_without_a_restart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ns, username = account
-    old = _secret_bound_token(control_plane, ns, "first")
-    new = _secret_bound_token(control_plane, ns, "second")
-    token_file = tmp_path / "token"
-    token_file.write_text(old)
+    old, new, token_file = _token_file(control_plane, ns, tmp_path)
     config = _kubeconfig(
         control_plane,
         {"tokenFile": str(token_file)},
@@ -278,10 +284,7 @@ async def test_kopfs_login_reads_a_rotated_token_file_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ns, username = account
-    old = _secret_bound_token(control_plane, ns, "first")
-    new = _secret_bound_token(control_plane, ns, "second")
-    token_file = tmp_path / "token"
-    token_file.write_text(old)
+    old, new, token_file = _token_file(control_plane, ns, tmp_path)
     config = _kubeconfig(
         control_plane,
         {"tokenFile": "token"},
