@@ -52,6 +52,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from api_requests import requests_now, requests_since
 from cpu_roles import cpu_now, cpu_since
 from fleet_watch import (
     Check,
@@ -104,6 +105,9 @@ class Run:
     """API writes (writer, resource) from the start until the last engine was done."""
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)
     """API writes refused (writer, resource and code) from the halt until the fleet resumed."""
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Requests the API server served (verb, resource), reads and watches included, from the
+    start until the last stage held for every engine."""
 
 
 class Bench:
@@ -281,6 +285,8 @@ class Bench:
         checks = [reported_flat(before), phase_is("Halted"), governance_halt]
         if self.stand is not None:
             self.stand.arm(halting=True)
+        assert self.kube is not None
+        served = await requests_now(self.kube)
         cpu, started, wall = cpu_now(), time.monotonic(), time.time()
         probe = self.fleet.probe(checks, started)
         await self.patch_policy({"spec": {"emergencyHalt": True}})
@@ -291,8 +297,9 @@ class Bench:
         finally:
             self.fleet.drop(probe)
         used = cpu_since(cpu)  # before the venue and the logs are read
+        served = requests_since(served, await requests_now(self.kube))
         if self.stand is not None:
-            halt = Run([told, *watched], used)
+            halt = Run([told, *watched], used, requests=served)
             done = told
         else:
             heard = self.logs.first("halt in force")
@@ -300,7 +307,7 @@ class Bench:
             if missing:
                 raise RuntimeError(f"no 'halt in force' in the logs of {sorted(missing)[:5]}")
             first, last = self.flat_on_venue(int(wall * 1000))
-            halt = Run([max(heard.values()) - wall, first, last, *watched], used)
+            halt = Run([max(heard.values()) - wall, first, last, *watched], used, requests=served)
             done = last
         resume = await self.resume()
         if self.audit is not None:
@@ -405,6 +412,20 @@ def writes_table(n: int, until: str, runs: list[Run]) -> None:
     counts(runs, "refused")
 
 
+def requests_table(n: int, until: str, runs: list[Run]) -> None:
+    """What the API server served from the patch until `until` (its own count), mean per run,
+    by verb and resource: the ten largest."""
+    totals = [float(sum(r.requests.values())) for r in runs]
+    print(f"{n:3d} engines, API requests served from the patch to {until}: p50 "
+          f"{statistics.median(totals):.0f}, p99 {quantile(totals, 0.99):.0f} per run "
+          "(the bench's own included); mean per run, the largest:", flush=True)  # fmt: skip
+    summed: Counter[tuple[str, str]] = Counter()
+    for r in runs:
+        summed.update(r.requests)
+    for (verb, resource), count in summed.most_common(10):
+        print(f"{'':14}{verb:<18} {resource:<34} {count / len(runs):7.1f}", flush=True)
+
+
 def counts(runs: list[Run], which: str) -> None:
     summed: Counter[tuple[str, str]] = Counter()
     for r in runs:
@@ -413,7 +434,7 @@ def counts(runs: list[Run], which: str) -> None:
         print(f"{'':14}{who:<18} {resource:<34} {count / len(runs):7.1f}", flush=True)
 
 
-async def measure(n: int, runs: int, standins: bool) -> None:
+async def measure(n: int, runs: int, standins: bool, breach: bool = True) -> None:
     root = Path(tempfile.mkdtemp(prefix=f"gov-bench-{n}{'s' if standins else ''}-"))
     stack = Stack(root=root, ports={k: free_port() for k in PORTS}, apply_samples=False,
                   operator_env={"EE_OPERATOR_LOG_LEVEL": "WARNING",
@@ -431,7 +452,7 @@ async def measure(n: int, runs: int, standins: bool) -> None:
         async with Fleet(bench.kube, n) as bench.fleet:
             try:
                 await bench.setup()
-                if not standins:
+                if breach and not standins:
                     base = Decimal("60000")
                     bench.price(base)
                     breaches = [await bench.breach_once(base) for _ in range(runs)]
@@ -453,6 +474,7 @@ async def measure(n: int, runs: int, standins: bool) -> None:
                        ("every stand-in told", *after), goal=0)  # fmt: skip
                 lag("phase Halted after reports", halts, 2, 1)
                 writes_table(n, "the last stand-in told", halts)
+                requests_table(n, "every phase Halted", halts)
                 report(n, "resume -> stand-ins lifted", resumes,
                        ("every Governor lifted", "every stand-in trading", "every phase Running"),
                        goal=0)  # fmt: skip
@@ -463,6 +485,7 @@ async def measure(n: int, runs: int, standins: bool) -> None:
                         "all flat on the venue", *after), goal=2)  # fmt: skip
                 lag("phase Halted after reports", halts, 4, 3)
                 writes_table(n, "the last engine flat on the venue", halts)
+                requests_table(n, "every phase Halted", halts)
                 report(
                     n,
                     "resume -> all trading",
@@ -486,11 +509,12 @@ def main() -> int:
     parser.add_argument("--standins", type=int, nargs="*", default=[],
                         help="fleet sizes with stand-in runtimes in this process")  # fmt: skip
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-breach", action="store_true", help="the halts and resumes only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("engine_runtime").setLevel(logging.ERROR)  # 500 stand-ins' "halt in force"
     for n in args.engines:
-        asyncio.run(measure(n, args.runs, standins=False))
+        asyncio.run(measure(n, args.runs, standins=False, breach=not args.no_breach))
     for n in args.standins:
         asyncio.run(measure(n, args.runs, standins=True))
     return 0
