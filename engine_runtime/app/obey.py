@@ -63,6 +63,19 @@ class Obedience:
     resync_after_s: float = RESYNC_AFTER_S
 
 
+def report_on_final(governor: Governor, report_now: asyncio.Event) -> Callable[[object], None]:
+    """The order manager's callback for an order filled, cancelled or rejected: it shows in the
+    report at once, but not while a halt is being carried out, whose own report follows the
+    flatten (one status write per engine of a fleet halting together, not one more for each
+    order the halt cancels or closes)."""
+
+    def on_final(_order: object) -> None:
+        if not governor.carrying_out_halt:
+            report_now.set()
+
+    return on_final
+
+
 async def obey(ob: Obedience) -> None:
     governor = ob.governor
     if governor.take_shutdown():

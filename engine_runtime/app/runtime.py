@@ -51,7 +51,7 @@ from eternal_kernel.model.instruments import Instrument
 from . import preflight
 from .dispatch import Dispatcher
 from .equity import EquityPublisher
-from .obey import Obedience, obey
+from .obey import Obedience, obey, report_on_final
 from .records import Records
 from .recovery import Reconciler
 from .reporter import Reporter, paused_reason
@@ -191,7 +191,7 @@ class Runtime:
             self.venue, self.store, self.portfolio, self.metrics, errors=self.errors
         )
         self.manager.on_fatal = self._set_emergency_stop
-        self.manager.on_final.append(lambda order: self.report_now.set())
+        self.manager.on_final.append(report_on_final(self.governor, self.report_now))
         self.flattener = Flattener(
             self.venue, self.manager, self.config.engine.engine.uid, self.instruments
         )

@@ -87,6 +87,11 @@ class Governor:
         return self.latch.active
 
     @property
+    def carrying_out_halt(self) -> bool:
+        """A halt is in force and its flatten has not finished yet (it reports once it has)."""
+        return self.halted and self.flat is None
+
+    @property
     def entries_paused(self) -> bool:
         return self.directive.entries_paused or self.halted
 

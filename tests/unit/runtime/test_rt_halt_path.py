@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine_runtime.app.obey import Obedience, obey
+from engine_runtime.app.obey import Obedience, obey, report_on_final
 from engine_runtime.execution.flattener import Flattener
 from engine_runtime.execution.manager import OrderManager
 from engine_runtime.governance.gate import ExposureGate
@@ -118,6 +118,33 @@ async def test_a_halt_directive_latches_and_flattens_the_account() -> None:
     assert rt.errors.current() is None
     with pytest.raises(OrderRefused, match="halt in force"):
         await rt.gate.check(BUY)  # latched: nothing that adds exposure goes out
+
+
+class CountedEvent(asyncio.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets = 0
+
+    def set(self) -> None:
+        self.sets += 1
+        super().set()
+
+
+async def test_a_halt_reports_once_flat_not_for_each_order_it_ends() -> None:
+    rt = Runtime(account())
+    rt.hands.report_now = trigger = CountedEvent()
+    order_ended = report_on_final(rt.governor, trigger)  # as the runtime wires its manager
+    order_ended(object())
+    assert trigger.sets == 1  # trading: an order's end is reported at once
+    rt.governor.observe(engine("a", 3, halt=True))
+    order_ended(object())  # the halt heard, its flatten not done: the stream says an order
+    order_ended(object())  # was cancelled, another filled
+    assert trigger.sets == 1
+    await rt.obey()
+    assert rt.governor.flat is True
+    assert trigger.sets == 2  # the one report of the halt: its own, once flat
+    order_ended(object())
+    assert trigger.sets == 3  # flat and halted: an order's end is reported at once again
 
 
 async def test_a_resume_from_its_own_policy_lifts_the_halt() -> None:
