@@ -89,6 +89,9 @@ async def _run(
         RECONCILE_ERRORS.labels(kind).inc()
         RECONCILES.labels(kind, "error").inc()
         failure, outcome, delay = _failed(memo, body, error, logged_by_kopf=retry)
+        # What this pass saw is not settled: the Engine's next event (its runtime's next report
+        # at the latest) runs the phase pass again once the delay is out, not the next resync.
+        memo.phase_inputs[uid] = None
     else:
         memo.backoff.succeeded(uid)
         RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()

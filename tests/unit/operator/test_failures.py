@@ -170,6 +170,33 @@ def test_a_failing_pass_is_a_condition_an_event_and_a_growing_delay(
     assert m.backoff.failures("u-1") == 0
 
 
+def test_a_failed_phase_pass_is_run_again_by_the_engines_next_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Recorder(monkeypatch)
+    clock = Clock()
+    m = memo(clock)
+    halted = body(phase="Running", governance={"halt": True}, runtime={"flat": True})
+
+    def next_event_runs_it() -> bool:
+        return main._phase_inputs_changed(kopf.Body(halted), m, type="MODIFIED")
+
+    async def fails(_ctx: Any, _body: Any) -> Outcome:
+        raise refused(429)
+
+    run(fails, m, halted, retry=False)  # the pass the halt's record ran, refused
+    assert next_event_runs_it()  # the same status, a heartbeat later: looked at again
+    assert run(fails, m, halted, retry=False).status == {}  # within the delay: not yet
+    assert next_event_runs_it()
+    clock.now += 5
+
+    async def settles(_ctx: Any, _body: Any) -> Outcome:
+        return Outcome(status={"phase": "Halted"})
+
+    assert run(settles, m, halted, retry=False).status["phase"] == "Halted"
+    assert not next_event_runs_it()  # settled: a heartbeat alone runs nothing
+
+
 def test_a_shutdown_event_is_posted_once_when_two_passes_see_the_old_status(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
