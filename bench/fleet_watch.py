@@ -31,6 +31,10 @@ def phase_is(phase: str) -> Check:
     return lambda e: (e.get("status") or {}).get("phase") == phase
 
 
+def phase_in(*phases: str) -> Check:
+    return lambda e: (e.get("status") or {}).get("phase") in phases
+
+
 def governance_halt(e: Engine) -> bool:
     return bool(status_part(e, "governance").get("halt"))
 

@@ -11,10 +11,12 @@ Real runtimes (`--engines`): each engine funded, holding a resting order and spo
 - emergency halt, from the merge patch of `emergencyHalt: true` to: every runtime heard it (the
   "halt in force" record in its pod log), the first and the last engine flat on the venue (the
   last order the halt cancelled or filled there, by the venue's own order times), every runtime
-  reporting flat, every Engine's phase Halted, every Engine's `status.governance.halt`;
+  reporting flat, every Engine's phase showing the halt (Halting or Halted), every phase Halted,
+  every Engine's `status.governance.halt`;
 - resume, from the reset annotation (after `emergencyHalt: false`) to every runtime trading
-  again (it reports the Engine's newest directive applied, and that directive lifts the halt),
-  and every phase Running.
+  again (the "halt lifted" record in its pod log: its latch is open, entries go out), every
+  runtime reporting it (the Engine's newest directive applied, and that directive lifts the
+  halt), and every phase Running.
 
 Stand-ins (`--standins`): no pod runner; each Engine's runtime is played in this process by the
 runtime's own governance code (an `EngineClient` with the engine's ServiceAccount token, the
@@ -23,8 +25,8 @@ runtime's `Watcher`s on its Engine and on the policies, feeding a `Governor`), r
 its equity to the Redis stream governance reads (every second, one pipeline for all). A stand-in
 is told when its Governor's `halted` first turns true (no write needed to say so); it holds
 nothing, so it reports flat. Halt: every stand-in told, every one reporting flat, every phase
-Halted, every `status.governance.halt`; resume: every Governor lifted, every stand-in trading
-again, every phase Running.
+Halting or Halted, every phase Halted, every `status.governance.halt`; resume: every Governor
+lifted, every stand-in trading again, every phase Running.
 
 For every halt, the API server's writes (its audit log) from the patch to the last engine flat
 on the venue (stand-ins: the last one told), by writer and resource, the bench's patch excluded.
@@ -59,6 +61,7 @@ from fleet_watch import (
     Engine,
     Fleet,
     governance_halt,
+    phase_in,
     phase_is,
     reported_flat,
     status_part,
@@ -282,7 +285,8 @@ class Bench:
         if self.audit is not None:
             self.audit.mark()
         before = int((await self.policy()).get("status", {}).get("directiveSequence") or 0)
-        checks = [reported_flat(before), phase_is("Halted"), governance_halt]
+        checks = [reported_flat(before), phase_in("Halting", "Halted"), phase_is("Halted"),
+                  governance_halt]  # fmt: skip
         if self.stand is not None:
             self.stand.arm(halting=True)
         assert self.kube is not None
@@ -322,18 +326,26 @@ class Bench:
         await self.patch_policy({"spec": {"emergencyHalt": False}})
         if self.stand is not None:
             self.stand.arm(halting=False)
-        cpu, started = cpu_now(), time.monotonic()
+        if self.stand is None:
+            self.logs.mark()
+        cpu, started, wall = cpu_now(), time.monotonic(), time.time()
         probe = self.fleet.probe([trading_again, phase_is("Running")], started)
         annotations = {"trading.eternal-engine.io/reset": str(time.time())}
         await self.patch_policy({"metadata": {"annotations": annotations}})
         try:
-            lifted = []
             if self.stand is not None:
-                lifted = [await self.stand.last(False, started, LIMIT_S)]
+                lifted = await self.stand.last(False, started, LIMIT_S)
             watched = await probe.wait(LIMIT_S, "resume: every engine trading")
         finally:
             self.fleet.drop(probe)
-        return Run([*lifted, *watched], cpu_since(cpu))
+        used = cpu_since(cpu)
+        if self.stand is None:  # the runtime trades again once its latch lifts: its log says when
+            heard = self.logs.first("halt lifted")
+            missing = set(self.names) - set(heard)
+            if missing:
+                raise RuntimeError(f"no 'halt lifted' in the logs of {sorted(missing)[:5]}")
+            lifted = max(heard.values()) - wall
+        return Run([lifted, *watched], used)
 
     async def breach_once(self, base: Decimal) -> Run:
         """Seconds from the price move until every engine has the new directive, and until every
@@ -467,33 +479,29 @@ async def measure(n: int, runs: int, standins: bool, breach: bool = True) -> Non
             except (TimeoutError, RuntimeError):
                 await bench.explain()
                 raise
-            after = ("every runtime reported flat", "every phase Halted",
-                     "every status.governance.halt")  # fmt: skip
+            after = ("every runtime reported flat", "every phase Halting or Halted",
+                     "every phase Halted", "every status.governance.halt")  # fmt: skip
             if standins:
                 report(n, "emergency halt -> stand-ins told", halts,
                        ("every stand-in told", *after), goal=0)  # fmt: skip
-                lag("phase Halted after reports", halts, 2, 1)
+                lag("phase Halted after reports", halts, 3, 1)
                 writes_table(n, "the last stand-in told", halts)
                 requests_table(n, "every phase Halted", halts)
                 report(n, "resume -> stand-ins lifted", resumes,
-                       ("every Governor lifted", "every stand-in trading", "every phase Running"),
-                       goal=0)  # fmt: skip
+                       ("every Governor lifted", "every stand-in reported trading",
+                        "every phase Running"), goal=0)  # fmt: skip
                 lag("phase Running after reports", resumes, 2, 1)
             else:
                 report(n, "emergency halt -> all flat", halts,
                        ("every runtime heard the halt", "first engine flat on the venue",
                         "all flat on the venue", *after), goal=2)  # fmt: skip
-                lag("phase Halted after reports", halts, 4, 3)
+                lag("phase Halted after reports", halts, 5, 3)
                 writes_table(n, "the last engine flat on the venue", halts)
                 requests_table(n, "every phase Halted", halts)
-                report(
-                    n,
-                    "resume -> all trading",
-                    resumes,
-                    ("every runtime trading again", "every phase Running"),
-                    goal=0,
-                )
-                lag("phase Running after reports", resumes, 1, 0)
+                report(n, "resume -> all trading", resumes,
+                       ("every runtime lifted the halt", "every runtime reported trading",
+                        "every phase Running"), goal=0)  # fmt: skip
+                lag("phase Running after reports", resumes, 2, 1)
     finally:
         if bench.stand is not None:
             await bench.stand.stop()
