@@ -194,12 +194,17 @@ async def _job_pass(
 def _phase_inputs_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> bool:
     """Filters the Engine events `engine-phase` handles (the filter, unlike a handler, neither
     runs nor logs for each of a runtime's heartbeats): those where what the phase is made of
-    differs from what the last reconcile of the Engine saw. An Engine never reconciled yet is
-    the create or resume handler's."""
+    differs from what the last reconcile of the Engine saw, or where the phase contradicts the
+    Engine's own halt record and report. An Engine never reconciled yet is the create or resume
+    handler's."""
     uid = body.metadata.uid or ""
     if type == "DELETED" or body.metadata.deletion_timestamp or uid not in memo.phase_inputs:
         return False
-    return bool(memo.phase_inputs[uid] != engine_status.phase_inputs(body.get("status") or {}))
+    status = body.get("status") or {}
+    return bool(
+        memo.phase_inputs[uid] != engine_status.phase_inputs(status)
+        or engine_status.phase_contradicts_record(status)
+    )
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:

@@ -17,7 +17,13 @@ from eternal_kernel.api.v1alpha1.engine import (
 from eternal_kernel.api.v1alpha1.engine_conditions import EngineReason
 from eternal_operator.controllers.engine import shutdown
 from eternal_operator.controllers.engine.diff import is_subset
-from eternal_operator.controllers.engine.status import Observed, Problem, conditions_of, phase_of
+from eternal_operator.controllers.engine.status import (
+    Observed,
+    Problem,
+    conditions_of,
+    phase_contradicts_record,
+    phase_of,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -81,6 +87,46 @@ def ready(obs: Observed) -> tuple[str, str, str]:
     condition = conditions_of(obs, phase_of(obs), [])[0]
     assert condition.type == "Ready"
     return condition.status.value, condition.reason, condition.message
+
+
+@pytest.mark.parametrize("halt", [False, True])
+@pytest.mark.parametrize("stopped", [False, True])
+@pytest.mark.parametrize("flat", [False, True])
+def test_the_phase_a_pass_writes_never_contradicts_the_record(
+    halt: bool, stopped: bool, flat: bool
+) -> None:
+    governance = {"halt": halt, "runtimeStopped": stopped}
+    record = GovernanceDirective.model_validate(governance)
+    phase = phase_of(observed(runtime=beat(5, flat=flat), governance=record))
+    status = {"phase": phase.value, "governance": governance, "runtime": {"flat": flat}}
+    assert not phase_contradicts_record(status)
+
+
+@pytest.mark.parametrize(
+    ("phase", "governance", "runtime", "contradicts"),
+    [
+        ("Halting", {"halt": True}, {"flat": True}, True),  # flat: Halted
+        ("Running", {"halt": True}, {"flat": True}, True),
+        ("Running", {"halt": True}, {"flat": False}, True),  # halted: Halting
+        ("Halted", {"halt": True}, {"flat": False}, True),  # not flat yet
+        ("Halted", {"halt": True, "runtimeStopped": True}, {"flat": False}, False),
+        ("Halted", {"halt": False}, {"flat": True}, True),  # lifted: not halted
+        ("Halting", {}, {}, True),
+        ("Running", {"halt": False}, {"flat": True}, False),
+        ("Degraded", {}, {}, False),
+        # Settled by more than the status: a suspend, a failure, no Deployment yet.
+        ("Suspended", {"halt": True}, {"flat": True}, False),
+        ("Failed", {"halt": True}, {"flat": False}, False),
+        ("Pending", {"halt": True}, {}, False),
+        (None, {"halt": True}, {}, False),
+    ],
+)
+def test_a_phase_that_contradicts_the_record_is_seen(
+    phase: str | None, governance: dict[str, object], runtime: dict[str, object],
+    contradicts: bool,
+) -> None:  # fmt: skip
+    status = {"phase": phase, "governance": governance, "runtime": runtime}
+    assert phase_contradicts_record(status) is contradicts
 
 
 def test_a_runtime_that_cannot_start_is_failed_with_its_message() -> None:

@@ -30,7 +30,7 @@ from eternal_operator.settings import OperatorSettings
 from . import claims, credentials, render, shutdown
 from .diff import is_subset
 from .failures import ApplyRefused
-from .status import Observed, Problem, conditions_of, phase_of
+from .status import FOLLOWS_STATUS, Observed, Problem, conditions_of, phase_of
 
 SKIP_CANCEL_ANNOTATION = f"{GROUP}/skip-cancel-on-delete"
 
@@ -354,13 +354,12 @@ async def refresh_phase(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     alone cannot settle (a problem, a suspend or shutdown, replicas to change) gets the whole
     reconcile."""
     engine, status, problem = _parse(body)
-    settled = (Phase.RUNNING, Phase.DEGRADED, Phase.STARTING, Phase.HALTING, Phase.HALTED)
     if (
         engine is None
         or problem
         or engine.spec.suspend
         or status.shutdown
-        or (status.phase not in settled)
+        or (status.phase not in FOLLOWS_STATUS)
     ):
         return await reconcile(ctx, body)
     ref = _ref(body)

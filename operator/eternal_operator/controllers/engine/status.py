@@ -73,14 +73,49 @@ def phase_inputs(status: Mapping[str, Any]) -> tuple[object, ...]:
     )
 
 
+FOLLOWS_STATUS = (Phase.RUNNING, Phase.DEGRADED, Phase.STARTING, Phase.HALTING, Phase.HALTED)
+"""Phases the Engine's own status (governance's record, the runtime's report) moves between;
+the others (Pending, Suspended, Failed) also depend on what the whole reconcile sees."""
+
+
+def _halt_phase(halt: bool, runtime_stopped: bool, flat: bool) -> Phase | None:
+    """The phase a halt gives an Engine neither suspended nor failed: Halted once flat (its
+    runtime reports it, or the operator stopped the runtime), Halting until then; None: no
+    halt."""
+    if not halt:
+        return None
+    return Phase.HALTED if runtime_stopped or flat else Phase.HALTING
+
+
+def phase_contradicts_record(status: Mapping[str, Any]) -> bool:
+    """The phase says otherwise than the Engine's own halt record and runtime report (seen in
+    a bench: Halting for 30 s after the runtime reported flat, until the resync). Any later
+    event of the Engine that shows this gets the phase looked at again, whatever the last pass
+    saw."""
+    phase = status.get("phase")
+    if phase not in FOLLOWS_STATUS:
+        return False
+    governance = status.get("governance") or {}
+    runtime = status.get("runtime") or {}
+    halted = _halt_phase(
+        bool(governance.get("halt")), bool(governance.get("runtimeStopped")),
+        bool(runtime.get("flat")),
+    )  # fmt: skip
+    if halted is None:
+        return phase in (Phase.HALTING, Phase.HALTED)
+    return bool(phase != halted)
+
+
 def phase_of(o: Observed) -> Phase:
     if o.suspended:  # suspended is what was asked, even of an Engine that cannot run
         return Phase.SUSPENDED
     if o.problem is not None:
         return Phase.FAILED
-    if o.governance is not None and o.governance.halt:
-        flat = o.governance.runtime_stopped or (o.runtime is not None and bool(o.runtime.flat))
-        return Phase.HALTED if flat else Phase.HALTING
+    if o.governance is not None:
+        flat = o.runtime is not None and bool(o.runtime.flat)
+        halted = _halt_phase(o.governance.halt, o.governance.runtime_stopped, flat)
+        if halted is not None:
+            return halted
     if o.deployment is None:
         return Phase.PENDING
     if o.start_error is not None:
