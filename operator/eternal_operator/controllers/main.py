@@ -200,6 +200,8 @@ def _phase_inputs_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **
     uid = body.metadata.uid or ""
     if type == "DELETED" or body.metadata.deletion_timestamp or uid not in memo.phase_inputs:
         return False
+    if memo.backoff.remaining(uid, body.metadata.get("generation")) > BACKOFF_SLACK_S:
+        return False  # after a failed pass, its delay first: the pass would only return
     status = body.get("status") or {}
     return bool(
         memo.phase_inputs[uid] != engine_status.phase_inputs(status)
