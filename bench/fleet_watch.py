@@ -27,10 +27,6 @@ def status_part(e: Engine, part: str) -> dict[str, Any]:
     return dict((e.get("status") or {}).get(part) or {})
 
 
-def phase_is(phase: str) -> Check:
-    return lambda e: (e.get("status") or {}).get("phase") == phase
-
-
 def phase_in(*phases: str) -> Check:
     return lambda e: (e.get("status") or {}).get("phase") in phases
 

@@ -62,7 +62,6 @@ from fleet_watch import (
     Fleet,
     governance_halt,
     phase_in,
-    phase_is,
     reported_flat,
     status_part,
     trading_again,
@@ -218,7 +217,7 @@ class Bench:
 
         def running(e: Engine) -> bool:
             equity = Decimal(status_part(e, "runtime").get("equity") or 0)
-            return phase_is("Running")(e) and equity > 0
+            return phase_in("Running")(e) and equity > 0
 
         await self.wait(running, 1800, "every engine Running and funded")
         print(f"{self.n:3d} {self.who}: every engine Running after "
@@ -285,7 +284,7 @@ class Bench:
         if self.audit is not None:
             self.audit.mark()
         before = int((await self.policy()).get("status", {}).get("directiveSequence") or 0)
-        checks = [reported_flat(before), phase_in("Halting", "Halted"), phase_is("Halted"),
+        checks = [reported_flat(before), phase_in("Halting", "Halted"), phase_in("Halted"),
                   governance_halt]  # fmt: skip
         if self.stand is not None:
             self.stand.arm(halting=True)
@@ -306,12 +305,9 @@ class Bench:
             halt = Run([told, *watched], used, requests=served)
             done = told
         else:
-            heard = self.logs.first("halt in force")
-            missing = set(self.names) - set(heard)
-            if missing:
-                raise RuntimeError(f"no 'halt in force' in the logs of {sorted(missing)[:5]}")
             first, last = self.flat_on_venue(int(wall * 1000))
-            halt = Run([max(heard.values()) - wall, first, last, *watched], used, requests=served)
+            heard = self.logs.last_of("halt in force") - wall
+            halt = Run([heard, first, last, *watched], used, requests=served)
             done = last
         resume = await self.resume()
         if self.audit is not None:
@@ -329,7 +325,7 @@ class Bench:
         if self.stand is None:
             self.logs.mark()
         cpu, started, wall = cpu_now(), time.monotonic(), time.time()
-        probe = self.fleet.probe([trading_again, phase_is("Running")], started)
+        probe = self.fleet.probe([trading_again, phase_in("Running")], started)
         annotations = {"trading.eternal-engine.io/reset": str(time.time())}
         await self.patch_policy({"metadata": {"annotations": annotations}})
         try:
@@ -340,11 +336,7 @@ class Bench:
             self.fleet.drop(probe)
         used = cpu_since(cpu)
         if self.stand is None:  # the runtime trades again once its latch lifts: its log says when
-            heard = self.logs.first("halt lifted")
-            missing = set(self.names) - set(heard)
-            if missing:
-                raise RuntimeError(f"no 'halt lifted' in the logs of {sorted(missing)[:5]}")
-            lifted = max(heard.values()) - wall
+            lifted = self.logs.last_of("halt lifted") - wall
         return Run([lifted, *watched], used)
 
     async def breach_once(self, base: Decimal) -> Run:
@@ -431,18 +423,18 @@ def requests_table(n: int, until: str, runs: list[Run]) -> None:
     print(f"{n:3d} engines, API requests served from the patch to {until}: p50 "
           f"{statistics.median(totals):.0f}, p99 {quantile(totals, 0.99):.0f} per run "
           "(the bench's own included); mean per run, the largest:", flush=True)  # fmt: skip
-    summed: Counter[tuple[str, str]] = Counter()
-    for r in runs:
-        summed.update(r.requests)
-    for (verb, resource), count in summed.most_common(10):
-        print(f"{'':14}{verb:<18} {resource:<34} {count / len(runs):7.1f}", flush=True)
+    counts(runs, "requests", most=10)
 
 
-def counts(runs: list[Run], which: str) -> None:
+def counts(runs: list[Run], which: str, most: int | None = None) -> None:
+    """A counter of every run, mean per run: by its first key then count, or the `most`
+    largest."""
     summed: Counter[tuple[str, str]] = Counter()
     for r in runs:
         summed.update(getattr(r, which))
-    for (who, resource), count in sorted(summed.items(), key=lambda kv: (kv[0][0], -kv[1])):
+    rows = (summed.most_common(most) if most is not None
+            else sorted(summed.items(), key=lambda kv: (kv[0][0], -kv[1])))  # fmt: skip
+    for (who, resource), count in rows:
         print(f"{'':14}{who:<18} {resource:<34} {count / len(runs):7.1f}", flush=True)
 
 

@@ -109,3 +109,11 @@ class RuntimeLogs:
                             found[name] = wall_s(record["ts"])
                             break
         return found
+
+    def last_of(self, message: str) -> float:
+        """When the last runtime logged `message` since the mark (epoch s): every one must have."""
+        found = self.first(message)
+        missing = set(self.paths) - set(found)
+        if missing:
+            raise RuntimeError(f"no {message!r} in the logs of {sorted(missing)[:5]}")
+        return max(found.values())
