@@ -196,7 +196,7 @@ def test_a_failed_phase_pass_is_run_again_by_the_engines_next_event(
     assert not next_event_runs_it()  # settled: a heartbeat alone runs nothing
 
 
-def test_a_phase_an_older_pass_wrote_is_looked_at_again_by_the_next_event(
+def test_a_phase_that_contradicts_the_record_is_looked_at_again_by_the_next_event(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     Recorder(monkeypatch)
@@ -207,8 +207,8 @@ def test_a_phase_an_older_pass_wrote_is_looked_at_again_by_the_next_event(
         return Outcome(status={"phase": "Halted"})
 
     run(settles, m, body(phase="Halting", **flat), retry=False)  # saw the halt and the flat
-    # A pass queued behind it with an older version wrote Halting over Halted since; the
-    # record and the report are what that pass saw, but the phase says otherwise.
+    # Halting written over Halted since (whatever wrote it): the record and the report are
+    # what the last pass saw, but the phase says otherwise.
     behind = kopf.Body(body(phase="Halting", **flat))
     assert main._phase_inputs_changed(behind, m, type="MODIFIED")
     agreeing = kopf.Body(body(phase="Halted", **flat))
