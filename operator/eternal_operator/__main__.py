@@ -74,7 +74,9 @@ async def run(settings: OperatorSettings) -> int:
         if settings.leader_election:
             if not await elector.acquire(stop):
                 return 0
-            keeper = asyncio.create_task(elector.keep(stop))
+            # Renewed apart from the operator's loop and its connections, so a busy loop
+            # never costs the Lease (leader.py).
+            keeper = asyncio.create_task(elector.keep_apart(stop, KubeClient.from_environment()))
         serve_namespaces_listed_at_watch_start()
         reporter = start_daily_report(settings, kube, memo.store, stop)
         await kopf.operator(

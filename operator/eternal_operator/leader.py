@@ -12,13 +12,21 @@ once `leaseDurationSeconds` have passed on this clock without a change. Clock sk
 nodes therefore cannot make a standby take over early (a holder's clock running behind) nor
 wait forever (a holder's clock running ahead); only the rate of the clocks matters. The wall
 clock only stamps `acquireTime`/`renewTime` for people to read.
+
+The leader renews on a thread of its own, with its own event loop and its own connections
+(`keep_apart`), as client-go renews in a goroutine of its own: a burst of work on the
+operator's loop (500 Engines created at once) once kept it from running the renewal for over
+ten seconds, and the leader stepped down in the middle of creating them. A loop that is stuck
+rather than busy stops answering the health endpoints it also serves, and is restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,21 +134,23 @@ class LeaderElection:
             "spec": spec,
         }
 
-    async def try_acquire(self) -> bool:
-        """Take or renew the Lease if it is free, expired or ours; False if another holds it."""
+    async def try_acquire(self, kube: KubeClient | None = None) -> bool:
+        """Take or renew the Lease if it is free, expired or ours; False if another holds it.
+        `kube`: the client to do it with (by default `self.kube`)."""
+        kube = kube or self.kube
         started = self.monotonic()
         try:
-            current = await self.kube.get_or_none(
+            current = await kube.get_or_none(
                 "coordination.k8s.io/v1", "Lease", self.namespace, self.name
             )
             self.contacted_at = self.monotonic()
             if current is None:
-                written = await self.kube.create(self._body(None, self.clock()))
+                written = await kube.create(self._body(None, self.clock()))
             else:
                 self._observe(current, self.contacted_at)
                 if self.held_by_another():
                     return False
-                written = await self.kube.replace(self._body(current, self.clock()))
+                written = await kube.replace(self._body(current, self.clock()))
         except (Conflict, NotFound):
             self.contacted_at = self.monotonic()
             return False  # someone else moved first; look again next round
@@ -151,13 +161,13 @@ class LeaderElection:
         self._observe(written, started)
         return True
 
-    async def _attempt(self, within: float) -> bool:
+    async def _attempt(self, within: float, kube: KubeClient | None = None) -> bool:
         """One try_acquire that answers within `within` seconds (a KubeError if it cannot)."""
         try:
             if within <= 0:
                 raise TimeoutError
             async with asyncio.timeout(within):
-                return await self.try_acquire()
+                return await self.try_acquire(kube)
         except TimeoutError as error:
             raise KubeError(0, f"no answer within {within:.1f}s") from error
         finally:
@@ -185,8 +195,9 @@ class LeaderElection:
                 await asyncio.wait_for(stop.wait(), timeout=self.lease_seconds / 3)
         return False
 
-    async def keep(self, stop: asyncio.Event) -> None:
-        """Renew until `stop`; on a lost Lease, mark `lost` and set `stop` before it expires.
+    async def keep(self, stop: asyncio.Event, kube: KubeClient | None = None) -> None:
+        """Renew until `stop` (with `kube`, by default `self.kube`); on a lost Lease, mark
+        `lost` and set `stop` before it expires.
 
         Renewals come every third of the Lease; a failed one is retried every tenth. Each must
         succeed before two thirds of the Lease have passed since the last success (client-go's
@@ -201,7 +212,7 @@ class LeaderElection:
                 pass
             deadline = (self.renewed_at or self.monotonic()) + self.lease_seconds * 2 / 3
             try:
-                if await self._attempt(deadline - self.monotonic()):
+                if await self._attempt(deadline - self.monotonic(), kube):
                     pause = self.lease_seconds / 3
                     continue
                 log.error("leader election: the Lease was taken over; stopping")
@@ -215,6 +226,36 @@ class LeaderElection:
             self.leading = False
             stop.set()
             return
+
+    async def keep_apart(self, stop: asyncio.Event, kube: KubeClient) -> None:
+        """`keep` on a thread of its own, with its own event loop and its own client `kube`
+        (made for it, closed when done), until `stop`; a lost Lease sets `stop` in this loop.
+        The two loops share the elector's state (read by the health endpoints) and the stop."""
+        loop = asyncio.get_running_loop()
+        started: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Event]]
+        started = concurrent.futures.Future()
+
+        async def renew() -> None:
+            mine = asyncio.Event()
+            started.set_result((asyncio.get_running_loop(), mine))
+            try:
+                await self.keep(mine, kube)
+            finally:
+                await kube.close()
+                if self.lost:
+                    loop.call_soon_threadsafe(stop.set)
+
+        thread = threading.Thread(
+            target=asyncio.run, args=(renew(),), name="leader-election", daemon=True
+        )
+        thread.start()
+        own_loop, mine = await asyncio.wrap_future(started)
+        try:
+            await stop.wait()
+        finally:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: it stopped by itself
+                own_loop.call_soon_threadsafe(mine.set)
+            await asyncio.to_thread(thread.join)
 
     async def release(self) -> None:
         """Give the Lease up on a clean stop, so another replica takes over at once."""

@@ -96,9 +96,11 @@ def test_two_replicas_never_both_act(
 
         # The standby answers its probes although kopf (and kopf's own liveness) never started.
         assert status(follower, "/healthz") == 200
-        ready = wait_for(
-            lambda: (got := probe(follower, "/readyz")) and got[0] == 200 and got, 10, "ready"
-        )
+        ready = wait_for(  # a standby that lost the race to create the Lease learns the
+            lambda: (got := probe(follower, "/readyz"))  # holder at its next look
+            and got[0] == 200 and got[1].get("holder") and got,
+            10, "ready, with the holder known",
+        )  # fmt: skip
         assert ready[1]["role"] == "standby"
         assert ready[1]["holder"] == leader.env["EE_OPERATOR_POD_NAME"]
         assert status(follower, "/leader") == 503

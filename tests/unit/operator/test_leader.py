@@ -77,6 +77,9 @@ class FakeKube:
             raise Conflict(409, "the object has been modified")
         return self._store(obj)
 
+    async def close(self) -> None:
+        pass
+
     def write(self, holder: str | None, renew: str, seconds: int = int(LEASE)) -> None:
         """Another replica (with its own clock) writes the Lease."""
         self._store(
@@ -301,3 +304,43 @@ async def test_the_leader_keeps_renewing_while_the_api_server_answers() -> None:
     assert not leader.lost
     assert kube.version == 4  # created once, renewed three times
     assert spec(kube)["holderIdentity"] == "a"
+
+
+async def test_a_blocked_operator_loop_does_not_cost_the_leader_its_lease() -> None:
+    """The renewals go out from a thread of their own: with the operator's loop blocked for
+    three Leases (a burst of work), the leader renews all along and still leads after. With the
+    renewals on the operator's loop, none would go out and the leader would step down."""
+    kube = FakeKube()
+    leader = LeaderElection(
+        kube=cast(KubeClient, kube), namespace="ns", name="lease", identity="a",
+        lease_seconds=0.3, clock=lambda: WALL,
+    )  # fmt: skip
+    assert await leader.try_acquire()
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(leader.keep_apart(stop, cast(KubeClient, kube)))
+    await asyncio.sleep(0.05)  # the thread is started
+    before = kube.version
+    time.sleep(0.9)  # the operator's loop blocked  # noqa: ASYNC251
+    renewed = kube.version - before
+    assert not leader.lost
+    assert not stop.is_set()
+    stop.set()
+    await asyncio.wait_for(keeper, timeout=5)
+    assert renewed >= 4  # every 0.1 s, while the loop was blocked
+    assert not leader.lost
+    assert spec(kube)["holderIdentity"] == "a"
+
+
+async def test_a_lease_lost_on_the_renewal_thread_stops_the_operator() -> None:
+    kube = FakeKube()
+    leader = LeaderElection(
+        kube=cast(KubeClient, kube), namespace="ns", name="lease", identity="a",
+        lease_seconds=0.3, clock=lambda: WALL,
+    )  # fmt: skip
+    assert await leader.try_acquire()
+    kube.fail = KubeError(0, "connection refused")
+    stop = asyncio.Event()
+    await asyncio.wait_for(leader.keep_apart(stop, cast(KubeClient, kube)), timeout=5)
+    assert stop.is_set()
+    assert leader.lost
+    assert not leader.leading
