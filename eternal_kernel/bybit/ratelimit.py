@@ -40,8 +40,10 @@ class TokenBucket:
 class RateLimiter:
     """Async pacing by group; `acquire` waits (bounded) until a request may go."""
 
-    def __init__(self, rates: Mapping[str, float]) -> None:
-        self.buckets = {g: TokenBucket(r, max(1.0, r)) for g, r in rates.items()}
+    def __init__(self, rates: Mapping[str, float], burst: float | None = None) -> None:
+        """`burst`: the requests a group may send at once (by default a second's worth); 1
+        keeps any rolling second at `rate` + 1 at most."""
+        self.buckets = {g: TokenBucket(r, burst or max(1.0, r)) for g, r in rates.items()}
 
     async def acquire(self, group: str) -> float:
         """Wait for a slot; returns the seconds waited."""

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 import aiohttp
+from pybit.exceptions import InvalidRequestError
 
 from eternal_kernel.api.runtime_config import endpoints_for
 from eternal_kernel.api.v1alpha1 import Engine
@@ -35,6 +38,8 @@ from .settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 SUBACCOUNT_PERMISSIONS = {
     "ContractTrade": ["Order", "Position"],
     "Spot": ["SpotTrade"],
@@ -45,6 +50,20 @@ SUBACCOUNT_PERMISSIONS = {
 ORDERS_PER_SECOND = 8.0
 QUERIES_PER_SECOND = 40.0
 """Pacing of the operator's calls on one account, below Bybit's limits as the runtime's is."""
+
+
+PROVISIONING_PER_SECOND = {
+    "query-sub-members": 8.0,
+    "create-sub-member": 4.0,
+    "create-sub-api": 4.0,
+}
+"""Pacing of the master account's provisioning calls, one at a time (Bybit allows 10, 5 and 5
+in any rolling second): a fleet of Engines created at once is provisioned at this pace, in
+turn, instead of being refused (10006) and failed."""
+RATE_LIMITED_TRIES = 10
+"""A provisioning call refused with 10006 all the same waits out Bybit's window and goes again,
+this many times at most."""
+RATE_LIMITED = 10006
 
 
 class VenueActionError(Exception):
@@ -58,6 +77,11 @@ class BybitVenueActions:
     _attempts: Attempts = field(default_factory=Attempts, init=False, repr=False)
     """The closes the operator's flattens sent so far, by engine and purpose: a retry of a
     halt's flatten sends fresh ids (`eternal_kernel.bybit.flatten.Attempts`)."""
+    _pacing: RateLimiter = field(
+        default_factory=lambda: RateLimiter(PROVISIONING_PER_SECOND, burst=1.0),
+        init=False, repr=False,
+    )  # fmt: skip
+    _turns: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
     def _aio(self) -> aiohttp.ClientSession:
         """The shared session (made on the operator's event loop, at first use)."""
@@ -82,19 +106,43 @@ class BybitVenueActions:
                 "no paper-venue master key: set EE_OPERATOR_SIMULATOR_MASTER_API_KEY and "
                 "EE_OPERATOR_SIMULATOR_MASTER_API_SECRET, or give the Engine spec.credentials"
             )
+        # A 10006 is this module's to wait out (`_provision`), not pybit's: pybit sleeps a
+        # worker thread until a reset time that may already be past, and fails on that.
         return http_session(
-            self.settings.simulator_url, master_key, master_secret.get_secret_value()
-        )
+            self.settings.simulator_url, master_key, master_secret.get_secret_value(),
+            retry_codes=frozenset({10002}),
+        )  # fmt: skip
+
+    async def _provision(self, group: str, call: Callable[[], T]) -> T:
+        """One provisioning call on the master account, in turn and paced (`group`: its entry
+        in PROVISIONING_PER_SECOND); refused with 10006 all the same, it waits out Bybit's
+        rolling second and goes again."""
+        for attempt in range(1, RATE_LIMITED_TRIES + 1):
+            async with self._turns.setdefault(group, asyncio.Lock()):
+                await self._pacing.acquire(group)
+            try:
+                return await asyncio.to_thread(call)
+            except InvalidRequestError as error:
+                if error.status_code != RATE_LIMITED or attempt == RATE_LIMITED_TRIES:
+                    raise
+                self._pacing.close_for(group, 1.0)
+        raise AssertionError("unreachable")
 
     async def subaccount(self, engine: Engine) -> str:
-        """The UID of the Engine's paper-venue subaccount, created if it does not exist."""
-        session = self._master()
-        return await asyncio.to_thread(_subaccount, session, engine.spec.subaccount)
+        """The UID of the Engine's paper-venue subaccount (named by its username, created if
+        missing, or by its UID, which must exist: a UID cannot be created)."""
+        session, name = self._master(), engine.spec.subaccount
+        uid = await self._provision("query-sub-members", lambda: _find_subaccount(session, name))
+        if uid is None and name.isdigit():
+            raise VenueActionError(f"no subaccount with UID {name} under this master account")
+        if uid is None:
+            uid = await self._provision("create-sub-member", lambda: _create(session, name))
+        return uid
 
     async def mint_key(self, engine: Engine, uid: str) -> ApiKeys:
         """A new read-write API key of that subaccount (simulator only)."""
-        session = self._master()
-        return await asyncio.to_thread(_mint_key, session, uid, engine.spec.subaccount)
+        session, name = self._master(), engine.spec.subaccount
+        return await self._provision("create-sub-api", lambda: _mint_key(session, uid, name))
 
     def _client(self, engine: Engine, keys: ApiKeys) -> BybitDomainClient:
         limiter = RateLimiter({"orders": ORDERS_PER_SECOND, "queries": QUERIES_PER_SECOND})
@@ -194,16 +242,9 @@ def _member_ids(session: object, subaccounts: list[str]) -> dict[str, int]:
     return ids
 
 
-def _subaccount(session: object, username: str) -> str:
-    """The UID of the subaccount named by `username` (created if missing), or named by its UID
-    (which must exist: a UID cannot be created)."""
-    uid = _find_subaccount(session, username)
-    if uid is None and username.isdigit():
-        raise VenueActionError(f"no subaccount with UID {username} under this master account")
-    if uid is None:
-        created = session.create_sub_uid(username=username, memberType=1)  # type: ignore[attr-defined]
-        uid = str(created["result"]["uid"])
-    return uid
+def _create(session: object, username: str) -> str:
+    created = session.create_sub_uid(username=username, memberType=1)  # type: ignore[attr-defined]
+    return str(created["result"]["uid"])
 
 
 def _mint_key(session: object, uid: str, username: str) -> ApiKeys:
