@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from pybit.exceptions import InvalidRequestError
+from pybit.unified_trading import HTTP
 
 from eternal_kernel.api.runtime_config import endpoints_for
 from eternal_kernel.api.v1alpha1 import Engine
@@ -52,18 +53,37 @@ QUERIES_PER_SECOND = 40.0
 """Pacing of the operator's calls on one account, below Bybit's limits as the runtime's is."""
 
 
-PROVISIONING_PER_SECOND = {
-    "query-sub-members": 8.0,
-    "create-sub-member": 4.0,
-    "create-sub-api": 4.0,
+MASTER_LIMITS = {
+    "query-api": (10, 1.0),
+    "query-sub-members": (10, 1.0),
+    "create-sub-member": (5, 1.0),
+    "create-sub-api": (5, 1.0),
+    "universal-transfer": (20, 60.0),
 }
-"""Pacing of the master account's provisioning calls, one at a time (Bybit allows 10, 5 and 5
-in any rolling second): a fleet of Engines created at once is provisioned at this pace, in
-turn, instead of being refused (10006) and failed."""
+"""Bybit's limits on the master account's calls the operator makes (requests per rolling window
+of seconds). Each kind is sent in turn, paced (`_master_pacing`) so that no window ever sees
+more than the limit: a fleet of Engines applied at once is provisioned, and a fleet's transfers
+are made, at this pace, instead of refused (10006) and failed."""
 RATE_LIMITED_TRIES = 10
-"""A provisioning call refused with 10006 all the same waits out Bybit's window and goes again,
-this many times at most."""
+"""A master call refused with 10006 all the same waits and goes again, this many times at most."""
 RATE_LIMITED = 10006
+
+
+def _master_pacing() -> RateLimiter:
+    """Per kind, a burst and a rate whose sum over Bybit's window is its limit: one at a time
+    where the window is a second, half the limit at once where it is longer (a contribution's
+    few transfers go together)."""
+    bursts = {k: max(1, count // 2) if window > 1 else 1
+              for k, (count, window) in MASTER_LIMITS.items()}  # fmt: skip
+    rates = {k: (count - bursts[k]) / window for k, (count, window) in MASTER_LIMITS.items()}
+    return RateLimiter(rates, bursts)
+
+
+def _master_session(rest_url: str, api_key: str, api_secret: str) -> HTTP:
+    """pybit's session on the master account. A 10006 is `_paced`'s to wait out, not pybit's:
+    pybit sleeps a worker thread until Bybit's reset time (up to a minute, for transfers), and
+    fails when that time is already past."""
+    return http_session(rest_url, api_key, api_secret, retry_codes=frozenset({10002}))
 
 
 class VenueActionError(Exception):
@@ -77,10 +97,7 @@ class BybitVenueActions:
     _attempts: Attempts = field(default_factory=Attempts, init=False, repr=False)
     """The closes the operator's flattens sent so far, by engine and purpose: a retry of a
     halt's flatten sends fresh ids (`eternal_kernel.bybit.flatten.Attempts`)."""
-    _pacing: RateLimiter = field(
-        default_factory=lambda: RateLimiter(PROVISIONING_PER_SECOND, burst=1.0),
-        init=False, repr=False,
-    )  # fmt: skip
+    _pacing: RateLimiter = field(default_factory=_master_pacing, init=False, repr=False)
     _turns: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
     def _aio(self) -> aiohttp.ClientSession:
@@ -98,7 +115,7 @@ class BybitVenueActions:
         s = self.settings
         return endpoints_for(engine.spec.venue, s.simulator_url, s.venue_ws_url()).rest_url
 
-    def _master(self) -> object:
+    def _master(self) -> HTTP:
         master_key = self.settings.simulator_master_api_key
         master_secret = self.settings.simulator_master_api_secret
         if not master_key or not master_secret:
@@ -106,43 +123,40 @@ class BybitVenueActions:
                 "no paper-venue master key: set EE_OPERATOR_SIMULATOR_MASTER_API_KEY and "
                 "EE_OPERATOR_SIMULATOR_MASTER_API_SECRET, or give the Engine spec.credentials"
             )
-        # A 10006 is this module's to wait out (`_provision`), not pybit's: pybit sleeps a
-        # worker thread until a reset time that may already be past, and fails on that.
-        return http_session(
-            self.settings.simulator_url, master_key, master_secret.get_secret_value(),
-            retry_codes=frozenset({10002}),
-        )  # fmt: skip
+        return _master_session(
+            self.settings.simulator_url, master_key, master_secret.get_secret_value()
+        )
 
-    async def _provision(self, group: str, call: Callable[[], T]) -> T:
-        """One provisioning call on the master account, in turn and paced (`group`: its entry
-        in PROVISIONING_PER_SECOND); refused with 10006 all the same, it waits out Bybit's
-        rolling second and goes again."""
+    async def _paced(self, kind: str, call: Callable[[], T]) -> T:
+        """One call on a master account, in turn and paced (`kind`: its entry in
+        MASTER_LIMITS); refused with 10006 all the same, it waits out Bybit's window (at most
+        10 s) and goes again."""
         for attempt in range(1, RATE_LIMITED_TRIES + 1):
-            async with self._turns.setdefault(group, asyncio.Lock()):
-                await self._pacing.acquire(group)
+            async with self._turns.setdefault(kind, asyncio.Lock()):
+                await self._pacing.acquire(kind)
             try:
                 return await asyncio.to_thread(call)
             except InvalidRequestError as error:
                 if error.status_code != RATE_LIMITED or attempt == RATE_LIMITED_TRIES:
                     raise
-                self._pacing.close_for(group, 1.0)
+                self._pacing.close_for(kind, MASTER_LIMITS[kind][1])
         raise AssertionError("unreachable")
 
     async def subaccount(self, engine: Engine) -> str:
         """The UID of the Engine's paper-venue subaccount (named by its username, created if
         missing, or by its UID, which must exist: a UID cannot be created)."""
         session, name = self._master(), engine.spec.subaccount
-        uid = await self._provision("query-sub-members", lambda: _find_subaccount(session, name))
+        uid = await self._paced("query-sub-members", lambda: _find_subaccount(session, name))
         if uid is None and name.isdigit():
             raise VenueActionError(f"no subaccount with UID {name} under this master account")
         if uid is None:
-            uid = await self._provision("create-sub-member", lambda: _create(session, name))
+            uid = await self._paced("create-sub-member", lambda: _create(session, name))
         return uid
 
     async def mint_key(self, engine: Engine, uid: str) -> ApiKeys:
         """A new read-write API key of that subaccount (simulator only)."""
         session, name = self._master(), engine.spec.subaccount
-        return await self._provision("create-sub-api", lambda: _mint_key(session, uid, name))
+        return await self._paced("create-sub-api", lambda: _mint_key(session, uid, name))
 
     def _client(self, engine: Engine, keys: ApiKeys) -> BybitDomainClient:
         limiter = RateLimiter({"orders": ORDERS_PER_SECOND, "queries": QUERIES_PER_SECOND})
@@ -199,8 +213,23 @@ class BybitVenueActions:
         self, rest_url: str, master: ApiKeys, subaccounts: list[str]
     ) -> dict[str, int]:
         """UIDs of the master ('master') and of each subaccount (a UID, or a username)."""
-        session = http_session(rest_url, master.api_key, master.api_secret)
-        return await asyncio.to_thread(_member_ids, session, subaccounts)
+        session = _master_session(rest_url, master.api_key, master.api_secret)
+        info = await self._paced("query-api", session.get_api_key_information)
+        ids = {"master": int(info["result"]["userID"])}
+        members: dict[str, int] = {}
+        if any(not s.isdigit() for s in subaccounts):
+            listed = await self._paced("query-sub-members", session.get_sub_uid_list)
+            members = {
+                m["username"]: int(m["uid"]) for m in listed["result"].get("subMembers") or []
+            }
+        for sub in subaccounts:
+            if sub.isdigit():
+                ids[sub] = int(sub)
+            elif sub in members:
+                ids[sub] = members[sub]
+            else:
+                raise VenueActionError(f"no subaccount named {sub!r} under this master account")
+        return ids
 
     async def transfer(
         self,
@@ -212,52 +241,37 @@ class BybitVenueActions:
         target: int,
     ) -> str:
         """A universal transfer of USDT; the same transferId twice moves the money once."""
-        session = http_session(rest_url, master.api_key, master.api_secret)
-        try:
-            result = await asyncio.to_thread(
-                session.create_universal_transfer,
+        session = _master_session(rest_url, master.api_key, master.api_secret)
+
+        def send() -> Any:
+            return session.create_universal_transfer(
                 transferId=transfer_id, coin="USDT", amount=amount, fromMemberId=source,
                 toMemberId=target, fromAccountType="UNIFIED", toAccountType="UNIFIED",
             )  # fmt: skip
+
+        try:
+            result = await self._paced("universal-transfer", send)
         except Exception as error:
             raise VenueActionError(f"{type(error).__name__}: {error}") from error
         return str(result["result"].get("status") or "SUCCESS")
 
 
-def _member_ids(session: object, subaccounts: list[str]) -> dict[str, int]:
-    info = session.get_api_key_information()["result"]  # type: ignore[attr-defined]
-    ids = {"master": int(info["userID"])}
-    usernames = [s for s in subaccounts if not s.isdigit()]
-    members = {}
-    if usernames:
-        listed = session.get_sub_uid_list()["result"].get("subMembers") or []  # type: ignore[attr-defined]
-        members = {m["username"]: int(m["uid"]) for m in listed}
-    for sub in subaccounts:
-        if sub.isdigit():
-            ids[sub] = int(sub)
-        elif sub in members:
-            ids[sub] = members[sub]
-        else:
-            raise VenueActionError(f"no subaccount named {sub!r} under this master account")
-    return ids
-
-
-def _create(session: object, username: str) -> str:
-    created = session.create_sub_uid(username=username, memberType=1)  # type: ignore[attr-defined]
+def _create(session: HTTP, username: str) -> str:
+    created = session.create_sub_uid(username=username, memberType=1)
     return str(created["result"]["uid"])
 
 
-def _mint_key(session: object, uid: str, username: str) -> ApiKeys:
-    key = session.create_sub_api_key(  # type: ignore[attr-defined]
+def _mint_key(session: HTTP, uid: str, username: str) -> ApiKeys:
+    key = session.create_sub_api_key(
         subuid=int(uid), readOnly=0, note=f"eternal-engine {username}",
         permissions=SUBACCOUNT_PERMISSIONS,
     )["result"]  # fmt: skip
     return ApiKeys(api_key=key["apiKey"], api_secret=key["secret"])
 
 
-def _find_subaccount(session: object, name: str) -> str | None:
+def _find_subaccount(session: HTTP, name: str) -> str | None:
     """The UID of the subaccount with this username, or this UID."""
-    members = session.get_sub_uid_list()["result"].get("subMembers") or []  # type: ignore[attr-defined]
+    members = session.get_sub_uid_list()["result"].get("subMembers") or []
     for member in members:
         if member.get("username") == name or str(member.get("uid")) == name:
             return str(member["uid"])
