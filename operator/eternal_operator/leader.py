@@ -1,7 +1,7 @@
 """Leader election on a coordination.k8s.io/v1 Lease: of several replicas, exactly one acts.
 
 kopf's peering lets replicas of equal priority both act, so the operator holds a Lease instead,
-as client-go's leader election does: acquire it (or wait), renew it every third of its
+as client-go's leader election does: acquire it (or wait), renew it every fifth of its
 duration, and stop acting the moment a renewal cannot be made before it expires.
 
 Expiry is judged as client-go judges it (tools/leaderelection, `observedRecord` and
@@ -199,11 +199,18 @@ class LeaderElection:
         """Renew until `stop` (with `kube`, by default `self.kube`); on a lost Lease, mark
         `lost` and set `stop` before it expires.
 
-        Renewals come every third of the Lease; a failed one is retried every tenth. Each must
-        succeed before two thirds of the Lease have passed since the last success (client-go's
-        renew deadline): past that, this replica stops acting while the Lease it last wrote is
-        still valid for everyone else, so two replicas never act at once."""
-        pause = self.lease_seconds / 3
+        A renewal starts a fifth of the Lease after the last successful one started, at once if
+        that took longer (an API server slow to answer: renewals then follow each other, each
+        moving the deadline on); a failed one is retried every tenth. Each must succeed before
+        two thirds of the Lease have passed since the last success (client-go's renew deadline):
+        past that, this replica stops acting while the Lease it last wrote is still valid for
+        everyone else, so two replicas never act at once."""
+
+        def until_next() -> float:
+            start = (self.renewed_at or self.monotonic()) + self.lease_seconds / 5
+            return max(0.0, start - self.monotonic())
+
+        pause = until_next()
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
@@ -213,7 +220,7 @@ class LeaderElection:
             deadline = (self.renewed_at or self.monotonic()) + self.lease_seconds * 2 / 3
             try:
                 if await self._attempt(deadline - self.monotonic(), kube):
-                    pause = self.lease_seconds / 3
+                    pause = until_next()
                     continue
                 log.error("leader election: the Lease was taken over; stopping")
             except KubeError as error:
