@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from eternal_operator.devtools.controlplane import ADMIN_USER
+from eternal_operator.settings import OperatorSettings
 
 NAMESPACE = "default"
 """Where the bench's fleet lives."""
 AGENT = "governance-bench"
+LEADER_LEASE = OperatorSettings.model_fields["lease_name"].default
 """The bench's User-Agent: its own writes are told apart from the operator's (same user)."""
 
 
@@ -72,6 +74,8 @@ def writer(event: dict[str, Any], resource: str, fleet: str) -> str:
     agent = str(event.get("userAgent") or "")
     if user == "system:apiserver":
         return ""  # its own leases and endpoints, every 10 s whatever happens: not counted
+    if resource == "leases" and (event.get("objectRef") or {}).get("name") == LEADER_LEASE:
+        return ""  # the leader's renewals, every 3 s whatever happens: not counted either
     if user.startswith(f"system:serviceaccount:{NAMESPACE}:") and user.endswith("-runtime"):
         return fleet  # "runtimes" or "stand-ins"
     if user == ADMIN_USER:  # the operator, the pod runner and the bench share the admin token
