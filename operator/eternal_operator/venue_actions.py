@@ -21,7 +21,7 @@ from eternal_kernel.api.runtime_config import endpoints_for
 from eternal_kernel.api.v1alpha1 import Engine
 from eternal_kernel.bybit.aio import AioTransport
 from eternal_kernel.bybit.domain import BybitDomainClient
-from eternal_kernel.bybit.errors import UnknownKeyError
+from eternal_kernel.bybit.errors import RATE_LIMIT, UnknownKeyError
 from eternal_kernel.bybit.flatten import (
     Attempts,
     FlattenResult,
@@ -66,7 +66,6 @@ more than the limit: a fleet of Engines applied at once is provisioned, and a fl
 are made, at this pace, instead of refused (10006) and failed."""
 RATE_LIMITED_TRIES = 10
 """A master call refused with 10006 all the same waits and goes again, this many times at most."""
-RATE_LIMITED = 10006
 
 
 def _master_pacing() -> RateLimiter:
@@ -137,7 +136,7 @@ class BybitVenueActions:
             try:
                 return await asyncio.to_thread(call)
             except InvalidRequestError as error:
-                if error.status_code != RATE_LIMITED or attempt == RATE_LIMITED_TRIES:
+                if error.status_code != RATE_LIMIT or attempt == RATE_LIMITED_TRIES:
                     raise
                 self._pacing.close_for(kind, MASTER_LIMITS[kind][1])
         raise AssertionError("unreachable")
