@@ -309,15 +309,20 @@ async def test_the_leader_keeps_renewing_while_the_api_server_answers() -> None:
     assert spec(kube)["holderIdentity"] == "a"
 
 
+def short_lease_leader(kube: FakeKube) -> LeaderElection:
+    """A 0.3 s Lease on the real monotonic clock: its renewals really wait."""
+    return LeaderElection(
+        kube=cast(KubeClient, kube), namespace="ns", name="lease", identity="a",
+        lease_seconds=0.3, clock=lambda: WALL,
+    )  # fmt: skip
+
+
 async def test_a_blocked_operator_loop_does_not_cost_the_leader_its_lease() -> None:
     """The renewals go out from a thread of their own: with the operator's loop blocked for
     three Leases (a burst of work), the leader renews all along and still leads after. With the
     renewals on the operator's loop, none would go out and the leader would step down."""
     kube = FakeKube()
-    leader = LeaderElection(
-        kube=cast(KubeClient, kube), namespace="ns", name="lease", identity="a",
-        lease_seconds=0.3, clock=lambda: WALL,
-    )  # fmt: skip
+    leader = short_lease_leader(kube)
     assert await leader.try_acquire()
     stop = asyncio.Event()
     keeper = asyncio.create_task(leader.keep_apart(stop, cast(KubeClient, kube)))
@@ -336,10 +341,7 @@ async def test_a_blocked_operator_loop_does_not_cost_the_leader_its_lease() -> N
 
 async def test_a_lease_lost_on_the_renewal_thread_stops_the_operator() -> None:
     kube = FakeKube()
-    leader = LeaderElection(
-        kube=cast(KubeClient, kube), namespace="ns", name="lease", identity="a",
-        lease_seconds=0.3, clock=lambda: WALL,
-    )  # fmt: skip
+    leader = short_lease_leader(kube)
     assert await leader.try_acquire()
     kube.fail = KubeError(0, "connection refused")
     stop = asyncio.Event()
@@ -355,10 +357,7 @@ async def test_a_slow_api_server_does_not_cost_the_leader_its_lease() -> None:
     the leader keeps the Lease (renewing a third of the Lease after the last renewal ENDED, it
     would start 170 ms after the last success and end past the deadline)."""
     kube = FakeKube()
-    leader = LeaderElection(
-        kube=cast(KubeClient, kube), namespace="ns", name="lease", identity="a",
-        lease_seconds=0.3, clock=lambda: WALL,
-    )  # fmt: skip
+    leader = short_lease_leader(kube)
     assert await leader.try_acquire()
     kube.delay = 0.035
     stop = asyncio.Event()
