@@ -14,9 +14,9 @@ wait forever (a holder's clock running ahead); only the rate of the clocks matte
 clock only stamps `acquireTime`/`renewTime` for people to read.
 
 The leader renews on a thread of its own, with its own event loop and its own connections
-(`keep_apart`), as client-go renews in a goroutine of its own: a burst of work on the
-operator's loop (500 Engines created at once) once kept it from running the renewal for over
-ten seconds, and the leader stepped down in the middle of creating them. A loop that is stuck
+(`keep_apart`), as client-go renews in a goroutine of its own, so the operator's own work never
+stands in a renewal's way (with 500 Engines created at once, the leader once failed to renew
+within the deadline, and stepped down in the middle of creating them). A loop that is stuck
 rather than busy stops answering the health endpoints it also serves, and is restarted.
 """
 
