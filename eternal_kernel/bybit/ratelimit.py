@@ -31,8 +31,8 @@ class TokenBucket:
         self.updated = now
         if now < self.closed_until:
             return self.closed_until - now
-        if self.tokens >= 1 - 1e-9:  # a whole token, give or take the float's rounding
-            self.tokens = max(0.0, self.tokens - 1)
+        if self.tokens >= 1:
+            self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.rate_per_s
 
@@ -40,13 +40,8 @@ class TokenBucket:
 class RateLimiter:
     """Async pacing by group; `acquire` waits (bounded) until a request may go."""
 
-    def __init__(
-        self, rates: Mapping[str, float], bursts: Mapping[str, float] | None = None
-    ) -> None:
-        """`bursts`: the requests a group may send at once (by default a second's worth). A
-        group never sends more than its burst + its rate x T in any T seconds."""
-        bursts = bursts or {}
-        self.buckets = {g: TokenBucket(r, bursts.get(g) or max(1.0, r)) for g, r in rates.items()}
+    def __init__(self, rates: Mapping[str, float]) -> None:
+        self.buckets = {g: TokenBucket(r, max(1.0, r)) for g, r in rates.items()}
 
     async def acquire(self, group: str) -> float:
         """Wait for a slot; returns the seconds waited."""

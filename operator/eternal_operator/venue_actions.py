@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -61,21 +63,39 @@ MASTER_LIMITS = {
     "universal-transfer": (20, 60.0),
 }
 """Bybit's limits on the master account's calls the operator makes (requests per rolling window
-of seconds). Each kind is sent in turn, paced (`_master_pacing`) so that no window ever sees
-more than the limit: a fleet of Engines applied at once is provisioned, and a fleet's transfers
-are made, at this pace, instead of refused (10006) and failed."""
+of seconds). Each kind is sent in turn, at most one fewer per window than the limit (a margin
+for the network's jitter), counted over a window `WINDOW_MARGIN_S` longer (`Window`): a fleet
+of Engines applied at once is provisioned, and a fleet's transfers are made, at this pace,
+instead of refused (10006) and failed."""
+WINDOW_MARGIN_S = 0.05
 RATE_LIMITED_TRIES = 10
 """A master call refused with 10006 all the same waits and goes again, this many times at most."""
 
 
-def _master_pacing() -> RateLimiter:
-    """Per kind, a burst and a rate whose sum over Bybit's window is its limit: one at a time
-    where the window is a second, half the limit at once where it is longer (a contribution's
-    few transfers go together)."""
-    bursts = {k: max(1, count // 2) if window > 1 else 1
-              for k, (count, window) in MASTER_LIMITS.items()}  # fmt: skip
-    rates = {k: (count - bursts[k]) / window for k, (count, window) in MASTER_LIMITS.items()}
-    return RateLimiter(rates, bursts)
+@dataclass
+class Window:
+    """At most `count` sends in any `seconds` (a rolling window, as Bybit counts)."""
+
+    count: int
+    seconds: float
+    sent: deque[float] = field(default_factory=deque)
+    closed_until: float = 0.0
+
+    def wait_s(self, now: float) -> float:
+        """Seconds to wait before one more may go (0: it goes now, and is counted)."""
+        while self.sent and self.sent[0] <= now - self.seconds:
+            self.sent.popleft()
+        if now < self.closed_until:
+            return self.closed_until - now
+        if len(self.sent) < self.count:
+            self.sent.append(now)
+            return 0.0
+        return self.sent[0] + self.seconds - now
+
+
+def _master_pacing() -> dict[str, Window]:
+    return {kind: Window(count - 1, window + WINDOW_MARGIN_S)
+            for kind, (count, window) in MASTER_LIMITS.items()}  # fmt: skip
 
 
 def _master_session(rest_url: str, api_key: str, api_secret: str) -> HTTP:
@@ -96,7 +116,7 @@ class BybitVenueActions:
     _attempts: Attempts = field(default_factory=Attempts, init=False, repr=False)
     """The closes the operator's flattens sent so far, by engine and purpose: a retry of a
     halt's flatten sends fresh ids (`eternal_kernel.bybit.flatten.Attempts`)."""
-    _pacing: RateLimiter = field(default_factory=_master_pacing, init=False, repr=False)
+    _pacing: dict[str, Window] = field(default_factory=_master_pacing, init=False, repr=False)
     _turns: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
     def _aio(self) -> aiohttp.ClientSession:
@@ -130,15 +150,17 @@ class BybitVenueActions:
         """One call on a master account, in turn and paced (`kind`: its entry in
         MASTER_LIMITS); refused with 10006 all the same, it waits out Bybit's window (at most
         10 s) and goes again."""
+        window = self._pacing[kind]
         for attempt in range(1, RATE_LIMITED_TRIES + 1):
             async with self._turns.setdefault(kind, asyncio.Lock()):
-                await self._pacing.acquire(kind)
+                while (wait := window.wait_s(time.monotonic())) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)  # the window's time passing, not an event
             try:
                 return await asyncio.to_thread(call)
             except InvalidRequestError as error:
                 if error.status_code != RATE_LIMIT or attempt == RATE_LIMITED_TRIES:
                     raise
-                self._pacing.close_for(kind, MASTER_LIMITS[kind][1])
+                window.closed_until = time.monotonic() + min(window.seconds, 10.0)
         raise AssertionError("unreachable")
 
     async def subaccount(self, engine: Engine) -> str:
