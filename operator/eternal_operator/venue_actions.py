@@ -239,10 +239,8 @@ class BybitVenueActions:
         ids = {"master": int(info["result"]["userID"])}
         members: dict[str, int] = {}
         if any(not s.isdigit() for s in subaccounts):
-            listed = await self._paced("query-sub-members", session.get_sub_uid_list)
-            members = {
-                m["username"]: int(m["uid"]) for m in listed["result"].get("subMembers") or []
-            }
+            listed = await self._paced("query-sub-members", lambda: _sub_members(session))
+            members = {m["username"]: int(m["uid"]) for m in listed}
         for sub in subaccounts:
             if sub.isdigit():
                 ids[sub] = int(sub)
@@ -290,10 +288,14 @@ def _mint_key(session: HTTP, uid: str, username: str) -> ApiKeys:
     return ApiKeys(api_key=key["apiKey"], api_secret=key["secret"])
 
 
+def _sub_members(session: HTTP) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = session.get_sub_uid_list()["result"].get("subMembers") or []
+    return listed
+
+
 def _find_subaccount(session: HTTP, name: str) -> str | None:
     """The UID of the subaccount with this username, or this UID."""
-    members = session.get_sub_uid_list()["result"].get("subMembers") or []
-    for member in members:
+    for member in _sub_members(session):
         if member.get("username") == name or str(member.get("uid")) == name:
             return str(member["uid"])
     return None
