@@ -360,10 +360,14 @@ async def test_a_slow_api_server_does_not_cost_the_leader_its_lease() -> None:
     leader = short_lease_leader(kube)
     assert await leader.try_acquire()
     kube.delay = 0.035
+    ten_renewals = asyncio.Event()
+    kube.on_call.append(lambda: kube.version >= 11 and ten_renewals.set())
     stop = asyncio.Event()
     keeper = asyncio.create_task(leader.keep(stop))
-    await asyncio.sleep(1.5)
+    renewed = asyncio.create_task(ten_renewals.wait())
+    await asyncio.wait({keeper, renewed}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
     stop.set()
     await asyncio.wait_for(keeper, timeout=5)
-    assert not leader.lost
-    assert kube.version >= 10  # renewed all along
+    renewed.cancel()
+    assert not leader.lost  # it kept renewing rather than step down
+    assert kube.version >= 11  # ten renewals after the first write
