@@ -44,9 +44,20 @@ def test_a_real_clock_resumes_at_wall_time_others_where_they_were() -> None:
     assert 1000 <= fast.now_ms() < 1000 + 1000 * 1000
 
 
+def funding_paid(venue: Venue) -> D:
+    return sum((e.exec_fee for e in venue.executions[SUB] if e.exec_type == "Funding"), D(0))
+
+
 @pytest.mark.unit
-def test_a_snapshot_nine_hours_old_settles_the_missed_funding_once(tmp_path: Path) -> None:
-    started_ms = Clock.wall_ms() - 9 * HOUR_MS - 600_000
+@pytest.mark.parametrize("crosses_a_settlement", [False, True])
+def test_a_snapshot_nine_hours_old_settles_the_missed_funding_once(
+    tmp_path: Path, crosses_a_settlement: bool
+) -> None:
+    # The old venue's ten minutes start five minutes before a settlement time, or ten after
+    # one; either way it stopped about nine hours ago, so one or two more fell due since.
+    latest = Clock.wall_ms() - 9 * HOUR_MS - 600_000
+    settlement = latest - latest % (8 * HOUR_MS)
+    started_ms = settlement - 300_000 if crosses_a_settlement else settlement + 600_000
     old = Venue(settings("stepped"), Clock(ClockMode.STEPPED, start_ms=started_ms))
     trading.place_order(
         old, SUB, trading.PlaceOrder(Category.LINEAR, "BTCUSDT", "Buy", "Market", D("0.01"))
@@ -57,9 +68,11 @@ def test_a_snapshot_nine_hours_old_settles_the_missed_funding_once(tmp_path: Pat
     assert price != old.source.price_at("BTCUSDT", started_ms)
     due = list(range(old.next_funding_ms, Clock.wall_ms(), 8 * HOUR_MS))
     assert len(due) in (1, 2)  # every eight hours: one or two fall into nine hours
-    # What the old venue settled itself (its ten minutes may cross a settlement time).
+    # What the old venue settled itself.
     settled = funding_rows(old)
+    assert len(settled) == int(crosses_a_settlement)
     settled_history = [t for t, _ in old.funding_history.get("BTCUSDT", [])]
+    paid_before = funding_paid(old)
     path = tmp_path / "state.json"
     snapshot.save(old, path)
 
@@ -71,7 +84,7 @@ def test_a_snapshot_nine_hours_old_settles_the_missed_funding_once(tmp_path: Pat
     assert [t for t, _ in restarted.funding_history["BTCUSDT"]] == settled_history + due
     assert restarted.next_funding_ms == due[-1] + 8 * HOUR_MS
     assert restarted.market.price("BTCUSDT") == price  # continues from the saved price
-    paid = sum(e.exec_fee for e in restarted.executions[SUB] if e.exec_type == "Funding")
-    assert paid == len(due) * D("0.01") * price * D("0.0001")
+    paid_on_restore = funding_paid(restarted) - paid_before
+    assert paid_on_restore == len(due) * D("0.01") * price * D("0.0001")
     restarted.update()
-    assert funding_rows(restarted) == due  # exactly once
+    assert funding_rows(restarted) == settled + due  # exactly once
