@@ -16,7 +16,12 @@ from eternal_operator.controllers.allocation import reconcile as allocation_reco
 from eternal_operator.controllers.backtest import reconcile as backtest_reconcile
 from eternal_operator.controllers.backtest import render as backtest_render
 from eternal_operator.controllers.policy import release
-from eternal_operator.controllers.policy.governor import EngineSnapshot, Governor, PolicySnapshot
+from eternal_operator.controllers.policy.governor import (
+    SHOWN_FROM,
+    EngineSnapshot,
+    Governor,
+    PolicySnapshot,
+)
 from eternal_operator.controllers.training import reconcile as training_reconcile
 from eternal_operator.controllers.training import render as training_render
 from eternal_operator.login import login as kube_login
@@ -272,6 +277,8 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                 governance=copy.deepcopy(status.get("governance")),
                 uid=uid,
                 allocation=copy.deepcopy(status.get("allocation")),
+                status={k: copy.deepcopy(status[k]) for k in SHOWN_FROM if k in status},
+                generation=int(body.metadata.get("generation") or 0),
             )
         }
 

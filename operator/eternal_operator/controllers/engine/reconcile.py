@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from eternal_kernel.api.v1alpha1 import GROUP, Engine, Phase, Venue, names
 from eternal_kernel.api.v1alpha1.engine import (
     EngineStatus,
+    GovernanceDirective,
     OnDelete,
     ShutdownReason,
     ShutdownRequest,
@@ -369,6 +370,35 @@ async def refresh_phase(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         return await reconcile(ctx, body)
     observed = _observed(ctx, body, status, deployment=live, governance=status.governance)
     return _report(Outcome(), observed, status, problem=None)
+
+
+def shown_with_record(ctx: Context, body: Mapping[str, Any], record: Mapping[str, Any]) -> Outcome:
+    """What of the phase and conditions changes once `record` is the Engine's governance
+    record, for governance to write with the record: a fleet halting or resuming together costs
+    one status write per engine, not the record and then the phase pass's. Only where
+    `refresh_phase` would decide them from the Engine's own status and a Deployment it found
+    scaled up (neither the record in force nor this one stops the runtime); otherwise an empty
+    Outcome, and the phase pass that follows the record decides. That pass also puts right
+    anything written here from a stale view of the Engine."""
+    engine, status, problem = _parse(body)
+    if (
+        engine is None
+        or problem
+        or engine.spec.suspend
+        or status.shutdown
+        or (status.phase not in FOLLOWS_STATUS)
+        or _replicas(status) == 0
+        or (record.get("halt") and record.get("runtimeStopped"))
+    ):
+        return Outcome()
+    governance = GovernanceDirective.model_validate(record)
+    scaled_up = {"spec": {"replicas": 1}}
+    observed = _observed(ctx, body, status, governance=governance, deployment=scaled_up)
+    out = _report(Outcome(), observed, status, problem=None)
+    current = body.get("status") or {}
+    out.status = {k: v for k, v in out.status.items()
+                  if k in ("phase", "conditions") and current.get(k) != v}  # fmt: skip
+    return out
 
 
 async def _suspend_despite(

@@ -43,7 +43,7 @@ from eternal_kernel.api.v1alpha1.policy import CircuitBreakerPolicyStatus
 from eternal_kernel.breaker import codec
 from eternal_kernel.breaker.conflicts import writer
 from eternal_kernel.breaker.evaluate import Reset, State, Step, evaluate
-from eternal_operator.controllers.engine.reconcile import Context
+from eternal_operator.controllers.engine.reconcile import Context, Outcome, shown_with_record
 from eternal_operator.kube import KubeError
 from eternal_operator.metrics import (
     GOVERNANCE_DIRECTIVES,
@@ -64,13 +64,17 @@ log = logging.getLogger(__name__)
 RESET_ANNOTATION = f"{GROUP}/reset"
 RESET_FORCE_ANNOTATION = f"{GROUP}/reset-force"
 DISPLAY_EVERY = timedelta(seconds=5)
-RECORD_AFTER = timedelta(seconds=2)
+RECORD_AFTER = timedelta(seconds=0.5)
 """The longest the engines' records of a new halt wait for the operator's own flatten."""
 RECORDS_IN_FLIGHT = 32
 """Engine records written at once: a fleet's worth together would meet the API server's limit
 on requests in flight (429) and come back slower."""
 HISTORY = 20
 DISPLAY_FIELDS = {"equity", "navPerUnit", "drawdown", "unknownEngines", "engines", "conditions"}
+
+
+SHOWN_FROM = ("phase", "conditions", "shutdown", "runtime")
+"""What of an Engine's status its phase and conditions are shown from (`EngineSnapshot.status`)."""
 
 
 @dataclass
@@ -82,6 +86,16 @@ class EngineSnapshot:
     governance: dict[str, Any] | None
     uid: str
     allocation: dict[str, Any] | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+    """The rest of its status (phase, conditions, shutdown): what its phase is shown from."""
+    generation: int = 0
+
+    def body(self, namespace: str) -> dict[str, Any]:
+        """The Engine as the index last saw it, shaped as the API serves it."""
+        meta = {"name": self.name, "namespace": namespace, "uid": self.uid,
+                "generation": self.generation}  # fmt: skip
+        return {"metadata": meta, "spec": self.spec,
+                "status": {**self.status, "governance": self.governance}}  # fmt: skip
 
 
 @dataclass
@@ -290,17 +304,22 @@ class Governor:
         if not stale:
             return
         patches = [self._engine_patch(e, content, conflicts.get(e.name, []), now) for e in stale]
+        # A record carries the phase it gives the Engine (the phase pass's own rule).
+        shown = [shown_with_record(self.ctx, e.body(self.namespace), p)
+                 for e, p in zip(stale, patches, strict=True)]  # fmt: skip
         slots = asyncio.Semaphore(RECORDS_IN_FLIGHT)
 
-        async def write(engine: EngineSnapshot, patch: dict[str, Any]) -> None:
+        async def write(engine: EngineSnapshot, patch: dict[str, Any], also: Outcome) -> None:
             async with slots:
-                await patch_engine(self.ctx, self.namespace, engine.name, {"governance": patch})
+                await patch_engine(self.ctx, self.namespace, engine.name,
+                                   {"governance": patch, **also.status})  # fmt: skip
 
         results = await asyncio.gather(
-            *(write(e, p) for e, p in zip(stale, patches, strict=True)), return_exceptions=True
+            *(write(e, p, o) for e, p, o in zip(stale, patches, shown, strict=True)),
+            return_exceptions=True,
         )
         GOVERNANCE_DIRECTIVES.labels(self.namespace, self.name).inc(len(stale))
-        for engine, patch, result in zip(stale, patches, results, strict=True):
+        for engine, patch, also, result in zip(stale, patches, shown, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("governance: directive to %s failed: %s", engine.name, result)
                 continue
@@ -308,6 +327,8 @@ class Governor:
                 kind = "Warning" if content["halt"] else "Normal"
                 message = f"level {content['level']}: {content['reason']}"
                 self.events(kind, "Directive", message, engine.name)
+            for event in also.events:
+                self.events(event.type, event.reason, event.message, engine.name)
             written = {k: v for k, v in patch.items() if v is not None}
             self._told[engine.name] = (copy.deepcopy(engine.governance), written)
             engine.governance = written
