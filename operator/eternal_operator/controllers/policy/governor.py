@@ -14,7 +14,9 @@ The halting fact is written once, in the policy's status: every runtime hears it
 of the policies, and the operator flattens every account it governs itself at once, racing
 them (`HaltEnforcer.flatten_now`). Each engine's `status.governance`, the durable per-engine
 record, is written after: once the operator's own flatten is done (at most `RECORD_AFTER`
-later), so a fleet's worth of writes does not stand between the halt and the venue.
+later), so a fleet's worth of writes does not stand between the halt and the venue. Each record
+carries the phase and conditions it gives the Engine where its own status decides them
+(`shown_with_record`, the phase pass's rule): one write per engine shows the halt or the lift.
 
 A halt is enforced from persisted state: each engine's directive carries `haltedAt`, so a
 restarted or newly elected operator keeps the deadline. Past it, the operator reads the account
@@ -87,7 +89,7 @@ class EngineSnapshot:
     uid: str
     allocation: dict[str, Any] | None = None
     status: dict[str, Any] = field(default_factory=dict)
-    """The rest of its status (phase, conditions, shutdown): what its phase is shown from."""
+    """The parts of its status named in SHOWN_FROM: what its phase is shown from."""
     generation: int = 0
 
     def body(self, namespace: str) -> dict[str, Any]:
