@@ -114,6 +114,7 @@ bench: install controlplane ## Every benchmark, each against its baseline, and t
 	$(PY) bench/runtime_bench.py
 	$(PY) bench/backtest_bench.py
 	$(PY) bench/scalper_bench.py
+	$(PY) bench/status_write_cost.py
 	$(PY) bench/governance_bench.py --engines 4 50 --standins 500
 	$(PY) bench/stack_bench.py
 	$(PY) bench/namespace_bench.py
@@ -122,7 +123,8 @@ bench: install controlplane ## Every benchmark, each against its baseline, and t
 bench-venue: install ## Paper venue: pybit round trips against pybit's own overhead (goal: the venue adds <20%), matching, fan-out
 	$(PY) bench/paper_venue_bench.py
 
-bench-governance: install controlplane ## Halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 25 minutes)
+bench-governance: install controlplane ## What a status write costs the API server, then halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 30 minutes)
+	$(PY) bench/status_write_cost.py
 	$(PY) bench/governance_bench.py --engines 4 50 --standins 500
 
 bench-safety: install controlplane ## The capital-safety matrix, quick subset (CI runs it; --quick)

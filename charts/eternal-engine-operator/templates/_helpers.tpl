@@ -92,7 +92,8 @@ since runtimes run in other namespaces) unless operator.simulatorUrl says otherw
 
 {{/* The rules the operator needs in every namespace it manages (see docs/operations.md). */}}
 {{- define "ee.rbac.namespacedRules" -}}
-# The five kinds: read and watch them, add finalizers and annotations (patch/update).
+# The five kinds: read and watch them, add finalizers and annotations, reset an Engine's
+# managed fields (patch/update).
 - apiGroups: ["trading.eternal-engine.io"]
   resources: ["engines", "allocations", "circuitbreakerpolicies", "modeltrainings", "backtests"]
   verbs: ["get", "list", "watch", "patch", "update"]

@@ -28,7 +28,7 @@ from eternal_kernel.bybit.flatten import FlattenResult
 from eternal_operator.kube import KubeClient, KubeError
 from eternal_operator.settings import OperatorSettings
 
-from . import claims, credentials, render, shutdown
+from . import claims, credentials, managed_fields, render, shutdown
 from .diff import is_subset
 from .failures import ApplyRefused
 from .status import FOLLOWS_STATUS, Observed, Problem, conditions_of, phase_of
@@ -291,6 +291,7 @@ async def _shutdown(
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     """Bring the Engine's objects to its spec and report what is observed."""
     out = Outcome()
+    await managed_fields.drop_if_unused(ctx.kube, body)  # before its first status write
     ref = _ref(body)
     engine, status, problem = _parse(body)
     base = _observed(ctx, body, status, governance=status.governance)
