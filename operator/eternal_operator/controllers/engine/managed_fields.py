@@ -1,19 +1,17 @@
-"""An Engine's `metadata.managedFields`: dropped where no one applies it server-side.
+"""An Engine's `metadata.managedFields`: reset where no server-side apply manages it.
 
-The API server tracks, on every write, which manager wrote which field (server-side apply's
-field ownership). On an Engine that is a cost paid at every status write (each runtime's report
-and heartbeat, each governance record, each phase): about 6 ms of API-server CPU out of 11 for
-an Engine status patch on the development machine (`bench/status_write_cost.py`), more than
-half of what a fleet's halt costs it. Ownership means something only to server-side apply: it
-is what lets an applier drop a field by leaving it out. Where every writer of an Engine is an
-update (`kubectl apply` client-side, Argo CD's default sync, the operator's and the runtimes'
-merge patches), nothing ever reads it.
+The API server records, on every write, which manager wrote which field (the field ownership
+of server-side apply). An Engine pays for that at every status write (each runtime report and
+heartbeat, each governance record, each phase): 9.7 ms of API-server CPU per status write with
+it, 3.9 ms without (`bench/status_write_cost.py`; docs/operator.md "Managed fields"). The
+ownership means something only to a server-side applier, which needs it to remove a field it
+leaves out. Where every writer of an Engine is an update (`kubectl apply` client-side, Argo CD's
+default sync, the operator's and the runtimes' merge patches), nothing reads it.
 
-So, once per Engine, the operator resets the list (the API server's documented reset: a write
-of `[{}]`); from then on the API server records no ownership on that Engine's updates, until a
-server-side apply starts it again. An Engine that a server-side apply manages keeps its list,
-and the cost: stripping it would leave that applier's next apply in conflict with the fields it
-owned.
+So, once per Engine, the operator resets the list (a write of `[{}]`); from then on the API
+server tracks no ownership on that Engine's updates, until a server-side apply starts it again.
+An Engine that a server-side apply manages keeps its list, and the cost: without it, that
+applier's next apply would conflict with the fields it owned.
 """
 
 from __future__ import annotations
