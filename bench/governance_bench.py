@@ -1,6 +1,7 @@
 """Governance latency on the local stack, with real runtimes and with stand-ins.
 
     .venv/bin/python bench/governance_bench.py [--engines 4 50] [--standins 500] [--runs 10]
+        [--no-breach] [--reset-managed-fields]
 
 For each fleet size: a fresh stack (control plane with an audit log of writes, PostgreSQL,
 Redis, paper venue, operator and, for real runtimes, the pod runner) and N engines.
@@ -438,12 +439,18 @@ def counts(runs: list[Run], which: str, most: int | None = None) -> None:
         print(f"{'':14}{who:<18} {resource:<34} {count / len(runs):7.1f}", flush=True)
 
 
-async def measure(n: int, runs: int, standins: bool, breach: bool = True) -> None:
+async def measure(
+    n: int, runs: int, standins: bool, breach: bool = True, reset_managed_fields: bool = False
+) -> None:
     root = Path(tempfile.mkdtemp(prefix=f"gov-bench-{n}{'s' if standins else ''}-"))
+    env = {
+        "EE_OPERATOR_LOG_LEVEL": "WARNING",
+        "EE_OPERATOR_HEARTBEAT_TIMEOUT_SECONDS": "120",
+        "EE_OPERATOR_RESET_ENGINE_MANAGED_FIELDS": str(reset_managed_fields).lower(),
+    }
     stack = Stack(root=root, ports={k: free_port() for k in PORTS}, apply_samples=False,
-                  operator_env={"EE_OPERATOR_LOG_LEVEL": "WARNING",
-                                "EE_OPERATOR_HEARTBEAT_TIMEOUT_SECONDS": "120"},
-                  run_pods=not standins, audit_log=root / "audit.log")  # fmt: skip
+                  operator_env=env, run_pods=not standins,
+                  audit_log=root / "audit.log")  # fmt: skip
     began = time.monotonic()
     stack.up()
     print(f"stack up in {time.monotonic() - began:.0f} s ({root})", flush=True)
@@ -510,13 +517,17 @@ def main() -> int:
                         help="fleet sizes with stand-in runtimes in this process")  # fmt: skip
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--no-breach", action="store_true", help="the halts and resumes only")
+    parser.add_argument("--reset-managed-fields", action="store_true",
+                        help="EE_OPERATOR_RESET_ENGINE_MANAGED_FIELDS=true")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("engine_runtime").setLevel(logging.ERROR)  # 500 stand-ins' "halt in force"
     for n in args.engines:
-        asyncio.run(measure(n, args.runs, standins=False, breach=not args.no_breach))
+        asyncio.run(measure(n, args.runs, standins=False, breach=not args.no_breach,
+                            reset_managed_fields=args.reset_managed_fields))  # fmt: skip
     for n in args.standins:
-        asyncio.run(measure(n, args.runs, standins=True))
+        asyncio.run(measure(n, args.runs, standins=True,
+                            reset_managed_fields=args.reset_managed_fields))  # fmt: skip
     return 0
 
 

@@ -7,7 +7,6 @@ import base64
 import json
 import secrets
 import urllib.request
-from typing import Any
 
 import pytest
 
@@ -25,7 +24,7 @@ from support.engines import (
     replicas,
     sub1_secret,
 )
-from support.kube import apply, get
+from support.kube import apply, get, managed_fields
 from support.processes import Operator, Venue
 from support.waiting import wait_for
 
@@ -188,48 +187,16 @@ def test_no_change_touches_nothing_and_a_spec_change_rolls(
     assert config["symbols"] == ["ETHUSDT"]
 
 
-def managed(plane: ControlPlane, ns: str, name: str) -> list[dict[str, Any]]:
-    out = plane.kubectl("get", "engine", name, "-n", ns, "-o", "json", "--show-managed-fields")
-    return list(json.loads(out.stdout)["metadata"].get("managedFields") or [])
-
-
-def test_an_engine_applied_client_side_drops_its_managed_fields_for_good(
+def test_an_engine_keeps_its_managed_fields_by_default(
     control_plane: ControlPlane, ns: str
 ) -> None:
-    """Every writer of such an Engine is an update: the operator resets its field ownership once,
-    and no write after (its status, the user's next apply) brings it back."""
+    """The reset is opt-in (EE_OPERATOR_RESET_ENGINE_MANAGED_FIELDS; it is shown with the
+    setting on in test_engine_managed_fields.py)."""
     sub1_secret(control_plane, ns)
-    apply(control_plane, ns, engine_manifest("plain", credentials=SUB1_CREDS))
-    engine_when(control_plane, ns, "plain", phase, "a phase")  # the operator's status write
-    assert managed(control_plane, ns, "plain") == []
-
-    apply(control_plane, ns, engine_manifest("plain", credentials=SUB1_CREDS, symbols=["ETHUSDT"]))
-    control_plane.kubectl(
-        "patch", "engine", "plain", "-n", ns, "--subresource=status", "--type=merge",
-        "-p", '{"status": {"runtime": {"heartbeat": "2026-12-04T12:00:00Z"}}}',
-    )  # fmt: skip
-    assert (get(control_plane, "engine", "plain", ns) or {})["spec"]["symbols"] == ["ETHUSDT"]
-    assert managed(control_plane, ns, "plain") == []
-
-
-def test_an_engine_applied_server_side_keeps_its_field_ownership(
-    control_plane: ControlPlane, ns: str, operator: Operator
-) -> None:
-    """Its applier relies on it: a field left out of the next apply is removed, which only the
-    ownership the operator kept makes possible."""
-    sub1_secret(control_plane, ns)
-    manifest = engine_manifest("applied", credentials=SUB1_CREDS)
-    labelled = {**manifest, "metadata": {"name": "applied", "labels": {"tier": "gold"}}}
-    server_side = ("apply", "--server-side", "--field-manager=gitops", "-n", ns, "-f", "-")
-    control_plane.kubectl(*server_side, input=json.dumps(labelled))
-    start = reconcile_count(operator)
-    engine_when(control_plane, ns, "applied", phase, "a phase")
-    wait_for(lambda: reconcile_count(operator) >= start + 2, 20, "two reconcile passes")
-    assert "gitops" in [m["manager"] for m in managed(control_plane, ns, "applied")]
-
-    control_plane.kubectl(*server_side, input=json.dumps(manifest))
-    after = get(control_plane, "engine", "applied", ns) or {}
-    assert "tier" not in (after["metadata"].get("labels") or {})
+    apply(control_plane, ns, engine_manifest("owned", credentials=SUB1_CREDS))
+    engine_when(control_plane, ns, "owned", phase, "a phase")  # the operator's status write
+    managers = {m["manager"] for m in managed_fields(control_plane, ns, "owned")}
+    assert "kubectl-client-side-apply" in managers
 
 
 # -- refusals -------------------------------------------------------------------------------------

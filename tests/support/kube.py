@@ -24,6 +24,12 @@ def get(plane: ControlPlane, kind: str, name: str, ns: str) -> dict[str, Any] | 
     return json.loads(out.stdout) if out.returncode == 0 else None
 
 
+def managed_fields(plane: ControlPlane, ns: str, name: str) -> list[dict[str, Any]]:
+    """An Engine's `metadata.managedFields` (kubectl hides them unless asked)."""
+    out = plane.kubectl("get", "engine", name, "-n", ns, "-o", "json", "--show-managed-fields")
+    return list(json.loads(out.stdout)["metadata"].get("managedFields") or [])
+
+
 def secret(plane: ControlPlane, ns: str, name: str, data: dict[str, str]) -> None:
     apply(plane, ns, {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},

@@ -8,10 +8,12 @@ ownership means something only to a server-side applier, which needs it to remov
 leaves out. Where every writer of an Engine is an update (`kubectl apply` client-side, Argo CD's
 default sync, the operator's and the runtimes' merge patches), nothing reads it.
 
-So, once per Engine, the operator resets the list (a write of `[{}]`); from then on the API
-server tracks no ownership on that Engine's updates, until a server-side apply starts it again.
-An Engine that a server-side apply manages keeps its list, and the cost: without it, that
-applier's next apply would conflict with the fields it owned.
+So, with `reset_engine_managed_fields` on, once per Engine the operator resets the list (a
+write of `[{}]`); from then on the API server tracks no ownership on that Engine's updates,
+until a server-side apply starts it again. An Engine that a server-side apply manages keeps its
+list, and the cost: its applier could no longer remove what it leaves out. Off by default: a
+first server-side apply after a reset removes what other writers added (a label, the operator's
+finalizer) where the ownership would have kept it.
 """
 
 from __future__ import annotations

@@ -291,7 +291,8 @@ async def _shutdown(
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     """Bring the Engine's objects to its spec and report what is observed."""
     out = Outcome()
-    await managed_fields.drop_if_unused(ctx.kube, body)  # before its first status write
+    if ctx.settings.reset_engine_managed_fields:
+        await managed_fields.drop_if_unused(ctx.kube, body)  # before its first status write
     ref = _ref(body)
     engine, status, problem = _parse(body)
     base = _observed(ctx, body, status, governance=status.governance)
