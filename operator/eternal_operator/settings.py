@@ -68,8 +68,9 @@ class OperatorSettings(BaseSettings):
     reset_engine_managed_fields: bool = False
     """Reset each Engine's `metadata.managedFields` once where no server-side apply manages it:
     the API server then tracks no field ownership on its writes, and an Engine status write
-    costs it 40% of the CPU. Off by default: an Engine moved to server-side apply after the
-    reset keeps every list item and map key that apply leaves out (docs/operator.md)."""
+    costs it 40% of the CPU. Off by default: the first server-side apply of an Engine after
+    its reset removes what other writers added to it (a label, the operator's finalizer) and
+    the apply does not name (docs/operator.md "Managed fields")."""
 
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     """Port of the operator's Prometheus /metrics (0 disables)."""

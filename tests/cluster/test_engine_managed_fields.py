@@ -40,8 +40,8 @@ def operator(
     op.stop()
 
 
-def server_side(plane: ControlPlane, ns: str, manifest: dict[str, Any], *flags: str) -> None:
-    plane.kubectl("apply", "--server-side", "--field-manager=gitops", *flags, "-n", ns, "-f", "-",
+def server_side(plane: ControlPlane, ns: str, manifest: dict[str, Any]) -> None:
+    plane.kubectl("apply", "--server-side", "--field-manager=gitops", "-n", ns, "-f", "-",
                   input=json.dumps(manifest))  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """When the operator resets an Engine's managed fields, and what it does when the Engine changed
 since it was read (the API server's part, that no write tracks ownership after the reset, is
-shown against a real one in tests/cluster/test_engine_controller.py)."""
+shown against a real one in tests/cluster/test_engine_managed_fields.py)."""
 
 from __future__ import annotations
 
