@@ -29,6 +29,7 @@ from eternal_operator.kube import KubeClient, KubeError
 from eternal_operator.settings import OperatorSettings
 
 from . import claims, credentials, managed_fields, render, shutdown
+from .accounts import Accounts
 from .diff import is_subset
 from .failures import ApplyRefused
 from .status import FOLLOWS_STATUS, Observed, Problem, conditions_of, phase_of
@@ -92,6 +93,9 @@ class Context:
     minted: dict[str, credentials.ApiKeys] = field(default_factory=dict)
     """Keys minted on the venue and not stored yet, by Engine uid: a retry stores these instead
     of minting another."""
+    accounts: Accounts = field(default_factory=Accounts)
+    """Each Engine's confirmed claim and keys, for the operator's own venue calls; every
+    reconcile keeps what it finds."""
 
 
 @dataclass
@@ -136,7 +140,7 @@ def _parse(body: Mapping[str, Any]) -> tuple[Engine | None, EngineStatus, Proble
     return engine, status, None
 
 
-def _secret_ref(engine: Engine, ref: render.EngineRef) -> credentials.SecretRef:
+def secret_ref(engine: Engine, ref: render.EngineRef) -> credentials.SecretRef:
     name, key_key, secret_key = render.credentials_ref(engine, ref)
     return credentials.SecretRef(ref.namespace, name, key_key, secret_key)
 
@@ -148,14 +152,27 @@ def subaccount_of(engine: Engine) -> claims.Subaccount:
 async def _keys(
     ctx: Context, engine: Engine, ref: render.EngineRef, out: Outcome
 ) -> credentials.ApiKeys | Problem:
+    """The Engine's keys as `_claimed_keys` finds them, kept for the operator's own venue calls
+    (or forgotten, when it finds none it may use)."""
+    keys = await _claimed_keys(ctx, engine, ref, out)
+    if isinstance(keys, Problem):
+        ctx.accounts.forget(ref.uid)
+    else:
+        ctx.accounts.keep(ref.uid, subaccount_of(engine), secret_ref(engine, ref), keys)
+    return keys
+
+
+async def _claimed_keys(
+    ctx: Context, engine: Engine, ref: render.EngineRef, out: Outcome
+) -> credentials.ApiKeys | Problem:
     """Claim the subaccount, then load the keys; for a simulator Engine without credentials,
     provision them once (a key is stored before it is used, and reused if storing failed)."""
     operator_ns = ctx.settings.pod_namespace
     refused = await claims.claim(ctx.kube, operator_ns, subaccount_of(engine), ref)
     if refused is not None:
         return refused
-    secret_ref = _secret_ref(engine, ref)
-    loaded = await credentials.load(ctx.kube, secret_ref)
+    stored_in = secret_ref(engine, ref)
+    loaded = await credentials.load(ctx.kube, stored_in)
     provisionable = engine.spec.venue is Venue.SIMULATOR and engine.spec.credentials is None
     if not (isinstance(loaded, Problem) and loaded.reason is R.SECRET_NOT_FOUND and provisionable):
         return loaded
@@ -176,11 +193,11 @@ async def _keys(
                 R.PROVISIONING_FAILED, f"cannot provision keys on the paper venue: {error}"
             )
         ctx.minted[ref.uid] = keys
-    meta = render.object_meta(secret_ref.name, ref)
-    await ctx.kube.apply(credentials.secret_manifest(secret_ref, keys, meta))
+    meta = render.object_meta(stored_in.name, ref)
+    await ctx.kube.apply(credentials.secret_manifest(stored_in, keys, meta))
     ctx.minted.pop(ref.uid, None)
     out.events.append(
-        Event("Normal", "CredentialsProvisioned", f"paper-venue API key stored in {secret_ref}")
+        Event("Normal", "CredentialsProvisioned", f"paper-venue API key stored in {stored_in}")
     )
     return keys
 
@@ -485,6 +502,7 @@ async def finalize(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     account = subaccount_of(engine)
     refused = await claims.claim(ctx.kube, ctx.settings.pod_namespace, account, ref)
     if refused is not None:
+        ctx.accounts.forget(ref.uid)
         # Another Engine holds the subaccount: no key of it was ever used for this one.
         out.events.append(Event("Normal", "CancelSkipped", refused.message))
         return out
@@ -499,5 +517,6 @@ async def finalize(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     if request.completed_at is None and out.retry_after is None:
         out.retry_after, out.retry_reason = 2.0, "shutdown under way"
     elif request.completed_at is not None:
+        ctx.accounts.forget(ref.uid)
         await claims.release(ctx.kube, ctx.settings.pod_namespace, ref)
     return out

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from eternal_kernel.bybit.flatten import FlattenResult
 from eternal_operator.controllers.engine import render
 from eternal_operator.controllers.engine.reconcile import Context
 
 from . import sources
-from .measure import account_of
+from .measure import Account, on_account
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +89,14 @@ class HaltEnforcer:
             message += f"; failed: {'; '.join(failed)[:512]}"
         self.events("Warning" if failed else "Normal", "FlattenedAtOnce", message, None)
 
-    async def _flatten(self, engine: Any, purpose: str) -> Any:
-        account = await account_of(self.ctx, self.namespace, engine.name, engine.uid,
-                                   engine.spec)  # fmt: skip
-        return await self.ctx.venue.flatten(
-            account.engine, account.ref, account.keys, purpose=purpose
-        )
+    async def _flatten(self, engine: Any, purpose: str) -> FlattenResult:
+        async def flatten(account: Account) -> FlattenResult:
+            return await self.ctx.venue.flatten(
+                account.engine, account.ref, account.keys, purpose=purpose
+            )
+
+        return await on_account(self.ctx, self.namespace, engine.name, engine.uid, engine.spec,
+                                flatten)  # fmt: skip
 
     def enforce(self, deadline_s: float, engines: list[Any], now: datetime) -> None:
         """Start the check of every halted engine whose deadline has passed (in the

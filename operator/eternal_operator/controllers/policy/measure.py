@@ -14,15 +14,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
 
 from eternal_kernel.api.v1alpha1 import Engine
 from eternal_kernel.breaker.evaluate import Observation
 from eternal_operator.controllers.engine import claims, credentials, render
-from eternal_operator.controllers.engine.reconcile import Context, subaccount_of
+from eternal_operator.controllers.engine.reconcile import Context, secret_ref, subaccount_of
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 QUIET_S = 3.0
 REMEASURE_S = 1.0
@@ -36,24 +41,61 @@ class Account:
     engine: Engine
     ref: render.EngineRef
     keys: credentials.ApiKeys
+    kept: bool = False
+    """The claim and keys are the ones the operator keeps (`ctx.accounts`), not read now."""
 
 
 async def account_of(
-    ctx: Context, namespace: str, name: str, uid: str, spec: dict[str, object]
+    ctx: Context,
+    namespace: str,
+    name: str,
+    uid: str,
+    spec: dict[str, object],
+    *,
+    fresh: bool = False,
 ) -> Account:
-    """The engine's account, or RuntimeError saying why the operator may not touch it."""
+    """The engine's account, from what the operator keeps of it unless `fresh` or there is
+    none; else its claim and Secret read now. RuntimeError saying why the operator may not
+    touch it."""
     engine = Engine.model_validate({"spec": spec})
     ref = render.EngineRef(name, namespace, uid)
-    refused = await claims.claim(ctx.kube, ctx.settings.pod_namespace, subaccount_of(engine), ref)
+    subaccount, secret = subaccount_of(engine), secret_ref(engine, ref)
+    kept = None if fresh else ctx.accounts.keys(uid, subaccount, secret)
+    if kept is not None:
+        return Account(engine, ref, kept, kept=True)
+    refused = await claims.claim(ctx.kube, ctx.settings.pod_namespace, subaccount, ref)
     if refused is not None:
+        ctx.accounts.forget(uid)
         raise RuntimeError(f"{refused.message}: not touched")
-    secret, key_key, secret_key = render.credentials_ref(engine, ref)
-    keys = await credentials.load(
-        ctx.kube, credentials.SecretRef(namespace, secret, key_key, secret_key)
-    )
+    keys = await credentials.load(ctx.kube, secret)
     if not isinstance(keys, credentials.ApiKeys):
+        ctx.accounts.forget(uid)
         raise RuntimeError(keys.message)
+    ctx.accounts.keep(uid, subaccount, secret, keys)
     return Account(engine, ref, keys)
+
+
+async def on_account(
+    ctx: Context,
+    namespace: str,
+    name: str,
+    uid: str,
+    spec: dict[str, object],
+    act: Callable[[Account], Awaitable[T]],
+) -> T:
+    """`act` on the engine's account. Refused with kept keys, it is tried once more with the
+    Secret's keys if they are other keys now (rotated since the Engine's last reconcile); with
+    the same keys, or keys read just now, the refusal stands."""
+    account = await account_of(ctx, namespace, name, uid, spec)
+    try:
+        return await act(account)
+    except Exception:
+        if not account.kept:
+            raise
+        fresh = await account_of(ctx, namespace, name, uid, spec, fresh=True)
+        if fresh.keys == account.keys:
+            raise
+        return await act(fresh)
 
 
 @dataclass
@@ -100,10 +142,12 @@ class VenueEquity:
         task.add_done_callback(self._tasks.discard)
 
     async def _measure(self, engine: str, spec: dict[str, object], uid: str) -> None:
-        try:
-            account = await account_of(self.ctx, self.namespace, engine, uid, spec)
+        async def read(account: Account) -> tuple[datetime, Decimal]:
             at = self.ctx.clock()  # before the read: a figure never claims to be newer
-            equity = await self.ctx.venue.equity(account.engine, account.ref, account.keys)
+            return at, await self.ctx.venue.equity(account.engine, account.ref, account.keys)
+
+        try:
+            at, equity = await on_account(self.ctx, self.namespace, engine, uid, spec, read)
         except Exception as error:  # tried again, backing off; the figure stays unknown
             failures = self._failures[engine] = self._failures.get(engine, 0) + 1
             level = logging.WARNING if failures == 1 else logging.DEBUG  # said once, not per try
