@@ -18,7 +18,8 @@ import pytest
 
 from eternal_kernel.api.v1alpha1 import names
 from eternal_operator.controllers.engine.claims import Subaccount
-from eternal_operator.controllers.engine.reconcile import Context
+from eternal_operator.controllers.engine.credentials import SecretRef
+from eternal_operator.controllers.engine.reconcile import Context, reconcile
 from eternal_operator.controllers.policy.measure import Account, account_of, on_account
 from eternal_operator.devtools.controlplane import ControlPlane
 from eternal_operator.kube import KubeClient
@@ -62,6 +63,20 @@ async def ctx(
     )  # fmt: skip
     yield Context(kube=kube, settings=settings, venue=None), reads  # type: ignore[arg-type]
     await kube.close()
+
+
+def engine(name: str) -> dict[str, object]:
+    return {"apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
+            "metadata": {"name": name}, "spec": SPEC}  # fmt: skip
+
+
+def held_by_another(plane: ControlPlane, ns: str) -> None:
+    """The subaccount's claim now held by another Engine, one that exists."""
+    apply(plane, ns, engine("owner"))
+    owner = (get(plane, "engine", "owner", ns) or {})["metadata"]["uid"]
+    held = json.dumps({"spec": {"holderIdentity": f"{ns}/owner/{owner}"}})
+    lease = Subaccount("simulator", "acct01").lease
+    plane.kubectl("-n", ns, "patch", "lease", lease, "--type=merge", "-p", held)
 
 
 def keys_in(plane: ControlPlane, ns: str, api_key: str) -> None:
@@ -146,16 +161,36 @@ async def test_a_claim_another_engine_holds_is_not_kept(
     context, reads = ctx
     keys_in(control_plane, namespace, "key-one")
     await account_of(context, namespace, ENGINE, UID, SPEC)
-    other = {"apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Engine",
-             "metadata": {"name": "owner"}, "spec": SPEC}  # fmt: skip
-    apply(control_plane, namespace, other)
-    owner = (get(control_plane, "engine", "owner", namespace) or {})["metadata"]["uid"]
-    lease = Subaccount("simulator", "acct01").lease
-    held = json.dumps({"spec": {"holderIdentity": f"{namespace}/owner/{owner}"}})
-    control_plane.kubectl("-n", namespace, "patch", "lease", lease, "--type=merge", "-p", held)
+    held_by_another(control_plane, namespace)
     with pytest.raises(RuntimeError, match=f"belongs to Engine {namespace}/owner"):
         await account_of(context, namespace, ENGINE, UID, SPEC, fresh=True)
     assert len(context.accounts) == 0
     with pytest.raises(RuntimeError, match="belongs to Engine"):
         await account_of(context, namespace, ENGINE, UID, SPEC)  # read again, refused again
     assert reads["leases"] == 3
+
+
+async def test_every_reconcile_keeps_what_it_finds_and_a_refused_claim_is_forgotten(
+    control_plane: ControlPlane, namespace: str, ctx: tuple[Context, Counter[str]]
+) -> None:
+    context, _ = ctx
+    keys_in(control_plane, namespace, "key-one")
+    apply(control_plane, namespace, engine(ENGINE))
+    body = get(control_plane, "engine", ENGINE, namespace) or {}
+    uid = body["metadata"]["uid"]
+    subaccount = Subaccount("simulator", "acct01")
+    where = SecretRef(namespace, SECRET)
+
+    def kept() -> str | None:
+        keys = context.accounts.keys(uid, subaccount, where)
+        return None if keys is None else keys.api_key
+
+    await reconcile(context, body)
+    assert kept() == "key-one"
+    keys_in(control_plane, namespace, "key-two")  # rotated: the next reconcile keeps the new
+    await reconcile(context, body)
+    assert kept() == "key-two"
+    held_by_another(control_plane, namespace)
+    outcome = await reconcile(context, body)
+    assert outcome.status["phase"] == "Failed"
+    assert kept() is None
