@@ -20,6 +20,7 @@ from support.engines import (
     engine_manifest,
     engine_when,
     events,
+    gone_before_the_next_test,
     open_orders,
     phase,
     reasons,
@@ -95,6 +96,7 @@ def test_an_object_the_server_refuses_is_a_condition_an_event_and_a_backoff(
     healed = engine_when(control_plane, ns, "clash", lambda e: phase(e) == "Starting", "healed", 40)
     assert condition(healed, "Ready")["reason"] == "RuntimeStarting"
     assert replicas(control_plane, ns, "clash") == 1
+    gone_before_the_next_test(control_plane, ns, "clash")
 
 
 def start_pod_runtime(

@@ -16,6 +16,7 @@ from support.engines import (
     engine_manifest,
     engine_when,
     events,
+    gone_before_the_next_test,
     now_stamp,
     open_orders,
     phase,
@@ -65,6 +66,7 @@ def test_suspend_without_a_runtime_cancels_through_the_venue_then_resume(
         10, "the shutdown request cleared",
     )  # fmt: skip
     assert "Resumed" in reasons(control_plane, ns, "sleepy")
+    gone_before_the_next_test(control_plane, ns, "sleepy")
 
 
 def test_suspend_waits_for_a_live_runtime_to_confirm(control_plane: ControlPlane, ns: str) -> None:
@@ -88,6 +90,7 @@ def test_suspend_waits_for_a_live_runtime_to_confirm(control_plane: ControlPlane
     engine = get(control_plane, "engine", "live", ns)
     assert engine["status"]["shutdown"]["completedBy"] == "runtime"  # type: ignore[index]
     assert "OperatorCancelled" not in reasons(control_plane, ns, "live")
+    gone_before_the_next_test(control_plane, ns, "live")
 
 
 def test_a_shutdown_is_announced_once_when_a_timer_pass_queues_behind_it(

@@ -86,6 +86,14 @@ def replicas(plane: ControlPlane, ns: str, engine: str) -> int | None:
     return None if dep is None else int(dep["spec"]["replicas"])
 
 
+def gone_before_the_next_test(plane: ControlPlane, ns: str, name: str) -> None:
+    """Delete the Engine and wait until it is gone: its deletion cancels on the sub1 account the
+    tests share, and left to the namespace's teardown it can cancel the next test's resting
+    order."""
+    plane.kubectl("delete", "engine", name, "-n", ns, "--wait=false")
+    wait_for(lambda: get(plane, "engine", name, ns) is None, 30, "the Engine gone")
+
+
 def resting_order(session: Any) -> str:
     placed = session.place_order(
         category="spot", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001",
