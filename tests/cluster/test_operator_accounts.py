@@ -164,7 +164,10 @@ async def test_a_claim_another_engine_holds_is_not_kept(
     held_by_another(control_plane, namespace)
     with pytest.raises(RuntimeError, match=f"belongs to Engine {namespace}/owner"):
         await account_of(context, namespace, ENGINE, UID, SPEC, fresh=True)
-    assert len(context.accounts) == 0
+    kept = context.accounts.keys(
+        UID, Subaccount("simulator", "acct01"), SecretRef(namespace, SECRET)
+    )
+    assert kept is None
     with pytest.raises(RuntimeError, match="belongs to Engine"):
         await account_of(context, namespace, ENGINE, UID, SPEC)  # read again, refused again
     assert reads["leases"] == 3

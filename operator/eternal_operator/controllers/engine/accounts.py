@@ -50,6 +50,3 @@ class Accounts:
 
     def forget(self, uid: str) -> None:
         self._by_uid.pop(uid, None)
-
-    def __len__(self) -> int:
-        return len(self._by_uid)
