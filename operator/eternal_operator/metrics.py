@@ -35,7 +35,9 @@ OBJECT_WRITES = Counter(
     "eternal_operator_object_writes_total", "Owned objects written (they differed).", ["kind"]
 )
 API_CALLS = Counter(
-    "eternal_operator_api_calls_total", "Kubernetes API calls the reconcilers made.", ["verb"]
+    "eternal_operator_api_calls_total",
+    "Kubernetes API calls the reconcilers made.",
+    ["verb", "resource"],
 )
 GOVERNANCE_LEVEL = Gauge(
     "eternal_governance_level", "Circuit-breaker level in force.", POLICY_LABELS

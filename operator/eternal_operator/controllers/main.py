@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +37,7 @@ from eternal_operator.metrics import (
 )
 from eternal_operator.settings import OperatorSettings
 
+from .engine import deployments as engine_deployments
 from .engine import failures
 from .engine import reconcile as engine_reconcile
 from .engine import status as engine_status
@@ -243,11 +245,14 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
 
     @kopf.on.event(*ENGINES, registry=registry, id="engine-phase", when=_phase_inputs_changed)
     async def engine_status_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
-                                    **_: Any) -> None:  # fmt: skip
+                                    **indices: Any) -> None:  # fmt: skip
         # A halt, a runtime's flat report or a resume shows in the phase at once, not at the
         # next resync: a change in what the phase is made of runs the reconcile now.
+        refresh = functools.partial(
+            engine_reconcile.refresh_phase, seen=indices["runtime_deployments"]
+        )
         async with memo.locks.get(body.metadata.uid):
-            await _run("Engine", engine_reconcile.refresh_phase, memo, body, patch, retry=False)
+            await _run("Engine", refresh, memo, body, patch, retry=False)
 
     @kopf.timer(*ENGINES, interval=settings.resync_seconds, registry=registry, id="engine-resync")
     async def engine_resync(
@@ -281,6 +286,13 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                 generation=int(body.metadata.get("generation") or 0),
             )
         }
+
+    @kopf.index("apps", "v1", "deployments", registry=registry, id="runtime_deployments",
+                labels=engine_deployments.RUNTIME_LABELS)  # fmt: skip
+    def runtime_deployments(
+        namespace: str | None, name: str, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str, str], engine_deployments.Seen]:
+        return engine_deployments.seen(namespace or "", name, body)
 
     @kopf.index(*POLICIES, registry=registry, id="policies_by_namespace")
     def policies_by_namespace(

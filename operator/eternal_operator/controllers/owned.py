@@ -8,6 +8,7 @@ from typing import Any
 from eternal_kernel.api.v1alpha1 import API_VERSION
 
 Obj = dict[str, Any]
+MANAGED_BY = "eternal-engine-operator"
 
 
 def standard_labels(app: str, component: str, instance: str) -> dict[str, str]:
@@ -16,7 +17,7 @@ def standard_labels(app: str, component: str, instance: str) -> dict[str, str]:
         "app.kubernetes.io/instance": instance,
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": "eternal-engine",
-        "app.kubernetes.io/managed-by": "eternal-engine-operator",
+        "app.kubernetes.io/managed-by": MANAGED_BY,
     }
 
 

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from eternal_kernel.breaker.evaluate import State
+from eternal_operator.controllers.engine.deployments import Seen
 from eternal_operator.controllers.engine.reconcile import (
     Context,
     refresh_phase,
     shown_with_record,
 )
+from eternal_operator.controllers.engine.render import RuntimeNames
 from eternal_operator.controllers.policy.governor import SHOWN_FROM, EngineSnapshot, Governor
 from eternal_operator.settings import OperatorSettings
 
@@ -32,14 +34,15 @@ READY = {"type": "Ready", "status": "True", "reason": "RuntimeReporting",
          "lastTransitionTime": "2026-12-04T02:00:00Z", "observedGeneration": 2}  # fmt: skip
 
 
+SEEN = {("ns", RuntimeNames.of("a").deployment): [Seen("uid-a", 1)]}
+"""The Engine's runtime Deployment (one replica), as the operator's watch saw it."""
+
+
 class Kube:
-    """The Engine's runtime Deployment (one replica), and the status writes."""
+    """The status writes (the phase pass reads nothing)."""
 
     def __init__(self) -> None:
         self.patches: list[tuple[str, dict[str, Any]]] = []
-
-    async def get_or_none(self, *_: Any) -> dict[str, Any]:
-        return {"spec": {"replicas": 1}}
 
     async def merge_patch(self, *args: Any, subresource: str = "") -> dict[str, Any]:
         self.patches.append((args[3], args[4]))
@@ -84,7 +87,7 @@ async def test_the_phase_pass_after_the_record_has_nothing_left_to_write(
     assert (halted["status"], halted["message"]) == ("True", "emergency halt")
 
     written = after(body, {"governance": RECORD, **shown.status})
-    passed = await refresh_phase(ctx(kube), written)
+    passed = await refresh_phase(ctx(kube), written, SEEN)
     changed = {k: v for k, v in passed.status.items() if written["status"].get(k) != v}
     assert changed == {}
     assert passed.events == []  # announced once, with the record
@@ -96,7 +99,7 @@ async def test_the_runtime_reporting_flat_after_the_record_still_moves_the_phase
     shown = shown_with_record(ctx(kube), body, RECORD)
     written = after(body, {"governance": RECORD, **shown.status})
     written["status"]["runtime"] = {**written["status"]["runtime"], "flat": True}
-    passed = await refresh_phase(ctx(kube), written)
+    passed = await refresh_phase(ctx(kube), written, SEEN)
     assert passed.status["phase"] == "Halted"
 
 
@@ -114,13 +117,13 @@ async def test_a_lift_shows_the_engine_running_again_with_its_record() -> None:
     assert shown.status["phase"] == "Running"
     assert [e.reason for e in shown.events] == ["PhaseRunning"]
     written = after(body, {"governance": LIFT, **shown.status})
-    passed = await refresh_phase(ctx(kube), written)
+    passed = await refresh_phase(ctx(kube), written, SEEN)
     assert {k: v for k, v in passed.status.items() if written["status"].get(k) != v} == {}
 
 
 async def test_a_record_that_changes_nothing_shown_adds_nothing() -> None:
     body = running(flat=False)
-    body = after(body, (await refresh_phase(ctx(Kube()), body)).status)  # as the pass left it
+    body = after(body, (await refresh_phase(ctx(Kube()), body, SEEN)).status)  # as the pass left it
     level_one = {**LIFT, "level": 1, "sizeMultiplier": 0.5, "reason": "drawdown 10%"}
     shown = shown_with_record(ctx(Kube()), body, level_one)
     assert (shown.status, shown.events) == ({}, [])

@@ -28,7 +28,7 @@ from eternal_kernel.bybit.flatten import FlattenResult
 from eternal_operator.kube import KubeClient, KubeError
 from eternal_operator.settings import OperatorSettings
 
-from . import claims, credentials, managed_fields, render, shutdown
+from . import claims, credentials, deployments, managed_fields, render, shutdown
 from .accounts import Accounts
 from .diff import is_subset
 from .failures import ApplyRefused
@@ -367,12 +367,12 @@ async def _model(ctx: Context, engine: Engine, ref: render.EngineRef) -> dict[st
     return await ctx.kube.get_or_none("v1", "ConfigMap", ref.namespace, name)
 
 
-async def refresh_phase(ctx: Context, body: Mapping[str, Any]) -> Outcome:
+async def refresh_phase(ctx: Context, body: Mapping[str, Any], seen: deployments.Index) -> Outcome:
     """The phase and conditions after a change in the Engine's own status (governance's record,
-    the runtime's report), from that status and the Deployment alone: one read, not a whole
-    reconcile, for each engine of a fleet that halts or resumes together. Anything the phase
-    alone cannot settle (a problem, a suspend or shutdown, replicas to change) gets the whole
-    reconcile."""
+    the runtime's report), from that status and its Deployment as the watch saw it (`seen`): no
+    read, not a whole reconcile, for each engine of a fleet that halts or resumes together.
+    Anything the phase alone cannot settle (a problem, a suspend or shutdown, a Deployment not
+    seen, another Engine's, or with replicas to change) gets the whole reconcile."""
     engine, status, problem = _parse(body)
     if (
         engine is None
@@ -383,11 +383,11 @@ async def refresh_phase(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     ):
         return await reconcile(ctx, body)
     ref = _ref(body)
-    name = render.RuntimeNames.of(ref.name).deployment
-    live = await ctx.kube.get_or_none("apps/v1", "Deployment", ref.namespace, name)
-    if live is None or (live.get("spec") or {}).get("replicas") != _replicas(status):
+    live = deployments.lookup(seen, ref.namespace, render.RuntimeNames.of(ref.name).deployment)
+    if live is None or live.owner != ref.uid or live.replicas != _replicas(status):
         return await reconcile(ctx, body)
-    observed = _observed(ctx, body, status, deployment=live, governance=status.governance)
+    deployment = {"spec": {"replicas": live.replicas}}
+    observed = _observed(ctx, body, status, deployment=deployment, governance=status.governance)
     return _report(Outcome(), observed, status, problem=None)
 
 

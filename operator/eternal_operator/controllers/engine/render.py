@@ -73,9 +73,12 @@ def credentials_ref(engine: Engine, ref: EngineRef) -> tuple[str, str, str]:
     return names.derived(ref.name, names.CREDENTIALS_SECRET), "apiKey", "apiSecret"
 
 
+RUNTIME_APP = "eternal-engine-runtime"
+
+
 def labels(ref: EngineRef) -> dict[str, str]:
     return {
-        **standard_labels("eternal-engine-runtime", "runtime", ref.name),
+        **standard_labels(RUNTIME_APP, "runtime", ref.name),
         ENGINE_LABEL: ref.name,
     }
 
