@@ -5,8 +5,11 @@ from a policy's status, whichever is heard first) is carried out before anything
 it cancels everything and flattens the whole account until the venue shows it flat (the
 checkpoint saved meanwhile). Close-directional closes the linear positions. The applied
 sequence is reported at once, or for these two once carried out (one status write per engine
-instead of two, when a whole fleet halts together). A shutdown (or suspend) cancels all
-open orders, flattens if asked, and answers with `shutdownDoneAt`.
+instead of two, when a whole fleet halts together); a halt heard from its policy before the
+Engine's own record of it is reported once that record is in (`record_wait_s` at the latest),
+so that a fleet's records, which show each Engine Halting, reach the API server before its
+reports. A shutdown (or suspend) cancels all open orders, flattens if asked, and answers with
+`shutdownDoneAt`.
 
 It is handed what it uses (`Obedience`), not the runtime: the governor, the flattener, the
 order manager's cancel-all, the resync, the checkpoint, the two records, the error registry
@@ -32,6 +35,9 @@ from eternal_kernel.bybit.flatten import FlattenResult
 log = logging.getLogger(__name__)
 RETRY_S = 2.0
 RESYNC_AFTER_S = 2.0
+RECORD_WAIT_S = 2.0
+"""The longest a halt carried out waits for the Engine's own record before it is reported: an
+operator that is not there to write records delays the report by this much, no more."""
 
 
 class Flatten(Protocol):
@@ -61,16 +67,17 @@ class Obedience:
     spawn: Callable[[Coroutine[Any, Any, Any]], None]
     retry_s: float = RETRY_S
     resync_after_s: float = RESYNC_AFTER_S
+    record_wait_s: float = RECORD_WAIT_S
 
 
 def report_on_final(governor: Governor, report_now: asyncio.Event) -> Callable[[object], None]:
     """The order manager's callback for an order filled, cancelled or rejected: it shows in the
-    report at once, but not while a halt is being carried out, whose own report follows the
-    flatten (one status write per engine of a fleet halting together, not one more for each
-    order the halt cancels or closes)."""
+    report at once, but not while a halt is being carried out or its report waits for the
+    record, the halt's own report following (one status write per engine of a fleet halting
+    together, not one more for each order the halt cancels or closes)."""
 
     def on_final(_order: object) -> None:
-        if not governor.carrying_out_halt:
+        if not governor.reports_held:
             report_now.set()
 
     return on_final
@@ -87,7 +94,8 @@ async def obey(ob: Obedience) -> None:
     if directive is not None:
         await _record(ob, directive)
     if halt is not None:
-        ob.report_now.set()  # applied once carried out (and flat, or not)
+        if not governor.awaiting_record:  # else a retry: the report waiting says how it went
+            ob.spawn(_report_once_recorded(ob))  # applied once carried out (flat, or not)
     elif directive is not None and directive.close_directional and not governor.halted:
         await _close_directional(ob, directive)
     elif directive is not None:
@@ -142,6 +150,23 @@ async def _halt(ob: Obedience, halt: Halt) -> None:
         ob.errors.set(ErrorSource.HALT, f"not flat yet: {result.plan.describe()}")
         ob.spawn(_retry_halt_later(ob))
     ob.spawn(_resync_soon(ob, "halt"))
+
+
+async def _report_once_recorded(ob: Obedience) -> None:
+    """The report of a halt carried out, once the Engine's own record shows a halt: at once
+    when it already does; else when it comes, or after `record_wait_s`."""
+    governor = ob.governor
+    governor.awaiting_record = True
+    try:
+        async with asyncio.timeout(ob.record_wait_s):
+            while governor.record is None or not governor.record.halt:
+                governor.recorded.clear()
+                await governor.recorded.wait()
+    except TimeoutError:
+        log.info("halt reported without its record", extra={"waited_s": ob.record_wait_s})
+    finally:
+        governor.awaiting_record = False
+    ob.report_now.set()
 
 
 async def _close_directional(ob: Obedience, directive: GovernanceDirective) -> None:

@@ -428,7 +428,8 @@ class Runtime:
     # events -----------------------------------------------------------------------------
     def _on_fill(self) -> None:
         self.equity.on_balance_change()
-        self.report_now.set()
+        if not self.governor.reports_held:  # a halt's closes: in its own report
+            self.report_now.set()
 
     def _reporter(self) -> Reporter:
         strategy = self.strategy

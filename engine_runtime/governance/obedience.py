@@ -76,6 +76,10 @@ class Governor:
         self.terminating = False
         """The process is stopping (SIGTERM): nothing new goes out, whatever the API says."""
         self.changed = asyncio.Event()
+        self.recorded = asyncio.Event()
+        """Set at each version of our Engine that carries a record (`record`)."""
+        self.awaiting_record = False
+        """A halt is carried out and its report waits for the Engine's own record of it."""
         self._pending: GovernanceDirective | None = None
         self._halt_pending: Halt | None = None
         self._pending_shutdown = False
@@ -90,6 +94,12 @@ class Governor:
     def carrying_out_halt(self) -> bool:
         """A halt is in force and its flatten has not finished yet (it reports once it has)."""
         return self.halted and self.flat is None
+
+    @property
+    def reports_held(self) -> bool:
+        """An order's end or a fill waits for the halt's own report (one status write per
+        engine of a fleet halting together, not one more for each order the halt ends)."""
+        return self.carrying_out_halt or self.awaiting_record
 
     @property
     def entries_paused(self) -> bool:
@@ -169,6 +179,7 @@ class Governor:
                 log.warning("unreadable directive: %s", error)
             else:
                 self.record = directive
+                self.recorded.set()
                 self._decide()
                 self._hear_directive(directive)
         self._observe_shutdown(engine, status)

@@ -147,6 +147,49 @@ async def test_a_halt_reports_once_flat_not_for_each_order_it_ends() -> None:
     assert trigger.sets == 3  # flat and halted: an order's end is reported at once again
 
 
+def halted_policy(sequence: int) -> dict[str, Any]:
+    """Policy `a` as its status says a halt, before the operator writes the Engine's record."""
+    directive = {"sequence": sequence, "level": 4, "sizeMultiplier": 0, "entriesPaused": True,
+                 "closeDirectional": True, "halt": True, "reason": "emergency halt"}  # fmt: skip
+    return {"metadata": {"name": "a"}, "spec": {"selector": {"matchLabels": {"p": "1"}}},
+            "status": {"halted": True, "directiveSequence": sequence, "haltReason": "emergency",
+                       "directive": directive}}  # fmt: skip
+
+
+async def test_a_halt_heard_before_its_record_is_reported_once_the_record_is_in() -> None:
+    rt = Runtime(account())
+    rt.governor.observe(engine("a", 2, halt=False))  # trading, under policy a
+    rt.hands.report_now = trigger = CountedEvent()
+    order_ended = report_on_final(rt.governor, trigger)
+    rt.governor.observe_policy(halted_policy(3))
+    rt.hands.report_now.clear()
+    rt.governor.wake.clear()
+    await obey(rt.hands)  # carried out at once, from the policy's word
+    assert (rt.governor.halted, rt.governor.flat) == (True, True)
+    assert rt.venue.longs["BTCUSDT"] == 0
+    *others, waiting = rt.tasks  # the resync and the directive's event, then the report
+    await asyncio.gather(*others)
+    assert not waiting.done()
+    order_ended(object())  # the flatten's close, confirmed by the stream meanwhile
+    assert trigger.sets == 0  # no report before the record: a fleet's records go first
+    rt.governor.observe(engine("a", 3, halt=True))  # the operator's record of the halt
+    await waiting
+    assert trigger.sets == 1
+    assert rt.governor.applied_sequence == 3
+    order_ended(object())
+    assert trigger.sets == 2  # reported: an order's end is reported at once again
+
+
+async def test_a_halt_whose_record_does_not_come_is_reported_all_the_same() -> None:
+    rt = Runtime(account())
+    rt.hands.record_wait_s = 0  # no operator writes the record
+    rt.governor.observe(engine("a", 2, halt=False))
+    rt.governor.observe_policy(halted_policy(3))
+    await rt.obey()
+    assert rt.hands.report_now.is_set()
+    assert (rt.governor.flat, rt.governor.awaiting_record) == (True, False)
+
+
 async def test_a_resume_from_its_own_policy_lifts_the_halt() -> None:
     rt = Runtime(account())
     rt.governor.observe(engine("a", 3, halt=True))
