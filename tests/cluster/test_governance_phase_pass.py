@@ -5,14 +5,22 @@ and recreated by the Engine's next pass."""
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from eternal_operator.devtools.controlplane import ControlPlane
-from support.governance import Runtimes, emergency_halt, engine, keys, own_namespace, policy, start
+from support.governance import (
+    Runtimes,
+    emergency_halt,
+    engine,
+    keys,
+    metric,
+    own_namespace,
+    policy,
+    start,
+)
 from support.kube import apply, get
 from support.processes import Operator, Venue
 from support.waiting import wait_for
@@ -37,14 +45,6 @@ def operator(
 def ns(control_plane: ControlPlane, operator: Operator) -> Iterator[str]:
     with own_namespace(control_plane, PREFIX) as name:
         yield name
-
-
-def metric(op: Operator, name: str, *labels: str) -> float:
-    """The sum of the operator's series of `name` whose labels include all of `labels`."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as response:
-        lines = response.read().decode().splitlines()
-    series = [line for line in lines if line.startswith(name + "{")]
-    return sum(float(s.rsplit(" ", 1)[1]) for s in series if all(lb in s for lb in labels))
 
 
 def deployment_reads(op: Operator) -> float:

@@ -128,17 +128,20 @@ def policy_status(plane: ControlPlane, ns: str) -> dict[str, Any]:
     return dict((get(plane, "cbp", "eternal", ns) or {}).get("status") or {})
 
 
+def metric(op: Operator, name: str, *labels: str) -> float:
+    """The sum of the operator's series of `name` whose labels include every one of `labels`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as response:
+        lines = response.read().decode().splitlines()
+    series = [line for line in lines if line.startswith(name + "{")]
+    return sum(float(s.rsplit(" ", 1)[1]) for s in series if all(lb in s for lb in labels))
+
+
 def evaluations(op: Operator) -> float:
     """Policy evaluations this operator has made (its own metric), to wait on instead of time."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as response:
-        text = response.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("eternal_operator_reconciles_total{")
-        and 'kind="CircuitBreakerPolicy"' in line
-        and 'result="evaluated"' in line
-    )
+    return metric(
+        op, "eternal_operator_reconciles_total", 'kind="CircuitBreakerPolicy"',
+        'result="evaluated"',
+    )  # fmt: skip
 
 
 def after_evaluations(op: Operator, count: int, probe: Any = None) -> None:
