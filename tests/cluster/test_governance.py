@@ -25,6 +25,7 @@ from support.governance import (
     governed,
     keys,
     own_namespace,
+    phase_of,
     policy,
     policy_status,
     start,
@@ -76,10 +77,7 @@ def test_a_30_percent_crash_walks_the_levels_in_order_and_ends_latched(
         ]
         for name in ("a", "b"):
             wait_for(lambda n=name: directive(control_plane, ns, n).get("halt"), 10, "halt")
-            wait_for(
-                lambda n=name: (get(control_plane, "engine", n, ns) or {})["status"].get("phase")
-                == "Halted", 15, "phase Halted",
-            )  # fmt: skip
+            wait_for(lambda n=name: phase_of(control_plane, ns, n) == "Halted", 15, "Halted")
         runtimes.equity.update(a="60000", b="40000")  # a full recovery does not release it
         after_evaluations(gov_operator, 5)  # five evaluations at the new equity keep the latch
         assert policy_status(control_plane, ns)["halted"] is True
@@ -154,8 +152,7 @@ def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
                    resync_seconds="3600")  # fmt: skip
         try:
             # The policy's first evaluation opens the book: the next tick is 60 s away.
-            with governed(control_plane, ns, {"a": "100"}):
-                wait_for(lambda: phase_of(control_plane, ns, "a") == "Running", 10, "Running")
+            with governed(control_plane, ns, {"a": "100"}):  # Running, its book open
                 started = time.monotonic()
                 emergency_halt(control_plane, ns, True)
                 wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 20, "the halt")
@@ -180,10 +177,6 @@ def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
                 assert time.monotonic() - started < 10
         finally:
             op.stop()
-
-
-def phase_of(plane: ControlPlane, ns: str, name: str) -> str | None:
-    return ((get(plane, "engine", name, ns) or {}).get("status") or {}).get("phase")
 
 
 def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
@@ -212,12 +205,31 @@ def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(
 
     wait_for(lambda: replicas() == 0, 20, "scaled to zero")
 
-    def halted() -> bool:
-        return (get(control_plane, "engine", "rogue", ns) or {})["status"].get("phase") == "Halted"
-
-    wait_for(halted, 20, "phase Halted")
+    wait_for(lambda: phase_of(control_plane, ns, "rogue") == "Halted", 20, "phase Halted")
     out = control_plane.kubectl("get", "events", "-n", ns, "-o", "json").stdout
     assert "OperatorFlattened" in out
+
+
+def test_a_flat_report_from_before_the_halt_does_not_make_the_engine_halted(
+    control_plane: ControlPlane, gov_operator: Operator, ns: str
+) -> None:
+    """Halted only once the runtime reports flat having applied the halt's own directive: a
+    report that says flat but names an older one (an idle engine's, or one that has not yet
+    heard) leaves the Engine Halting. The deadline is out of the way: the operator does not
+    step in."""
+    with governed(control_plane, ns, {"a": "100"}, haltDeadlineSeconds=600) as runtimes:
+        runtimes.applies = False  # it goes on reporting flat, under the last directive
+        emergency_halt(control_plane, ns, True)
+        wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 10, "the halt")
+        seen = runtimes.reports
+        wait_for(lambda: runtimes.reports >= seen + 3, 10, "three reports under the halt")
+        status = (get(control_plane, "engine", "a", ns) or {})["status"]
+        assert status["runtime"]["flat"] is True
+        assert status["runtime"]["appliedDirective"] < status["governance"]["sequence"]
+        assert status["phase"] == "Halting"
+        runtimes.applies = True
+        wait_for(lambda: phase_of(control_plane, ns, "a") == "Halted", 10, "Halted")
+        assert not directive(control_plane, ns, "a").get("runtimeStopped")
 
 
 def test_a_lost_status_is_restored_from_postgresql(

@@ -82,8 +82,9 @@ def keys(plane: ControlPlane, ns: str) -> None:
 
 
 class Runtimes(kube.StandInRuntime):
-    """Plays the engines' runtimes: reports equity and heartbeat; confirms flat when halted
-    unless told to ignore halts."""
+    """Plays the engines' runtimes: reports equity and heartbeat; applies each directive and
+    confirms flat when halted, unless told to ignore halts (`obey`) or to stop applying
+    directives (`applies`: the directive applied stays the last one, the flat report goes on)."""
 
     every = 0.3
 
@@ -91,29 +92,44 @@ class Runtimes(kube.StandInRuntime):
         super().__init__(plane, ns)
         self.equity = dict(equities)
         self.obey = True
+        self.applies = True
+        self.applied: dict[str, int] = {}
+        self.reports = 0
 
     def report(self) -> None:
         for name in list(self.equity):
             current = kube.engine_of(self.plane, self.ns, name) or {}
             directive = current.get("status", {}).get("governance") or {}
+            if self.applies:
+                self.applied[name] = directive.get("sequence", 0)
             kube.patch_runtime(self.plane, self.ns, name, {
                 "equity": self.equity[name],
                 "heartbeat": kube.measured_now(),
                 "venueConnected": True,
-                "appliedDirective": directive.get("sequence", 0),
+                "appliedDirective": self.applied.get(name, 0),
                 "flat": bool(directive.get("halt")) and self.obey,
             })  # fmt: skip
+        self.reports += 1
 
 
 @contextmanager
-def governed(plane: ControlPlane, ns: str, equities: dict[str, str]) -> Iterator[Runtimes]:
-    """Engines with these equities, played by the test, under `policy()` once it has opened
-    its book (a high-water mark of 1)."""
+def governed(
+    plane: ControlPlane, ns: str, equities: dict[str, str], **spec: Any
+) -> Iterator[Runtimes]:
+    """Engines with these equities, played by the test, under `policy(**spec)` once it has
+    opened its book (a high-water mark of 1).
+
+    The policy comes once every Engine is Running: the operator has then handled an event of
+    each that carries its runtime's report, so the policy's first evaluation sees every equity
+    (the book opens on it, not a tick later; a busy Engine worker delayed that past 30 s in CI,
+    under an operator ticking every 60 s)."""
     keys(plane, ns)
     for name in equities:
         apply(plane, ns, engine(name))
     with Runtimes(plane, ns, equities) as runtimes:
-        apply(plane, ns, policy())
+        for name in equities:
+            wait_for(lambda n=name: phase_of(plane, ns, n) == "Running", 30, f"{name} Running")
+        apply(plane, ns, policy(**spec))
         wait_for(lambda: policy_status(plane, ns).get("highWaterMark") == "1", 30, "the book")
         yield runtimes
 
@@ -122,6 +138,10 @@ def directive(plane: ControlPlane, ns: str, name: str) -> dict[str, Any]:
     return dict(
         ((get(plane, "engine", name, ns) or {}).get("status") or {}).get("governance") or {}
     )
+
+
+def phase_of(plane: ControlPlane, ns: str, name: str) -> str | None:
+    return ((get(plane, "engine", name, ns) or {}).get("status") or {}).get("phase")
 
 
 def policy_status(plane: ControlPlane, ns: str) -> dict[str, Any]:

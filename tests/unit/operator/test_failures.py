@@ -170,13 +170,19 @@ def test_a_failing_pass_is_a_condition_an_event_and_a_growing_delay(
     assert m.backoff.failures("u-1") == 0
 
 
+FLAT_UNDER_HALT = {
+    "governance": {"halt": True, "sequence": 2},
+    "runtime": {"flat": True, "appliedDirective": 2},
+}
+
+
 def test_a_failed_phase_pass_is_run_again_by_the_engines_next_event(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     Recorder(monkeypatch)
     clock = Clock()
     m = memo(clock)
-    halted = body(phase="Halted", governance={"halt": True}, runtime={"flat": True})
+    halted = body(phase="Halted", **FLAT_UNDER_HALT)
 
     def next_event_runs_it() -> bool:
         return main._phase_inputs_changed(kopf.Body(halted), m, type="MODIFIED")
@@ -201,7 +207,7 @@ def test_a_phase_that_contradicts_the_record_is_looked_at_again_by_the_next_even
 ) -> None:
     Recorder(monkeypatch)
     m = memo()
-    flat = {"governance": {"halt": True}, "runtime": {"flat": True}}
+    flat = FLAT_UNDER_HALT
 
     async def settles(_ctx: Any, _body: Any) -> Outcome:
         return Outcome(status={"phase": "Halted"})

@@ -53,8 +53,9 @@ def ctx(kube: Kube) -> Context:
     return Context(kube=kube, settings=SETTINGS, venue=None, clock=lambda: NOW)  # type: ignore[arg-type]
 
 
-def running(*, flat: bool, **status: Any) -> dict[str, Any]:
-    """A Running Engine whose runtime reported a moment ago."""
+def running(*, flat: bool, applied: int = 3, **status: Any) -> dict[str, Any]:
+    """A Running Engine whose runtime reported a moment ago, having applied directive
+    `applied` (the halt's own, RECORD's 3, unless said)."""
     heartbeat = (NOW - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "metadata": {"name": "a", "namespace": "ns", "uid": "uid-a", "generation": 2},
@@ -63,7 +64,12 @@ def running(*, flat: bool, **status: Any) -> dict[str, Any]:
             "phase": "Running",
             "observedGeneration": 2,
             "conditions": [READY],
-            "runtime": {"heartbeat": heartbeat, "flat": flat, "venueConnected": True},
+            "runtime": {
+                "heartbeat": heartbeat,
+                "flat": flat,
+                "venueConnected": True,
+                "appliedDirective": applied,
+            },
             **status,
         },
     }
@@ -74,12 +80,15 @@ def after(body: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
     return {**body, "status": {**body["status"], **written}}
 
 
-@pytest.mark.parametrize(("flat", "phase"), [(True, "Halted"), (False, "Halting")])
+@pytest.mark.parametrize(
+    ("flat", "applied", "phase"),
+    [(True, 3, "Halted"), (False, 3, "Halting"), (True, 2, "Halting")],  # 2: flat before it
+)
 async def test_the_phase_pass_after_the_record_has_nothing_left_to_write(
-    flat: bool, phase: str
+    flat: bool, applied: int, phase: str
 ) -> None:
     kube = Kube()
-    body = running(flat=flat)
+    body = running(flat=flat, applied=applied)
     shown = shown_with_record(ctx(kube), body, RECORD)
     assert shown.status["phase"] == phase
     assert [e.reason for e in shown.events] == [f"Phase{phase}"]
@@ -95,10 +104,11 @@ async def test_the_phase_pass_after_the_record_has_nothing_left_to_write(
 
 async def test_the_runtime_reporting_flat_after_the_record_still_moves_the_phase() -> None:
     kube = Kube()
-    body = running(flat=False)
+    body = running(flat=True, applied=2)  # idle, flat before the halt
     shown = shown_with_record(ctx(kube), body, RECORD)
+    assert shown.status["phase"] == "Halting"
     written = after(body, {"governance": RECORD, **shown.status})
-    written["status"]["runtime"] = {**written["status"]["runtime"], "flat": True}
+    written["status"]["runtime"] = {**written["status"]["runtime"], "appliedDirective": 3}
     passed = await refresh_phase(ctx(kube), written, SEEN)
     assert passed.status["phase"] == "Halted"
 

@@ -22,6 +22,7 @@ from eternal_operator.controllers.engine.status import (
     Problem,
     conditions_of,
     phase_contradicts_record,
+    phase_inputs,
     phase_of,
 )
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 DEPLOYMENT = {"spec": {"replicas": 1}}
+HALT = GovernanceDirective(halt=True, sequence=7)
 
 
 def observed(**kw: object) -> Observed:
@@ -63,9 +65,13 @@ def failed_start(seconds_ago: float, beat_seconds_ago: float | None = None) -> R
         (observed(runtime=beat(5, venue_connected=False)), Phase.DEGRADED),
         (observed(suspended=True), Phase.SUSPENDED),
         (observed(problem=Problem(EngineReason.SECRET_NOT_FOUND, "x")), Phase.FAILED),
-        (observed(runtime=beat(5), governance=GovernanceDirective(halt=True)), Phase.HALTING),
+        (observed(runtime=beat(5), governance=HALT), Phase.HALTING),
+        (observed(runtime=beat(5, flat=True, applied_directive=7), governance=HALT), Phase.HALTED),
+        # Flat, but reported before it applied the halt (an idle engine is flat): not yet.
+        (observed(runtime=beat(5, flat=True, applied_directive=6), governance=HALT), Phase.HALTING),
+        (observed(runtime=beat(5, flat=True), governance=HALT), Phase.HALTING),
         (
-            observed(runtime=beat(5, flat=True), governance=GovernanceDirective(halt=True)),
+            observed(runtime=beat(5), governance=HALT.model_copy(update={"runtime_stopped": True})),
             Phase.HALTED,
         ),
         (observed(runtime=failed_start(10)), Phase.FAILED),
@@ -95,17 +101,26 @@ def ready(obs: Observed) -> tuple[str, str, str]:
 def test_the_phase_a_pass_writes_never_contradicts_the_record(
     halt: bool, stopped: bool, flat: bool
 ) -> None:
-    governance = {"halt": halt, "runtimeStopped": stopped}
+    governance = {"halt": halt, "runtimeStopped": stopped, "sequence": 7}
     record = GovernanceDirective.model_validate(governance)
-    phase = phase_of(observed(runtime=beat(5, flat=flat), governance=record))
-    status = {"phase": phase.value, "governance": governance, "runtime": {"flat": flat}}
-    assert not phase_contradicts_record(status)
+    for applied in (6, 7):
+        report = beat(5, flat=flat, applied_directive=applied)
+        phase = phase_of(observed(runtime=report, governance=record))
+        runtime = {"flat": flat, "appliedDirective": applied}
+        status = {"phase": phase.value, "governance": governance, "runtime": runtime}
+        assert not phase_contradicts_record(status)
+
+
+FLAT_AT_3 = {"flat": True, "appliedDirective": 3}
 
 
 @pytest.mark.parametrize(
     ("phase", "governance", "runtime", "contradicts"),
     [
-        ("Halting", {"halt": True}, {"flat": True}, True),  # flat: Halted
+        ("Halting", {"halt": True, "sequence": 3}, FLAT_AT_3, True),  # flat: Halted
+        ("Halting", {"halt": True, "sequence": 4}, FLAT_AT_3, False),  # flat before the halt
+        ("Halted", {"halt": True, "sequence": 4}, FLAT_AT_3, True),
+        ("Halting", {"halt": True}, {"flat": True}, False),  # flat, no directive applied
         ("Running", {"halt": True}, {"flat": True}, True),
         ("Running", {"halt": True}, {"flat": False}, True),  # halted: Halting
         ("Halted", {"halt": True}, {"flat": False}, True),  # not flat yet
@@ -127,6 +142,15 @@ def test_a_phase_that_contradicts_the_record_is_seen(
 ) -> None:  # fmt: skip
     status = {"phase": phase, "governance": governance, "runtime": runtime}
     assert phase_contradicts_record(status) is contradicts
+
+
+def test_an_idle_runtime_applying_the_halt_changes_what_the_phase_is_made_of() -> None:
+    """Flat before the halt and flat after it: only the directive applied tells them apart, and
+    the operator must look at the phase again when it does (Halting, then Halted)."""
+    governance = {"halt": True, "sequence": 4}
+    before = {"governance": governance, "runtime": FLAT_AT_3}
+    after = {"governance": governance, "runtime": {**FLAT_AT_3, "appliedDirective": 4}}
+    assert phase_inputs(before) != phase_inputs(after)
 
 
 def test_a_runtime_that_cannot_start_is_failed_with_its_message() -> None:

@@ -65,7 +65,7 @@ def phase_inputs(status: Mapping[str, Any]) -> tuple[object, ...]:
     return (
         bool(governance.get("halt")),
         bool(governance.get("runtimeStopped")),
-        runtime.get("flat"),
+        reports_flat(governance, runtime),
         runtime.get("venueConnected"),
         runtime.get("heartbeat") is None,
         (runtime.get("startError") or {}).get("time"),
@@ -76,6 +76,21 @@ def phase_inputs(status: Mapping[str, Any]) -> tuple[object, ...]:
 FOLLOWS_STATUS = (Phase.RUNNING, Phase.DEGRADED, Phase.STARTING, Phase.HALTING, Phase.HALTED)
 """Phases the Engine's own status (governance's record, the runtime's report) moves between;
 the others (Pending, Suspended, Failed) also depend on what the whole reconcile sees."""
+
+
+def confirms_flat(sequence: object, applied: object, flat: object) -> bool:
+    """The runtime confirms the halt recorded with `sequence` carried out: it reported flat
+    having applied that very directive. A flat report from before it (an idle engine is flat)
+    says nothing of what the runtime did since, nor does one of another policy's directive.
+    The phase Halted and the operator's trust in a runtime's flat both stand on this."""
+    return bool(flat) and sequence is not None and applied == sequence
+
+
+def reports_flat(governance: Mapping[str, Any], runtime: Mapping[str, Any]) -> bool:
+    """`confirms_flat` on an Engine's status as stored: its record and its runtime's report."""
+    return confirms_flat(
+        governance.get("sequence"), runtime.get("appliedDirective"), runtime.get("flat")
+    )
 
 
 def _halt_phase(halt: bool, runtime_stopped: bool, flat: bool) -> Phase | None:
@@ -99,7 +114,7 @@ def phase_contradicts_record(status: Mapping[str, Any]) -> bool:
     runtime = status.get("runtime") or {}
     halted = _halt_phase(
         bool(governance.get("halt")), bool(governance.get("runtimeStopped")),
-        bool(runtime.get("flat")),
+        reports_flat(governance, runtime),
     )  # fmt: skip
     if halted is None:
         return phase in (Phase.HALTING, Phase.HALTED)
@@ -112,7 +127,9 @@ def phase_of(o: Observed) -> Phase:
     if o.problem is not None:
         return Phase.FAILED
     if o.governance is not None:
-        flat = o.runtime is not None and bool(o.runtime.flat)
+        flat = o.runtime is not None and confirms_flat(
+            o.governance.sequence, o.runtime.applied_directive, o.runtime.flat
+        )
         halted = _halt_phase(o.governance.halt, o.governance.runtime_stopped, flat)
         if halted is not None:
             return halted

@@ -29,6 +29,7 @@ from typing import Any
 from eternal_kernel.bybit.flatten import FlattenResult
 from eternal_operator.controllers.engine import render
 from eternal_operator.controllers.engine.reconcile import Context
+from eternal_operator.controllers.engine.status import reports_flat
 
 from . import sources
 from .measure import Account, on_account
@@ -126,9 +127,7 @@ class HaltEnforcer:
     ) -> None:
         name = snapshot.name
         runtime = snapshot.runtime or {}
-        confirmed = bool(runtime.get("flat")) and (
-            runtime.get("appliedDirective") == governance.get("sequence")
-        )
+        confirmed = reports_flat(governance, runtime)
         purpose = f"halt:{governance.get('policy') or self.policy}:{governance.get('sequence')}"
         try:
             result = await self._flatten(snapshot, purpose)
