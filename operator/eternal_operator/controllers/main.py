@@ -37,8 +37,7 @@ from eternal_operator.metrics import (
 )
 from eternal_operator.settings import OperatorSettings
 
-from .engine import deployments as engine_deployments
-from .engine import failures
+from .engine import failures, watched
 from .engine import reconcile as engine_reconcile
 from .engine import status as engine_status
 
@@ -51,6 +50,11 @@ BACKTESTS = (GROUP, VERSION, "backtests")
 log = logging.getLogger(__name__)
 BACKOFF_SLACK_S = 0.25
 """A retry kopf schedules may wake this much before the backoff's own clock says go."""
+
+
+def _watched(indices: Mapping[str, Any]) -> watched.Watched:
+    """The Engines' objects as the watch saw them, by kind, from the indices kopf passes."""
+    return {kind: indices[watched.index_id(kind)] for kind in watched.KINDS}
 
 
 def _event_sink(namespace: str, policy_body: kopf.Body, engine_uids: dict[str, str]) -> Any:
@@ -239,18 +243,19 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     @kopf.on.create(*ENGINES, registry=registry, id="engine")
     @kopf.on.update(*ENGINES, registry=registry, id="engine")
     @kopf.on.resume(*ENGINES, registry=registry, id="engine")
-    async def engine_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    async def engine_changed(
+        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **indices: Any
+    ) -> None:
+        reconcile = functools.partial(engine_reconcile.reconcile, seen=_watched(indices))
         async with memo.locks.get(body.metadata.uid):
-            await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=True)
+            await _run("Engine", reconcile, memo, body, patch, retry=True)
 
     @kopf.on.event(*ENGINES, registry=registry, id="engine-phase", when=_phase_inputs_changed)
     async def engine_status_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
                                     **indices: Any) -> None:  # fmt: skip
         # A halt, a runtime's flat report or a resume shows in the phase at once, not at the
         # next resync: a change in what the phase is made of runs the reconcile now.
-        refresh = functools.partial(
-            engine_reconcile.refresh_phase, seen=indices["runtime_deployments"]
-        )
+        refresh = functools.partial(engine_reconcile.refresh_phase, seen=_watched(indices))
         async with memo.locks.get(body.metadata.uid):
             await _run("Engine", refresh, memo, body, patch, retry=False)
 
@@ -262,8 +267,9 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             return
         policies = indices["policies_by_namespace"].get(body.metadata.namespace or "", [])
         await release.if_orphaned(memo.ctx, body, {p.name for p in policies})
+        reconcile = functools.partial(engine_reconcile.reconcile, seen=_watched(indices))
         async with memo.locks.get(body.metadata.uid):
-            await _run("Engine", engine_reconcile.reconcile, memo, body, patch, retry=False)
+            await _run("Engine", reconcile, memo, body, patch, retry=False)
 
     @kopf.index(*ENGINES, registry=registry, id="engines_by_namespace")
     def engines_by_namespace(
@@ -287,12 +293,14 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             )
         }
 
-    @kopf.index("apps", "v1", "deployments", registry=registry, id="runtime_deployments",
-                labels=engine_deployments.RUNTIME_LABELS)  # fmt: skip
-    def runtime_deployments(
+    def runtime_object(
         namespace: str | None, name: str, body: kopf.Body, **_: Any
-    ) -> dict[tuple[str, str], engine_deployments.Seen]:
-        return engine_deployments.seen(namespace or "", name, body)
+    ) -> dict[tuple[str, str], watched.Seen]:
+        return watched.seen(namespace or "", name, body)
+
+    for kind, (api_version, plural) in watched.KINDS.items():
+        kopf.index(api_version, plural, registry=registry, id=watched.index_id(kind),
+                   labels=watched.RUNTIME_LABELS)(runtime_object)  # fmt: skip
 
     @kopf.index(*POLICIES, registry=registry, id="policies_by_namespace")
     def policies_by_namespace(

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from eternal_kernel.breaker.evaluate import State
-from eternal_operator.controllers.engine.deployments import Seen
 from eternal_operator.controllers.engine.reconcile import (
     Context,
     refresh_phase,
     shown_with_record,
 )
 from eternal_operator.controllers.engine.render import RuntimeNames
+from eternal_operator.controllers.engine.watched import Seen
 from eternal_operator.controllers.policy.governor import SHOWN_FROM, EngineSnapshot, Governor
 from eternal_operator.settings import OperatorSettings
 
@@ -34,7 +34,7 @@ READY = {"type": "Ready", "status": "True", "reason": "RuntimeReporting",
          "lastTransitionTime": "2026-12-04T02:00:00Z", "observedGeneration": 2}  # fmt: skip
 
 
-SEEN = {("ns", RuntimeNames.of("a").deployment): [Seen("uid-a", 1)]}
+SEEN = {"Deployment": {("ns", RuntimeNames.of("a").deployment): [Seen("uid-a", 1)]}}
 """The Engine's runtime Deployment (one replica), as the operator's watch saw it."""
 
 

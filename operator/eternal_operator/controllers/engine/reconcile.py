@@ -28,7 +28,7 @@ from eternal_kernel.bybit.flatten import FlattenResult
 from eternal_operator.kube import KubeClient, KubeError
 from eternal_operator.settings import OperatorSettings
 
-from . import claims, credentials, deployments, managed_fields, render, shutdown
+from . import claims, credentials, managed_fields, render, shutdown, watched
 from .accounts import Accounts
 from .diff import is_subset
 from .failures import ApplyRefused
@@ -203,14 +203,10 @@ async def _claimed_keys(
 
 
 async def _ensure(
-    ctx: Context, desired: dict[str, Any], out: Outcome, live: dict[str, Any] | None = None
+    ctx: Context, desired: dict[str, Any], out: Outcome, live: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """Apply `desired` only if the live object (fetched unless given) differs from it."""
+    """Apply `desired` unless the live object (None: there is none) already is it."""
     meta = desired["metadata"]
-    if live is None:
-        live = await ctx.kube.get_or_none(
-            desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"]
-        )
     if live is not None and is_subset(desired, live):
         return live
     out.changed.append(desired["kind"])
@@ -218,6 +214,17 @@ async def _ensure(
         return await ctx.kube.apply(desired)
     except KubeError as error:
         raise ApplyRefused(desired["kind"], meta["namespace"], meta["name"], error) from error
+
+
+async def _live(
+    ctx: Context, seen: watched.Watched | None, kind: str, namespace: str, name: str
+) -> dict[str, Any] | None:
+    """The object as the watch saw it (None: not seen, to be applied), or, without the
+    watch's view (`seen` None), as a read finds it."""
+    if seen is not None:
+        return watched.live(seen, kind, namespace, name)
+    api_version = watched.KINDS[kind][0]
+    return await ctx.kube.get_or_none(api_version, kind, namespace, name)
 
 
 async def _operator_cancel(
@@ -305,8 +312,12 @@ async def _shutdown(
     return request
 
 
-async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
-    """Bring the Engine's objects to its spec and report what is observed."""
+async def reconcile(
+    ctx: Context, body: Mapping[str, Any], seen: watched.Watched | None = None
+) -> Outcome:
+    """Bring the Engine's objects to its spec and report what is observed. Its objects are
+    compared as the watch saw them (`seen`), else as read; its Deployment is always read:
+    whether its runtime is up decides who cancels on a suspend, not a view a moment old."""
     out = Outcome()
     if ctx.settings.reset_engine_managed_fields:
         await managed_fields.drop_if_unused(ctx.kube, body)  # before its first status write
@@ -355,7 +366,9 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         if desired["kind"] == "Deployment":
             observed = _with(observed, deployment=await _ensure(ctx, desired, out, live))
         else:
-            await _ensure(ctx, desired, out)
+            meta = desired["metadata"]
+            here = await _live(ctx, seen, desired["kind"], meta["namespace"], meta["name"])
+            await _ensure(ctx, desired, out, here)
     return _report(out, observed, status, problem=None)
 
 
@@ -367,7 +380,7 @@ async def _model(ctx: Context, engine: Engine, ref: render.EngineRef) -> dict[st
     return await ctx.kube.get_or_none("v1", "ConfigMap", ref.namespace, name)
 
 
-async def refresh_phase(ctx: Context, body: Mapping[str, Any], seen: deployments.Index) -> Outcome:
+async def refresh_phase(ctx: Context, body: Mapping[str, Any], seen: watched.Watched) -> Outcome:
     """The phase and conditions after a change in the Engine's own status (governance's record,
     the runtime's report), from that status and its Deployment as the watch saw it (`seen`): no
     read, not a whole reconcile, for each engine of a fleet that halts or resumes together.
@@ -381,11 +394,12 @@ async def refresh_phase(ctx: Context, body: Mapping[str, Any], seen: deployments
         or status.shutdown
         or (status.phase not in FOLLOWS_STATUS)
     ):
-        return await reconcile(ctx, body)
+        return await reconcile(ctx, body, seen)
     ref = _ref(body)
-    live = deployments.lookup(seen, ref.namespace, render.RuntimeNames.of(ref.name).deployment)
+    deployment_name = render.RuntimeNames.of(ref.name).deployment
+    live = watched.lookup(seen.get("Deployment") or {}, ref.namespace, deployment_name)
     if live is None or live.owner != ref.uid or live.replicas != _replicas(status):
-        return await reconcile(ctx, body)
+        return await reconcile(ctx, body, seen)
     deployment = {"spec": {"replicas": live.replicas}}
     observed = _observed(ctx, body, status, deployment=deployment, governance=status.governance)
     return _report(Outcome(), observed, status, problem=None)

@@ -1,6 +1,7 @@
-"""The phase pass takes the Engine's runtime Deployment from the operator's watch (a kopf index)
-instead of reading it: it reads nothing when the Deployment seen is the Engine's with the
-replicas its status wants, and runs the whole reconcile otherwise."""
+"""The Engine's objects as the operator's watch saw them (kopf indices): the phase pass takes the
+runtime Deployment from them instead of reading it (it reads nothing when the Deployment seen is
+the Engine's with the replicas its status wants, and runs the whole reconcile otherwise); the
+whole reconcile compares what it renders with them, reading only the Deployment."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 import pytest
 
 from eternal_kernel.api.v1alpha1 import Engine
-from eternal_operator.controllers.engine import deployments, render
-from eternal_operator.controllers.engine.deployments import Seen
+from eternal_operator.controllers.engine import render, watched
 from eternal_operator.controllers.engine.reconcile import Context, refresh_phase
+from eternal_operator.controllers.engine.watched import Seen
 from eternal_operator.settings import OperatorSettings
 from support.malformed import sample
 
@@ -54,19 +55,37 @@ def halting(**governance: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def test_the_index_holds_what_the_operator_renders() -> None:
+def rendered() -> list[dict[str, Any]]:
     engine = Engine.model_validate(sample("engine-trend.yaml"))
-    [rendered] = [o for o in render.render_all(engine, REF, SETTINGS, replicas=1)
-                  if o["kind"] == "Deployment"]  # fmt: skip
-    assert deployments.RUNTIME_LABELS.items() <= rendered["metadata"]["labels"].items()
-    assert deployments.seen("fleet", NAME, rendered) == {("fleet", NAME): Seen("uid-trend", 1)}
-    del rendered["spec"]["replicas"]  # the API server's default
-    assert deployments.seen("fleet", NAME, rendered)[("fleet", NAME)].replicas == 1
+    return render.render_all(engine, REF, SETTINGS, replicas=1)
+
+
+def test_every_kind_the_operator_renders_is_watched_with_the_labels_it_carries() -> None:
+    objects = rendered()
+    assert {o["kind"] for o in objects} == set(watched.KINDS)
+    for o in objects:
+        assert watched.RUNTIME_LABELS.items() <= o["metadata"]["labels"].items(), o["kind"]
+        assert watched.KINDS[o["kind"]][0] == o["apiVersion"]
+
+
+def test_the_index_keeps_the_object_without_its_status_and_managed_fields() -> None:
+    [deployment] = [o for o in rendered() if o["kind"] == "Deployment"]
+    meta = {**deployment["metadata"], "managedFields": [{"manager": "x"}]}
+    live = {**deployment, "status": {"replicas": 1}, "metadata": meta}
+    [(key, entry)] = watched.seen("fleet", NAME, live).items()
+    assert key == ("fleet", NAME)
+    assert (entry.owner, entry.replicas) == ("uid-trend", 1)
+    assert entry.object() == deployment
+    del live["spec"]["replicas"]  # the API server's default
+    assert watched.seen("fleet", NAME, live)[key].replicas == 1
+
+
+def deployment_seen(owner: str, replicas: int) -> watched.Watched:
+    return {"Deployment": {("fleet", NAME): [Seen(owner, replicas)]}}
 
 
 async def test_a_deployment_seen_as_the_status_wants_it_is_not_read() -> None:
-    seen = {("fleet", NAME): [Seen("uid-trend", 1)]}
-    passed = await refresh_phase(ctx(), halting(), seen)
+    passed = await refresh_phase(ctx(), halting(), deployment_seen("uid-trend", 1))
     assert passed.status["phase"] == "Halting"
 
 
@@ -74,14 +93,14 @@ async def test_a_deployment_seen_as_the_status_wants_it_is_not_read() -> None:
     ("seen", "governance"),
     [
         ({}, {}),  # not seen (yet, or deleted)
-        ({("other", NAME): [Seen("uid-trend", 1)]}, {}),  # another namespace's
-        ({("fleet", NAME): [Seen("uid-gone", 1)]}, {}),  # an Engine of that name before it
-        ({("fleet", NAME): [Seen("uid-trend", 1)]}, {"runtimeStopped": True}),  # to scale to 0
-        ({("fleet", NAME): [Seen("uid-trend", 0)]}, {}),  # to scale up again
+        ({"Deployment": {("other", NAME): [Seen("uid-trend", 1)]}}, {}),  # another namespace's
+        (deployment_seen("uid-gone", 1), {}),  # an Engine of that name before it
+        (deployment_seen("uid-trend", 1), {"runtimeStopped": True}),  # to scale to 0
+        (deployment_seen("uid-trend", 0), {}),  # to scale up again
     ],
 )
 async def test_anything_else_gets_the_whole_reconcile(
-    seen: deployments.Index, governance: dict[str, Any]
+    seen: watched.Watched, governance: dict[str, Any]
 ) -> None:
     with pytest.raises(Reconciled):
         await refresh_phase(ctx(), halting(**governance), seen)
