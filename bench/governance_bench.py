@@ -25,9 +25,11 @@ runtime's `Watcher`s on its Engine and on the policies, feeding a `Governor`), r
 `status.runtime` at the runtime's cadence (every 10 s, at once when a directive is applied) and
 its equity to the Redis stream governance reads (every second, one pipeline for all). A stand-in
 is told when its Governor's `halted` first turns true (no write needed to say so); it holds
-nothing, so it reports flat. Halt: every stand-in told, every one reporting flat, every phase
-Halting or Halted, every phase Halted, every `status.governance.halt`; resume: every Governor
-lifted, every stand-in trading again, every phase Running.
+nothing, so it reports flat (its venue account holds the equity it reports, in USDT, so the
+operator's own reading of a stand-in it finds quiet agrees with it). Halt: every stand-in told,
+every one reporting flat, every phase Halting or Halted, every phase Halted, every
+`status.governance.halt`; resume: every Governor lifted, every stand-in trading again, every
+phase Running.
 
 For every halt, the API server's writes (its audit log) from the patch to the last engine flat
 on the venue (stand-ins: the last one told), by writer and resource, the bench's patch excluded.
@@ -68,7 +70,7 @@ from fleet_watch import (
     trading_again,
 )
 from governance_records import AGENT, NAMESPACE, Audit, RuntimeLogs
-from governance_standins import StandIns
+from governance_standins import STANDIN_EQUITY, StandIns
 from pybit.exceptions import InvalidRequestError
 
 from eternal_kernel.bybit.session import http_session
@@ -180,13 +182,29 @@ class Bench:
         key, secret = (base64.b64decode(data[k]).decode() for k in ("apiKey", "apiSecret"))
         return http_session(self.venue, key, secret)
 
-    def price(self, value: Decimal) -> None:
+    def admin(self, path: str, body: dict[str, Any]) -> None:
+        """A call of the local paper venue's admin API."""
         request = urllib.request.Request(  # noqa: S310 - the local paper venue
-            f"{self.venue}/admin/price", method="POST",
-            data=json.dumps({"symbol": "BTCUSDT", "price": str(value)}).encode(),
+            f"{self.venue}/admin/{path}", method="POST", data=json.dumps(body).encode(),
             headers={"X-Admin-Token": self.stack.venue_token},
         )  # fmt: skip
         urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
+
+    def price(self, value: Decimal) -> None:
+        self.admin("price", {"symbol": "BTCUSDT", "price": str(value)})
+
+    def fund_standins(self) -> None:
+        """Each stand-in's venue account holds the equity the stand-in reports: the operator
+        measures a stand-in on the venue when the bench's loop falls quiet for it, and an empty
+        account there read as a 100% drawdown and latched a halt during one setup."""
+        listed = json.loads(self.kubectl("get", "secrets", "-o", "json"))["items"]
+        keys = {s["metadata"]["name"]: s["data"] for s in listed}
+        for name in self.names:
+            data = keys[f"{name}-venue-credentials"]
+            key, secret = (base64.b64decode(data[k]).decode() for k in ("apiKey", "apiSecret"))
+            uid = http_session(self.venue, key, secret).get_api_key_information()["result"]
+            self.admin(f"accounts/{uid['userID']}/deposit",
+                       {"coin": "USDT", "amount": STANDIN_EQUITY})  # fmt: skip
 
     async def setup(self) -> None:
         items: list[dict[str, Any]] = [{
@@ -240,6 +258,7 @@ class Bench:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"ServiceAccounts: {len(wanted & have)} of {self.n}")
             await asyncio.sleep(2)
+        self.fund_standins()
         assert self.stack.redis is not None
         self.stand = StandIns(self.stack.redis.url)
         await self.stand.start(self.kube, self.names, self.stack.plane.ca_file)
