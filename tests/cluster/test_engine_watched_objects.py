@@ -34,8 +34,17 @@ def operator(
     op.stop()
 
 
+def calls(op: Operator, verb: str, resource: str) -> float:
+    labels = (f'verb="{verb}"', f'resource="{resource}"')
+    return metric(op, "eternal_operator_api_calls_total", *labels)
+
+
 def reads(op: Operator, resource: str) -> float:
-    return metric(op, "eternal_operator_api_calls_total", 'verb="GET"', f'resource="{resource}"')
+    return calls(op, "GET", resource)
+
+
+def applies(op: Operator) -> dict[str, float]:
+    return {r: calls(op, "PATCH", r) for r in CACHED}
 
 
 def passes(op: Operator) -> float:
@@ -59,9 +68,11 @@ def test_resyncs_read_only_the_deployment_and_put_right_what_changed(
         after_passes(operator, 2)  # settled: what it applied is what the watch has seen
 
         before = {r: reads(operator, r) for r in (*CACHED, "deployments")}
+        applied = applies(operator)
         after_passes(operator, 3)
         assert {r: reads(operator, r) - before[r] for r in CACHED} == dict.fromkeys(CACHED, 0)
         assert reads(operator, "deployments") >= before["deployments"] + 3
+        assert applies(operator) == applied  # the watch saw each as it is: nothing applied
 
         config = get(control_plane, "configmap", names.config_map, ns) or {}
         wanted = config["data"]
