@@ -18,6 +18,7 @@ from support.governance import (
     keys,
     metric,
     own_namespace,
+    phase_of,
     policy,
     start,
 )
@@ -56,8 +57,7 @@ def engine_passes(op: Operator) -> float:
 
 
 def phases(plane: ControlPlane, ns: str) -> set[str]:
-    return {((get(plane, "engine", n, ns) or {}).get("status") or {}).get("phase") or ""
-            for n in ENGINES}  # fmt: skip
+    return {phase_of(plane, ns, n) or "" for n in ENGINES}
 
 
 def test_a_halts_phase_passes_read_no_deployment(
