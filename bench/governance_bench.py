@@ -21,8 +21,9 @@ Real runtimes (`--engines`): each engine funded, holding a resting order and spo
 
 Stand-ins (`--standins`): no pod runner; each Engine's runtime is played in this process by the
 runtime's own governance code (an `EngineClient` with the engine's ServiceAccount token, the
-runtime's `Watcher`s on its Engine and on the policies, feeding a `Governor`), reporting
-`status.runtime` at the runtime's cadence (every 10 s, at once when a directive is applied) and
+runtime's `Watcher`s on its Engine and on the policies, feeding a `Governor`, and the runtime's
+`obey` over an account that holds nothing), reporting `status.runtime` at the runtime's cadence
+(every 10 s, and what it applied once the Engine's record shows it, as a runtime does) and
 its equity to the Redis stream governance reads (every second, one pipeline for all). A stand-in
 is told when its Governor's `halted` first turns true (no write needed to say so); it holds
 nothing, so it reports flat (its venue account holds the equity it reports, in USDT, so the
@@ -32,7 +33,9 @@ every one reporting flat, every phase Halting or Halted, every phase Halted, eve
 phase Running.
 
 For every halt, the API server's writes (its audit log) from the patch to the last engine flat
-on the venue (stand-ins: the last one told), by writer and resource, the bench's patch excluded.
+on the venue (stand-ins: the last one told), by writer and resource, the bench's patch excluded;
+and every request it served (its own count) from the patch until every phase Halted, and from
+the reset until every phase Running.
 Prints p50/p99 over the runs of the time until the LAST engine is done, and where the machine's
 CPU went meanwhile (every process, from /proc).
 """
@@ -344,6 +347,7 @@ class Bench:
             self.stand.arm(halting=False)
         if self.stand is None:
             self.logs.mark()
+        served = await requests_now(self.kube)
         cpu, started, wall = cpu_now(), time.monotonic(), time.time()
         probe = self.fleet.probe([trading_again, phase_in("Running")], started)
         annotations = {"trading.eternal-engine.io/reset": str(time.time())}
@@ -355,9 +359,10 @@ class Bench:
         finally:
             self.fleet.drop(probe)
         used = cpu_since(cpu)
+        served = requests_since(served, await requests_now(self.kube))
         if self.stand is None:  # the runtime trades again once its latch lifts: its log says when
             lifted = self.logs.last_of("halt lifted") - wall
-        return Run([lifted, *watched], used)
+        return Run([lifted, *watched], used, requests=served)
 
     async def breach_once(self, base: Decimal) -> Run:
         """Seconds from the price move until every engine has the new directive, and until every
@@ -436,11 +441,11 @@ def writes_table(n: int, until: str, runs: list[Run]) -> None:
     counts(runs, "refused")
 
 
-def requests_table(n: int, until: str, runs: list[Run]) -> None:
-    """What the API server served from the patch until `until` (its own count), mean per run,
+def requests_table(n: int, until: str, runs: list[Run], since: str = "the patch") -> None:
+    """What the API server served from `since` until `until` (its own count), mean per run,
     by verb and resource: the ten largest."""
     totals = [float(sum(r.requests.values())) for r in runs]
-    print(f"{n:3d} engines, API requests served from the patch to {until}: p50 "
+    print(f"{n:3d} engines, API requests served from {since} to {until}: p50 "
           f"{statistics.median(totals):.0f}, p99 {quantile(totals, 0.99):.0f} per run "
           "(the bench's own included); mean per run, the largest:", flush=True)  # fmt: skip
     counts(runs, "requests", most=10)
@@ -509,6 +514,7 @@ async def measure(
                        ("every Governor lifted", "every stand-in reported trading",
                         "every phase Running"), goal=0)  # fmt: skip
                 lag("phase Running after reports", resumes, 2, 1)
+                requests_table(n, "every phase Running", resumes, since="the reset")
             else:
                 report(n, "emergency halt -> all flat", halts,
                        ("every runtime heard the halt", "first engine flat on the venue",
@@ -520,6 +526,7 @@ async def measure(
                        ("every runtime lifted the halt", "every runtime reported trading",
                         "every phase Running"), goal=0)  # fmt: skip
                 lag("phase Running after reports", resumes, 2, 1)
+                requests_table(n, "every phase Running", resumes, since="the reset")
     finally:
         if bench.stand is not None:
             await bench.stand.stop()

@@ -1,8 +1,8 @@
 """Light stand-ins for a fleet's runtimes, as far as governance goes: each plays one engine's
 runtime in this process through the runtime's own code (an `EngineClient` with the engine's
 ServiceAccount token, the runtime's `Watcher`s on its Engine and on the policies, a
-`Governor`), reports `status.runtime` at the runtime's cadence and its equity to the Redis
-stream governance reads."""
+`Governor`, the runtime's `obey` over an account that holds nothing), reports `status.runtime`
+at the runtime's cadence and its equity to the Redis stream governance reads."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import functools
 import logging
 import ssl
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,15 @@ import httpx2
 import redis.asyncio as aioredis
 from governance_records import NAMESPACE
 
+from engine_runtime.app.obey import Obedience, obey
 from engine_runtime.governance.kube import EngineClient, KubeError
 from engine_runtime.governance.obedience import Governor
 from engine_runtime.governance.watcher import Watcher
 from engine_runtime.persistence.cache import EQUITY_MAXLEN, equity_key
+from engine_runtime.reporting.errors import ErrorRegistry
 from engine_runtime.reporting.status import status_patch
 from eternal_kernel.api.v1alpha1.engine import RuntimeReport
+from eternal_kernel.bybit.flatten import FlattenResult
 from eternal_kernel.kube.transport import AiohttpTransport
 from eternal_operator.kube import KubeClient
 
@@ -40,13 +44,21 @@ STANDIN_EQUITY = "1000"
 
 class StandIn:
     """One engine's runtime, as far as governance goes: the runtime's watchers and Governor,
-    its status report (runtime's cadence), its obedience (a directive applied at once, a halt
-    flat at once: it holds nothing)."""
+    its status report (runtime's cadence), its obedience (the runtime's own `obey`: a
+    directive applied at once, a halt flat at once, it holds nothing; each reported once the
+    Engine's record shows it, as a runtime's is)."""
 
     def __init__(self, name: str, client: EngineClient, fleet: StandIns) -> None:
         self.name, self.client, self.fleet = name, client, fleet
         self.governor = Governor(name)
         self.report_now = asyncio.Event()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.obedience = Obedience(
+            governor=self.governor, flattener=Holdings(), cancel_all=_nothing,
+            resync=_nothing, save_checkpoint=_nothing, governance_event=_nothing,
+            publish_event=_nothing, errors=ErrorRegistry(), report_now=self.report_now,
+            spawn=self._spawn,
+        )  # fmt: skip
         self.halted = False
         self.changed_at: float | None = None
         """Monotonic time the Governor's `halted` last flipped."""
@@ -92,19 +104,12 @@ class StandIn:
         while True:
             await governor.wake.wait()
             governor.wake.clear()
-            act = False
-            if governor.take_shutdown():
-                governor.mark_shutdown_done()
-                act = True
-            directive = governor.take_directive()
-            if directive is not None:
-                governor.mark_applied(directive)
-                act = True
-            if governor.take_halt() is not None:
-                governor.flat, governor.residue = True, []  # nothing held: flat at once
-                act = True
-            if act:
-                self.report_now.set()
+            await obey(self.obedience)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def report(self) -> None:
         governor = self.governor
@@ -113,7 +118,7 @@ class StandIn:
         report = RuntimeReport(
             equity=STANDIN_EQUITY, cash=STANDIN_EQUITY, day_pnl="0", drawdown="0",
             open_orders=0, heartbeat=beat,
-            applied_directive=governor.applied_sequence, flat=True, venue_connected=True,
+            applied_directive=governor.reported_sequence, flat=True, venue_connected=True,
             shutdown_done_at=governor.shutdown_done_at,
         )  # fmt: skip
         try:
@@ -124,6 +129,17 @@ class StandIn:
             return
         self._observe_engine(engine)  # the answer is the Engine as of this write
         governor.confirm(sent)
+
+
+class Holdings:
+    """A stand-in's account: it holds nothing, so every flatten finds it flat."""
+
+    async def flatten(self, purpose: str, *, directional_only: bool = False) -> FlattenResult:
+        return FlattenResult(flat=True)
+
+
+async def _nothing(*_: Any) -> Any:
+    return 0
 
 
 class StandIns:

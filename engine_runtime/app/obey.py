@@ -5,11 +5,14 @@ from a policy's status, whichever is heard first) is carried out before anything
 it cancels everything and flattens the whole account until the venue shows it flat (the
 checkpoint saved meanwhile). Close-directional closes the linear positions. The applied
 sequence is reported at once, or for these two once carried out (one status write per engine
-instead of two, when a whole fleet halts together); a halt heard from its policy before the
-Engine's own record of it is reported once that record is in (`record_wait_s` at the latest),
-so that a fleet's records, which show each Engine Halting, reach the API server before its
-reports. A shutdown (or suspend) cancels all open orders, flattens if asked, and answers with
-`shutdownDoneAt`.
+instead of two, when a whole fleet halts together); a halt, a resume or any directive heard
+from its policy before the Engine's own record of it is reported once that record is in
+(`record_wait_s` at the latest), so that a fleet's records, which carry each Engine's phase,
+reach the API server before its reports rather than among them, and a report never shows a
+word the record does not have yet (a resume reported first would turn a Halted Engine back to
+Halting until its record comes; a heartbeat meanwhile shows the word before it:
+`Governor.reported_sequence`). A shutdown (or suspend) cancels all open orders, flattens if
+asked, and answers with `shutdownDoneAt`.
 
 It is handed what it uses (`Obedience`), not the runtime: the governor, the flattener, the
 order manager's cancel-all, the resync, the checkpoint, the two records, the error registry
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 RETRY_S = 2.0
 RESYNC_AFTER_S = 2.0
 RECORD_WAIT_S = 2.0
-"""The longest a halt carried out waits for the Engine's own record before it is reported: an
+"""The longest a directive applied waits for the Engine's own record before it is reported: an
 operator that is not there to write records delays the report by this much, no more."""
 
 
@@ -91,15 +94,22 @@ async def obey(ob: Obedience) -> None:
     halt = governor.take_halt()
     if halt is not None:
         await _halt(ob, halt)  # the account first: the directive's record can wait
+    before = governor.applied_sequence
     if directive is not None:
         await _record(ob, directive)
-    if halt is not None:
-        if not governor.awaiting_record:  # else a retry: the report waiting says how it went
-            ob.spawn(_report_once_recorded(ob))  # applied once carried out (flat, or not)
+    if halt is not None:  # applied once carried out (flat, or not)
+        _report_once_recorded(ob, lambda record: record.halt)
     elif directive is not None and directive.close_directional and not governor.halted:
         await _close_directional(ob, directive)
-    elif directive is not None:
-        ob.report_now.set()  # nothing to carry out: applied now
+    elif directive is not None:  # nothing to carry out: applied now
+        if governor.record is None or not shows(governor.record, directive):
+            governor.hold_report(before)  # a heartbeat meanwhile shows the word before it
+        _report_once_recorded(ob, lambda record: shows(record, directive))
+
+
+def shows(record: GovernanceDirective, directive: GovernanceDirective) -> bool:
+    """The Engine's own record carries `directive` (or a newer word of its policy)."""
+    return record.policy == directive.policy and record.sequence >= directive.sequence
 
 
 async def _record(ob: Obedience, directive: GovernanceDirective) -> None:
@@ -152,20 +162,31 @@ async def _halt(ob: Obedience, halt: Halt) -> None:
     ob.spawn(_resync_soon(ob, "halt"))
 
 
-async def _report_once_recorded(ob: Obedience) -> None:
-    """The report of a halt carried out, once the Engine's own record shows a halt: at once
-    when it already does; else when it comes, or after `record_wait_s`."""
+def _report_once_recorded(ob: Obedience, shown: Callable[[GovernanceDirective], bool]) -> None:
+    """Report what was applied once the Engine's own record shows it (`shown`): at once when it
+    already does; else when it comes, or after `record_wait_s`. A wait under way goes on, for
+    the newer word (a halt's retry: the report waiting says how it went)."""
     governor = ob.governor
-    governor.awaiting_record = True
+    waiting = governor.awaiting_record
+    governor.awaited = shown
+    if waiting:
+        governor.recorded.set()  # the wait under way looks again, for this word
+    else:
+        ob.spawn(_await_record(ob))
+
+
+async def _await_record(ob: Obedience) -> None:
+    governor = ob.governor
     try:
         async with asyncio.timeout(ob.record_wait_s):
-            while governor.record is None or not governor.record.halt:
+            while not governor.record_shows_awaited():
                 governor.recorded.clear()
                 await governor.recorded.wait()
     except TimeoutError:
-        log.info("halt reported without its record", extra={"waited_s": ob.record_wait_s})
+        log.info("reported without its record", extra={"waited_s": ob.record_wait_s})
     finally:
-        governor.awaiting_record = False
+        governor.awaited = None
+        governor.release_report()
     ob.report_now.set()
 
 

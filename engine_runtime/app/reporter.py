@@ -128,7 +128,7 @@ class Reporter:
             # The heartbeat doubles as the time of this equity: when it was measured.
             now=datetime.fromtimestamp(now_ms / 1000, UTC),
             open_orders=len(self.manager.open_orders()),
-            applied_directive=governor.applied_sequence,
+            applied_directive=governor.reported_sequence,
             flat=flat,
             venue_connected=self.venue_connected(),
             shutdown_done_at=governor.shutdown_done_at,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -65,6 +65,11 @@ class Governor:
         self.latch = HaltLatch()
         self.labels: dict[str, str] = {}
         self.applied_sequence: int | None = None
+        self.held_sequence: int | None = None
+        """What reports show as applied while `holding`: the sequence before the directive
+        whose report waits for the Engine's record, so a heartbeat meanwhile shows no word the
+        record lacks."""
+        self.holding = False
         self.flat: bool | None = None
         self.residue: list[str] = []
         self.confirmed_ms = 0
@@ -78,8 +83,9 @@ class Governor:
         self.changed = asyncio.Event()
         self.recorded = asyncio.Event()
         """Set at each version of our Engine that carries a record (`record`)."""
-        self.awaiting_record = False
-        """A halt is carried out and its report waits for the Engine's own record of it."""
+        self.awaited: Callable[[GovernanceDirective], bool] | None = None
+        """What the Engine's own record must show before the runtime reports what it applied
+        (a halt carried out, a directive heard from its policy first), while it waits for it."""
         self._pending: GovernanceDirective | None = None
         self._halt_pending: Halt | None = None
         self._pending_shutdown = False
@@ -94,6 +100,29 @@ class Governor:
     def carrying_out_halt(self) -> bool:
         """A halt is in force and its flatten has not finished yet (it reports once it has)."""
         return self.halted and self.flat is None
+
+    @property
+    def awaiting_record(self) -> bool:
+        """A report waits for the Engine's own record of what was applied (`awaited`)."""
+        return self.awaited is not None
+
+    @property
+    def reported_sequence(self) -> int | None:
+        """The applied sequence a status report shows (`held_sequence` while `holding`)."""
+        return self.held_sequence if self.holding else self.applied_sequence
+
+    def hold_report(self, sequence: int | None) -> None:
+        """Reports show `sequence` as applied until `release_report` (a hold in place keeps
+        its own: the record lacks the newer word too)."""
+        if not self.holding:
+            self.held_sequence, self.holding = sequence, True
+
+    def record_shows_awaited(self) -> bool:
+        """The Engine's own record shows what a report waits for (`awaited`), or none waits."""
+        return self.awaited is None or (self.record is not None and self.awaited(self.record))
+
+    def release_report(self) -> None:
+        self.held_sequence, self.holding = None, False
 
     @property
     def reports_held(self) -> bool:

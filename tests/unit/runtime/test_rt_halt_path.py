@@ -166,7 +166,7 @@ async def test_a_halt_heard_before_its_record_is_reported_once_the_record_is_in(
     await obey(rt.hands)  # carried out at once, from the policy's word
     assert (rt.governor.halted, rt.governor.flat) == (True, True)
     assert rt.venue.longs["BTCUSDT"] == 0
-    [waiting] = [t for t in rt.tasks if "_report_once_recorded" in repr(t.get_coro())]
+    [waiting] = [t for t in rt.tasks if "_await_record" in repr(t.get_coro())]
     await asyncio.gather(*(t for t in rt.tasks if t is not waiting))  # the resync, the event
     assert not waiting.done()
     order_ended(object())  # the flatten's close, confirmed by the stream meanwhile
@@ -187,6 +187,59 @@ async def test_a_halt_whose_record_does_not_come_is_reported_all_the_same() -> N
     await rt.obey()
     assert rt.hands.report_now.is_set()
     assert (rt.governor.flat, rt.governor.awaiting_record) == (True, False)
+
+
+def lifted_policy(sequence: int) -> dict[str, Any]:
+    """Policy `a` as its status says after a reset, before the operator writes the record."""
+    directive = {"sequence": sequence, "level": 0, "sizeMultiplier": 1, "halt": False,
+                 "reason": "reset"}  # fmt: skip
+    return {"metadata": {"name": "a"}, "spec": {"selector": {"matchLabels": {"p": "1"}}},
+            "status": {"halted": False, "directiveSequence": sequence,
+                       "directive": directive}}  # fmt: skip
+
+
+async def test_a_resume_heard_before_its_record_is_reported_once_the_record_is_in() -> None:
+    """Reported first, a resume would show the halt's record beside a report of a newer word:
+    the Engine Halting again until its record comes (a status write and an Event each)."""
+    rt = Runtime(account())
+    rt.governor.observe(engine("a", 3, halt=True))
+    await rt.obey()
+    rt.hands.report_now = trigger = CountedEvent()
+    rt.governor.observe_policy(lifted_policy(4))
+    rt.governor.wake.clear()
+    await obey(rt.hands)
+    assert not rt.governor.halted  # lifted at once, from the policy's word
+    assert rt.governor.applied_sequence == 4
+    [waiting] = [t for t in rt.tasks if "_await_record" in repr(t.get_coro())]
+    await asyncio.sleep(0)
+    assert (trigger.sets, waiting.done()) == (0, False)  # the record goes first
+    assert rt.governor.reported_sequence == 3  # and a heartbeat meanwhile shows the halt's word
+    rt.governor.observe(engine("a", 4, halt=False))  # the operator's record of the resume
+    await waiting
+    assert (trigger.sets, rt.governor.reported_sequence) == (1, 4)
+    rt.governor.observe_policy(lifted_policy(5))  # a word the record already has: at once
+    rt.governor.observe(engine("a", 5, halt=False))
+    await obey(rt.hands)
+    await asyncio.gather(*rt.tasks)
+    assert trigger.sets == 2
+
+
+async def test_words_heard_in_a_row_before_their_records_are_reported_with_the_newest() -> None:
+    rt = Runtime(account())
+    rt.governor.observe(engine("a", 3, halt=True))
+    await rt.obey()
+    rt.hands.report_now = trigger = CountedEvent()
+    for sequence in (4, 5):  # the reset, then the next evaluation's word, before either record
+        rt.governor.observe_policy(lifted_policy(sequence))
+        await obey(rt.hands)
+    assert (rt.governor.applied_sequence, rt.governor.reported_sequence) == (5, 3)
+    [waiting] = [t for t in rt.tasks if "_await_record" in repr(t.get_coro())]  # one wait
+    rt.governor.observe(engine("a", 4, halt=False))
+    await asyncio.sleep(0)
+    assert (trigger.sets, waiting.done()) == (0, False)  # 5 is not in the record yet
+    rt.governor.observe(engine("a", 5, halt=False))
+    await waiting
+    assert (trigger.sets, rt.governor.reported_sequence) == (1, 5)
 
 
 async def test_a_resume_from_its_own_policy_lifts_the_halt() -> None:
