@@ -102,9 +102,9 @@ async def obey(ob: Obedience) -> None:
     elif directive is not None and directive.close_directional and not governor.halted:
         await _close_directional(ob, directive)
     elif directive is not None:  # nothing to carry out: applied now
-        if governor.record is None or not shows(governor.record, directive):
-            governor.hold_report(before)  # a heartbeat meanwhile shows the word before it
         _report_once_recorded(ob, lambda record: shows(record, directive))
+        if not governor.record_shows_awaited():
+            governor.hold_report(before)  # a heartbeat meanwhile shows the word before it
 
 
 def shows(record: GovernanceDirective, directive: GovernanceDirective) -> bool:

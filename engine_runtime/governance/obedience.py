@@ -117,12 +117,12 @@ class Governor:
         if not self.holding:
             self.held_sequence, self.holding = sequence, True
 
+    def release_report(self) -> None:
+        self.held_sequence, self.holding = None, False
+
     def record_shows_awaited(self) -> bool:
         """The Engine's own record shows what a report waits for (`awaited`), or none waits."""
         return self.awaited is None or (self.record is not None and self.awaited(self.record))
-
-    def release_report(self) -> None:
-        self.held_sequence, self.holding = None, False
 
     @property
     def reports_held(self) -> bool:

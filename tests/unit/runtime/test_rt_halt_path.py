@@ -220,6 +220,7 @@ async def test_a_resume_heard_before_its_record_is_reported_once_the_record_is_i
     rt.governor.observe_policy(lifted_policy(5))  # a word the record already has: at once
     rt.governor.observe(engine("a", 5, halt=False))
     await obey(rt.hands)
+    assert rt.governor.reported_sequence == 5  # nothing held back
     await asyncio.gather(*rt.tasks)
     assert trigger.sets == 2
 
