@@ -6,8 +6,9 @@ it cancels everything and flattens the whole account until the venue shows it fl
 checkpoint saved meanwhile). Close-directional closes the linear positions. The applied
 sequence is reported at once, or for these two once carried out (one status write per engine
 instead of two, when a whole fleet halts together); a halt, a resume or any directive heard
-from its policy before the Engine's own record of it is reported once that record is in
-(`record_wait_s` at the latest), so that a fleet's records, which carry each Engine's phase,
+from its policy before the Engine's own record of it is reported once that record is in and
+the policy's status says the whole fleet's records of it are written (`recordedSequence`;
+`record_wait_s` at the latest), so that a fleet's records, which carry each Engine's phase,
 reach the API server before its reports rather than among them, and a report never shows a
 word the record does not have yet (a resume reported first would turn a Halted Engine back to
 Halting until its record comes; a heartbeat meanwhile shows the word before it:
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 RETRY_S = 2.0
 RESYNC_AFTER_S = 2.0
 RECORD_WAIT_S = 2.0
-"""The longest a directive applied waits for the Engine's own record before it is reported: an
-operator that is not there to write records delays the report by this much, no more."""
+"""The longest a directive applied waits for the Engine's own record (and the fleet's) before it
+is reported: an operator that is not there to write records delays the report by this much, no
+more."""
 
 
 class Flatten(Protocol):
@@ -163,9 +165,10 @@ async def _halt(ob: Obedience, halt: Halt) -> None:
 
 
 def _report_once_recorded(ob: Obedience, shown: Callable[[GovernanceDirective], bool]) -> None:
-    """Report what was applied once the Engine's own record shows it (`shown`): at once when it
-    already does; else when it comes, or after `record_wait_s`. A wait under way goes on, for
-    the newer word (a halt's retry: the report waiting says how it went)."""
+    """Report what was applied once the Engine's own record shows it (`shown`) and its policy
+    has written the fleet's records (`Governor.record_shows_awaited`): at once when so; else when
+    they come, or after `record_wait_s`. A wait under way goes on, for the newer word (a halt's
+    retry: the report waiting says how it went)."""
     governor = ob.governor
     waiting = governor.awaiting_record
     governor.awaited = shown

@@ -62,6 +62,9 @@ class Governor:
         """The Engine's `status.governance` (or the checkpoint's directive, after a restart)."""
         self.published: dict[str, GovernanceDirective] = {}
         """What each policy governing this engine publishes in its own status."""
+        self.fleet_recorded: dict[str, int | None] = {}
+        """Of each policy, the sequence whose records its status says are all written
+        (`recordedSequence`; None: it does not say)."""
         self.latch = HaltLatch()
         self.labels: dict[str, str] = {}
         self.applied_sequence: int | None = None
@@ -82,10 +85,12 @@ class Governor:
         """The process is stopping (SIGTERM): nothing new goes out, whatever the API says."""
         self.changed = asyncio.Event()
         self.recorded = asyncio.Event()
-        """Set at each version of our Engine that carries a record (`record`)."""
+        """Set at each version of our Engine that carries a record (`record`), and of a policy
+        that says which records it has written (`fleet_recorded`)."""
         self.awaited: Callable[[GovernanceDirective], bool] | None = None
         """What the Engine's own record must show before the runtime reports what it applied
-        (a halt carried out, a directive heard from its policy first), while it waits for it."""
+        (a halt carried out, a directive heard from its policy first), while it waits for it;
+        the report also waits until the record's policy has written its fleet's records."""
         self._pending: GovernanceDirective | None = None
         self._halt_pending: Halt | None = None
         self._pending_shutdown = False
@@ -121,8 +126,19 @@ class Governor:
         self.held_sequence, self.holding = None, False
 
     def record_shows_awaited(self) -> bool:
-        """The Engine's own record shows what a report waits for (`awaited`), or none waits."""
-        return self.awaited is None or (self.record is not None and self.awaited(self.record))
+        """The Engine's own record shows what a report waits for (`awaited`), and its policy
+        has written the records of the rest of the fleet; or no report waits."""
+        record = self.record
+        if self.awaited is None:
+            return True
+        return record is not None and self.awaited(record) and self._fleet_recorded(record.policy)
+
+    def _fleet_recorded(self, policy: str | None) -> bool:
+        """The policy has written every engine's record of the newest word it publishes (or
+        it does not say, or it publishes none to this engine)."""
+        published = self.published.get(policy or "")
+        recorded = self.fleet_recorded.get(policy or "")
+        return published is None or recorded is None or recorded >= published.sequence
 
     @property
     def reports_held(self) -> bool:
@@ -231,6 +247,8 @@ class Governor:
         )
         published = status.get("directive")
         self.published.pop(name, None)
+        recorded = status.get("recordedSequence")
+        self.fleet_recorded[name] = recorded if isinstance(recorded, int) else None
         if governs and isinstance(published, dict):
             try:
                 self.published[name] = GovernanceDirective.model_validate(
@@ -239,6 +257,8 @@ class Governor:
             except ValidationError as error:
                 log.warning("unreadable directive of policy %s: %s", name, error)
         self._decide()
+        if self.awaiting_record:
+            self.recorded.set()  # the report waiting may wait for this policy's records
         self._hear(
             name,
             int(status.get("directiveSequence") or 0),
@@ -252,8 +272,11 @@ class Governor:
         the operator's releasing word, written into the Engine, lifts it)."""
         name = str((policy.get("metadata") or {}).get("name") or "")
         self.latch.forget(name)
+        self.fleet_recorded.pop(name, None)
         if self.published.pop(name, None):
             self._decide()
+        if self.awaiting_record:
+            self.recorded.set()  # the report waiting no longer waits for this policy's records
 
     def _decide(self) -> None:
         """The directive in force from what the policies and the Engine say; acted on when what

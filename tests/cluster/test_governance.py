@@ -14,7 +14,7 @@ import pytest
 
 from eternal_kernel.bybit.session import http_session
 from eternal_operator.devtools.controlplane import ControlPlane
-from support import processes
+from support import kube, processes
 from support.governance import (
     PREFIX,
     Runtimes,
@@ -177,6 +177,33 @@ def test_an_emergency_halt_is_evaluated_on_the_patch_not_on_the_next_tick(
                 assert time.monotonic() - started < 10
         finally:
             op.stop()
+
+
+def test_the_policy_says_its_records_are_written_only_once_every_engine_s_is(
+    control_plane: ControlPlane, gov_operator: Operator, ns: str
+) -> None:
+    """Runtimes report a word once the policy's `recordedSequence` has it, so that a fleet's
+    reports do not slow the records still going out: it must not have it before every record
+    does (a halt's records wait up to half a second for the operator's own flatten)."""
+    names = ("a", "b", "c")
+    with governed(control_plane, ns, dict.fromkeys(names, "1000")):
+        before = int(policy_status(control_plane, ns).get("directiveSequence") or 0)
+        wait_for(lambda: policy_status(control_plane, ns).get("recordedSequence") == before, 10,
+                 "the first evaluation's records said written")  # fmt: skip
+        emergency_halt(control_plane, ns, True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # often enough to see the version that first says so
+            status = (kube.policy_of(control_plane, ns, "eternal") or {}).get("status") or {}
+            said = status.get("recordedSequence") or 0
+            if said > before:
+                break
+            time.sleep(0.005)
+        assert said > before, f"never said recorded: {status}"
+        records = [((kube.engine_of(control_plane, ns, n) or {}).get("status") or {})
+                   .get("governance") or {} for n in names]  # fmt: skip
+        assert [(r.get("sequence", 0) >= said, r.get("halt")) for r in records] == [
+            (True, True)
+        ] * len(names), records
 
 
 def test_a_runtime_that_ignores_its_halt_is_flattened_by_the_operator(

@@ -85,6 +85,13 @@ def engine_of(plane: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
     return found
 
 
+def policy_of(plane: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
+    """The CircuitBreakerPolicy as a runtime reads it, or None."""
+    path = ENGINE_PATH.format(ns=ns, name=name).replace("/engines/", "/circuitbreakerpolicies/")
+    found: dict[str, Any] | None = _api(plane, "GET", path)
+    return found
+
+
 def patch_runtime(plane: ControlPlane, ns: str, engine: str, runtime: dict[str, Any]) -> None:
     """Write `status.runtime` the way a runtime does: a merge patch of the status subresource."""
     path = ENGINE_PATH.format(ns=ns, name=engine) + "/status"

@@ -199,6 +199,14 @@ class CircuitBreakerPolicyStatus(ApiModel):
     directive_sequence: int = Field(
         default=0, ge=0, description="Sequence of the directive last issued to the engines."
     )
+    recorded_sequence: int | None = Field(
+        default=None,
+        ge=0,
+        description="Sequence of the newest directive whose records (each engine's "
+        "status.governance) have all been written: a runtime reports a directive once it is "
+        "here, so that the records go out first. Absent: the operator does not say, and "
+        "runtimes do not wait for it.",
+    )
     flows_applied: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list,
         max_length=200,

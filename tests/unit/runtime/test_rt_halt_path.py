@@ -189,6 +189,28 @@ async def test_a_halt_whose_record_does_not_come_is_reported_all_the_same() -> N
     assert (rt.governor.flat, rt.governor.awaiting_record) == (True, False)
 
 
+async def test_a_halt_is_reported_once_its_policy_has_written_the_fleet_s_records() -> None:
+    """The Engine's own record is not enough while its policy's status says the records of the
+    halt are still going out: a report now would reach the API server among them."""
+    rt = Runtime(account())
+    rt.governor.observe(engine("a", 2, halt=False))
+    rt.hands.report_now = trigger = CountedEvent()
+    policy = halted_policy(3)
+    policy["status"]["recordedSequence"] = 2  # the records of the word before are all in
+    rt.governor.observe_policy(policy)
+    rt.governor.wake.clear()
+    await obey(rt.hands)
+    [waiting] = [t for t in rt.tasks if "_await_record" in repr(t.get_coro())]
+    rt.governor.observe(engine("a", 3, halt=True))  # this Engine's record, among the fleet's
+    await asyncio.sleep(0)
+    assert (trigger.sets, waiting.done()) == (0, False)
+    policy["status"]["recordedSequence"] = 3  # every record of the halt written
+    rt.governor.observe_policy(policy)
+    await waiting
+    assert trigger.sets == 1
+    assert rt.governor.applied_sequence == 3
+
+
 def lifted_policy(sequence: int) -> dict[str, Any]:
     """Policy `a` as its status says after a reset, before the operator writes the record."""
     directive = {"sequence": sequence, "level": 0, "sizeMultiplier": 1, "halt": False,

@@ -17,6 +17,8 @@ record, is written after: once the operator's own flatten is done (at most `RECO
 later), so a fleet's worth of writes does not stand between the halt and the venue. Each record
 carries the phase and conditions it gives the Engine where its own status decides them
 (`shown_with_record`, the phase pass's rule): one write per engine shows the halt or the lift.
+The policy's status then says the records are written (`recordedSequence`): each runtime
+reports what it applied once it does, so a fleet's reports do not slow the records.
 
 A halt is enforced from persisted state: each engine's directive carries `haltedAt`, so a
 restarted or newly elected operator keeps the deadline. Past it, the operator reads the account
@@ -68,6 +70,8 @@ RESET_FORCE_ANNOTATION = f"{GROUP}/reset-force"
 DISPLAY_EVERY = timedelta(seconds=5)
 RECORD_AFTER = timedelta(seconds=0.5)
 """The longest the engines' records of a new halt wait for the operator's own flatten."""
+RECORDED = "recordedSequence"
+"""The policy's status field that says every engine's record of a sequence is written."""
 RECORDS_IN_FLIGHT = 32
 """Engine records written at once: a fleet's worth together would meet the API server's limit
 on requests in flight (429) and come back slower."""
@@ -164,6 +168,7 @@ class Governor:
                 self._written["directive"] = status.directive.model_dump(
                     mode="json", by_alias=True, exclude_none=True
                 )
+            self._written[RECORDED] = status.recorded_sequence
         latched = set(self.state.halted_engines) if self.state.halted else set()
         governed = sorted(
             (e for e in engines if spec.selector.matches(e.labels) or e.name in latched),
@@ -219,6 +224,7 @@ class Governor:
         await self._flatten_first(step, mine, now)
         await self._tell_engines(mine, content, conflicts, now)
         await self._release_strays(engines, names)
+        await self._mark_recorded()
         self.enforcer.enforce(spec.halt_deadline_seconds, mine if step.directive.halt else [], now)
         self._account(step, conflicts)
         if self.store is not None and self._state_changed:
@@ -389,6 +395,21 @@ class Governor:
         if patch or self._displayed_at is None or now - self._displayed_at >= DISPLAY_EVERY:
             patch.update(codec.display_fields(step))
             self._displayed_at = now
+        await self._write_status(patch, fields)
+
+    async def _mark_recorded(self) -> None:
+        """Once the engines' records are written: their sequence, in the policy's status. Each
+        runtime reports a word once this shows it, so a fleet's reports do not slow the records
+        still going out (docs/runtime.md)."""
+        assert self.state is not None
+        if self._written.get(RECORDED) != self.state.sequence:
+            await self._write_status({RECORDED: self.state.sequence})
+
+    async def _write_status(
+        self, patch: dict[str, Any], holds: dict[str, Any] | None = None
+    ) -> None:
+        """Merge `patch` into the policy's status; once written, the status holds `holds` (the
+        patch itself by default), which is not written again."""
         if not patch:
             return
         try:
@@ -396,7 +417,7 @@ class Governor:
                 ENGINES_API, "CircuitBreakerPolicy", self.namespace, self.name,
                 {"status": patch}, subresource="status",
             )  # fmt: skip
-            self._written.update(fields)
+            self._written.update(patch if holds is None else holds)
         except KubeError as error:
             log.warning("governance: status of %s not written: %s", self.name, error)
 
