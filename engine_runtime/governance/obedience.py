@@ -62,9 +62,9 @@ class Governor:
         """The Engine's `status.governance` (or the checkpoint's directive, after a restart)."""
         self.published: dict[str, GovernanceDirective] = {}
         """What each policy governing this engine publishes in its own status."""
-        self.fleet_recorded: dict[str, int | None] = {}
-        """Of each policy, the sequence whose records its status says are all written
-        (`recordedSequence`; None: it does not say)."""
+        self.fleet_recorded: dict[str, int] = {}
+        """Of each policy that says it, the sequence whose records its status says are all
+        written (`recordedSequence`)."""
         self.latch = HaltLatch()
         self.labels: dict[str, str] = {}
         self.applied_sequence: int | None = None
@@ -128,9 +128,9 @@ class Governor:
     def record_shows_awaited(self) -> bool:
         """The Engine's own record shows what a report waits for (`awaited`), and its policy
         has written the records of the rest of the fleet; or no report waits."""
-        record = self.record
         if self.awaited is None:
             return True
+        record = self.record
         return record is not None and self.awaited(record) and self._fleet_recorded(record.policy)
 
     def _fleet_recorded(self, policy: str | None) -> bool:
@@ -248,7 +248,10 @@ class Governor:
         published = status.get("directive")
         self.published.pop(name, None)
         recorded = status.get("recordedSequence")
-        self.fleet_recorded[name] = recorded if isinstance(recorded, int) else None
+        if isinstance(recorded, int):
+            self.fleet_recorded[name] = recorded
+        else:
+            self.fleet_recorded.pop(name, None)
         if governs and isinstance(published, dict):
             try:
                 self.published[name] = GovernanceDirective.model_validate(
@@ -257,8 +260,7 @@ class Governor:
             except ValidationError as error:
                 log.warning("unreadable directive of policy %s: %s", name, error)
         self._decide()
-        if self.awaiting_record:
-            self.recorded.set()  # the report waiting may wait for this policy's records
+        self.recorded.set()  # a report waiting may wait for this policy's records
         self._hear(
             name,
             int(status.get("directiveSequence") or 0),
@@ -275,8 +277,7 @@ class Governor:
         self.fleet_recorded.pop(name, None)
         if self.published.pop(name, None):
             self._decide()
-        if self.awaiting_record:
-            self.recorded.set()  # the report waiting no longer waits for this policy's records
+        self.recorded.set()  # a report waiting no longer waits for this policy's records
 
     def _decide(self) -> None:
         """The directive in force from what the policies and the Engine say; acted on when what

@@ -56,6 +56,9 @@ def measured_now() -> str:
 
 
 ENGINE_PATH = "/apis/trading.eternal-engine.io/v1alpha1/namespaces/{ns}/engines/{name}"
+POLICY_PATH = (
+    "/apis/trading.eternal-engine.io/v1alpha1/namespaces/{ns}/circuitbreakerpolicies/{name}"
+)
 
 
 def _api(plane: ControlPlane, method: str, path: str, body: object = None) -> Any:
@@ -87,8 +90,7 @@ def engine_of(plane: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
 
 def policy_of(plane: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
     """The CircuitBreakerPolicy as a runtime reads it, or None."""
-    path = ENGINE_PATH.format(ns=ns, name=name).replace("/engines/", "/circuitbreakerpolicies/")
-    found: dict[str, Any] | None = _api(plane, "GET", path)
+    found: dict[str, Any] | None = _api(plane, "GET", POLICY_PATH.format(ns=ns, name=name))
     return found
 
 
