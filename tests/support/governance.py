@@ -97,13 +97,13 @@ class Runtimes(kube.StandInRuntime):
         self.reports = 0
 
     def report(self) -> None:
-        for name in list(self.equity):
+        for name, equity in list(self.equity.items()):  # a test may clear it meanwhile
             current = kube.engine_of(self.plane, self.ns, name) or {}
             directive = current.get("status", {}).get("governance") or {}
             if self.applies:
                 self.applied[name] = directive.get("sequence", 0)
             kube.patch_runtime(self.plane, self.ns, name, {
-                "equity": self.equity[name],
+                "equity": equity,
                 "heartbeat": kube.measured_now(),
                 "venueConnected": True,
                 "appliedDirective": self.applied.get(name, 0),
