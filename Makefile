@@ -111,6 +111,7 @@ bench: install controlplane ## Every benchmark, each against its baseline, and t
 	$(PY) bench/controlplane_bench.py
 	$(PY) bench/operator_bench.py --engines 200
 	$(PY) bench/paper_venue_bench.py
+	$(PY) bench/flatten_latency.py
 	$(PY) bench/runtime_bench.py
 	$(PY) bench/backtest_bench.py
 	$(PY) bench/scalper_bench.py
@@ -122,6 +123,9 @@ bench: install controlplane ## Every benchmark, each against its baseline, and t
 
 bench-venue: install ## Paper venue: pybit round trips against pybit's own overhead (goal: the venue adds <20%), matching, fan-out
 	$(PY) bench/paper_venue_bench.py
+
+bench-flatten: install ## One exposed account flattened by the runtime and by the operator, with 0, 25 and 50 ms per venue call (PYTHONPATH=<tree> for another build's)
+	$(PY) bench/flatten_latency.py
 
 bench-governance: install controlplane ## What a status write costs the API server, then halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 30 minutes)
 	$(PY) bench/status_write_cost.py

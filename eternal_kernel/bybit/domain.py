@@ -228,14 +228,19 @@ class BybitDomainClient:
 
     # market -------------------------------------------------------------------------------
     async def instruments(self, category: Category, symbols: list[str]) -> dict[str, Instrument]:
-        out = {}
-        for symbol in symbols:
-            result = await self._retrying(
-                lambda s=symbol: self.raw.get_instruments_info(category=category.value, symbol=s)  # type: ignore[misc]
+        """Each symbol's market in `category` (a request each, sent together)."""
+
+        async def one(symbol: str) -> Result:
+            return await self._retrying(
+                lambda: self.raw.get_instruments_info(category=category.value, symbol=symbol)
             )
-            for row in result.get("list") or []:
-                out[row["symbol"]] = parsing.instrument(row, category)
-        return out
+
+        results = await asyncio.gather(*(one(s) for s in symbols))
+        return {
+            row["symbol"]: parsing.instrument(row, category)
+            for result in results
+            for row in result.get("list") or []
+        }
 
     async def last_prices(self, category: Category) -> dict[str, Decimal]:
         """Every symbol's last traded price in `category` (one request)."""

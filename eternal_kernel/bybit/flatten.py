@@ -87,13 +87,22 @@ class Attempts:
 
 async def snapshot(venue: BybitDomainClient, instruments: Instruments) -> AccountSnapshot:
     """The whole account now. `instruments` is a cache of markets, filled in as coins and
-    positions need one. Reads that do not depend on each other go together."""
+    positions need one. Reads that do not depend on each other go together: when the cache
+    already knows a spot market (the runtime's holds its own markets), the spot prices are read
+    with the account, for such an account likely holds coins and their sale then waits one round
+    trip less; otherwise they are read once coins are found, with the markets those need."""
 
     async def open_orders() -> dict[Category, int]:
         counts = await asyncio.gather(*(venue.open_orders(c) for c in CATEGORIES))
         return {c: len(listed) for c, listed in zip(CATEGORIES, counts, strict=True)}
 
-    counts, held, wallet = await asyncio.gather(open_orders(), venue.positions(), venue.wallet())
+    async def early_prices() -> dict[str, Decimal] | None:
+        known_spot = any(category is Category.SPOT for _, category in instruments)
+        return await venue.last_prices(Category.SPOT) if known_spot else None
+
+    counts, held, wallet, early = await asyncio.gather(
+        open_orders(), venue.positions(), venue.wallet(), early_prices()
+    )
     positions = [p for p in held if p.size > 0]
     coins = {c: b for c, b in wallet.coins.items() if c != QUOTE and b.wallet_balance > 0}
     wanted = {(spot_symbol(c), Category.SPOT) for c in coins}
@@ -106,6 +115,8 @@ async def snapshot(venue: BybitDomainClient, instruments: Instruments) -> Accoun
             instruments.update({(s, category): inst for s, inst in found.items()})
 
     async def last_prices() -> dict[str, Decimal]:
+        if early is not None:
+            return early
         return await venue.last_prices(Category.SPOT) if coins else {}
 
     _, _, everything = await asyncio.gather(

@@ -169,3 +169,36 @@ async def test_without_a_token_the_venue_makes_one_and_logs_only_where(tmp_path:
         await asyncio.wait_for(proc.wait(), timeout=30)  # stopped: no second SIGTERM
     assert str(token_file) in log
     assert token not in log
+
+
+@pytest.mark.integration
+async def test_a_burst_of_connections_waits_for_a_busy_venue_rather_than_being_dropped(
+    tmp_path: Path,
+) -> None:
+    """A fleet halting at once opens hundreds of connections in a blink (every runtime and the
+    operator read each account with several requests together). The kernel queues them until
+    the venue accepts them; with aiohttp's default backlog (128) it dropped the rest, and each
+    waited a whole second for TCP to try again. Here the venue is stopped (busy, accepting
+    nothing) while 400 connect."""
+    async with venue_process(tmp_path) as (url, proc):
+        host, port = url.removeprefix("http://").split(":")
+        writers: list[asyncio.StreamWriter] = []
+
+        async def connect() -> bool:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 0.5)
+            except TimeoutError:
+                return False
+            writers.append(writer)
+            return True
+
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            connected = await asyncio.gather(*(connect() for _ in range(400)))
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+            for writer in writers:
+                writer.close()
+        assert all(connected), f"{connected.count(False)} of 400 connections dropped"
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/v5/market/time") as answer:
+            assert answer.status == 200  # and it serves on once it runs again

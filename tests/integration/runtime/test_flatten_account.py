@@ -7,7 +7,9 @@ give the same answers and the same kinds of failure."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -21,9 +23,12 @@ from eternal_kernel.bybit.flatten_plan import plan
 from eternal_kernel.bybit.ratelimit import RateLimiter
 from eternal_kernel.bybit.raw import BybitRawClient
 from eternal_kernel.model.enums import Category
+from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.model.reports import WalletReport
 from support.runtime import Account
 
 pytestmark = pytest.mark.integration
+T = TypeVar("T")
 
 
 def client(
@@ -34,6 +39,31 @@ def client(
     key, secret = account.api_key, account.api_secret
     transport = AioTransport(http, url, key, secret) if http is not None else None
     return BybitDomainClient(BybitRawClient(url, key, secret, limiter=limiter, transport=transport))
+
+
+class Watched(BybitDomainClient):
+    """The classified client, noting when the wallet, the prices and the markets are asked
+    for and answered, in order."""
+
+    def __init__(self, raw: BybitRawClient) -> None:
+        super().__init__(raw)
+        self.seen: list[str] = []
+
+    async def wallet(self) -> WalletReport:
+        self.seen.append("wallet asked")
+        answer = await super().wallet()
+        self.seen.append("wallet answered")
+        return answer
+
+    async def last_prices(self, category: Category) -> dict[str, Decimal]:
+        self.seen.append("prices asked")
+        return await super().last_prices(category)
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        self.seen.append("request")
+        answer = await super()._retrying(call)
+        self.seen.append("answer")
+        return answer
 
 
 def expose(venue: HTTP) -> None:
@@ -139,3 +169,36 @@ async def test_the_shared_session_answers_and_fails_as_pybit_s_own_sending(
         many = [client(fast_venue, account, http) for _ in range(40)]
         walls = await asyncio.gather(*(c.wallet() for c in many))  # at once, one session
         assert all({c: b.wallet_balance for c, b in w.coins.items()} == held_now for w in walls)
+
+
+async def test_an_account_trading_spot_has_its_prices_read_with_it(
+    fast_venue: str, account: Account, venue_http: HTTP
+) -> None:
+    """The runtime's cache knows its spot markets: the prices its coins' sale needs come with
+    the account's first read, not one round trip after it; a cache that knows none (the
+    operator's) asks for them only once the wallet shows coins."""
+    expose(venue_http)
+    known: dict[tuple[str, Category], Instrument] = {}
+    await snapshot(client(fast_venue, account), known)  # fills the cache: BTCUSDT, ETHUSDT
+    assert ("BTCUSDT", Category.SPOT) in known
+
+    runtime = Watched(client(fast_venue, account).raw)
+    warm = await snapshot(runtime, dict(known))
+    assert runtime.seen.index("prices asked") < runtime.seen.index("wallet answered")
+
+    operator = Watched(client(fast_venue, account).raw)
+    cold = await snapshot(operator, {})
+    assert operator.seen.index("prices asked") > operator.seen.index("wallet answered")
+    assert warm.prices == cold.prices
+    assert set(warm.prices) == {"BTCUSDT", "ETHUSDT"}
+    assert warm.instruments == cold.instruments
+
+
+async def test_the_markets_a_read_lacks_are_asked_for_together(
+    fast_venue: str, account: Account
+) -> None:
+    """Each symbol's market is a request of its own: they all go before the first answer."""
+    venue = Watched(client(fast_venue, account).raw)
+    found = await venue.instruments(Category.SPOT, ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+    assert set(found) == {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
+    assert venue.seen[:3] == ["request"] * 3, venue.seen
