@@ -11,7 +11,6 @@ API server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from engine_runtime.portfolio.portfolio import Portfolio
 from engine_runtime.reporting.errors import ErrorRegistry, ErrorSource
 from eternal_kernel.bybit.errors import VenueError
 from eternal_kernel.model.reports import WalletReport
+from eternal_kernel.waiting import woken_or_after
 
 log = logging.getLogger(__name__)
 EQUITY_STEP = Decimal("0.001")
@@ -91,8 +91,7 @@ class EquityPublisher:
         sent: valuation.WalletBasis | None = None  # the read the last figure came from
         said = 0.0  # when the last figure went out: at least every EQUITY_HEARTBEAT_S
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=self.equity_interval_s)
+            await woken_or_after(self.wake, self.equity_interval_s)
             self.wake.clear()
             basis = self.basis
             if self.dirty.is_set() or basis is None or time.monotonic() >= next_read:

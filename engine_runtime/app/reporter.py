@@ -24,6 +24,7 @@ from engine_runtime.reporting.status import build_report, status_patch
 from eternal_kernel.bybit.errors import VenueError
 from eternal_kernel.model.enums import Category
 from eternal_kernel.model.instruments import Instrument
+from eternal_kernel.waiting import woken_or_after
 
 log = logging.getLogger(__name__)
 SNAPSHOT_EVERY_S = 60.0
@@ -99,8 +100,7 @@ class Reporter:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.report_now.wait(), timeout=self.interval_s)
+            await woken_or_after(self.report_now, self.interval_s)
             self.report_now.clear()
             self.governor.changed.clear()
             await self.report_once(refresh=True)

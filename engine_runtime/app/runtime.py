@@ -544,9 +544,7 @@ class Runtime:
             await _bounded(stream.stop(), "stream stop")
         for watcher in self.watchers:
             watcher.stop()
-        for task in list(self.tasks):
-            task.cancel()
-        await _bounded(asyncio.gather(*self.tasks, return_exceptions=True), "background tasks")
+        await _cancel(self.tasks)
         await _bounded(self.reporter.save_checkpoint(), "checkpoint")
         if self.kube is not None:
             await _bounded(self.kube.close(), "kubernetes client")
@@ -555,6 +553,34 @@ class Runtime:
         await _bounded(self.store.close(), "postgresql")
         await _bounded(self.http.stop(), "http endpoints")
         log.info("stopped")
+
+
+async def _cancel(tasks: set[asyncio.Task[Any]], seconds: float = 5.0) -> None:
+    """Cancel the background tasks and wait for them; those still running after `seconds` are
+    named, with where each is waiting, and left."""
+    running = list(tasks)
+    for task in running:
+        task.cancel()
+    if not running:
+        return
+    _, stuck = await asyncio.wait(running, timeout=seconds)
+    if stuck:
+        log.warning(
+            "shutdown: background tasks did not finish in %.0f s; going on: %s",
+            seconds,
+            "; ".join(sorted(_waiting_in(t) for t in stuck)),
+        )
+
+
+def _waiting_in(task: asyncio.Task[Any]) -> str:
+    """The task's coroutine and, innermost last, the awaits it is suspended in."""
+    chain: list[str] = []
+    step: Any = task.get_coro()
+    while step is not None and len(chain) < 12:
+        code = getattr(step, "cr_code", None) or getattr(step, "ag_code", None)
+        chain.append(code.co_qualname if code is not None else type(step).__name__)
+        step = getattr(step, "cr_await", None) or getattr(step, "ag_await", None)
+    return " > ".join(chain) or repr(task)
 
 
 async def _bounded(step: Awaitable[Any], what: str, seconds: float = 5.0) -> None:

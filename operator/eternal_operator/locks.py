@@ -4,7 +4,8 @@ reconcile it at once; and wake-ups, so a loop sees a change at once rather than 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
+from eternal_kernel.waiting import woken_or_after
 
 
 class KeyedLocks:
@@ -37,8 +38,7 @@ class Wakeups:
     async def pause(self, key: str, seconds: float) -> None:
         """Until `key`'s loop is woken, or `seconds` pass."""
         event = self.event(key)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+        await woken_or_after(event, seconds)
         event.clear()
 
     def forget(self, key: str) -> None:

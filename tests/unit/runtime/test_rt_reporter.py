@@ -23,6 +23,7 @@ from eternal_kernel.model.commands import OrderRequest
 from eternal_kernel.model.enums import Category, OrderSide, OrderType
 from eternal_kernel.model.identifiers import ClientOrderId
 from support.memory_venue import MemoryStore, MemoryVenue
+from support.stopping import stopped_while_woken
 
 pytestmark = pytest.mark.unit
 KEY, SECRET, PASSWORD = "PAPERSUBKEY0001", "PAPERSUBSECRET000000000000000001", "hunter2-db"
@@ -115,3 +116,12 @@ async def test_no_key_or_password_reaches_the_status() -> None:
     for secret in (KEY, SECRET, PASSWORD):
         assert secret not in written
     assert "postgresql://engine:***@db:5432/e1" in written  # what failed is still said
+
+
+async def test_the_reporting_loop_ends_when_stopped_as_a_report_is_asked_for() -> None:
+    """The runtime's stop cancels the loop while the orders it cancels ask for a report: the
+    cancel wins (with `asyncio.wait_for` the wake-up did, and the stop waited out its bound)."""
+    parts = Parts()
+    reports = parts.reporter.reports
+    assert await stopped_while_woken(parts.reporter.run(), parts.reporter.report_now)
+    assert parts.reporter.reports == reports  # no report after the cancel
