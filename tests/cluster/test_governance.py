@@ -184,24 +184,27 @@ def test_the_policy_says_its_records_are_written_only_once_every_engine_s_is(
 ) -> None:
     """Runtimes report a word once the policy's `recordedSequence` has it, so that a fleet's
     reports do not slow the records still going out: it must not have it before every record
-    does (a halt's records wait up to half a second for the operator's own flatten)."""
+    does (a halt's records wait up to half a second for the operator's own flatten). The first
+    version of the policy that says so, from a watch, against the Engines as they were at that
+    very version."""
     names = ("a", "b", "c")
     with governed(control_plane, ns, dict.fromkeys(names, "1000")):
         before = int(policy_status(control_plane, ns).get("directiveSequence") or 0)
         wait_for(lambda: policy_status(control_plane, ns).get("recordedSequence") == before, 10,
                  "the first evaluation's records said written")  # fmt: skip
+        since = (kube.policy_of(control_plane, ns, "eternal") or {})["metadata"]["resourceVersion"]
         emergency_halt(control_plane, ns, True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # often enough to see the version that first says so
-            status = (kube.policy_of(control_plane, ns, "eternal") or {}).get("status") or {}
-            said = status.get("recordedSequence") or 0
-            if said > before:
-                break
-            time.sleep(0.005)
-        assert said > before, f"never said recorded: {status}"
-        records = [((kube.engine_of(control_plane, ns, n) or {}).get("status") or {})
-                   .get("governance") or {} for n in names]  # fmt: skip
-        assert [(r.get("sequence", 0) >= said, r.get("halt")) for r in records] == [
+        first = kube.first_policy_version(
+            control_plane, ns, "eternal", since,
+            lambda p: ((p.get("status") or {}).get("recordedSequence") or 0) > before,
+        )  # fmt: skip
+        assert first is not None, "never said recorded"
+        said = first["status"]["recordedSequence"]
+        engines = kube.engines_at(control_plane, ns, first["metadata"]["resourceVersion"])
+        records = {e["metadata"]["name"]: (e.get("status") or {}).get("governance") or {}
+                   for e in engines}  # fmt: skip
+        assert sorted(records) == sorted(names)
+        assert [(r.get("sequence", 0) >= said, r.get("halt")) for r in records.values()] == [
             (True, True)
         ] * len(names), records
 

@@ -94,6 +94,34 @@ def policy_of(plane: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
     return found
 
 
+def first_policy_version(
+    plane: ControlPlane, ns: str, name: str, since: str, wanted: Any, timeout_s: int = 20
+) -> dict[str, Any] | None:
+    """The first version of the policy after resourceVersion `since` for which `wanted(policy)`
+    holds, from a watch (every version, however soon the next one follows), or None."""
+    collection = POLICY_PATH.format(ns=ns, name="").rstrip("/")
+    query = f"?watch=1&resourceVersion={since}&fieldSelector=metadata.name%3D{name}"
+    request = urllib.request.Request(
+        f"{plane.server}{collection}{query}&timeoutSeconds={timeout_s}",
+        headers={"Authorization": f"Bearer {plane.token}"},
+    )
+    context = ssl.create_default_context(cafile=str(plane.ca_file))
+    with urllib.request.urlopen(request, context=context, timeout=timeout_s + 10) as response:
+        for line in response:
+            policy: dict[str, Any] = json.loads(line).get("object") or {}
+            if wanted(policy):
+                return policy
+    return None
+
+
+def engines_at(plane: ControlPlane, ns: str, resource_version: str) -> list[dict[str, Any]]:
+    """The namespace's Engines as they were at `resource_version` exactly (etcd keeps them)."""
+    collection = ENGINE_PATH.format(ns=ns, name="").rstrip("/")
+    query = f"?resourceVersion={resource_version}&resourceVersionMatch=Exact"
+    found = _api(plane, "GET", collection + query) or {}
+    return list(found.get("items") or [])
+
+
 def patch_runtime(plane: ControlPlane, ns: str, engine: str, runtime: dict[str, Any]) -> None:
     """Write `status.runtime` the way a runtime does: a merge patch of the status subresource."""
     path = ENGINE_PATH.format(ns=ns, name=engine) + "/status"
