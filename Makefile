@@ -112,6 +112,7 @@ bench: install controlplane ## Every benchmark, each against its baseline, and t
 	$(PY) bench/operator_bench.py --engines 200
 	$(PY) bench/paper_venue_bench.py
 	$(PY) bench/flatten_latency.py
+	$(PY) bench/api_parse.py
 	$(PY) bench/runtime_bench.py
 	$(PY) bench/backtest_bench.py
 	$(PY) bench/scalper_bench.py
@@ -126,6 +127,9 @@ bench-venue: install ## Paper venue: pybit round trips against pybit's own overh
 
 bench-flatten: install ## One exposed account flattened by the runtime and by the operator, with 0, 25 and 50 ms per venue call (PYTHONPATH=<tree> for another build's)
 	$(PY) bench/flatten_latency.py
+
+bench-parse: install ## Microseconds to read a governed Engine as the API serves it (PYTHONPATH=<tree> for another build's)
+	$(PY) bench/api_parse.py
 
 bench-governance: install controlplane ## What a status write costs the API server, then halt, resume and breach at 4 and 50 engines and 500 stand-ins, 10 runs each (about 30 minutes)
 	$(PY) bench/status_write_cost.py
@@ -144,4 +148,4 @@ bench-peers-lock: install ## Re-resolve bench/peers/*.lock (the peers' pins; vec
 	$(UV) pip compile bench/peers/nautilus.in --python-version 3.11 --generate-hashes -q \
 	  -o bench/peers/nautilus.lock
 
-.PHONY: bench-runtime bench-scalper bench bench-venue bench-governance bench-safety bench-peers bench-peers-lock
+.PHONY: bench-runtime bench-scalper bench bench-venue bench-parse bench-governance bench-safety bench-peers bench-peers-lock

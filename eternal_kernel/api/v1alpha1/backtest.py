@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from .base import ApiModel, cel, rules
+from .base import ApiModel, cel, rules, snake
 from .common import Conditions, ObjectName
 from .engine import PARAMS_BLOCKS, ObjectMeta, Strategy, Symbol, Venue
 from .names import DNS_1035_LABEL
@@ -298,7 +298,7 @@ class BacktestSpec(ApiModel):
             raise ValueError("parallelism must not exceed shards")
         block = self.block_name()
         given = {n for n, v in (self.params or BacktestParams()) if v is not None}
-        if given - {_snake(block)}:
+        if given - {snake(block)}:
             raise ValueError(f"params may only set {block}, the block of {self.strategy.value}")
         names = [a.name for a in self.grid]
         if len(set(names)) != len(names):
@@ -319,16 +319,12 @@ class BacktestSpec(ApiModel):
 
     def base(self) -> dict[str, Any]:
         """The fixed parameters as the sweep's StrategyBuilder takes them (camelCase)."""
-        block = getattr(self.params or BacktestParams(), _snake(self.block_name()))
+        block = getattr(self.params or BacktestParams(), snake(self.block_name()))
         if block is None and self.strategy is BacktestStrategy.SMA_CROSS:
             block = SmaCrossParams()
         if block is None:
             return {}
         return dict(block.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-
-def _snake(camel: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
 def axis_values(axis: GridAxis) -> list[Any]:
@@ -369,7 +365,7 @@ def check_axis(strategy: BacktestStrategy, base: dict[str, Any], name: str, valu
     if strategy is BacktestStrategy.SMA_CROSS:
         model: type[ApiModel] = SmaCrossParams
     else:
-        field = _snake(PARAMS_BLOCKS[Strategy(strategy.value)])
+        field = snake(PARAMS_BLOCKS[Strategy(strategy.value)])
         annotation = StrategyParams.model_fields[field].annotation
         model = next(a for a in getattr(annotation, "__args__", ()) if a is not type(None))
     aliases = {f.alias or n for n, f in model.model_fields.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -31,15 +32,30 @@ class ApiModel(BaseModel):
         # What the API server refuses by type, refused here too (pydantic alone would read
         # "yes" as true and "5" as 5); and every Decimal read as the server stores the number
         # (`as_stored`) before its bounds are checked, so both accept and refuse alike.
-        field = cls.model_fields.get(info.field_name or "")
-        kinds = (field.annotation, *get_args(field.annotation)) if field is not None else ()
-        if Decimal in kinds:
+        decimal, boolean, integer = _kinds(cls, info.field_name or "")
+        if decimal:
             return as_stored(value)
-        if bool in kinds and value is not None and not isinstance(value, bool):
+        if boolean and value is not None and not isinstance(value, bool):
             raise ValueError("must be of type boolean")
-        if int in kinds and isinstance(value, str | bool):
+        if integer and isinstance(value, str | bool):
             raise ValueError("must be of type integer")
         return value
+
+
+@cache
+def _kinds(model: type[BaseModel], name: str) -> tuple[bool, bool, bool]:
+    """Whether a field of `model` is declared a Decimal, a bool, an int (alone or in a union),
+    looked up once per model and field: every field of every object read goes through
+    `_json_as_the_server_reads_it`."""
+    field = model.model_fields.get(name)
+    kinds = (field.annotation, *get_args(field.annotation)) if field is not None else ()
+    return Decimal in kinds, bool in kinds, int in kinds
+
+
+@cache
+def snake(camel: str) -> str:
+    """A camelCase wire name (a params block's, say) as its Python field name."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
 def as_stored(value: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import ApiModel, Fraction, cel, rules
+from .base import ApiModel, Fraction, cel, rules, snake
 from .common import Conditions, DecimalString, Resources, SecretKeys
 from .names import engine_name_problem
 from .strategy_params import (
@@ -61,10 +61,6 @@ _PARAMS_MODELS: dict[Strategy, type[ApiModel]] = {
     Strategy.SCALPER: ScalperParams,
     Strategy.META_TREND: MetaTrendParams,
 }
-
-
-def _snake(camel: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$", max_length=20)]
@@ -188,7 +184,7 @@ class EngineSpec(ApiModel):
         if len(set(self.symbols)) != len(self.symbols):
             raise ValueError("spec.symbols lists a symbol more than once")
         for strategy, block in PARAMS_BLOCKS.items():
-            if getattr(self.params, _snake(block)) is not None and self.strategy != strategy:
+            if getattr(self.params, snake(block)) is not None and self.strategy != strategy:
                 raise ValueError(
                     f"spec.params.{block} is only valid with strategy {strategy.value}"
                 )
@@ -202,7 +198,7 @@ class EngineSpec(ApiModel):
 
     def strategy_params(self) -> Any:
         """The parameters block of this engine's strategy, defaulted when the spec omits it."""
-        block = getattr(self.params, _snake(PARAMS_BLOCKS[self.strategy]))
+        block = getattr(self.params, snake(PARAMS_BLOCKS[self.strategy]))
         return block if block is not None else _PARAMS_MODELS[self.strategy]()
 
 

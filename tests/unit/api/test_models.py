@@ -17,7 +17,7 @@ from eternal_kernel.api.v1alpha1 import (
     StrategyParams,
     Venue,
 )
-from eternal_kernel.api.v1alpha1.base import WEIGHTS_SUM_RULE, weights_within_bound
+from eternal_kernel.api.v1alpha1.base import WEIGHTS_SUM_RULE, ApiModel, weights_within_bound
 from eternal_kernel.api.v1alpha1.strategy_params import (
     CoreHodlParams,
     MetaTrendParams,
@@ -101,6 +101,33 @@ def test_numbers_are_read_as_the_server_stores_them() -> None:
     assert engine.spec.risk.daily_loss_limit == Decimal("0.02")  # what the server gives back
     assert engine.spec.strategy_params().risk_per_trade == Decimal("0.01")
     assert Engine.model_validate(engine.model_dump(mode="json", by_alias=True)) == engine
+
+
+def test_each_model_reads_a_field_name_as_its_own_type() -> None:
+    # How a field is read is looked up once per model and field name (`base._kinds`): the
+    # same name declared a bool in one model and a number or a string in others, and a
+    # subclass that redeclares it, each still read by its own declaration, in any order.
+    class Flag(ApiModel):
+        value: bool
+
+    class Amount(ApiModel):
+        value: Decimal
+
+    class Label(ApiModel):
+        value: str
+
+    class Count(Flag):
+        value: int  # type: ignore[assignment]
+
+    for _ in range(2):
+        assert Flag.model_validate({"value": True}).value is True
+        with pytest.raises(ValidationError, match="must be of type boolean"):
+            Flag.model_validate({"value": "yes"})
+        assert Amount.model_validate({"value": 0.05000000000000000001}).value == Decimal("0.05")
+        assert Label.model_validate({"value": "yes"}).value == "yes"
+        assert Count.model_validate({"value": 5}).value == 5
+        with pytest.raises(ValidationError, match="must be of type integer"):
+            Count.model_validate({"value": "5"})
 
 
 def test_allocation_weights_sum_as_cel_sums_them() -> None:
