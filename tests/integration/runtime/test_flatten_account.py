@@ -189,8 +189,9 @@ async def test_an_account_trading_spot_has_its_prices_read_with_it(
     operator = Watched(client(fast_venue, account).raw)
     cold = await snapshot(operator, {})
     assert operator.seen.index("prices asked") > operator.seen.index("wallet answered")
-    assert warm.prices == cold.prices
-    assert set(warm.prices) == {"BTCUSDT", "ETHUSDT"}
+    # The same coins priced either way (the venue's prices walk between the two reads).
+    assert set(warm.prices) == set(cold.prices) == {"BTCUSDT", "ETHUSDT"}
+    assert all(price > 0 for price in (*warm.prices.values(), *cold.prices.values()))
     assert warm.instruments == cold.instruments
 
 
