@@ -23,6 +23,12 @@ from eternal_operator.controllers.policy.governor import EngineSnapshot
 from eternal_operator.controllers.policy.sources import parse_time
 
 API = "trading.eternal-engine.io/v1alpha1"
+SHOWN_WITHIN = Decimal("0.001")
+"""An Engine's `status.allocation` is rewritten when its allocation or target weight changes, or
+when its current weight or target capital has moved by more than this share of what the Engine
+shows: prices move every engine's figures a little at every pass, and a fleet's worth of status
+writes every `EE_OPERATOR_RESYNC_SECONDS` for a display is load the API server has better use
+for (a halt's records)."""
 
 
 @dataclass
@@ -198,12 +204,27 @@ async def _publish(
             "targetCapital": _text(weights.total * target, 2),
             "currentWeight": _text(weights.current.get(name, Decimal(0)), 4),
         }  # fmt: skip
-        current = snapshot.allocation or {}
-        if all(current.get(k) == v for k, v in report.items()):
+        if shows(snapshot.allocation or {}, report):
             continue
         await ctx.kube.merge_patch(
             API, "Engine", namespace, name, {"status": {"allocation": report}}, subresource="status"
         )
+
+
+def shows(current: Mapping[str, Any], report: Mapping[str, str]) -> bool:
+    """The Engine's `status.allocation` (`current`) shows `report` near enough: the same
+    allocation and target weight, a current weight and target capital within `SHOWN_WITHIN` of
+    what it shows."""
+    if any(current.get(k) != report[k] for k in ("allocation", "targetWeight")):
+        return False
+    for key in ("currentWeight", "targetCapital"):
+        try:
+            shown = Decimal(str(current.get(key)))
+        except InvalidOperation:
+            return False
+        if not shown.is_finite() or abs(Decimal(report[key]) - shown) > SHOWN_WITHIN * abs(shown):
+            return False
+    return True
 
 
 async def _write(ctx: Context, namespace: str, name: str, status: dict[str, Any]) -> None:
