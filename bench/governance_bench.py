@@ -6,7 +6,8 @@
 For each fleet size: a fresh stack (control plane with an audit log of writes, PostgreSQL,
 Redis, paper venue, operator and, for real runtimes, the pod runner) and N engines.
 
-Real runtimes (`--engines`): each engine funded, holding a resting order and spot BTC. Repeated:
+Real runtimes (`--engines`): each engine funded (its allocation published before the first run),
+holding a resting order and spot BTC. Repeated:
 - breach: from the venue's price move that puts drawdown over level 1 to every runtime
   reporting that directive applied;
 - emergency halt, from the merge patch of `emergencyHalt: true` to: every runtime heard it (the
@@ -241,8 +242,16 @@ class Bench:
             equity = Decimal(status_part(e, "runtime").get("equity") or 0)
             return phase_in("Running")(e) and equity > 0
 
-        await self.wait(running, 1800, "every engine Running and funded")
-        print(f"{self.n:3d} {self.who}: every engine Running after "
+        def allocated(e: Engine) -> bool:
+            # The allocation's first pass after the engines are funded writes every Engine's
+            # status.allocation: before the runs, not amid one of them.
+            return (
+                self.standins or Decimal(status_part(e, "allocation").get("targetCapital") or 0) > 0
+            )
+
+        await self.wait(lambda e: running(e) and allocated(e), 1800,
+                        "every engine Running, funded and allocated")  # fmt: skip
+        print(f"{self.n:3d} {self.who}: every engine Running and allocated after "
               f"{time.monotonic() - started:.0f} s of setup", flush=True)  # fmt: skip
 
     async def _start_standins(self) -> None:
