@@ -8,6 +8,7 @@ import ssl
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -95,7 +96,12 @@ def policy_of(plane: ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
 
 
 def first_policy_version(
-    plane: ControlPlane, ns: str, name: str, since: str, wanted: Any, timeout_s: int = 20
+    plane: ControlPlane,
+    ns: str,
+    name: str,
+    since: str,
+    wanted: Callable[[dict[str, Any]], bool],
+    timeout_s: int = 20,
 ) -> dict[str, Any] | None:
     """The first version of the policy after resourceVersion `since` for which `wanted(policy)`
     holds, from a watch (every version, however soon the next one follows), or None."""

@@ -8,7 +8,7 @@ from functools import cache
 from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 
 class ApiModel(BaseModel):
@@ -52,10 +52,8 @@ def _kinds(model: type[BaseModel], name: str) -> tuple[bool, bool, bool]:
     return Decimal in kinds, bool in kinds, int in kinds
 
 
-@cache
-def snake(camel: str) -> str:
-    """A camelCase wire name (a params block's, say) as its Python field name."""
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+snake = cache(to_snake)
+"""A camelCase wire name (a params block's, say) as its Python field name, `to_camel` undone."""
 
 
 def as_stored(value: Any) -> Any:

@@ -194,7 +194,8 @@ async def _publish(
     ctx: Context, namespace: str, allocation: str, by_name: dict[str, EngineSnapshot],
     targets: dict[str, Decimal], weights: plan.Weights,
 ) -> None:  # fmt: skip
-    """Each engine's target and current weight in its status.allocation (when changed)."""
+    """Each engine's target and current weight in its status.allocation, where it no longer
+    `shows` them."""
     for name, target in targets.items():
         snapshot = by_name.get(name)
         if snapshot is None:
