@@ -1,7 +1,7 @@
 """Governance latency on the local stack, with real runtimes and with stand-ins.
 
     .venv/bin/python bench/governance_bench.py [--engines 4 50] [--standins 500] [--runs 10]
-        [--no-breach] [--reset-managed-fields]
+        [--no-breach] [--reset-managed-fields] [--allocation-pass]
 
 For each fleet size: a fresh stack (control plane with an audit log of writes, PostgreSQL,
 Redis, paper venue, operator and, for real runtimes, the pod runner) and N engines.
@@ -32,6 +32,11 @@ operator's own reading of a stand-in it finds quiet agrees with it). Halt: every
 every one reporting flat, every phase Halting or Halted, every phase Halted, every
 `status.governance.halt`; resume: every Governor lifted, every stand-in trading again, every
 phase Running.
+
+With `--allocation-pass`, each halt also lowers every engine's allocation target by 0.0001 (the
+Allocation patched just after the policy): the allocation's pass then has every Engine's
+`status.allocation` to rewrite amid the halt, as it has when a falling market moves the
+fleet's total at every pass.
 
 For every halt, the API server's writes (its audit log) from the patch to the last engine flat
 on the venue (stand-ins: the last one told), by writer and resource, the bench's patch excluded;
@@ -120,8 +125,10 @@ class Run:
 
 
 class Bench:
-    def __init__(self, stack: Stack, n: int, standins: bool) -> None:
+    def __init__(self, stack: Stack, n: int, standins: bool, allocation_pass: bool) -> None:
         self.stack, self.n, self.standins = stack, n, standins
+        self.allocation_pass = allocation_pass and not standins  # stand-ins have no allocation
+        self.lowered = 0
         self.names = [f"bench-{i:03d}" for i in range(n)]
         self.kube: KubeClient | None = None
         self.fleet: Fleet | None = None
@@ -149,6 +156,12 @@ class Bench:
         await self.kube.merge_patch(
             "trading.eternal-engine.io/v1alpha1", "CircuitBreakerPolicy", NAMESPACE, "bench", patch
         )
+
+    def targets(self) -> list[dict[str, Any]]:
+        """Every engine's allocation target: an equal share, less 0.0001 per halt it lowered."""
+        share = Decimal(1 / self.n).quantize(Decimal("0.000001"))
+        weight = share - Decimal("0.0001") * self.lowered
+        return [{"engine": n, "weight": float(weight)} for n in self.names]
 
     async def wait(self, check: Check, limit_s: float, what: str) -> None:
         assert self.fleet is not None
@@ -218,11 +231,10 @@ class Bench:
                      "subaccount": f"bench{i:03d}x", "risk": {"maxPositionFraction": 1}},
         } for i, name in enumerate(self.names)]  # fmt: skip
         if not self.standins:  # stand-ins hold nothing: no money to allocate
-            weight = round(1 / self.n, 6)
             items.append({
                 "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Allocation",
                 "metadata": {"name": "bench"},
-                "spec": {"targets": [{"engine": n, "weight": weight} for n in self.names],
+                "spec": {"targets": self.targets(),
                          "monthlyContribution": 200 * self.n, "driftThreshold": 1,
                          "calendarFallback": "none"},
             })  # fmt: skip
@@ -325,6 +337,12 @@ class Bench:
         cpu, started, wall = cpu_now(), time.monotonic(), time.time()
         probe = self.fleet.probe(checks, started)
         await self.patch_policy({"spec": {"emergencyHalt": True}})
+        if self.allocation_pass:  # lowered: a target raised under a halt would be refused
+            self.lowered += 1
+            await self.kube.merge_patch(
+                "trading.eternal-engine.io/v1alpha1", "Allocation", NAMESPACE, "bench",
+                {"spec": {"targets": self.targets()}},
+            )  # fmt: skip
         try:
             if self.stand is not None:
                 told = await self.stand.last(True, started, LIMIT_S)
@@ -473,7 +491,12 @@ def counts(runs: list[Run], which: str, most: int | None = None) -> None:
 
 
 async def measure(
-    n: int, runs: int, standins: bool, breach: bool = True, reset_managed_fields: bool = False
+    n: int,
+    runs: int,
+    standins: bool,
+    breach: bool = True,
+    reset_managed_fields: bool = False,
+    allocation_pass: bool = False,
 ) -> None:
     root = Path(tempfile.mkdtemp(prefix=f"gov-bench-{n}{'s' if standins else ''}-"))
     env = {
@@ -487,7 +510,7 @@ async def measure(
     began = time.monotonic()
     stack.up()
     print(f"stack up in {time.monotonic() - began:.0f} s ({root})", flush=True)
-    bench = Bench(stack, n, standins)
+    bench = Bench(stack, n, standins, allocation_pass)
     try:
         assert stack.plane is not None
         os.environ["KUBECONFIG"] = str(stack.plane.kubeconfig)
@@ -554,12 +577,18 @@ def main() -> int:
     parser.add_argument("--no-breach", action="store_true", help="the halts and resumes only")
     parser.add_argument("--reset-managed-fields", action="store_true",
                         help="EE_OPERATOR_RESET_ENGINE_MANAGED_FIELDS=true")  # fmt: skip
+    parser.add_argument(
+        "--allocation-pass",
+        action="store_true",
+        help="each halt meets an allocation pass rewriting every Engine",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("engine_runtime").setLevel(logging.ERROR)  # 500 stand-ins' "halt in force"
     for n in args.engines:
         asyncio.run(measure(n, args.runs, standins=False, breach=not args.no_breach,
-                            reset_managed_fields=args.reset_managed_fields))  # fmt: skip
+                            reset_managed_fields=args.reset_managed_fields,
+                            allocation_pass=args.allocation_pass))  # fmt: skip
     for n in args.standins:
         asyncio.run(measure(n, args.runs, standins=True,
                             reset_managed_fields=args.reset_managed_fields))  # fmt: skip

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from support.governance import (
     engine,
     governed,
     keys,
+    metric,
     own_namespace,
     phase_of,
     policy,
@@ -260,6 +262,52 @@ def test_a_flat_report_from_before_the_halt_does_not_make_the_engine_halted(
         runtimes.applies = True
         wait_for(lambda: phase_of(control_plane, ns, "a") == "Halted", 10, "Halted")
         assert not directive(control_plane, ns, "a").get("runtimeStopped")
+
+
+def allocation_passes(op: Operator) -> float:
+    return metric(op, "eternal_operator_reconciles_total", 'kind="Allocation"')
+
+
+def test_an_allocation_pass_writes_no_engine_while_a_halt_settles(
+    control_plane: ControlPlane, gov_operator: Operator, ns: str
+) -> None:
+    """An Engine's allocation is a display, and a fleet's worth of its writes amid a halt's
+    records, reports and phases slowed the halt (docs/governance.md "Weights"): a pass while
+    the halt settles leaves the Engines as they were, and the first pass after shows them."""
+
+    def shown(name: str) -> str | None:
+        status = (get(control_plane, "engine", name, ns) or {}).get("status") or {}
+        return (status.get("allocation") or {}).get("targetWeight")
+
+    def targets(a: float) -> dict[str, Any]:
+        return {
+            "apiVersion": "trading.eternal-engine.io/v1alpha1", "kind": "Allocation",
+            "metadata": {"name": "eternal"},
+            "spec": {"targets": [{"engine": "a", "weight": a}, {"engine": "b", "weight": 0.4}],
+                     "driftThreshold": 1, "calendarFallback": "none"},
+        }  # fmt: skip
+
+    def accepted() -> dict[str, float]:
+        status = (get(control_plane, "alloc", "eternal", ns) or {}).get("status") or {}
+        return {t["engine"]: t["weight"] for t in status.get("acceptedTargets") or []}
+
+    with governed(control_plane, ns, {"a": "600", "b": "400"}, haltDeadlineSeconds=600) as rt:
+        apply(control_plane, ns, targets(0.6))
+        wait_for(lambda: shown("a") == "0.6" and shown("b") == "0.4", 15, "the weights shown")
+        rt.applies = False  # the runtimes do not report the halt applied: it does not settle
+        emergency_halt(control_plane, ns, True)
+        wait_for(lambda: directive(control_plane, ns, "a").get("halt"), 10, "the halt")
+        apply(control_plane, ns, targets(0.5))  # a lower target: accepted under a halt
+        wait_for(lambda: accepted().get("a") == 0.5, 15, "a pass on the new targets")
+        passes = allocation_passes(gov_operator)
+        wait_for(lambda: allocation_passes(gov_operator) >= passes + 2, 15, "two more passes")
+        assert phase_of(control_plane, ns, "a") == "Halting"
+        assert shown("a") == "0.6"
+
+        rt.applies = True
+        wait_for(lambda: phase_of(control_plane, ns, "a") == "Halted", 10, "Halted")
+        wait_for(lambda: shown("a") == "0.5", 15, "the new target shown once the halt settled")
+        assert shown("b") == "0.4"
 
 
 def test_a_lost_status_is_restored_from_postgresql(

@@ -18,6 +18,7 @@ from eternal_operator.controllers.backtest import reconcile as backtest_reconcil
 from eternal_operator.controllers.backtest import render as backtest_render
 from eternal_operator.controllers.policy import release
 from eternal_operator.controllers.policy.governor import (
+    RECORDED,
     SHOWN_FROM,
     EngineSnapshot,
     Governor,
@@ -314,6 +315,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                 halted=bool(status.get("halted")),
                 halted_engines=list(status.get("haltedEngines") or []),
                 directive=copy.deepcopy(status.get("directive")),
+                recorded=status.get(RECORDED),
             )
         }
 
@@ -397,6 +399,14 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         namespace, name = body.metadata.namespace or "", body.metadata.name or ""
         engines = list(indices["engines_by_namespace"].get(namespace, []))
         started = time.perf_counter()
+
+        def settling() -> bool:  # the indices as they are when asked, not as the pass began
+            return allocation_reconcile.governance_settling(
+                indices["engines_by_namespace"].get(namespace, []),
+                indices["policies_by_namespace"].get(namespace, []),
+                memo.ctx.clock(),
+            )
+
         async with memo.locks.get(body.metadata.uid):
             # The status as the last pass left it: the body of a handler queued behind that pass
             # predates its writes, and planning from it would plan the same round again.
@@ -406,7 +416,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
             if fresh is None:
                 return
             try:
-                result = await allocation_reconcile.reconcile(memo.ctx, fresh, engines)
+                result = await allocation_reconcile.reconcile(memo.ctx, fresh, engines, settling)
             except Exception:
                 RECONCILE_ERRORS.labels("Allocation").inc()
                 raise

@@ -7,20 +7,24 @@ venue's idempotent transferId turns into no-ops for those already done. Exactly 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from eternal_kernel.api.runtime_config import endpoints_for
-from eternal_kernel.api.v1alpha1 import Engine
+from eternal_kernel.api.v1alpha1 import Engine, Phase
 from eternal_kernel.api.v1alpha1.allocation import AllocationSpec, AllocationStatus
 from eternal_operator.allocation import plan
 from eternal_operator.controllers.engine import credentials
 from eternal_operator.controllers.engine.reconcile import Context, Event
-from eternal_operator.controllers.policy.governor import EngineSnapshot
+from eternal_operator.controllers.engine.status import phase_contradicts_record
+from eternal_operator.controllers.policy.governor import EngineSnapshot, PolicySnapshot
 from eternal_operator.controllers.policy.sources import parse_time
+
+log = logging.getLogger(__name__)
 
 API = "trading.eternal-engine.io/v1alpha1"
 SHOWN_WITHIN = Decimal("0.001")
@@ -29,6 +33,10 @@ when its current weight or target capital has moved by more than this share of w
 shows: prices move every engine's figures a little at every pass, and a fleet's worth of status
 writes every `EE_OPERATOR_RESYNC_SECONDS` for a display is load the API server has better use
 for (a halt's records)."""
+SETTLES_WITHIN = timedelta(minutes=2)
+"""The longest the Engines' allocation displays wait for a directive of governance to settle
+(`governance_settling`), from when it was issued: a runtime that never reports it (stopped,
+or gone) holds them up no longer."""
 
 
 @dataclass
@@ -70,7 +78,13 @@ def _condition(kind: str, ok: bool, reason: str, message: str, now: datetime) ->
     }  # fmt: skip
 
 
-async def reconcile(ctx: Context, body: Mapping[str, Any], engines: list[EngineSnapshot]) -> Pass:
+async def reconcile(
+    ctx: Context, body: Mapping[str, Any], engines: list[EngineSnapshot],
+    settling: Callable[[], bool],
+) -> Pass:  # fmt: skip
+    """One pass. `settling` says, when asked, whether governance is writing a directive to the
+    Engines now (`governance_settling` on the operator's latest view): the Engines' allocation
+    displays then wait for a later pass."""
     out = Pass()
     now = ctx.clock()
     meta = body["metadata"]
@@ -111,7 +125,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], engines: list[EngineS
          "drift": _text(weights.drift.get(n, Decimal(0)), 4)}
         for n in sorted(targets)
     ]  # fmt: skip
-    await _publish(ctx, namespace, name, by_name, targets, weights)
+    await _publish(ctx, namespace, name, by_name, targets, weights, settling)
 
     records = [
         r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in status.transfers
@@ -192,10 +206,11 @@ def _due(
 
 async def _publish(
     ctx: Context, namespace: str, allocation: str, by_name: dict[str, EngineSnapshot],
-    targets: dict[str, Decimal], weights: plan.Weights,
+    targets: dict[str, Decimal], weights: plan.Weights, settling: Callable[[], bool],
 ) -> None:  # fmt: skip
     """Each engine's target and current weight in its status.allocation, where it no longer
-    `shows` them."""
+    `shows` them; none while governance is `settling` (asked before each write: a halt may
+    begin in the middle of a pass), for a display must not slow a halt's records."""
     for name, target in targets.items():
         snapshot = by_name.get(name)
         if snapshot is None:
@@ -207,6 +222,10 @@ async def _publish(
         }  # fmt: skip
         if shows(snapshot.allocation or {}, report):
             continue
+        if settling():
+            log.info("allocation %s/%s: the Engines' figures wait for governance's directive to "
+                     "settle", namespace, allocation)  # fmt: skip
+            return
         await ctx.kube.merge_patch(
             API, "Engine", namespace, name, {"status": {"allocation": report}}, subresource="status"
         )
@@ -226,6 +245,40 @@ def shows(current: Mapping[str, Any], report: Mapping[str, str]) -> bool:
         if not shown.is_finite() or abs(Decimal(report[key]) - shown) > SHOWN_WITHIN * abs(shown):
             return False
     return True
+
+
+def governance_settling(
+    engines: Iterable[EngineSnapshot], policies: Iterable[PolicySnapshot], now: datetime
+) -> bool:
+    """A directive of governance, issued within `SETTLES_WITHIN`, is still being written: a
+    policy's records of its newest sequence are not all written (`recordedSequence`), or an
+    Engine's runtime has not reported the directive it holds applied, its phase is Halting, or
+    its phase is yet to follow its record (the write of Halted, or of Running after a reset)."""
+    for policy in policies:
+        directive = policy.directive or {}
+        if _recent(directive, now) and directive.get("sequence") != policy.recorded:
+            return True
+    for engine in engines:
+        governance = engine.governance or {}
+        if not _recent(governance, now):
+            continue
+        applied = (engine.runtime or {}).get("appliedDirective")
+        status = {**engine.status, "governance": governance}
+        if (
+            applied != governance.get("sequence")
+            or status.get("phase") == Phase.HALTING
+            or phase_contradicts_record(status)
+        ):
+            return True
+    return False
+
+
+def _recent(directive: Mapping[str, Any], now: datetime) -> bool:
+    try:
+        issued = parse_time(directive.get("issuedAt"))
+    except ValueError:
+        return False
+    return issued is not None and now - issued < SETTLES_WITHIN
 
 
 async def _write(ctx: Context, namespace: str, name: str, status: dict[str, Any]) -> None:

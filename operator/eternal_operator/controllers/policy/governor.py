@@ -113,6 +113,8 @@ class PolicySnapshot:
     halted: bool = False
     halted_engines: list[str] = field(default_factory=list)
     directive: dict[str, Any] | None = None
+    recorded: int | None = None
+    """The sequence whose every engine's record is written (`recordedSequence`)."""
 
     def governs(self, engine: EngineSnapshot) -> bool:
         if self.halted and engine.name in self.halted_engines:
