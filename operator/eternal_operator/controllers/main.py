@@ -316,6 +316,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
                 halted_engines=list(status.get("haltedEngines") or []),
                 directive=copy.deepcopy(status.get("directive")),
                 recorded=status.get(RECORDED),
+                emergency=bool((body.get("spec") or {}).get("emergencyHalt")),
             )
         }
 

@@ -50,6 +50,16 @@ def test_a_policy_whose_records_are_not_all_written_holds_the_displays() -> None
     assert not governance_settling([], [policy(3, recorded=3)], NOW)
 
 
+def test_an_emergency_halt_asked_for_and_not_yet_latched_holds_them() -> None:
+    """The allocation's pass may come between the patch of `emergencyHalt` and the latch the
+    governor writes (a bench saw one to four Engine writes slip into that gap)."""
+    asked = PolicySnapshot("p", {}, emergency=True)
+    assert governance_settling([], [asked], NOW)
+    latched = policy(3, recorded=3)
+    latched.emergency = True
+    assert not governance_settling([], [latched], NOW)
+
+
 def test_an_engine_whose_runtime_has_not_reported_the_directive_holds_them() -> None:
     assert governance_settling([engine(halt=True, applied=2, phase="Halting")], [], NOW)
     assert governance_settling([engine(halt=False, applied=2)], [], NOW)

@@ -250,11 +250,14 @@ def shows(current: Mapping[str, Any], report: Mapping[str, str]) -> bool:
 def governance_settling(
     engines: Iterable[EngineSnapshot], policies: Iterable[PolicySnapshot], now: datetime
 ) -> bool:
-    """A directive of governance, issued within `SETTLES_WITHIN`, is still being written: a
-    policy's records of its newest sequence are not all written (`recordedSequence`), or an
-    Engine's runtime has not reported the directive it holds applied, its phase is Halting, or
-    its phase is yet to follow its record (the write of Halted, or of Running after a reset)."""
+    """A directive of governance is still being written: a policy's emergency halt is asked
+    for and not yet latched; or, of a directive issued within `SETTLES_WITHIN`, a policy's
+    records of its newest sequence are not all written (`recordedSequence`), or an Engine's
+    runtime has not reported the directive it holds applied, its phase is Halting, or its phase
+    is yet to follow its record (the write of Halted, or of Running after a reset)."""
     for policy in policies:
+        if policy.emergency and not policy.halted:  # the patch is in, its latch not yet
+            return True
         directive = policy.directive or {}
         if _recent(directive, now) and directive.get("sequence") != policy.recorded:
             return True

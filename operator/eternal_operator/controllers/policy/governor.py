@@ -115,6 +115,8 @@ class PolicySnapshot:
     directive: dict[str, Any] | None = None
     recorded: int | None = None
     """The sequence whose every engine's record is written (`recordedSequence`)."""
+    emergency: bool = False
+    """Its spec asks for an emergency halt (`spec.emergencyHalt`), latched or not yet."""
 
     def governs(self, engine: EngineSnapshot) -> bool:
         if self.halted and engine.name in self.halted_engines:
