@@ -9,16 +9,19 @@ control plane issues tokens for."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import json
+import logging
 import re
 import secrets
 import ssl
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx2
@@ -28,6 +31,7 @@ import yaml
 
 from engine_runtime.governance.kube import EngineClient
 from engine_runtime.governance.kube import KubeError as RuntimeKubeError
+from engine_runtime.governance.watcher import Watcher
 from eternal_operator.devtools.controlplane import ControlPlane
 from eternal_operator.kube import KubeClient, KubeError
 from eternal_operator.login import login
@@ -337,3 +341,53 @@ def test_the_operators_watches_log_in_through_a_merged_kubeconfig_and_an_exec_pl
     finally:
         op.stop()
         control_plane.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+async def test_a_quiet_watch_is_watched_again_at_once_and_hears_what_comes_next(
+    control_plane: ControlPlane,
+    account: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A runtime's watch lasts 5 to 10 minutes, but one that sends nothing for `quiet_s` is
+    ended and watched again from its last version, without a warning or a pause: a collection
+    that never changes gets no bookmark from the API server, and a dead connection would go
+    unnoticed as long. What comes after is heard."""
+    ns, _ = account
+    monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    client = EngineClient.from_environment(ns, "none")
+    policies = client.policies
+    policies.quiet_s = 0.5
+    watches = 0
+    fourth, created = asyncio.Event(), asyncio.Event()
+    watch = policies.watch
+
+    async def counted(version: str) -> AsyncIterator[dict[str, Any]]:
+        nonlocal watches
+        watches += 1
+        if watches == 4:  # three quiet ends, each watched again
+            fourth.set()
+        async for event in watch(version):
+            yield event
+
+    heard: list[str] = []
+
+    def observe(obj: dict[str, Any]) -> None:
+        heard.append(obj["metadata"]["name"])
+        created.set()
+
+    policies.watch = counted  # type: ignore[method-assign]
+    watcher = Watcher("policies", policies, observe)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.wait_for(fourth.wait(), 10)
+        assert watcher.connected
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
+        apply(control_plane, ns, policy())
+        await asyncio.wait_for(created.wait(), 10)
+        assert heard == ["eternal"]
+    finally:
+        watcher.stop()
+        task.cancel()
+        await client.close()
