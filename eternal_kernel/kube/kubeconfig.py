@@ -117,7 +117,6 @@ def connect(
     *,
     timeout_s: float | None = 10.0,
     connections: int = 100,
-    keepalive_s: float = 5.0,
 ) -> httpx2.AsyncClient:
     """An HTTP client for the API server (base URL, TLS and authentication set), its requests
     sent over aiohttp (transport.py)."""
@@ -128,9 +127,7 @@ def connect(
 
     params = ConnectionParams(timeout=httpx2.Timeout(timeout_s), trust_env=False)
     settings = params.httpx_params(config or load_config())
-    settings["transport"] = AiohttpTransport(
-        settings.pop("verify"), connections=connections, keepalive_s=keepalive_s
-    )
+    settings["transport"] = AiohttpTransport(settings.pop("verify"), connections=connections)
     client = httpx2.AsyncClient(**settings)
     client.headers["Accept"] = "application/json"
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request

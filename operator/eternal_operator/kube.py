@@ -28,9 +28,6 @@ CONNECTIONS = 64
 """Concurrent requests, each on its own connection (HTTP/1.1). A directive goes to every engine
 of a fleet at once, competing at the API server with the runtimes' own writes: at 50 engines on
 the local stack, a limit of 8 made the last engine wait longer."""
-KEEPALIVE_S = 75.0
-"""How long an idle connection is kept for reuse (a TLS handshake costs the API server more than
-a status PATCH): under the API server's own idle timeout (90 s)."""
 
 Obj = dict[str, Any]
 
@@ -110,9 +107,7 @@ class KubeClient:
         config = load_config()
         return cls(
             host=config.cluster.server.rstrip("/"),
-            open_http=lambda: connect(
-                config, timeout_s=30.0, connections=CONNECTIONS, keepalive_s=KEEPALIVE_S
-            ),
+            open_http=lambda: connect(config, timeout_s=30.0, connections=CONNECTIONS),
         )
 
     @classmethod

@@ -1,7 +1,8 @@
 """The Kubernetes clients' transport (httpx2's requests over aiohttp) against a real HTTP server
 on loopback: the request arrives as httpx2 built it (query encoded once, headers, body), a
 watch's lines come as they are written, a 401 makes lightkube's token-file authentication read
-the rotated token and send again, and aiohttp's failures reach callers as httpx2's errors."""
+the rotated token and send again, a connection waits for the next report however far apart a
+runtime's reports are, and aiohttp's failures reach callers as httpx2's errors."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp.connector
+import annotated_types
 import httpx2
 import pytest
 from aiohttp import web
 from lightkube.config.kubeconfig import KubeConfig
 
+from engine_runtime.config import RuntimeSettings
 from eternal_kernel.kube.kubeconfig import connect
-from eternal_kernel.kube.transport import AiohttpTransport
+from eternal_kernel.kube.transport import KEEPALIVE_S, AiohttpTransport
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +36,7 @@ class Server:
         self.seen.append({
             "query": request.query_string, "headers": dict(request.headers),
             "body": await request.read(), "method": request.method,
+            "peer": request.transport.get_extra_info("peername") if request.transport else None,
         })  # fmt: skip
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"kind": "Status", "code": 401}, status=401)
@@ -105,6 +110,32 @@ async def test_a_request_arrives_as_built_and_a_rotated_token_is_read_on_401(
             "Bearer first",
             "Bearer second",
         ]
+    finally:
+        await client.aclose()
+
+
+async def test_a_connection_waits_for_the_next_report_however_far_apart_reports_are(
+    server: tuple[Server, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runtime reports its status every `report_interval_seconds`, 60 s at most: each report
+    goes out on the connection the one before used, since a new one costs the API server a TLS
+    handshake. aiohttp dates an idle connection by `time.monotonic`, here a clock the test
+    moves."""
+    now = [1000.0]
+    monkeypatch.setattr(aiohttp.connector, "monotonic", lambda: now[0])
+    (longest,) = (m.le for m in RuntimeSettings.model_fields["report_interval_seconds"].metadata
+                  if isinstance(m, annotated_types.Le))  # fmt: skip
+    state, url = server
+    (tmp_path / "token").write_text("first\n")
+    client = _client(url, tmp_path / "token")
+    try:
+        await client.get("/echo")
+        now[0] += float(longest) + 1
+        await client.get("/echo")
+        assert state.seen[-1]["peer"] == state.seen[-2]["peer"]  # the same connection
+        now[0] += KEEPALIVE_S + 1
+        await client.get("/echo")
+        assert state.seen[-1]["peer"] != state.seen[-2]["peer"]  # idle too long: a new one
     finally:
         await client.aclose()
 
