@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -247,3 +248,40 @@ def test_a_shutdown_event_is_posted_once_when_two_passes_see_the_old_status(
 
     run(again, m, body(phase="Running"), retry=True)
     assert [r for _, r, _ in recorder.events].count("SuspendRequested") == 2
+
+
+def test_a_pass_whose_engine_moved_on_shows_no_phase_but_what_it_did(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A timer's body is kopf's live view: the watch swaps in a newer version of the Engine
+    while the pass awaits. Seen in a bench: a resync that began before a halt's record wrote
+    Running over it, until the next pass put Halting back."""
+    recorder, m = Recorder(monkeypatch), memo()
+    running = body(phase="Running", runtime={"heartbeat": "2026-01-02T03:04:00Z"})
+    running["metadata"]["resourceVersion"] = "7"
+    newer = copy.deepcopy(running)  # the runtime's next report: nothing the phase is made of
+    newer["metadata"]["resourceVersion"] = "8"
+    newer["status"]["runtime"]["heartbeat"] = "2026-01-02T03:04:05Z"
+    live = kopf.Body(running)
+    read: list[Any] = []
+
+    async def step(_ctx: Any, seen: Any) -> Outcome:
+        live._replace_with(newer)  # the watch, while the pass awaits
+        read.append(seen["status"]["runtime"]["heartbeat"])
+        return Outcome(
+            status={"phase": "Degraded", "conditions": [], "credentialsSecret": "x-keys"},
+            events=[Event("Warning", "PhaseDegraded", "Running -> Degraded"),
+                    Event("Normal", "CredentialsProvisioned", "keys in Secret x-keys")],
+        )  # fmt: skip
+
+    patch = kopf.Patch()
+    asyncio.run(main._run("Engine", step, m, live, patch, retry=False))
+    assert read == ["2026-01-02T03:04:00Z"]  # the version the pass started from, throughout
+    # No phase or conditions from a version already gone; what the pass did stands.
+    assert patch.status == {"credentialsSecret": "x-keys"}
+    assert [reason for _, reason, _ in recorder.events] == ["CredentialsProvisioned"]
+    # The newer version's next event runs the phase pass, though its phase inputs did not move.
+    assert main._phase_inputs_changed(kopf.Body(newer), m, type="MODIFIED")
+    # A pass over an Engine that stayed put shows what it decided.
+    shown = run(step, memo(), running, retry=False).status
+    assert shown == {"phase": "Degraded", "conditions": [], "credentialsSecret": "x-keys"}
