@@ -51,8 +51,6 @@ BACKTESTS = (GROUP, VERSION, "backtests")
 log = logging.getLogger(__name__)
 BACKOFF_SLACK_S = 0.25
 """A retry kopf schedules may wake this much before the backoff's own clock says go."""
-SHOWN = ("phase", "conditions")
-"""What of an Engine's status a pass shows from the version of it it read, not from what it did."""
 
 
 def _watched(indices: Mapping[str, Any]) -> watched.Watched:
@@ -124,7 +122,7 @@ async def _run(
         # and says it did stands; the phase is the newer version's own pass's to decide, which
         # its next event runs whatever it changed.
         memo.phase_inputs[uid] = None
-        outcome.status = {k: v for k, v in outcome.status.items() if k not in SHOWN}
+        outcome.status = {k: v for k, v in outcome.status.items() if k not in engine_status.SHOWN}
         outcome.events = [e for e in outcome.events if not e.reason.startswith("Phase")]
     current = body.get("status") or {}
     for key, value in outcome.status.items():

@@ -32,7 +32,7 @@ from . import claims, credentials, managed_fields, render, shutdown, watched
 from .accounts import Accounts
 from .diff import is_subset
 from .failures import ApplyRefused
-from .status import FOLLOWS_STATUS, Observed, Problem, conditions_of, phase_of
+from .status import FOLLOWS_STATUS, SHOWN, Observed, Problem, conditions_of, phase_of
 
 SKIP_CANCEL_ANNOTATION = f"{GROUP}/skip-cancel-on-delete"
 
@@ -429,8 +429,7 @@ def shown_with_record(ctx: Context, body: Mapping[str, Any], record: Mapping[str
     observed = _observed(ctx, body, status, governance=governance, deployment=scaled_up)
     out = _report(Outcome(), observed, status, problem=None)
     current = body.get("status") or {}
-    out.status = {k: v for k, v in out.status.items()
-                  if k in ("phase", "conditions") and current.get(k) != v}  # fmt: skip
+    out.status = {k: v for k, v in out.status.items() if k in SHOWN and current.get(k) != v}
     return out
 
 

@@ -76,6 +76,10 @@ def phase_inputs(status: Mapping[str, Any]) -> tuple[object, ...]:
 FOLLOWS_STATUS = (Phase.RUNNING, Phase.DEGRADED, Phase.STARTING, Phase.HALTING, Phase.HALTED)
 """Phases the Engine's own status (governance's record, the runtime's report) moves between;
 the others (Pending, Suspended, Failed) also depend on what the whole reconcile sees."""
+SHOWN = ("phase", "conditions")
+"""What of an Engine's status a pass shows from the version of the Engine it read, not from
+what it did: a record writes these for the phase pass (`shown_with_record`), and a pass whose
+Engine moved on while it ran writes neither (`controllers/main.py`)."""
 
 
 def confirms_flat(sequence: object, applied: object, flat: object) -> bool:
